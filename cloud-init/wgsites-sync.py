@@ -1,0 +1,73 @@
+#!/usr/bin/python3
+"""wgsites-sync: apply this gateway's WireGuard config and key from SSM Parameter Store.
+
+Run by a systemd timer (at boot and every few seconds). It changes nothing when
+the parameters did not change; otherwise it hands the new config to the wgsites
+install script, which reloads the interface in place (`wg syncconf`), so other
+tunnels never drop. The key is written to a 0600 file and never printed.
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+
+SETTINGS = "/etc/wgsites/sync.env"
+
+
+def load_settings(path: str = SETTINGS) -> None:
+    """KEY=VALUE lines; the process environment wins, so a test can point elsewhere."""
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            line = line.strip()
+            if line and not line.startswith("#") and "=" in line:
+                key, value = line.split("=", 1)
+                os.environ.setdefault(key.strip(), value.strip())
+
+
+def write_private(path: str, text: str) -> None:
+    directory = os.path.dirname(path)
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".wgsites-")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:  # mkstemp creates it 0600
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+def read(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+
+
+def main() -> int:
+    load_settings()
+    import boto3  # Ubuntu's python3-boto3
+
+    iface = os.environ["WGSITES_INTERFACE"]
+    ssm = boto3.client("ssm", region_name=os.environ["WGSITES_REGION"])
+    key = ssm.get_parameter(Name=os.environ["WGSITES_KEY_PARAMETER"], WithDecryption=True)
+    parameter = ssm.get_parameter(Name=os.environ["WGSITES_CONFIG_PARAMETER"])["Parameter"]
+    config = parameter["Value"]
+    key_text = key["Parameter"]["Value"].strip() + "\n"
+    key_path = f"/etc/wireguard/{iface}.key"
+    running = subprocess.run(["ip", "link", "show", "dev", iface], capture_output=True).returncode == 0
+    if read(key_path) != key_text:
+        write_private(key_path, key_text)
+        if running:
+            subprocess.run(["wg", "set", iface, "private-key", key_path], check=True)
+        print(f"wgsites-sync: private key of {iface} updated", file=sys.stderr)
+    if running and read(f"/etc/wireguard/{iface}.conf") == config:
+        return 0
+    result = subprocess.run(
+        [os.environ["WGSITES_INSTALL"], "install"], input=config, text=True, stdout=subprocess.DEVNULL
+    )
+    if result.returncode == 0:
+        print(f"wgsites-sync: applied config version {parameter.get('Version', '?')}", file=sys.stderr)
+    return result.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""wgsites' pure core: model, address plan and rendering. It never imports pulumi."""

@@ -1,0 +1,98 @@
+"""`python -m wgsites`: check and render a stack file, run the lab."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from .addressing import describe
+from .config import ConfigError, load_stack_file, stack_name
+from .keys import generate_private_key, is_valid_key, public_key_of
+from .model import Spoke, Vpn
+from .render import KeyRing, render_node
+
+
+def local_keys(vpn: Vpn, out: Path) -> KeyRing:
+    """Keys for an offline render: made with pynacl into OUT (0600), reused when there."""
+    public: dict[str, str] = {}
+    private: dict[str, str] = {}
+    for node in vpn.nodes:
+        if isinstance(node, Spoke) and node.public_key:
+            public[node.name] = node.public_key
+            continue
+        path = out / node.name / f"{node.interface}.key"
+        key = path.read_text().strip() if path.exists() else ""
+        if not is_valid_key(key):
+            key = generate_private_key()
+        private[node.name] = key
+        public[node.name] = public_key_of(key)
+    return KeyRing(public=public, private=private)
+
+
+def write_private_file(path: Path, content: str, mode: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(content)
+    os.chmod(path, mode)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    vpn = load_stack_file(args.stack_file)
+    print(describe(vpn))
+    return 0
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    vpn = load_stack_file(args.stack_file)
+    stack = stack_name(args.stack_file)
+    out = Path(args.out)
+    keys = local_keys(vpn, out)
+    for node in vpn.nodes:
+        for file in render_node(vpn, node.name, stack, keys, hub_endpoint=args.hub_endpoint):
+            write_private_file(out / node.name / file.name, file.content, file.mode)
+    print(f"rendered {len(vpn.nodes)} node(s) of stack {stack} into {out}")
+    return 0
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    from .lab.run import run_lab
+
+    return run_lab(args.stack_file, keep=args.keep, pulumi=args.pulumi)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wgsites", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    check = sub.add_parser("check", help="validate a stack file")
+    check.add_argument("stack_file")
+    check.set_defaults(func=cmd_check)
+    render = sub.add_parser("render", help="write every node's files into a folder")
+    render.add_argument("stack_file")
+    render.add_argument("--out", required=True, help="folder; DIR/<node>/ per node")
+    render.add_argument(
+        "--hub-endpoint",
+        help="the hub's public address when the stack cannot know it (an aws hub's Elastic IP)",
+    )
+    render.set_defaults(func=cmd_render)
+    lab = sub.add_parser("lab", help="bring the stack up in network namespaces and check it (root)")
+    lab.add_argument("stack_file")
+    lab.add_argument("--keep", action="store_true", help="leave the lab running to look around")
+    lab.add_argument("--pulumi", action="store_true", help="deploy with the real `pulumi up` over SSH")
+    lab.set_defaults(func=cmd_lab)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        for message in exc.messages:
+            print(f"error: {message}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # e.g. an aws hub rendered offline without --hub-endpoint
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

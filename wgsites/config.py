@@ -1,0 +1,493 @@
+"""Stack configuration -> model.
+
+The VPN lives in the stack file as one object under the key `wgsites:vpn`.
+Every user mistake becomes one line that names the key, the bad value and the
+fix; all of them are collected and raised together as ConfigError, before
+anything is created or changed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from .model import (
+    AddressRange,
+    AwsOptions,
+    ForwardRule,
+    Hub,
+    ProxyArp,
+    Spoke,
+    SshTarget,
+    Uplink,
+    Vpn,
+)
+
+CONFIG_KEY = "wgsites:vpn"
+T = TypeVar("T")
+
+NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
+# wg-quick's own rule for interface names, plus the kernel's 15-byte limit.
+INTERFACE_RE = re.compile(r"^[a-zA-Z0-9_=+.-]{1,15}$")
+HOST_RE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\.?$")
+
+
+class ConfigError(ValueError):
+    """One or more user mistakes in a stack file; str() lists them one per line."""
+
+    def __init__(self, messages: list[str]):
+        self.messages = messages
+        super().__init__("\n".join(messages))
+
+
+class _Reader:
+    """Reads typed values out of nested dicts, recording errors with their key path."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def fail(self, path: str, value: Any, fix: str) -> None:
+        self.errors.append(f"{path}: {_show(value)} {fix}")
+
+    def get(
+        self,
+        obj: Mapping[str, Any],
+        path: str,
+        key: str,
+        convert: Callable[[str, Any], T],
+        default: Any = ...,
+    ) -> T | None:
+        if key not in obj or obj[key] is None:
+            if default is ...:
+                self.errors.append(f"{path}.{key}: missing; {_REQUIRED_HINT.get(key, 'set it')}")
+                return None
+            return default
+        return convert(f"{path}.{key}", obj[key])
+
+    def unknown_keys(self, obj: Mapping[str, Any], path: str, known: set[str]) -> None:
+        for key in obj:
+            if key not in known:
+                self.errors.append(f"{path}.{key}: unknown key; use one of: {', '.join(sorted(known))}")
+
+    # converters: each returns the typed value or None after recording an error
+
+    def mapping(self, path: str, value: Any) -> Mapping[str, Any] | None:
+        if isinstance(value, Mapping):
+            return value
+        self.fail(path, value, "is not a mapping; write it as `key: value` lines")
+        return None
+
+    def integer(self, lo: int, hi: int) -> Callable[[str, Any], int | None]:
+        def convert(path: str, value: Any) -> int | None:
+            if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+                self.fail(path, value, f"is not a whole number from {lo} to {hi}; use one in that range")
+                return None
+            return value
+
+        return convert
+
+    def boolean(self, path: str, value: Any) -> bool | None:
+        if isinstance(value, bool):
+            return value
+        self.fail(path, value, "is not true or false; write true or false")
+        return None
+
+    def choice(self, *options: str) -> Callable[[str, Any], str | None]:
+        def convert(path: str, value: Any) -> str | None:
+            if value in options:
+                return value
+            self.fail(path, value, f"is not one of {', '.join(options)}; use one of them")
+            return None
+
+        return convert
+
+    def name(self, path: str, value: Any) -> str | None:
+        if isinstance(value, str) and NAME_RE.match(value):
+            return value
+        self.fail(path, value, "is not a valid name; use 1-32 lowercase letters, digits and inner dashes")
+        return None
+
+    def interface(self, path: str, value: Any) -> str | None:
+        if isinstance(value, str) and INTERFACE_RE.match(value):
+            return value
+        self.fail(
+            path,
+            value,
+            "is not a valid interface name; use at most 15 letters, digits or _=+.- (Linux limit)",
+        )
+        return None
+
+    def address(self, path: str, value: Any) -> ipaddress.IPv4Address | None:
+        try:
+            return ipaddress.IPv4Address(str(value).strip())
+        except ValueError:
+            self.fail(path, value, "is not an IPv4 address; write it like 10.10.11.1 (no prefix)")
+            return None
+
+    def network(self, path: str, value: Any) -> ipaddress.IPv4Network | None:
+        try:
+            return ipaddress.IPv4Network(str(value).strip())
+        except ValueError as exc:
+            if "host bits set" in str(exc):
+                fixed = ipaddress.IPv4Network(str(value).strip(), strict=False)
+                self.fail(path, value, f"has host bits set; write the network as {fixed}")
+            else:
+                self.fail(path, value, "is not an IPv4 network; write it like 10.10.10.0/24")
+            return None
+
+    def networks(self, path: str, value: Any) -> tuple[ipaddress.IPv4Network, ...] | None:
+        if not isinstance(value, list):
+            self.fail(path, value, "is not a list; write it as [10.10.10.0/24, ...]")
+            return None
+        nets = [self.network(f"{path}[{i}]", v) for i, v in enumerate(value)]
+        return tuple(n for n in nets if n is not None)
+
+    def strings(self, path: str, value: Any) -> tuple[str, ...] | None:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.fail(path, value, "is not a list of strings; write it as [a, b]")
+            return None
+        return tuple(value)
+
+    def endpoint(self, path: str, value: Any) -> str | None:
+        if isinstance(value, str) and split_endpoint(value) is not None:
+            return value
+        self.fail(path, value, "is not host or host:port; write it like vpn.example.net:51820 or 203.0.113.5")
+        return None
+
+    def public_key(self, path: str, value: Any) -> str | None:
+        from .keys import is_valid_key
+
+        if isinstance(value, str) and is_valid_key(value):
+            return value
+        self.fail(path, value, "is not a WireGuard public key; paste the 44-character base64 output of `wg pubkey`")
+        return None
+
+    def address_range(self, path: str, value: Any) -> AddressRange | None:
+        parts = str(value).split("-") if isinstance(value, str) else []
+        try:
+            first, last = (ipaddress.IPv4Address(p.strip()) for p in parts)
+        except ValueError:
+            first = last = None
+        if first is None or last is None or first > last:
+            self.fail(path, value, "is not a range; write it as FIRST-LAST, e.g. 10.10.10.10-10.10.10.49")
+            return None
+        return AddressRange(first, last)
+
+
+_REQUIRED_HINT = {
+    "network": "set the VPN network, e.g. network: 10.10.11.0/24",
+    "hub": "describe the hub (kind: aws or ssh, name, address)",
+    "name": "give it a name, e.g. name: laptop",
+    "kind": "set kind: aws (a new cloud VM) or kind: ssh (a Linux host you have)",
+    "address": "give it a free address in the VPN network",
+    "host": "set the host name or address sshd listens on",
+    "vpnRange": "set the addresses reserved for VPN users, e.g. 10.10.10.10-10.10.10.49",
+    "protocol": "set protocol: tcp or udp",
+    "port": "set the port number",
+}
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, Mapping):
+        return "{...}"
+    return repr(value)
+
+
+def split_endpoint(value: str) -> tuple[str, int | None] | None:
+    """'host', 'host:port', '[v6]:port' -> (host, port); None when malformed."""
+    value = value.strip()
+    match = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\](?::(\d+))?", value)
+    if match:
+        host, port = match.group(1), match.group(2)
+    elif value.count(":") == 1:
+        host, port = value.split(":")
+    else:
+        host, port = value, None
+    if port is not None and not (port.isdigit() and 1 <= int(port) <= 65535):
+        return None
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if not HOST_RE.match(host) or host.replace(".", "").isdigit():
+            return None
+    return host, int(port) if port is not None else None
+
+
+def _ssh(r: _Reader, path: str, value: Any) -> SshTarget | None:
+    obj = r.mapping(path, value)
+    if obj is None:
+        return None
+    r.unknown_keys(obj, path, {"host", "port", "user"})
+    host = r.get(obj, path, "host", _host(r))
+    port = r.get(obj, path, "port", r.integer(1, 65535), 22)
+    user = r.get(obj, path, "user", _user(r), "root")
+    return SshTarget(host, port, user) if host and port and user else None
+
+
+def _host(r: _Reader) -> Callable[[str, Any], str | None]:
+    def convert(path: str, value: Any) -> str | None:
+        if isinstance(value, str) and split_endpoint(value) == (value, None):
+            return value
+        r.fail(path, value, "is not a host name or address; write it like router.lan or 192.0.2.10")
+        return None
+
+    return convert
+
+
+def _user(r: _Reader) -> Callable[[str, Any], str | None]:
+    def convert(path: str, value: Any) -> str | None:
+        if isinstance(value, str) and re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", value):
+            return value
+        r.fail(path, value, "is not a user name; write a login such as root")
+        return None
+
+    return convert
+
+
+def _uplink(r: _Reader, path: str, value: Any) -> Uplink | None:
+    if isinstance(value, str):
+        value = {"type": value}
+    obj = r.mapping(path, value)
+    if obj is None:
+        return None
+    r.unknown_keys(obj, path, {"type", "ipv6", "mtu"})
+    return Uplink(
+        type=r.get(obj, path, "type", r.choice("ethernet", "pppoe", "dslite"), "ethernet"),
+        ipv6=r.get(obj, path, "ipv6", r.boolean, False),
+        mtu=r.get(obj, path, "mtu", r.integer(1280, 9000), None),
+    )
+
+
+def _masquerade(r: _Reader, path: str, value: Any) -> str | bool | None:
+    if isinstance(value, bool):
+        return value
+    return r.interface(path, value)
+
+
+def _proxy_arp(r: _Reader, path: str, value: Any) -> ProxyArp | None:
+    obj = r.mapping(path, value)
+    if obj is None:
+        return None
+    r.unknown_keys(obj, path, {"vpnRange", "dhcpRange"})
+    vpn_range = r.get(obj, path, "vpnRange", r.address_range)
+    dhcp_range = r.get(obj, path, "dhcpRange", r.address_range, None)
+    return ProxyArp(vpn_range, dhcp_range) if vpn_range else None
+
+
+def _aws(r: _Reader, path: str, value: Any) -> AwsOptions | None:
+    obj = r.mapping(path, value)
+    if obj is None:
+        return None
+    r.unknown_keys(obj, path, {"instanceType", "adminCidrs", "syncSeconds"})
+    admin = r.get(obj, path, "adminCidrs", r.strings, ())
+    for i, cidr in enumerate(admin or ()):
+        try:
+            ipaddress.ip_network(cidr)
+        except ValueError:
+            r.fail(f"{path}.adminCidrs[{i}]", cidr, "is not a network; write it like 198.51.100.7/32")
+    instance_type = r.get(obj, path, "instanceType", _instance_type(r), "t4g.nano")
+    return AwsOptions(
+        instance_type=instance_type or "t4g.nano",
+        admin_cidrs=tuple(admin or ()),
+        sync_seconds=r.get(obj, path, "syncSeconds", r.integer(10, 3600), 30),
+    )
+
+
+def _instance_type(r: _Reader) -> Callable[[str, Any], str | None]:
+    def convert(path: str, value: Any) -> str | None:
+        if isinstance(value, str) and re.fullmatch(r"[a-z][a-z0-9-]*\.[a-z0-9]+", value):
+            return value
+        r.fail(path, value, "is not an EC2 instance type; write it like t4g.nano or t3.micro")
+        return None
+
+    return convert
+
+
+def _hub(r: _Reader, path: str, value: Any, default_port: int) -> Hub | None:
+    obj = r.mapping(path, value)
+    if obj is None:
+        return None
+    r.unknown_keys(
+        obj,
+        path,
+        {
+            "name",
+            "kind",
+            "address",
+            "interface",
+            "endpoint",
+            "lans",
+            "forwarding",
+            "masquerade",
+            "proxyArp",
+            "uplink",
+            "ssh",
+            "aws",
+        },
+    )
+    fields = dict(
+        name=r.get(obj, path, "name", r.name),
+        kind=r.get(obj, path, "kind", r.choice("aws", "ssh")),
+        address=r.get(obj, path, "address", r.address),
+        interface=r.get(obj, path, "interface", r.interface, "wg0"),
+        listen_port=default_port,
+        endpoint=r.get(obj, path, "endpoint", r.endpoint, None),
+        lans=r.get(obj, path, "lans", r.networks, ()),
+        forwarding=r.get(obj, path, "forwarding", r.boolean, True),
+        masquerade=r.get(obj, path, "masquerade", lambda p, v: _masquerade(r, p, v), False),
+        proxy_arp=r.get(obj, path, "proxyArp", lambda p, v: _proxy_arp(r, p, v), None),
+        uplink=r.get(obj, path, "uplink", lambda p, v: _uplink(r, p, v), Uplink()),
+        ssh=r.get(obj, path, "ssh", lambda p, v: _ssh(r, p, v), None),
+        aws=r.get(obj, path, "aws", lambda p, v: _aws(r, p, v), AwsOptions()),
+    )
+    if fields["kind"] == "ssh" and "ssh" not in obj:
+        r.errors.append(f"{path}.ssh: missing for kind: ssh; set ssh.host (and ssh.user, ssh.port if not root and 22)")
+    if fields["kind"] == "ssh" and "endpoint" not in obj:
+        r.errors.append(
+            f"{path}.endpoint: missing for kind: ssh; set the public host or address spokes dial, e.g. home.example.net"
+        )
+    if any(v is None for k, v in fields.items() if k not in ("endpoint", "proxy_arp", "ssh")):
+        return None
+    return Hub(**fields)
+
+
+def _spoke(r: _Reader, path: str, value: Any, kind: str) -> Spoke | None:
+    obj = r.mapping(path, value)
+    if obj is None:
+        return None
+    known = {
+        "name",
+        "address",
+        "interface",
+        "lans",
+        "endpoint",
+        "listenPort",
+        "keepalive",
+        "publicKey",
+        "ssh",
+        "uplink",
+    }
+    if kind == "peer":
+        known |= {"tunnel", "dns", "file"}
+    r.unknown_keys(obj, path, known)
+    fields = dict(
+        name=r.get(obj, path, "name", r.name),
+        kind=kind,
+        address=r.get(obj, path, "address", r.address),
+        interface=r.get(obj, path, "interface", r.interface, "wg0"),
+        lans=r.get(obj, path, "lans", r.networks, ()),
+        endpoint=r.get(obj, path, "endpoint", r.endpoint, None),
+        listen_port=r.get(obj, path, "listenPort", r.integer(1, 65535), None),
+        keepalive=r.get(obj, path, "keepalive", r.integer(0, 65535), 25),
+        tunnel=r.get(obj, path, "tunnel", r.choice("split", "full"), "split"),
+        dns=r.get(obj, path, "dns", r.strings, ()),
+        public_key=r.get(obj, path, "publicKey", r.public_key, None),
+        ssh=r.get(obj, path, "ssh", lambda p, v: _ssh(r, p, v), None),
+        file=r.get(obj, path, "file", _file(r), None),
+        uplink=r.get(obj, path, "uplink", lambda p, v: _uplink(r, p, v), Uplink()),
+    )
+    if fields["public_key"] and fields["ssh"]:
+        r.errors.append(
+            f"{path}.publicKey: set together with ssh; a host managed over SSH makes its own key, so remove publicKey"
+        )
+    for i, server in enumerate(fields["dns"] or ()):
+        try:
+            ipaddress.ip_address(server)
+        except ValueError:
+            r.fail(
+                f"{path}.dns[{i}]", server, "is not an IP address; DNS servers are given by address, e.g. 10.10.10.1"
+            )
+    optional = ("endpoint", "listen_port", "public_key", "ssh", "file")
+    if any(v is None for k, v in fields.items() if k not in optional):
+        return None
+    if fields["endpoint"] and fields["listen_port"] is None:
+        port = split_endpoint(fields["endpoint"])[1]
+        fields["listen_port"] = port
+    return Spoke(**fields)
+
+
+def _file(r: _Reader) -> Callable[[str, Any], str | None]:
+    def convert(path: str, value: Any) -> str | None:
+        if isinstance(value, str) and value.endswith(".conf"):
+            return value
+        r.fail(path, value, "is not a path ending in .conf; write it like ~/wireguard/home0.conf")
+        return None
+
+    return convert
+
+
+def _forward_rule(r: _Reader, path: str, value: Any) -> ForwardRule | None:
+    obj = r.mapping(path, value)
+    if obj is None:
+        return None
+    r.unknown_keys(obj, path, {"protocol", "port", "action"})
+    protocol = r.get(obj, path, "protocol", r.choice("tcp", "udp"))
+    port = r.get(obj, path, "port", r.integer(1, 65535))
+    action = r.get(obj, path, "action", r.choice("reject", "drop", "accept"), "reject")
+    return ForwardRule(protocol, port, action) if protocol and port and action else None
+
+
+def _list(r: _Reader, path: str, value: Any) -> list[Any]:
+    if isinstance(value, list):
+        return value
+    r.fail(path, value, "is not a list; write each entry on its own `- ` line")
+    return []
+
+
+def parse_vpn(raw: Any, path: str = CONFIG_KEY) -> Vpn:
+    """Parse the `wgsites:vpn` object; raise ConfigError naming every mistake."""
+    from .addressing import check_vpn
+
+    r = _Reader()
+    obj = r.mapping(path, raw)
+    if obj is None:
+        raise ConfigError(r.errors)
+    r.unknown_keys(obj, path, {"network", "listenPort", "hub", "sites", "peers", "forwardRules"})
+    network = r.get(obj, path, "network", r.network)
+    port = r.get(obj, path, "listenPort", r.integer(1, 65535), 51820)
+    hub = r.get(obj, path, "hub", lambda p, v: _hub(r, p, v, port or 51820))
+    spokes = [
+        _spoke(r, f"{path}.{key}[{i}]", item, kind)
+        for key, kind in (("sites", "site"), ("peers", "peer"))
+        for i, item in enumerate(_list(r, f"{path}.{key}", obj.get(key) or []))
+    ]
+    rules = [
+        _forward_rule(r, f"{path}.forwardRules[{i}]", item)
+        for i, item in enumerate(_list(r, f"{path}.forwardRules", obj.get("forwardRules") or []))
+    ]
+    if r.errors or network is None or hub is None or None in spokes or None in rules:
+        raise ConfigError(r.errors)
+    vpn = Vpn(network=network, hub=hub, spokes=tuple(spokes), forward_rules=tuple(rules))
+    errors = check_vpn(vpn, path)
+    if errors:
+        raise ConfigError(errors)
+    return vpn
+
+
+def load_stack_file(path: str | Path) -> Vpn:
+    """Read `Pulumi.<stack>.yaml` and parse its `wgsites:vpn` object."""
+    path = Path(path)
+    try:
+        document = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: no such file; pass a stack file such as Pulumi.home.yaml"]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"{path}: not valid YAML ({exc}); fix the indentation or quoting there"]) from None
+    config = (document or {}).get("config") if isinstance(document, Mapping) else None
+    if not isinstance(config, Mapping) or CONFIG_KEY not in config:
+        raise ConfigError([f"{path}: no `config: {CONFIG_KEY}:` object; describe the VPN under that key"])
+    return parse_vpn(config[CONFIG_KEY])
+
+
+def stack_name(path: str | Path) -> str:
+    """'Pulumi.home.yaml' -> 'home'."""
+    name = Path(path).name
+    parts = name.split(".")
+    return parts[1] if len(parts) == 3 and parts[0] == "Pulumi" else Path(path).stem

@@ -1,0 +1,152 @@
+"""The typed, immutable description of one VPN: a hub and its spokes.
+
+Everything downstream (address plan, rendering, the Pulumi layer, the lab)
+reads these objects and nothing else, so a stack file is parsed exactly once.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Literal
+
+IPv4Network = ipaddress.IPv4Network
+IPv4Address = ipaddress.IPv4Address
+
+HubKind = Literal["aws", "ssh"]
+SpokeKind = Literal["site", "peer"]
+Tunnel = Literal["split", "full"]
+UplinkType = Literal["ethernet", "pppoe", "dslite"]
+
+DEFAULT_LISTEN_PORT = 51820
+DEFAULT_KEEPALIVE = 25
+
+
+@dataclass(frozen=True)
+class SshTarget:
+    """How the Pulumi layer (or the lab) reaches a host that manages itself."""
+
+    host: str
+    port: int = 22
+    user: str = "root"
+
+
+@dataclass(frozen=True)
+class Uplink:
+    """The node's own internet link; it decides the tunnel MTU (LAB-NOTES 11)."""
+
+    type: UplinkType = "ethernet"
+    ipv6: bool = False  # True when the tunnel's outer packets travel over IPv6
+    mtu: int | None = None  # the link's MTU when it is not the type's usual one
+
+
+@dataclass(frozen=True)
+class AddressRange:
+    """An inclusive first-last range, as routers show DHCP pools."""
+
+    first: IPv4Address
+    last: IPv4Address
+
+    def __contains__(self, address: object) -> bool:
+        return isinstance(address, IPv4Address) and self.first <= address <= self.last
+
+    def overlaps(self, other: AddressRange) -> bool:
+        return self.first <= other.last and other.first <= self.last
+
+    def __str__(self) -> str:
+        return f"{self.first}-{self.last}"
+
+
+@dataclass(frozen=True)
+class ProxyArp:
+    """The guide's internal-host setup: VPN addresses carved out of the LAN."""
+
+    vpn_range: AddressRange
+    dhcp_range: AddressRange | None = None
+
+
+@dataclass(frozen=True)
+class ForwardRule:
+    """A forward-chain rule for traffic arriving from the tunnel (guide: no SSH between sites)."""
+
+    protocol: Literal["tcp", "udp"]
+    port: int
+    action: Literal["reject", "drop", "accept"] = "reject"
+
+
+@dataclass(frozen=True)
+class AwsOptions:
+    instance_type: str = "t4g.nano"
+    admin_cidrs: tuple[str, ...] = ()
+    sync_seconds: int = 30
+
+
+@dataclass(frozen=True)
+class Hub:
+    """The node every spoke talks to: an AWS VM or a Linux box you already run."""
+
+    name: str
+    kind: HubKind
+    address: IPv4Address
+    interface: str = "wg0"
+    listen_port: int = DEFAULT_LISTEN_PORT
+    endpoint: str | None = None  # host or host:port; for an aws hub, None means its Elastic IP
+    lans: tuple[IPv4Network, ...] = ()
+    forwarding: bool = True
+    masquerade: str | bool = False  # egress interface name, True for "anything but the tunnel"
+    proxy_arp: ProxyArp | None = None
+    uplink: Uplink = Uplink()
+    ssh: SshTarget | None = None
+    aws: AwsOptions = AwsOptions()
+
+
+@dataclass(frozen=True)
+class Spoke:
+    """A site (a gateway with LANs behind it) or a roaming peer (laptop, phone)."""
+
+    name: str
+    kind: SpokeKind
+    address: IPv4Address
+    interface: str = "wg0"
+    lans: tuple[IPv4Network, ...] = ()
+    endpoint: str | None = None  # set only when the spoke has a static public address
+    listen_port: int | None = None
+    keepalive: int = DEFAULT_KEEPALIVE
+    tunnel: Tunnel = "split"
+    dns: tuple[str, ...] = ()
+    public_key: str | None = None  # bring your own key: no private key is generated
+    ssh: SshTarget | None = None  # managed over SSH: the host makes its own key
+    file: str | None = None  # local path the Pulumi layer writes the config to (0600)
+    uplink: Uplink = Uplink()
+
+    @property
+    def managed(self) -> bool:
+        return self.ssh is not None
+
+
+@dataclass(frozen=True)
+class Vpn:
+    """One stack = one VPN."""
+
+    network: IPv4Network
+    hub: Hub
+    spokes: tuple[Spoke, ...] = ()
+    forward_rules: tuple[ForwardRule, ...] = ()
+
+    @property
+    def nodes(self) -> tuple[Hub | Spoke, ...]:
+        return (self.hub, *self.spokes)
+
+    def node(self, name: str) -> Hub | Spoke:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise KeyError(name)
+
+    @property
+    def sites(self) -> tuple[Spoke, ...]:
+        return tuple(s for s in self.spokes if s.kind == "site")
+
+    @property
+    def peers(self) -> tuple[Spoke, ...]:
+        return tuple(s for s in self.spokes if s.kind == "peer")

@@ -1,0 +1,208 @@
+"""Every file a host receives, from Jinja2 templates and the address plan.
+
+Nothing here knows about Pulumi: the Pulumi layer and the lab call these
+functions with the keys and endpoints they have and pass the text on as is.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+
+from .addressing import AddressPlan
+from .model import Spoke, Vpn
+
+TEMPLATES = Path(__file__).parent / "templates"
+CLOUD_INIT = Path(__file__).parent.parent / "cloud-init"
+
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader([str(TEMPLATES), str(CLOUD_INIT)]),
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+    autoescape=False,  # noqa: S701 - config files and shell, not HTML
+)
+
+INSTALL_PATH = "/usr/local/sbin/wgsites-install-{interface}"
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """Public keys of every node; private keys only where this process holds them.
+
+    Hosts managed over SSH have no entry in `private`: their keys never leave them.
+    """
+
+    public: Mapping[str, str]
+    private: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SsmNames:
+    """Where an aws hub's sync unit finds its config and key."""
+
+    config: str
+    key: str
+    region: str
+    endpoint_url: str | None = None  # only the lab points the unit elsewhere
+
+
+def ssm_names(stack: str, interface: str, region: str, endpoint_url: str | None = None) -> SsmNames:
+    base = f"/wgsites/{stack}/{interface}"
+    return SsmNames(config=f"{base}/config", key=f"{base}/private-key", region=region, endpoint_url=endpoint_url)
+
+
+def nft_table(interface: str) -> str:
+    return "wgsites_" + re.sub(r"[^A-Za-z0-9_]", "_", interface)
+
+
+def render_nftables(vpn: Vpn, name: str, stack: str) -> str | None:
+    """Masquerade (hub) and the guide's forward rules (hub and sites), or None if neither applies."""
+    plan = AddressPlan(vpn).plan(name)
+    gateway = name == vpn.hub.name or bool(vpn.node(name).lans)
+    rules = vpn.forward_rules if gateway else ()
+    if not plan.masquerade and not rules:
+        return None
+    return _env.get_template("nftables.nft.j2").render(
+        name=name,
+        stack=stack,
+        interface=plan.interface,
+        table=nft_table(plan.interface),
+        network=vpn.network,
+        masquerade=plan.masquerade,
+        forward_rules=rules,
+    )
+
+
+def render_sysctl(vpn: Vpn, name: str, stack: str) -> str | None:
+    plan = AddressPlan(vpn).plan(name)
+    if not (plan.forwarding or plan.proxy_arp):
+        return None
+    return _env.get_template("sysctl.conf.j2").render(
+        name=name, stack=stack, interface=plan.interface, forwarding=plan.forwarding, proxy_arp=plan.proxy_arp
+    )
+
+
+def render_wg_quick(
+    vpn: Vpn,
+    name: str,
+    stack: str,
+    keys: KeyRing,
+    hub_endpoint: str | None = None,
+) -> str:
+    """The node's wg-quick config.
+
+    A managed node (SSH host, aws hub) gets no PrivateKey line: wg-quick loads
+    its 0600 key file in PostUp, so the config is a plain, reviewable diff. A
+    roaming peer's config carries its own key, as phone apps need.
+    """
+    plans = AddressPlan(vpn, hub_endpoint)
+    plan = plans.plan(name)
+    if any(p.endpoint is None for p in plan.peers) and name != vpn.hub.name:
+        raise ValueError(
+            f"the hub {vpn.hub.name} has no endpoint yet: pass the Elastic IP or set wgsites:vpn.hub.endpoint"
+        )
+    node = vpn.node(name)
+    peers = [
+        {
+            "name": entry.name,
+            "public_key": keys.public[entry.name],
+            "preshared_key": None,
+            "allowed_ips": [str(n) for n in entry.allowed_ips],
+            "endpoint": entry.endpoint,
+            "keepalive": entry.keepalive,
+        }
+        for entry in plan.peers
+    ]
+    return _env.get_template("wg-quick.conf.j2").render(
+        plan=plan,
+        stack=stack,
+        private_key=None if plan.managed else keys.private.get(name),
+        dns=node.dns if isinstance(node, Spoke) else (),
+        nft_table=nft_table(plan.interface) if render_nftables(vpn, name, stack) else None,
+        peers=peers,
+    )
+
+
+def render_install_script(vpn: Vpn, name: str, stack: str) -> str:
+    """The script that installs a config read on stdin (see its header)."""
+    node = vpn.node(name)
+    return _env.get_template("install.sh.j2").render(
+        name=name,
+        stack=stack,
+        interface=node.interface,
+        nft_table=nft_table(node.interface),
+        nft=render_nftables(vpn, name, stack) or "",
+        sysctl=render_sysctl(vpn, name, stack) or "",
+    )
+
+
+def install_command(vpn: Vpn, name: str, stack: str, action: str = "install", user: str = "root") -> str:
+    """The exact command line a remote.Command (or the lab) runs over SSH.
+
+    The script travels in the command line (no secret in it); the config goes on stdin.
+    """
+    assert action in ("install", "public-key", "remove")
+    script = render_install_script(vpn, name, stack)
+    command = f"bash -c {shlex.quote(script)} wgsites-install {action}"
+    return command if user == "root" else f"sudo -n {command}"
+
+
+def render_user_data(vpn: Vpn, stack: str, ssm: SsmNames) -> str:
+    """cloud-init for the aws hub: packages, the install script and the SSM sync unit.
+
+    It holds no peer and no key, so adding a peer never changes it (no VM replacement).
+    """
+    hub = vpn.hub
+    return _env.get_template("user-data.yaml.j2").render(
+        stack=stack,
+        hub=hub,
+        install_path=INSTALL_PATH.format(interface=hub.interface),
+        install_script=render_install_script(vpn, hub.name, stack),
+        sync_script=(CLOUD_INIT / "wgsites-sync.py").read_text(),
+        ssm=ssm,
+        sync_seconds=hub.aws.sync_seconds,
+    )
+
+
+@dataclass(frozen=True)
+class HostFile:
+    """One file for one node: its name in `render --out DIR/<node>/` and its mode."""
+
+    name: str
+    content: str
+    mode: int = 0o644
+
+
+def render_node(
+    vpn: Vpn,
+    name: str,
+    stack: str,
+    keys: KeyRing,
+    hub_endpoint: str | None = None,
+    ssm: SsmNames | None = None,
+) -> list[HostFile]:
+    """All of one node's files, as `wgsites render` writes them."""
+    node = vpn.node(name)
+    iface = node.interface
+    files = [HostFile(f"{iface}.conf", render_wg_quick(vpn, name, stack, keys, hub_endpoint), 0o600)]
+    if name in keys.private:
+        files.append(HostFile(f"{iface}.key", keys.private[name] + "\n", 0o600))
+    managed = name == vpn.hub.name or (isinstance(node, Spoke) and node.managed)
+    if managed:
+        files.append(HostFile("install.sh", render_install_script(vpn, name, stack), 0o755))
+        if sysctl := render_sysctl(vpn, name, stack):
+            files.append(HostFile(f"70-wgsites-{iface}.conf", sysctl))
+        if nft := render_nftables(vpn, name, stack):
+            files.append(HostFile(f"{iface}.nft", nft, 0o600))
+    if name == vpn.hub.name and vpn.hub.kind == "aws":
+        files.append(
+            HostFile("user-data.yaml", render_user_data(vpn, stack, ssm or ssm_names(stack, iface, "us-east-1")))
+        )
+    return files
