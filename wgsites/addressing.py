@@ -60,8 +60,8 @@ def check_vpn(vpn: Vpn, path: str) -> list[str]:
     for spoke in vpn.spokes:
         all_lans += [(f"{spoke_paths[spoke.name]}.lans[{i}]", lan) for i, lan in enumerate(spoke.lans)]
 
-    if net.prefixlen > 31:
-        errors.append(f"{path}.network: '{net}' has no room for two nodes; use a /31 or larger network")
+    if net.prefixlen > 31:  # every other check would only repeat this one
+        return [f"{path}.network: '{net}' has no room for two nodes; use a /31 or larger network"]
     if hub.kind == "aws" and proxy:
         errors.append(f"{hub_path}.proxyArp: set on an aws hub; proxy ARP needs a LAN, so use kind: ssh on a LAN host")
     if hub.kind == "aws" and hub.lans:
@@ -189,9 +189,13 @@ def _routed_through_hub(vpn: Vpn, spoke: Spoke) -> tuple[Network, ...]:
 
 
 def _collapse(nets: list[Network]) -> list[Network]:
-    v4 = [n for n in nets if n.version == 4]
-    v6 = [n for n in nets if n.version == 6]
-    return [*ipaddress.collapse_addresses(v4), *ipaddress.collapse_addresses(v6)]
+    """Drop duplicates and networks inside another listed one; keep the user's networks as written
+    (adjacent LANs stay two entries, as a reader of the config expects)."""
+    kept: list[Network] = []
+    for net in nets:
+        if not any(net.version == other.version and net.subnet_of(other) for other in kept):
+            kept = [k for k in kept if not (k.version == net.version and k.subnet_of(net))] + [net]
+    return kept
 
 
 @dataclass(frozen=True)

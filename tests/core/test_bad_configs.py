@@ -1,0 +1,179 @@
+"""Each user mistake gives exactly one message naming the key, the value and the fix."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from wgsites.config import ConfigError, parse_vpn
+
+BASE = {
+    "network": "10.10.11.0/24",
+    "listenPort": 51000,
+    "hub": {
+        "name": "router",
+        "kind": "ssh",
+        "address": "10.10.11.1",
+        "endpoint": "home.example.net",
+        "lans": ["10.10.10.0/24"],
+        "ssh": {"host": "10.10.10.1"},
+    },
+    "sites": [{"name": "office", "address": "10.10.11.3", "lans": ["10.20.0.0/24"], "ssh": {"host": "192.0.2.7"}}],
+    "peers": [{"name": "laptop", "address": "10.10.11.2", "interface": "home0"}],
+}
+
+PROXY = {
+    "network": "10.10.10.0/24",
+    "hub": {
+        "name": "internal",
+        "kind": "ssh",
+        "address": "10.10.10.10",
+        "endpoint": "home.example.net",
+        "lans": ["10.10.10.0/24"],
+        "proxyArp": {"vpnRange": "10.10.10.10-10.10.10.49", "dhcpRange": "10.10.10.50-10.10.10.254"},
+        "ssh": {"host": "10.10.10.10"},
+    },
+    "peers": [{"name": "laptop", "address": "10.10.10.11"}],
+}
+
+AWS = {
+    "network": "10.99.0.0/24",
+    "hub": {"name": "gateway", "kind": "aws", "address": "10.99.0.1", "masquerade": "ens5"},
+    "peers": [{"name": "phone", "address": "10.99.0.11", "tunnel": "full"}],
+}
+
+
+def edit(base: dict, path: str, value: object) -> dict:
+    """Copy of base with one key set (value ...: deleted). Path like 'hub.lans' or 'peers.0.address'."""
+    config = copy.deepcopy(base)
+    *parents, last = path.split(".")
+    target = config
+    for part in parents:
+        target = target[int(part)] if isinstance(target, list) else target[part]
+    if isinstance(target, list):
+        target[int(last)] = value
+    elif value is ...:
+        del target[last]
+    else:
+        target[last] = value
+    return config
+
+
+P = "wgsites:vpn"
+CASES = [
+    (BASE, "network", "10.10.11.1/24", f"{P}.network: '10.10.11.1/24' has host bits set; write the network as 10.10.11.0/24"),
+    (BASE, "network", "banana", f"{P}.network: 'banana' is not an IPv4 network; write it like 10.10.10.0/24"),
+    (BASE, "network", ..., f"{P}.network: missing; set the VPN network, e.g. network: 10.10.11.0/24"),
+    (BASE, "listenPort", 70000, f"{P}.listenPort: 70000 is not a whole number from 1 to 65535; use one in that range"),
+    (BASE, "listenPort", "51000", f"{P}.listenPort: '51000' is not a whole number from 1 to 65535; use one in that range"),
+    (BASE, "colour", "blue",
+     f"{P}.colour: unknown key; use one of: forwardRules, hub, listenPort, network, peers, sites"),
+    (BASE, "hub.kind", "gcp", f"{P}.hub.kind: 'gcp' is not one of aws, ssh; use one of them"),
+    (BASE, "hub.address", "10.10.12.1",
+     f"{P}.hub.address: '10.10.12.1' is outside the VPN network 10.10.11.0/24; pick a free address in 10.10.11.0/24"),
+    (BASE, "hub.address", "10.10.11.1/24",
+     f"{P}.hub.address: '10.10.11.1/24' is not an IPv4 address; write it like 10.10.11.1 (no prefix)"),
+    (BASE, "hub.address", "10.10.11.255",
+     f"{P}.hub.address: '10.10.11.255' is the network or broadcast address of 10.10.11.0/24; pick a host address"),
+    (BASE, "hub.endpoint", ...,
+     f"{P}.hub.endpoint: missing for kind: ssh; set the public host or address spokes dial, e.g. home.example.net"),
+    (BASE, "hub.endpoint", "home.example.net:99999",
+     f"{P}.hub.endpoint: 'home.example.net:99999' is not host or host:port; "
+     "write it like vpn.example.net:51820 or 203.0.113.5"),
+    (BASE, "hub.ssh", ..., f"{P}.hub.ssh: missing for kind: ssh; set ssh.host (and ssh.user, ssh.port if not root and 22)"),
+    (BASE, "hub.ssh", {"host": "router.lan", "port": 0},
+     f"{P}.hub.ssh.port: 0 is not a whole number from 1 to 65535; use one in that range"),
+    (BASE, "hub.interface", "wireguard-home-0",
+     f"{P}.hub.interface: 'wireguard-home-0' is not a valid interface name; "
+     "use at most 15 letters, digits or _=+.- (Linux limit)"),
+    (BASE, "hub.name", "Router 1",
+     f"{P}.hub.name: 'Router 1' is not a valid name; use 1-32 lowercase letters, digits and inner dashes"),
+    (BASE, "peers.0.name", "router",
+     f"{P}.peers[0].name: 'router' is already used by {P}.hub; give each node its own name"),
+    (BASE, "peers.0.address", "10.10.11.1",
+     f"{P}.peers[0].address: '10.10.11.1' is already used by {P}.hub; give each node its own address"),
+    (BASE, "peers.0.address", "10.10.12.2",
+     f"{P}.peers[0].address: '10.10.12.2' is outside the VPN network 10.10.11.0/24; pick a free address in 10.10.11.0/24"),
+    (BASE, "peers.0.tunnel", "full",
+     f"{P}.peers[0].tunnel: 'full' needs the hub to masquerade; set hub.masquerade "
+     "(the hub's egress interface, or true), or use tunnel: split"),
+    (BASE, "peers.0.tunnel", "all", f"{P}.peers[0].tunnel: 'all' is not one of split, full; use one of them"),
+    (BASE, "peers.0.publicKey", "not-a-key",
+     f"{P}.peers[0].publicKey: 'not-a-key' is not a WireGuard public key; "
+     "paste the 44-character base64 output of `wg pubkey`"),
+    (BASE, "peers.0.keepalive", -1, f"{P}.peers[0].keepalive: -1 is not a whole number from 0 to 65535; use one in that range"),
+    (BASE, "peers.0.dns", ["dns.example"],
+     f"{P}.peers[0].dns[0]: 'dns.example' is not an IP address; DNS servers are given by address, e.g. 10.10.10.1"),
+    (BASE, "peers.0.file", "/tmp/laptop.txt",
+     f"{P}.peers[0].file: '/tmp/laptop.txt' is not a path ending in .conf; write it like ~/wireguard/home0.conf"),
+    (BASE, "sites.0.lans", ["10.10.10.128/25"],
+     f"{P}.sites[0].lans[0]: '10.10.10.128/25' overlaps 10.10.10.0/24 at {P}.hub.lans[0]; "
+     "traffic between sites is not NATed, so renumber one of the LANs"),
+    (BASE, "sites.0.lans", ["10.10.11.0/25"],
+     f"{P}.sites[0].lans[0]: '10.10.11.0/25' overlaps the VPN network 10.10.11.0/24; "
+     "sites are routed, not bridged, so pick a VPN network outside every LAN"),
+    (BASE, "sites.0.lans", "10.20.0.0/24",
+     f"{P}.sites[0].lans: '10.20.0.0/24' is not a list; write it as [10.10.10.0/24, ...]"),
+    (BASE, "sites.0.endpoint", "office.example.net",
+     f"{P}.sites[0].endpoint: 'office.example.net' has no port and listenPort is not set; write host:port or set listenPort"),
+    (BASE, "sites.0.publicKey", "Dr4IBsr+Dn9a2yusl43le05zSLnqflxmkYwkNkvPfDc=",
+     f"{P}.sites[0].publicKey: set together with ssh; a host managed over SSH makes its own key, so remove publicKey"),
+    (BASE, "sites", {"name": "office"}, f"{P}.sites: {{...}} is not a list; write each entry on its own `- ` line"),
+    (PROXY, "hub.proxyArp.dhcpRange", "10.10.10.40-10.10.10.254",
+     f"{P}.hub.proxyArp.vpnRange: '10.10.10.10-10.10.10.49' overlaps the DHCP range 10.10.10.40-10.10.10.254; "
+     "shrink the router's DHCP pool or move the VPN range so they are disjoint"),
+    (PROXY, "peers.0.address", "10.10.10.60",
+     f"{P}.peers[0].address: '10.10.10.60' is outside proxyArp.vpnRange 10.10.10.10-10.10.10.49; "
+     "pick an address inside the range reserved for the VPN"),
+    (PROXY, "hub.proxyArp.vpnRange", "10.10.10.49-10.10.10.10",
+     f"{P}.hub.proxyArp.vpnRange: '10.10.10.49-10.10.10.10' is not a range; "
+     "write it as FIRST-LAST, e.g. 10.10.10.10-10.10.10.49"),
+    (PROXY, "hub.lans", [],
+     f"{P}.hub.lans: [] must be exactly [10.10.10.0/24] with proxyArp; the VPN addresses are carved out of that LAN"),
+    (AWS, "hub.lans", ["10.10.10.0/24"],
+     f"{P}.hub.lans: ['10.10.10.0/24'] on an aws hub; put LANs on the site that has them"),
+    (AWS, "hub.aws", {"instanceType": "huge"},
+     f"{P}.hub.aws.instanceType: 'huge' is not an EC2 instance type; write it like t4g.nano or t3.micro"),
+    (AWS, "hub.aws", {"adminCidrs": ["everyone"]},
+     f"{P}.hub.aws.adminCidrs[0]: 'everyone' is not a network; write it like 198.51.100.7/32"),
+    (AWS, "hub.masquerade", "eth0 eth1",
+     f"{P}.hub.masquerade: 'eth0 eth1' is not a valid interface name; "
+     "use at most 15 letters, digits or _=+.- (Linux limit)"),
+    (AWS, "hub.uplink", "dialup", f"{P}.hub.uplink.type: 'dialup' is not one of ethernet, pppoe, dslite; use one of them"),
+    (AWS, "network", "10.99.0.0/32", f"{P}.network: '10.99.0.0/32' has no room for two nodes; use a /31 or larger network"),
+]
+
+
+@pytest.mark.parametrize(("base", "path", "value", "message"), CASES, ids=[f"{c[1]}={c[2]!r}" for c in CASES])
+def test_bad_config_names_key_value_and_fix(base, path, value, message):
+    with pytest.raises(ConfigError) as caught:
+        parse_vpn(edit(base, path, value))
+    assert caught.value.messages == [message]
+
+
+def test_at_least_25_cases():
+    assert len(CASES) >= 25
+
+
+@pytest.mark.parametrize("base", [BASE, PROXY, AWS])
+def test_bases_are_valid(base):
+    parse_vpn(copy.deepcopy(base))
+
+
+def test_several_mistakes_are_all_reported():
+    config = edit(edit(BASE, "listenPort", 0), "peers.0.tunnel", "all")
+    with pytest.raises(ConfigError) as caught:
+        parse_vpn(config)
+    assert len(caught.value.messages) == 2
+
+
+def test_cli_check_exits_2_with_messages(tmp_path, capsys):
+    from wgsites.cli import main
+
+    stack = tmp_path / "Pulumi.bad.yaml"
+    stack.write_text("config:\n  wgsites:vpn:\n    network: 10.0.0.0/33\n    hub: {name: a, kind: ssh}\n")
+    assert main(["check", str(stack)]) == 2
+    err = capsys.readouterr().err
+    assert "wgsites:vpn.network: '10.0.0.0/33' is not an IPv4 network" in err
+    assert "Traceback" not in err

@@ -1,0 +1,127 @@
+"""What reaches a host is checked by the real tools: wg-quick, wg, cloud-init, shellcheck."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.stacks import STACKS, render_stack
+from wgsites.render import render_install_script
+
+
+def all_files(tmp_path: Path):
+    for stack in STACKS:
+        rendered = render_stack(stack, tmp_path / stack)
+        for node, files in rendered.files.items():
+            for name, content in files.items():
+                yield stack, node, name, content
+
+
+@pytest.fixture(scope="module")
+def wg_interface():
+    """A real (userspace) WireGuard interface in a throwaway namespace."""
+    ns, iface = f"wgst-{secrets.token_hex(3)}", f"wgs{secrets.token_hex(3)}"
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        subprocess.run(["ip", "netns", "exec", ns, "wireguard-go", iface], check=True, capture_output=True)
+        yield ns, iface
+    finally:
+        subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "del", iface], capture_output=True)
+        subprocess.run(["ip", "netns", "del", ns], check=True)
+
+
+def test_every_config_passes_wg_quick_strip_and_wg_setconf(tmp_path, wg_interface):
+    ns, iface = wg_interface
+    checked = 0
+    for stack, node, name, content in all_files(tmp_path):
+        if not name.endswith(".conf") or name.startswith("70-"):
+            continue
+        # wg-quick wants the file named after a valid interface
+        conf = tmp_path / "strip" / stack / node / name
+        conf.parent.mkdir(parents=True)
+        # wg resolves an Endpoint host name at once, and this machine has no DNS:
+        # the example hosts (example.net) become documentation addresses here
+        conf.write_text(re.sub(r"(?m)^Endpoint = [a-z.]+\.example\.net:", "Endpoint = 192.0.2.1:", content))
+        stripped = subprocess.run(["wg-quick", "strip", str(conf)], check=True, capture_output=True, text=True).stdout
+        setconf = subprocess.run(
+            ["ip", "netns", "exec", ns, "wg", "setconf", iface, "/dev/stdin"],
+            input=stripped, capture_output=True, text=True,
+        )
+        assert setconf.returncode == 0, f"{stack}/{node}/{name}: {setconf.stderr}"
+        shown = subprocess.run(
+            ["ip", "netns", "exec", ns, "wg", "show", iface, "peers"], check=True, capture_output=True, text=True
+        ).stdout.split()
+        assert len(shown) == content.count("[Peer]")
+        checked += 1
+    assert checked == 12  # every node of the five stacks
+
+
+def test_wg_setconf_rejects_a_typo(tmp_path, wg_interface):
+    """The check above can fail: a misspelt key is refused by the same call."""
+    ns, iface = wg_interface
+    result = subprocess.run(
+        ["ip", "netns", "exec", ns, "wg", "setconf", iface, "/dev/stdin"],
+        input="[Interface]\nListenPort = 51000\n[Peer]\nPublicKy = x\n", capture_output=True, text=True,
+    )
+    assert result.returncode != 0 and "Line unrecognized" in result.stderr
+
+
+def test_every_user_data_passes_cloud_init_schema(tmp_path):
+    checked = 0
+    for stack, node, name, content in all_files(tmp_path):
+        if name != "user-data.yaml":
+            continue
+        path = tmp_path / f"{stack}-{node}.yaml"
+        path.write_text(content)
+        result = subprocess.run(["cloud-init", "schema", "--config-file", str(path)], capture_output=True, text=True)
+        assert result.returncode == 0, f"{stack}: {result.stdout}{result.stderr}"
+        assert "Valid" in result.stdout
+        checked += 1
+    assert checked == 2  # home and travel
+
+
+def test_cloud_init_schema_catches_a_broken_user_data(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("#cloud-config\npackages: wireguard-tools\nruncmd: reboot\n")
+    assert subprocess.run(["cloud-init", "schema", "--config-file", str(path)], capture_output=True).returncode != 0
+
+
+def shellcheck() -> str:
+    found = shutil.which("shellcheck") or str(Path(__file__).resolve().parents[2] / ".venv/bin/shellcheck")
+    return found
+
+
+def test_every_install_script_passes_shellcheck(tmp_path):
+    checked = 0
+    for stack, node, name, content in all_files(tmp_path):
+        if name != "install.sh":
+            continue
+        path = tmp_path / f"{stack}-{node}.sh"
+        path.write_text(content)
+        result = subprocess.run([shellcheck(), "-S", "style", str(path)], capture_output=True, text=True)
+        assert result.returncode == 0, f"{stack}/{node}: {result.stdout}"
+        checked += 1
+    assert checked == 7  # every hub and every spoke managed over SSH
+
+
+def test_shellcheck_catches_a_mistake(tmp_path):
+    path = tmp_path / "bad.sh"
+    path.write_text("#!/bin/bash\nrm -rf $DIR/*\n")
+    assert subprocess.run([shellcheck(), str(path)], capture_output=True).returncode != 0
+
+
+def test_sync_script_is_embedded_unchanged(tmp_path):
+    """The aws hub's user data carries the exact install script and sync script the core renders."""
+    rendered = render_stack("home", tmp_path)
+    user_data = rendered.files["gateway"]["user-data.yaml"]
+    import yaml
+
+    files = {f["path"]: f["content"] for f in yaml.safe_load(user_data)["write_files"]}
+    assert files["/usr/local/sbin/wgsites-install-wg0"] == render_install_script(rendered.vpn, "gateway", "home")
+    sync = (Path(__file__).resolve().parents[2] / "cloud-init/wgsites-sync.py").read_text()
+    assert files["/usr/local/sbin/wgsites-sync"] == sync
