@@ -1,0 +1,789 @@
+"""Lab primitives on network namespaces: nodes, links, processes, sshd, a web logger.
+
+Why: rendered configs and scripts must run the way a real host runs them (real
+`wg-quick`, real sshd, real routing) without touching this machine's networking or
+files. A node is a network namespace plus a persistent private mount namespace
+(LAB-NOTES point 2) in which a few directories (`/etc/wireguard`,
+`/var/run/wireguard`, ...) are per-node folders of the lab's run directory.
+
+This module knows nothing about WireGuard stacks; a later layer maps stacks onto it.
+Standard library only; needs root, `ip`, `nsenter`, `unshare`, `mount`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import re
+import secrets
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import Any
+
+DEFAULT_PRIVATE_DIRS: tuple[str, ...] = (
+    "/etc/wireguard",
+    "/var/run/wireguard",
+    "/etc/sysctl.d",
+    "/etc/wgsites",
+    "/etc/systemd/system",
+    "/usr/local/sbin",
+    "/etc/nftables.d",
+    "/var/lib/wgsites",
+)
+"""Directories a node gets its own empty copy of, so what its scripts install stays in the lab."""
+
+USERSPACE_WG_ENV: Mapping[str, str] = {
+    "WG_QUICK_USERSPACE_IMPLEMENTATION": "wireguard-go",
+    "WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD": "1",
+}
+"""No kernel module here: wg-quick must fall back to wireguard-go (LAB-NOTES point 1)."""
+
+IFNAME_MAX = 15  # IFNAMSIZ - 1: the kernel refuses longer interface names
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_CATCH_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+_Handler = Callable[[int, FrameType | None], Any] | int | None
+
+
+class LabError(RuntimeError):
+    """The lab itself failed (setup, teardown, a process that did not come up)."""
+
+
+class LabCommandError(LabError):
+    """A command inside a node failed; carries everything needed to see why."""
+
+    def __init__(
+        self,
+        node: str,
+        cmd: str | Sequence[str],
+        returncode: int | None,
+        stdout: str,
+        stderr: str,
+    ) -> None:
+        self.node = node
+        self.cmd = cmd
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+        shown = cmd if isinstance(cmd, str) else shlex.join(cmd)
+        status = "timed out" if returncode is None else f"exited {returncode}"
+        super().__init__(f"[{node}] {shown!r} {status}\n--- stdout:\n{stdout}--- stderr:\n{stderr}")
+
+
+def _argv(cmd: str | Sequence[str]) -> list[str]:
+    """A string is a shell command line; a sequence is an argv."""
+    return ["sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)
+
+
+def _host(argv: Sequence[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run a lab-management command in the host's namespaces (ip -n, mount, umount)."""
+    done = subprocess.run(list(argv), stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    if check and done.returncode != 0:
+        raise LabCommandError("host", argv, done.returncode, done.stdout, done.stderr)
+    return done
+
+
+def _check_name(kind: str, name: str, max_len: int | None = None) -> None:
+    if not _NAME_RE.match(name) or (max_len is not None and len(name) > max_len):
+        limit = f", at most {max_len} chars" if max_len else ""
+        raise ValueError(f"bad {kind} name {name!r} (letters, digits, _.-{limit})")
+
+
+def _is_under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def _connect_host(listen: str) -> str:
+    """Where to connect to reach a server bound to `listen` (wildcards mean loopback)."""
+    return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(listen, listen)
+
+
+def _mounts_under(root: Path) -> list[str]:
+    """Mount points at or below `root` in this process's mount namespace."""
+    found = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            target = line.split()[4].replace("\\040", " ")
+            if _is_under(target, str(root)):
+                found.append(target)
+    return found
+
+
+class Node:
+    """One lab machine: a network namespace and a private mount namespace."""
+
+    def __init__(self, lab: Lab, name: str, private_dirs: Sequence[str]) -> None:
+        self.lab = lab
+        self.name = name
+        self.netns = f"{lab.prefix}-{name}"
+        self.netns_file = Path("/run/netns") / self.netns
+        self.dir = lab.run_dir / name
+        self.mount_ns_file = lab.run_dir / f"{name}.mnt"
+        self.private_dirs = tuple(os.path.normpath(d) for d in private_dirs)
+        self._spawned = 0
+
+    def __repr__(self) -> str:
+        return f"Node({self.name!r}, netns={self.netns!r})"
+
+    # -- running things -------------------------------------------------------------
+
+    def enter_argv(self, cmd: str | Sequence[str]) -> list[str]:
+        """The argv that runs `cmd` inside this node (both namespaces)."""
+        return [
+            "nsenter",
+            f"--mount={self.mount_ns_file}",
+            f"--net={self.netns_file}",
+            "--",
+            *_argv(cmd),
+        ]
+
+    def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        """Our environment plus the userspace-WireGuard switches, plus `extra`."""
+        merged = dict(os.environ)
+        merged.update(USERSPACE_WG_ENV)
+        merged.update(extra or {})
+        return merged
+
+    def run(
+        self,
+        cmd: str | Sequence[str],
+        *,
+        input: str | None = None,
+        check: bool = True,
+        timeout: float = 60,
+        env: Mapping[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run a command to completion inside the node and capture its output.
+
+        It runs in its own session so a timeout can end its whole process group.
+        Anything that keeps stdout open after the command returns (a daemon that
+        does not close it) blocks until `timeout`: start those with `spawn`.
+        """
+        self.lab._require_alive()
+        proc = subprocess.Popen(
+            self.enter_argv(cmd),
+            stdin=subprocess.DEVNULL if input is None else subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=self.env(env),
+            start_new_session=True,
+        )
+        try:
+            out, err = proc.communicate(input, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _signal_group(proc.pid, signal.SIGKILL)
+            try:
+                out, err = proc.communicate(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                out, err = "", ""
+            raise LabCommandError(self.name, cmd, None, out, err) from None
+        done = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+        if check and done.returncode != 0:
+            raise LabCommandError(self.name, cmd, done.returncode, out, err)
+        return done
+
+    def spawn(
+        self,
+        cmd: str | Sequence[str],
+        *,
+        log: Path | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> int:
+        """Start a long-running process in the node, in its own process group.
+
+        The PID is recorded so teardown ends it (and its group). Output goes to
+        `log` (default: a file under the node's run folder).
+        """
+        self.lab._require_alive()
+        self._spawned += 1
+        if log is None:
+            log = self.dir / "logs" / f"spawn-{self._spawned}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "ab") as out:
+            proc = subprocess.Popen(
+                self.enter_argv(cmd),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=self.env(env),
+                start_new_session=True,
+            )
+        self.lab._record(proc, log)
+        return proc.pid
+
+    # -- network ----------------------------------------------------------------------
+
+    def add_address(self, ifname: str, cidr: str) -> None:
+        self.run(["ip", "address", "add", cidr, "dev", ifname])
+
+    def set_up(self, ifname: str) -> None:
+        self.run(["ip", "link", "set", ifname, "up"])
+
+    def add_route(self, dest: str, via: str | None = None, dev: str | None = None) -> None:
+        """`dest` may be `default`; give `via`, `dev` or both."""
+        if via is None and dev is None:
+            raise ValueError("add_route needs via or dev")
+        argv = ["ip", "route", "add", dest]
+        argv += ["via", via] if via else []
+        argv += ["dev", dev] if dev else []
+        self.run(argv)
+
+    def sysctl(self, key: str, value: str | int) -> None:
+        """Per network namespace for net.* keys (LAB-NOTES point 5): the host is untouched."""
+        self.run(["sysctl", "-q", "-w", f"{key}={value}"])
+
+    def add_bridge(self, name: str, members: Sequence[str]) -> None:
+        """A bridge with `members` enslaved; bridge and members are brought up."""
+        _check_name("bridge", name, IFNAME_MAX)
+        script = [f"ip link add {shlex.quote(name)} type bridge"]
+        for member in members:
+            script.append(f"ip link set {shlex.quote(member)} master {shlex.quote(name)} up")
+        script.append(f"ip link set {shlex.quote(name)} up")
+        self.run("set -e; " + "; ".join(script))
+
+    # -- files ------------------------------------------------------------------------
+
+    def is_private(self, path: str) -> bool:
+        """Whether `path` is in one of the node's private dirs or the lab's run dir."""
+        path = os.path.normpath(path)
+        roots = [*self.private_dirs, *(os.path.realpath(d) for d in self.private_dirs)]
+        roots.append(str(self.lab.run_dir))
+        return any(_is_under(path, root) for root in roots)
+
+    def write_file(self, path: str, content: str, mode: int = 0o644) -> None:
+        """Install a file as the node sees it; refuses paths that would reach the host."""
+        if not os.path.isabs(path) or not self.is_private(path):
+            raise ValueError(f"{path!r} is not in {self.name}'s private dirs: writing it would change the host")
+        self.run(["install", "-D", "-m", f"{mode:o}", "/dev/stdin", path], input=content)
+
+    def read_file(self, path: str) -> str:
+        return self.run(["cat", "--", path]).stdout
+
+    # -- services ---------------------------------------------------------------------
+
+    def start_sshd(self, authorized_public_key: str, listen: str, port: int = 22) -> int:
+        """A real OpenSSH sshd, key-only, with its own host key; returns its PID.
+
+        The lab's stand-in for a cloud VM reachable by pulumi-command's remote.Command.
+        StrictModes is off because the run dir lives under the world-writable /tmp.
+        """
+        conf_dir = self.dir / f"sshd-{port}"
+        conf_dir.mkdir(parents=True, exist_ok=True)
+        host_key = conf_dir / "ssh_host_ed25519_key"
+        if not host_key.exists():
+            _host(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", self.netns, "-f", str(host_key)])
+        authorized = conf_dir / "authorized_keys"
+        authorized.write_text(authorized_public_key.strip() + "\n")
+        authorized.chmod(0o600)
+        config = conf_dir / "sshd_config"
+        config.write_text(
+            "\n".join(
+                [
+                    f"Port {port}",
+                    f"ListenAddress {listen}",
+                    f"HostKey {host_key}",
+                    f"AuthorizedKeysFile {authorized}",
+                    "PidFile none",
+                    "PubkeyAuthentication yes",
+                    "PasswordAuthentication no",
+                    "KbdInteractiveAuthentication no",
+                    "PermitRootLogin prohibit-password",
+                    "UsePAM no",
+                    "StrictModes no",
+                    "PrintMotd no",
+                    "PrintLastLog no",
+                    "X11Forwarding no",
+                    "",
+                ]
+            )
+        )
+        # sshd refuses to start without its privilege-separation dir. It lands in the node's
+        # /run overlay when there is one, else in the host's /run (a runtime dir, as the package does).
+        self.run(["mkdir", "-p", "-m", "0755", "/run/sshd"])
+        pid = self.spawn(["/usr/sbin/sshd", "-D", "-e", "-f", str(config)], log=conf_dir / "sshd.log")
+        self.wait_for_port(_connect_host(listen), port, pid=pid)
+        return pid
+
+    def start_web_logger(self, listen: str, port: int = 80) -> Path:
+        """An HTTP server that answers 200 with, and logs, each client's source address.
+
+        Why: tests need proof of which address a request arrived from (NAT, routing).
+        Returns the log file (one address per line).
+        """
+        script = self.lab.run_dir / "web_logger.py"
+        if not script.exists():
+            script.write_text(_WEB_LOGGER)
+        log = self.dir / f"web-{port}.clients"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.touch()
+        pid = self.spawn(
+            [sys.executable, "-u", str(script), listen, str(port), str(log)],
+            log=self.dir / f"web-{port}.log",
+        )
+        self.wait_for_port(_connect_host(listen), port, pid=pid)
+        return log
+
+    def wait_for_port(self, host: str, port: int, *, pid: int | None = None, timeout: float = 10) -> None:
+        """Poll with real TCP connects from inside the node until `host:port` accepts."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if pid is not None and not self.lab.is_running(pid):
+                raise LabError(f"[{self.name}] process {pid} exited: {self.lab.log_tail(pid)}")
+            probe = self.run(["nc", "-z", "-w", "1", host, str(port)], check=False)
+            if probe.returncode == 0:
+                return
+            if time.monotonic() > deadline:
+                raise LabError(f"[{self.name}] nothing listens on {host}:{port} after {timeout}s")
+            time.sleep(0.05)
+
+
+class Lab:
+    """A set of nodes that exists from construction until `teardown`.
+
+    Teardown runs on leaving the `with` block (also on exceptions), on SIGINT/SIGTERM
+    (handlers installed while the lab is alive, when created in the main thread) and
+    at interpreter exit, and it is idempotent.
+    """
+
+    def __init__(
+        self,
+        prefix: str | None = None,
+        run_dir: Path | None = None,
+        *,
+        keep_run_dir: bool = False,
+    ) -> None:
+        self.prefix = prefix or f"wgl{secrets.token_hex(2)}"
+        _check_name("lab prefix", self.prefix)
+        self._own_run_dir = run_dir is None and not keep_run_dir
+        if run_dir is None:
+            run_dir = Path(tempfile.mkdtemp(prefix=f"{self.prefix}-", dir="/tmp"))
+        self.run_dir = Path(run_dir).absolute()
+        self.nodes: dict[str, Node] = {}
+        self._procs: dict[int, tuple[subprocess.Popen[bytes], Path]] = {}
+        self._lock = threading.RLock()
+        self._alive = True
+        self._run_dir_mounted = False
+        self._saved_handlers: dict[int, _Handler] = {}
+        atexit.register(self.teardown)
+        self._install_signal_handlers()
+        try:
+            # LAB-NOTES point 2: node mount-namespace files can only be bound in a private mount.
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            _host(["mount", "--bind", str(self.run_dir), str(self.run_dir)])
+            self._run_dir_mounted = True
+            _host(["mount", "--make-private", str(self.run_dir)])
+        except BaseException:
+            self.teardown()
+            raise
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.teardown()
+
+    def __repr__(self) -> str:
+        return f"Lab({self.prefix!r}, run_dir={str(self.run_dir)!r}, nodes={list(self.nodes)})"
+
+    # -- building -------------------------------------------------------------------
+
+    def node(self, name: str, private_dirs: Sequence[str] = DEFAULT_PRIVATE_DIRS) -> Node:
+        """Create a node: netns `<prefix>-<name>` with lo up, and its private mount namespace."""
+        with self._lock:
+            self._require_alive()
+            _check_name("node", name)
+            if name in self.nodes:
+                raise ValueError(f"node {name!r} exists already")
+            node = Node(self, name, private_dirs)
+            _host(["ip", "netns", "add", node.netns])
+            self.nodes[name] = node
+            node.dir.mkdir(parents=True, exist_ok=True)
+            node.mount_ns_file.touch()
+            _host(
+                [
+                    "nsenter",
+                    f"--net={node.netns_file}",
+                    "--",
+                    "unshare",
+                    f"--mount={node.mount_ns_file}",
+                    "--propagation",
+                    "private",
+                    "sh",
+                    "-ec",
+                    self._mount_script(node),
+                ]
+            )
+            node.set_up("lo")
+            return node
+
+    def _mount_script(self, node: Node) -> str:
+        """Shell run once inside the node's new mount namespace to make it private.
+
+        Each private dir gets a bind mount from the node's run folder. A dir missing on
+        the host cannot be created there (that would change the host), so its nearest
+        existing ancestor is covered by an overlay whose upper layer is in the run dir,
+        and the mount point is created in that overlay. /sys is remounted so that it
+        shows the node's interfaces, as `ip netns exec` does.
+        """
+        q = shlex.quote
+        lines = ["mount -t sysfs -o nosuid,nodev,noexec sysfs /sys"]
+        binds: list[tuple[str, Path, bool]] = []  # (target, source, missing on host)
+        overlays: set[str] = set()
+        for wanted in node.private_dirs:
+            target = os.path.realpath(wanted)  # /var/run -> /run: mount the real place
+            source = node.dir / "root" / wanted.lstrip("/")
+            if os.path.isdir(target):
+                source.mkdir(parents=True, exist_ok=True)
+                source.chmod(os.stat(target).st_mode & 0o7777)
+                binds.append((target, source, False))
+                continue
+            if os.path.lexists(target):
+                raise LabError(f"private dir {wanted!r} exists on the host but is not a directory")
+            ancestor = os.path.dirname(target)
+            while not os.path.isdir(ancestor):
+                ancestor = os.path.dirname(ancestor)
+            if ancestor == "/":
+                raise LabError(f"will not overlay / to create {wanted!r}")
+            overlays.add(ancestor)
+            source.mkdir(parents=True, exist_ok=True)
+            binds.append((target, source, True))
+        for ancestor in sorted(overlays, key=lambda p: p.count("/")):
+            layer = node.dir / "overlay" / ancestor.lstrip("/")
+            (layer / "upper").mkdir(parents=True, exist_ok=True)
+            (layer / "work").mkdir(parents=True, exist_ok=True)
+            opts = f"lowerdir={ancestor},upperdir={layer / 'upper'},workdir={layer / 'work'}"
+            lines.append(f"mount -t overlay overlay -o {q(opts)} {q(ancestor)}")
+        for target, source, missing in sorted(binds, key=lambda b: b[0].count("/")):
+            if missing:
+                lines.append(f"mkdir -p {q(target)}")
+            lines.append(f"mount --bind {q(str(source))} {q(target)}")
+        return "\n".join(lines)
+
+    def link(self, a: Node, a_ifname: str, b: Node, b_ifname: str) -> None:
+        """A veth pair from `a` (named `a_ifname`) to `b` (named `b_ifname`), both ends up.
+
+        Created with `ip -n` from the host's mount namespace, where every node's
+        /run/netns entry is visible (a node's private mount namespace lacks the entries
+        of nodes created after it); the pair never exists in the host's netns.
+        """
+        _check_name("interface", a_ifname, IFNAME_MAX)
+        _check_name("interface", b_ifname, IFNAME_MAX)
+        self._require_alive()
+        _host(["ip", "-n", a.netns, "link", "add", a_ifname, "type", "veth"] + ["peer", "name", b_ifname, "netns", b.netns])
+        a.set_up(a_ifname)
+        b.set_up(b_ifname)
+
+    # -- processes ------------------------------------------------------------------
+
+    def _record(self, proc: subprocess.Popen[bytes], log: Path) -> None:
+        with self._lock:
+            self._procs[proc.pid] = (proc, log)
+
+    def is_running(self, pid: int) -> bool:
+        """Whether a process this lab spawned is still running."""
+        entry = self._procs.get(pid)
+        return entry is not None and entry[0].poll() is None
+
+    def log_tail(self, pid: int, chars: int = 2000) -> str:
+        entry = self._procs.get(pid)
+        if entry is None or not entry[1].exists():
+            return ""
+        return entry[1].read_text(errors="replace")[-chars:]
+
+    def spawned_pids(self) -> list[int]:
+        return list(self._procs)
+
+    def _require_alive(self) -> None:
+        if not self._alive:
+            raise LabError(f"lab {self.prefix} is torn down")
+
+    # -- teardown -------------------------------------------------------------------
+
+    def teardown(self) -> None:
+        """End our processes, unmount, delete our namespaces; safe to call again."""
+        with self._lock:
+            if not self._alive:
+                return
+            self._alive = False
+            blocked = _block_signals()
+            try:
+                problems = self._teardown()
+            finally:
+                self._restore_signal_handlers()
+                atexit.unregister(self.teardown)
+                _unblock_signals(blocked)
+        if problems:
+            raise LabError(f"lab {self.prefix} teardown incomplete: " + "; ".join(problems))
+
+    def _teardown(self) -> list[str]:
+        problems: list[str] = []
+        self._stop_processes(problems)
+        for node in self.nodes.values():
+            if _mounts_under(node.mount_ns_file):
+                done = _host(["umount", str(node.mount_ns_file)], check=False)
+                if done.returncode:
+                    problems.append(f"umount {node.mount_ns_file}: {done.stderr.strip()}")
+            if node.netns_file.exists():
+                done = _host(["ip", "netns", "delete", node.netns], check=False)
+                if done.returncode:
+                    problems.append(f"ip netns delete {node.netns}: {done.stderr.strip()}")
+        if self._run_dir_mounted:
+            done = _host(["umount", str(self.run_dir)], check=False)
+            if done.returncode:
+                problems.append(f"umount {self.run_dir}: {done.stderr.strip()}")
+        leftover = _mounts_under(self.run_dir)
+        if leftover:
+            problems.append(f"still mounted: {leftover}")
+        elif self._own_run_dir:
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+        return problems
+
+    def _namespace_ids(self) -> set[tuple[int, int]]:
+        """(dev, inode) of our bound namespaces, as /proc/PID/ns/* links resolve."""
+        ids = set()
+        for node in self.nodes.values():
+            for path in (node.netns_file, node.mount_ns_file):
+                try:
+                    st = os.stat(path)
+                except OSError:
+                    continue
+                if st.st_dev == _nsfs_dev():  # else: a plain file, nothing bound on it
+                    ids.add((st.st_dev, st.st_ino))
+        return ids
+
+    def _stop_processes(self, problems: list[str]) -> None:
+        """End what we spawned (whole groups) and anything left in our namespaces.
+
+        The namespace sweep catches daemons started through `run` (wg-quick's
+        wireguard-go, sshd sessions) that left our process groups: only processes
+        inside namespaces this lab created are touched.
+        """
+        groups = set(self._procs)
+        ns_ids = self._namespace_ids()
+        for sig, grace in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 5.0)):
+            for pid in groups:
+                _signal_group(pid, sig)
+            for pid in _members(groups, ns_ids):
+                _signal(pid, sig)
+            deadline = time.monotonic() + grace
+            while time.monotonic() < deadline:
+                for proc, _ in self._procs.values():
+                    proc.poll()
+                running = [p for p, _ in self._procs.values() if p.returncode is None]
+                if not running and not _members(groups, ns_ids):
+                    return
+                time.sleep(0.02)
+        left = [p.pid for p, _ in self._procs.values() if p.returncode is None]
+        problems.append(f"processes survived SIGKILL: {left + _members(groups, ns_ids)}")
+
+    # -- signals --------------------------------------------------------------------
+
+    def _install_signal_handlers(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return  # signal.signal only works in the main thread
+        for sig in _CATCH_SIGNALS:
+            if signal.getsignal(sig) != signal.SIG_IGN:  # an ignored signal stays ignored
+                self._saved_handlers[sig] = signal.signal(sig, self._on_signal)
+
+    def _restore_signal_handlers(self) -> None:
+        for sig, previous in self._saved_handlers.items():
+            if signal.getsignal(sig) == self._on_signal:  # leave a newer handler alone
+                signal.signal(sig, previous)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        """Tear down, then let the previous handler (or the default action) proceed."""
+        previous = self._saved_handlers.get(signum, signal.SIG_DFL)
+        try:
+            self.teardown()
+        finally:
+            if callable(previous):
+                previous(signum, frame)
+            elif previous in (signal.SIG_DFL, None):
+                signal.signal(signum, signal.SIG_DFL)
+                os.kill(os.getpid(), signum)
+
+
+def _block_signals() -> set[signal.Signals]:
+    """Keep SIGINT/SIGTERM from interrupting teardown halfway; they arrive after it."""
+    if threading.current_thread() is not threading.main_thread():
+        return set()
+    return signal.pthread_sigmask(signal.SIG_BLOCK, _CATCH_SIGNALS)
+
+
+def _unblock_signals(previous: set[signal.Signals]) -> None:
+    if threading.current_thread() is threading.main_thread():
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+_NSFS_DEV: int | None = None
+
+
+def _nsfs_dev() -> int:
+    """Device number of the nsfs pseudo filesystem (what /proc/self/ns/* resolve to)."""
+    global _NSFS_DEV
+    if _NSFS_DEV is None:
+        _NSFS_DEV = os.stat("/proc/self/ns/net").st_dev
+    return _NSFS_DEV
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _members(groups: set[int], ns_ids: set[tuple[int, int]]) -> list[int]:
+    """Live (non-zombie) processes in one of `groups` or one of the namespaces `ns_ids`."""
+    me = os.getpid()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        pid = int(entry)
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        state, pgrp = fields[0], int(fields[2])
+        if state in ("Z", "X"):
+            continue
+        if pgrp in groups:
+            found.append(pid)
+            continue
+        for kind in ("net", "mnt"):
+            try:
+                st = os.stat(f"/proc/{pid}/ns/{kind}")
+            except OSError:
+                continue
+            if (st.st_dev, st.st_ino) in ns_ids:
+                found.append(pid)
+                break
+    return found
+
+
+# -- SSH ------------------------------------------------------------------------------
+
+
+def generate_ssh_keypair(directory: Path, name: str = "id_ed25519") -> tuple[Path, str]:
+    """A fresh passphrase-less ed25519 key; returns (private key path, public key line)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    key = directory / name
+    if key.exists():
+        raise FileExistsError(key)
+    _host(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "wgsites-lab", "-f", str(key)])
+    return key, Path(f"{key}.pub").read_text().strip()
+
+
+def ssh(
+    client: Node,
+    *,
+    host: str,
+    port: int = 22,
+    user: str = "root",
+    key: Path,
+    command: str,
+    input: str | None = None,
+    check: bool = True,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess[str]:
+    """Run `command` on `host` over real SSH from inside `client`.
+
+    The lab's stand-in for pulumi-command's remote.Command, which also ignores host
+    keys. `-F /dev/null` keeps this machine's ssh_config out of the picture.
+    """
+    argv = [
+        "ssh",
+        "-F",
+        "/dev/null",
+        "-i",
+        str(key),
+        "-p",
+        str(port),
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "ConnectTimeout=10",
+        "-o",
+        "LogLevel=ERROR",
+        f"{user}@{host}",
+        "--",
+        command,
+    ]
+    return client.run(argv, input=input, check=check, timeout=timeout)
+
+
+_WEB_LOGGER = '''\
+"""Answer every request with 200 and the client address; append it to a log."""
+import http.server
+import socket
+import sys
+import threading
+
+listen, port, log = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+lock = threading.Lock()
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def answer(self, body):
+        client = self.client_address[0]
+        if client.startswith("::ffff:") and "." in client:
+            client = client[len("::ffff:"):]
+        with lock, open(log, "a") as f:
+            f.write(client + "\\n")
+        data = (client + "\\n").encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if body:
+            self.wfile.write(data)
+
+    def do_GET(self):
+        self.answer(True)
+
+    def do_POST(self):
+        self.answer(True)
+
+    def do_HEAD(self):
+        self.answer(False)
+
+
+class Server(http.server.ThreadingHTTPServer):
+    address_family = socket.AF_INET6 if ":" in listen else socket.AF_INET
+    daemon_threads = True
+
+
+Server((listen, port), Handler).serve_forever()
+'''
