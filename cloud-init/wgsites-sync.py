@@ -47,7 +47,11 @@ def main() -> int:
     import boto3  # Ubuntu's python3-boto3
 
     iface = os.environ["WGSITES_INTERFACE"]
-    ssm = boto3.client("ssm", region_name=os.environ["WGSITES_REGION"])
+    # endpoint_url: None on AWS; set only where the SSM API is elsewhere (the lab). Passed
+    # explicitly because older botocore ignores AWS_ENDPOINT_URL_SSM.
+    ssm = boto3.client(
+        "ssm", region_name=os.environ["WGSITES_REGION"], endpoint_url=os.environ.get("AWS_ENDPOINT_URL_SSM")
+    )
     key = ssm.get_parameter(Name=os.environ["WGSITES_KEY_PARAMETER"], WithDecryption=True)
     parameter = ssm.get_parameter(Name=os.environ["WGSITES_CONFIG_PARAMETER"])["Parameter"]
     config = parameter["Value"]

@@ -748,6 +748,7 @@ _WEB_LOGGER = '''\
 """Answer every request with 200 and the client address; append it to a log."""
 import http.server
 import socket
+import socketserver
 import sys
 import threading
 
@@ -783,6 +784,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
 class Server(http.server.ThreadingHTTPServer):
     address_family = socket.AF_INET6 if ":" in listen else socket.AF_INET
     daemon_threads = True
+
+    def server_bind(self):
+        # HTTPServer.server_bind asks DNS for its own name (getfqdn): in a namespace with a
+        # default route and no resolver that hangs for seconds. Nothing here needs the name.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = listen, port
 
 
 Server((listen, port), Handler).serve_forever()

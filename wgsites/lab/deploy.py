@@ -1,0 +1,208 @@
+"""Deploy a stack into its lab world the way `pulumi up` does, with the core's own output.
+
+- SSH-managed hosts: the install script's exact command line over real SSH, the
+  config on stdin; keys are made on the hosts (`public-key` first, as the
+  Pulumi layer does).
+- The aws hub: its cloud-init user data applied (files written, commands run,
+  a small systemd stand-in for its timer), its config and key put into an SSM
+  API (moto's server mode) that its sync unit polls.
+- Roaming peers: the rendered file installed and `wg-quick up`, as a user would.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from ..keys import generate_private_key, public_key_of
+from ..model import Vpn
+from ..render import KeyRing, install_command, render_user_data, render_wg_quick, ssm_names
+from .netns import Node, ssh
+from .world import CLOUD_API, World, node_kind
+
+MOTO_PORT = 5000
+LAB_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "lab",
+    "AWS_SECRET_ACCESS_KEY": "lab",
+    "AWS_DEFAULT_REGION": "eu-central-1",
+}
+
+
+@dataclass
+class Deployment:
+    world: World
+    keys: KeyRing
+    configs: dict[str, str] = field(default_factory=dict)
+    install_output: dict[str, str] = field(default_factory=dict)  # node -> what the install printed
+
+    @property
+    def vpn(self) -> Vpn:
+        return self.world.vpn
+
+
+def ssm_endpoint() -> str:
+    return f"http://{CLOUD_API}:{MOTO_PORT}"
+
+
+def region(vpn: Vpn) -> str:
+    return LAB_CREDENTIALS["AWS_DEFAULT_REGION"]
+
+
+def run_over_ssh(world: World, name: str, command: str, stdin: str | None = None) -> str:
+    target = world.vpn.node(name).ssh
+    assert target is not None and world.operator and world.ssh_key
+    done = ssh(
+        world.operator,
+        host=target.host,
+        port=target.port,
+        user=target.user,
+        key=world.ssh_key,
+        command=command,
+        input=stdin,
+        timeout=90,
+    )
+    return done.stdout
+
+
+def make_keys(world: World, previous: KeyRing | None = None) -> KeyRing:
+    """Hosts managed over SSH make their own key and report the public half; the rest come from pynacl."""
+    public: dict[str, str] = {}
+    private: dict[str, str] = {}
+    for node in world.vpn.nodes:
+        if previous and node.name in previous.public:
+            public[node.name] = previous.public[node.name]
+            if node.name in previous.private:
+                private[node.name] = previous.private[node.name]
+            continue
+        kind = node_kind(world.vpn, node.name)
+        if kind == "ssh":
+            command = install_command(world.vpn, node.name, world.stack, "public-key", node.ssh.user)
+            public[node.name] = run_over_ssh(world, node.name, command).strip()
+        elif getattr(node, "public_key", None):
+            public[node.name] = node.public_key
+        else:
+            private[node.name] = generate_private_key()
+            public[node.name] = public_key_of(private[node.name])
+    return KeyRing(public=public, private=private)
+
+
+def start_ssm(world: World) -> None:
+    """moto's SSM API on the lab internet, standing in for AWS (LAB-NOTES 15)."""
+    assert world.cloud
+    moto = str(Path(sys.executable).parent / "moto_server")
+    pid = world.cloud.spawn([moto, "-H", CLOUD_API, "-p", str(MOTO_PORT)])
+    world.cloud.wait_for_port(CLOUD_API, MOTO_PORT, pid=pid, timeout=30)
+
+
+def put_parameters(world: World, keys: KeyRing, config: str) -> None:
+    """What the Pulumi layer's ssm.Parameter resources do: config as String, key as SecureString.
+
+    Runs on the operator node with boto3; the key travels on stdin, never in argv.
+    """
+    assert world.operator
+    hub = world.vpn.hub
+    names = ssm_names(world.stack, hub.interface, region(world.vpn))
+    script = (
+        "import boto3, json, sys\n"
+        "p = json.load(sys.stdin)\n"
+        "c = boto3.client('ssm', endpoint_url=p['endpoint'], region_name=p['region'])\n"
+        "c.put_parameter(Name=p['config_name'], Value=p['config'], Type='String', Overwrite=True)\n"
+        "c.put_parameter(Name=p['key_name'], Value=p['key'], Type='SecureString', Overwrite=True)\n"
+    )
+    payload = {
+        "endpoint": ssm_endpoint(),
+        "region": names.region,
+        "config_name": names.config,
+        "config": config,
+        "key_name": names.key,
+        "key": keys.private[hub.name],
+    }
+    world.operator.run([sys.executable, "-c", script], input=json.dumps(payload), env=LAB_CREDENTIALS)
+
+
+def apply_cloud_init(node: Node, user_data: str) -> None:
+    """Apply user data as cloud-init would: write_files, then runcmd (package installation skipped).
+
+    This lab has no systemd, so `systemctl` lines are carried out by a stand-in that
+    reads the same unit files: a timer becomes a loop of its service's ExecStart.
+    """
+    document = yaml.safe_load(user_data)
+    for item in document.get("write_files", []):
+        node.write_file(item["path"], item["content"], int(item.get("permissions", "0644"), 8))
+    for command in document.get("runcmd", []):
+        argv = command if isinstance(command, list) else ["sh", "-c", command]
+        if argv[0] == "systemctl":
+            _systemctl(node, argv[1:])
+        else:
+            node.run(argv)
+
+
+def _unit(node: Node, name: str) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for line in node.read_file(f"/etc/systemd/system/{name}").splitlines():
+        if "=" in line and not line.startswith("#"):
+            key, value = line.split("=", 1)
+            values[key.strip()] = value.strip()
+    return values
+
+
+def _systemctl(node: Node, args: list[str]) -> None:
+    verb, units = args[0], [a for a in args[1:] if not a.startswith("-")]
+    if verb == "daemon-reload":
+        return
+    for unit in units:
+        # systemd never runs one unit twice at once; the stand-in serializes with a lock per service
+        service = unit.replace(".timer", ".service")
+        lock = shlex.quote(str(node.dir / f"{service}.lock"))
+        exec_start = f"flock {lock} {_unit(node, service)['ExecStart']}"
+        if unit.endswith(".timer") and verb == "enable" and "--now" in args:
+            period = _unit(node, unit)["OnUnitActiveSec"].rstrip("s")
+            node.spawn(f"while true; do {exec_start}; sleep {shlex.quote(period)}; done", env=LAB_CREDENTIALS)
+        elif unit.endswith(".service") and verb == "start":
+            node.run(exec_start, env=LAB_CREDENTIALS, timeout=90)
+        else:
+            raise ValueError(f"the lab's systemd stand-in does not know `systemctl {' '.join(args)}`")
+
+
+def install_file_peer(node: Node, interface: str, config: str) -> None:
+    node.write_file(f"/etc/wireguard/{interface}.conf", config, 0o600)
+    node.run(["wg-quick", "up", interface])
+
+
+def deploy(world: World, keys: KeyRing | None = None) -> Deployment:
+    """Bring every node of the stack up; returns what was installed."""
+    vpn = world.vpn
+    keys = keys or make_keys(world)
+    dep = Deployment(world, keys)
+    hub_endpoint = f"{world.public[vpn.hub.name]}:{vpn.hub.listen_port}"
+    for node in vpn.nodes:
+        dep.configs[node.name] = render_wg_quick(vpn, node.name, world.stack, keys, hub_endpoint=hub_endpoint)
+    if vpn.hub.kind == "aws":
+        start_ssm(world)
+        put_parameters(world, keys, dep.configs[vpn.hub.name])
+        names = ssm_names(world.stack, vpn.hub.interface, region(vpn), endpoint_url=ssm_endpoint())
+        apply_cloud_init(world.nodes[vpn.hub.name], render_user_data(vpn, world.stack, names))
+    for node in vpn.nodes:
+        kind = node_kind(vpn, node.name)
+        if kind == "ssh":
+            command = install_command(vpn, node.name, world.stack, "install", node.ssh.user)
+            dep.install_output[node.name] = run_over_ssh(world, node.name, command, dep.configs[node.name])
+        elif kind == "file":
+            install_file_peer(world.nodes[node.name], node.interface, dep.configs[node.name])
+    return dep
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.5) -> float | None:
+    """Seconds until predicate() was true, or None after timeout."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if predicate():
+            return time.monotonic() - start
+        time.sleep(interval)
+    return None

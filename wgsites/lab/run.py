@@ -1,0 +1,66 @@
+"""`wgsites lab STACK_FILE`: build the stack's world, deploy it, check it, tear it down."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import time
+from pathlib import Path
+
+from ..config import load_stack_file, stack_name
+from .checks import Check, Checker, table
+from .deploy import deploy
+from .netns import Lab
+from .scenarios import add_peer_through_ssm, wan_address_change
+from .world import build_world
+
+LAB_SYNC_SECONDS = 10  # the aws hub's timer period in the lab (the stack's default is 30 s)
+
+
+def run_stack(lab: Lab, stack_file: str | Path) -> list[Check]:
+    """Everything between an empty lab and the result table."""
+    vpn = load_stack_file(stack_file)
+    stack = stack_name(stack_file)
+    if vpn.hub.kind == "aws":
+        vpn = dataclasses.replace(
+            vpn, hub=dataclasses.replace(vpn.hub, aws=dataclasses.replace(vpn.hub.aws, sync_seconds=LAB_SYNC_SECONDS))
+        )
+    world = build_world(lab, stack, vpn, lab.run_dir)
+    for rule in world.vpn.forward_rules:  # something must listen for a forward rule to refuse
+        if rule.protocol == "tcp":
+            for host in world.lan_hosts:
+                host.node.start_web_logger(host.address, rule.port)
+    dep = deploy(world)
+    checker = Checker(dep)
+    checker.run_all()
+    wan_address_change(checker)
+    add_peer_through_ssm(checker)
+    return checker.results
+
+
+def run_lab(stack_file: str | Path, keep: bool = False, pulumi: bool = False) -> int:
+    if os.geteuid() != 0:
+        print("error: the lab creates network namespaces: run it as root (sudo)", file=sys.stderr)
+        return 2
+    if pulumi:
+        from .pulumi_lab import run_pulumi_lab
+
+        return run_pulumi_lab(stack_file, keep=keep)
+    start = time.monotonic()
+    with Lab() as lab:
+        print(f"lab {lab.prefix}: {stack_name(stack_file)} stack in network namespaces {lab.prefix}-*", flush=True)
+        results = run_stack(lab, stack_file)
+        print(table(results))
+        print(f"lab took {time.monotonic() - start:.0f} s")
+        if keep:
+            print(
+                f"kept running; enter a node with: ip netns exec {lab.prefix}-NODE bash "
+                f"(nodes: {', '.join(sorted(lab.nodes))}). Press Enter to tear down.",
+                flush=True,
+            )
+            try:
+                input()
+            except EOFError:
+                pass
+    return 0 if results and all(c.passed for c in results) else 1

@@ -1,0 +1,112 @@
+"""Changes a running VPN must survive: a new WAN address, a peer added on the fly."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import re
+import time
+
+from ..model import Spoke
+from ..render import KeyRing, render_wg_quick
+from .checks import Checker
+from .deploy import install_file_peer, make_keys, put_parameters, wait_for
+from .world import _behind_nat
+
+
+def wan_address_change(checker: Checker) -> None:
+    """A site behind NAT gets a new public address (ISP reconnect): keepalive must bring it back."""
+    world, vpn = checker.world, checker.vpn
+    hub_node = checker.node(vpn.hub.name)
+    for spoke in vpn.spokes:
+        if spoke.endpoint or spoke.kind != "site" or spoke.name not in world.nat:
+            continue
+        box = world.nat[spoke.name]
+        old = world.public[spoke.name]
+        new = str(ipaddress.IPv4Address(old) + 100)
+        box.run(f"ip addr del {old}/24 dev wan0 && ip addr add {new}/24 dev wan0 && ip route replace default via 203.0.113.254")
+        world.public[spoke.name] = new
+        target = str(spoke.address)
+        took = wait_for(lambda t=target: checker.ping(hub_node, t, 1)[1] == 1, 75, interval=1)
+        out = hub_node.run(["wg", "show", vpn.hub.interface, "endpoints"]).stdout
+        seen = next(
+            (line.split("\t")[1] for line in out.splitlines() if line.startswith(checker.dep.keys.public[spoke.name])), "-"
+        )
+        checker.record(
+            "WAN address change: tunnel recovers by itself",
+            spoke.name,
+            took is not None and took <= 60 and seen.startswith(new + ":"),
+            f"{old} -> {new}: hub reached {target} again after "
+            f"{f'{took:.1f} s' if took is not None else 'never'}; hub now sees {seen}",
+        )
+
+
+def add_peer_through_ssm(checker: Checker) -> None:
+    """Pulumi updates the SSM parameter; the hub's sync unit applies it in place, dropping nothing."""
+    world, vpn = checker.world, checker.vpn
+    if vpn.hub.kind != "aws" or not vpn.spokes:
+        return
+    used = {n.address for n in vpn.nodes}
+    address = next(a for a in vpn.network.hosts() if a not in used)
+    new_peer = Spoke(name="added", kind="peer", address=address, interface="wg0")
+    grown = dataclasses.replace(vpn, spokes=(*vpn.spokes, new_peer))
+    node = world.lab.node("added")
+    _behind_nat(world, checker_wiring(world), world.lab.nodes["internet"], node, "added", 90, "203.0.113.90")
+    world.nodes["added"] = node
+    world.public["added"] = "203.0.113.90"
+    world.vpn = grown
+    keys: KeyRing = make_keys(world, previous=checker.dep.keys)
+    hub_endpoint = f"{world.public[vpn.hub.name]}:{vpn.hub.listen_port}"
+    hub_config = render_wg_quick(grown, vpn.hub.name, world.stack, keys, hub_endpoint=hub_endpoint)
+
+    pinger = vpn.spokes[0]
+    target = str(vpn.hub.address)
+    period = vpn.hub.aws.sync_seconds
+    count = int((period + 10) / 0.05)
+    hub_node = checker.node(vpn.hub.name)
+    handshake_before = hub_node.run(["wg", "show", vpn.hub.interface, "latest-handshakes"]).stdout
+    pid = checker.node(pinger.name).spawn(
+        ["ping", "-n", "-i", "0.05", "-c", str(count), "-W", "1", target], log=world.lab.run_dir / "add-peer-ping.log"
+    )
+    put_parameters(world, keys, hub_config)
+    took = wait_for(lambda: keys.public["added"] in hub_node.run(["wg", "show", vpn.hub.interface, "peers"]).stdout, period + 15)
+    while world.lab.is_running(pid):
+        time.sleep(0.5)
+    summary = (world.lab.run_dir / "add-peer-ping.log").read_text()
+    match = re.search(r"(\d+) packets transmitted, (\d+) received", summary)
+    sent, got = (int(match.group(1)), int(match.group(2))) if match else (count, 0)
+    handshake_after = hub_node.run(["wg", "show", vpn.hub.interface, "latest-handshakes"]).stdout
+    pinger_key = keys.public[pinger.name]
+    same_session = _handshake(handshake_before, pinger_key) == _handshake(handshake_after, pinger_key)
+    checker.record(
+        "peer added via SSM, applied by the sync unit",
+        vpn.hub.name,
+        took is not None and took <= period + 5,
+        f"new peer on the hub {took:.1f} s after the parameter changed (sync period {period} s)"
+        if took is not None
+        else "never applied",
+    )
+    checker.record(
+        "no packet lost while the peer was added",
+        pinger.name,
+        got == sent and same_session,
+        f"{got}/{sent} pings at 50 ms answered; {pinger.name}'s session kept: {same_session}",
+    )
+    install_file_peer(node, "wg0", render_wg_quick(grown, "added", world.stack, keys, hub_endpoint=hub_endpoint))
+    sent, got = checker.ping(node, str(vpn.hub.address), 5)
+    checker.record("the added peer's tunnel works", "added", got > 0, f"{got}/{sent} answered (first may start the handshake)")
+
+
+def _handshake(output: str, key: str) -> str:
+    for line in output.splitlines():
+        if line.startswith(key):
+            return line.split("\t")[1]
+    return "-"
+
+
+def checker_wiring(world):
+    from .world import _Wiring
+
+    wiring = _Wiring(world.lab)
+    wiring.count = 900  # interface names in the internet namespace stay unique
+    return wiring
