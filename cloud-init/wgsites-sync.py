@@ -49,9 +49,7 @@ def main() -> int:
     iface = os.environ["WGSITES_INTERFACE"]
     # endpoint_url: None on AWS; set only where the SSM API is elsewhere (the lab). Passed
     # explicitly because older botocore ignores AWS_ENDPOINT_URL_SSM.
-    ssm = boto3.client(
-        "ssm", region_name=os.environ["WGSITES_REGION"], endpoint_url=os.environ.get("AWS_ENDPOINT_URL_SSM")
-    )
+    ssm = boto3.client("ssm", region_name=os.environ["WGSITES_REGION"], endpoint_url=os.environ.get("AWS_ENDPOINT_URL_SSM"))
     key = ssm.get_parameter(Name=os.environ["WGSITES_KEY_PARAMETER"], WithDecryption=True)
     parameter = ssm.get_parameter(Name=os.environ["WGSITES_CONFIG_PARAMETER"])["Parameter"]
     config = parameter["Value"]
@@ -65,9 +63,7 @@ def main() -> int:
         print(f"wgsites-sync: private key of {iface} updated", file=sys.stderr)
     if running and read(f"/etc/wireguard/{iface}.conf") == config:
         return 0
-    result = subprocess.run(
-        [os.environ["WGSITES_INSTALL"], "install"], input=config, text=True, stdout=subprocess.DEVNULL
-    )
+    result = subprocess.run([os.environ["WGSITES_INSTALL"], "install"], input=config, text=True, stdout=subprocess.DEVNULL)
     if result.returncode == 0:
         print(f"wgsites-sync: applied config version {parameter.get('Version', '?')}", file=sys.stderr)
     return result.returncode

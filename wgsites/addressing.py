@@ -65,9 +65,7 @@ def check_vpn(vpn: Vpn, path: str) -> list[str]:
     if hub.kind == "aws" and proxy:
         errors.append(f"{hub_path}.proxyArp: set on an aws hub; proxy ARP needs a LAN, so use kind: ssh on a LAN host")
     if hub.kind == "aws" and hub.lans:
-        errors.append(
-            f"{hub_path}.lans: {[str(n) for n in hub.lans]} on an aws hub; put LANs on the site that has them"
-        )
+        errors.append(f"{hub_path}.lans: {[str(n) for n in hub.lans]} on an aws hub; put LANs on the site that has them")
     if hub.kind == "aws" and hub.ssh:
         errors.append(f"{hub_path}.ssh: set on an aws hub; it has no SSH, remove ssh (use aws.adminCidrs to open 22)")
 
@@ -85,22 +83,16 @@ def check_vpn(vpn: Vpn, path: str) -> list[str]:
     for node_path, node in [(hub_path, hub), *((spoke_paths[s.name], s) for s in vpn.spokes)]:
         addr = node.address
         if addr not in net:
-            errors.append(
-                f"{node_path}.address: '{addr}' is outside the VPN network {net}; pick a free address in {net}"
-            )
+            errors.append(f"{node_path}.address: '{addr}' is outside the VPN network {net}; pick a free address in {net}")
         elif net.prefixlen < 31 and addr in (net.network_address, net.broadcast_address):
-            errors.append(
-                f"{node_path}.address: '{addr}' is the network or broadcast address of {net}; pick a host address"
-            )
+            errors.append(f"{node_path}.address: '{addr}' is the network or broadcast address of {net}; pick a host address")
         elif proxy and addr not in proxy.vpn_range:
             errors.append(
                 f"{node_path}.address: '{addr}' is outside proxyArp.vpnRange {proxy.vpn_range}; "
                 "pick an address inside the range reserved for the VPN"
             )
         if addr in seen_addr:
-            errors.append(
-                f"{node_path}.address: '{addr}' is already used by {seen_addr[addr]}; give each node its own address"
-            )
+            errors.append(f"{node_path}.address: '{addr}' is already used by {seen_addr[addr]}; give each node its own address")
         seen_addr.setdefault(addr, node_path)
 
     # LANs: no overlap with each other or the VPN network (proxy ARP: the hub's LAN *is* the VPN network)
@@ -148,8 +140,7 @@ def check_vpn(vpn: Vpn, path: str) -> list[str]:
             errors.append(f"{sp}.lans: a full-tunnel peer cannot route LANs; use tunnel: split")
         if spoke.endpoint and spoke.listen_port is None:
             errors.append(
-                f"{sp}.endpoint: '{spoke.endpoint}' has no port and listenPort is not set; "
-                "write host:port or set listenPort"
+                f"{sp}.endpoint: '{spoke.endpoint}' has no port and listenPort is not set; write host:port or set listenPort"
             )
     if proxy and hub.masquerade:
         errors.append(f"{hub_path}.masquerade: set with proxyArp; proxy-ARP users are on the LAN itself, so remove it")

@@ -401,9 +401,7 @@ def _spoke(r: _Reader, path: str, value: Any, kind: str) -> Spoke | None:
         try:
             ipaddress.ip_address(server)
         except ValueError:
-            r.fail(
-                f"{path}.dns[{i}]", server, "is not an IP address; DNS servers are given by address, e.g. 10.10.10.1"
-            )
+            r.fail(f"{path}.dns[{i}]", server, "is not an IP address; DNS servers are given by address, e.g. 10.10.10.1")
     optional = ("endpoint", "listen_port", "public_key", "ssh", "file")
     if any(v is None for k, v in fields.items() if k not in optional):
         return None

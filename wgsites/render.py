@@ -105,9 +105,7 @@ def render_wg_quick(
     plans = AddressPlan(vpn, hub_endpoint)
     plan = plans.plan(name)
     if any(p.endpoint is None for p in plan.peers) and name != vpn.hub.name:
-        raise ValueError(
-            f"the hub {vpn.hub.name} has no endpoint yet: pass the Elastic IP or set wgsites:vpn.hub.endpoint"
-        )
+        raise ValueError(f"the hub {vpn.hub.name} has no endpoint yet: pass the Elastic IP or set wgsites:vpn.hub.endpoint")
     node = vpn.node(name)
     peers = [
         {
@@ -202,7 +200,5 @@ def render_node(
         if nft := render_nftables(vpn, name, stack):
             files.append(HostFile(f"{iface}.nft", nft, 0o600))
     if name == vpn.hub.name and vpn.hub.kind == "aws":
-        files.append(
-            HostFile("user-data.yaml", render_user_data(vpn, stack, ssm or ssm_names(stack, iface, "us-east-1")))
-        )
+        files.append(HostFile("user-data.yaml", render_user_data(vpn, stack, ssm or ssm_names(stack, iface, "us-east-1"))))
     return files

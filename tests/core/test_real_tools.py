@@ -50,7 +50,9 @@ def test_every_config_passes_wg_quick_strip_and_wg_setconf(tmp_path, wg_interfac
         stripped = subprocess.run(["wg-quick", "strip", str(conf)], check=True, capture_output=True, text=True).stdout
         setconf = subprocess.run(
             ["ip", "netns", "exec", ns, "wg", "setconf", iface, "/dev/stdin"],
-            input=stripped, capture_output=True, text=True,
+            input=stripped,
+            capture_output=True,
+            text=True,
         )
         assert setconf.returncode == 0, f"{stack}/{node}/{name}: {setconf.stderr}"
         shown = subprocess.run(
@@ -66,7 +68,9 @@ def test_wg_setconf_rejects_a_typo(tmp_path, wg_interface):
     ns, iface = wg_interface
     result = subprocess.run(
         ["ip", "netns", "exec", ns, "wg", "setconf", iface, "/dev/stdin"],
-        input="[Interface]\nListenPort = 51000\n[Peer]\nPublicKy = x\n", capture_output=True, text=True,
+        input="[Interface]\nListenPort = 51000\n[Peer]\nPublicKy = x\n",
+        capture_output=True,
+        text=True,
     )
     assert result.returncode != 0 and "Line unrecognized" in result.stderr
 
