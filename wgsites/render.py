@@ -6,6 +6,8 @@ functions with the keys and endpoints they have and pass the text on as is.
 
 from __future__ import annotations
 
+import base64
+import gzip
 import re
 import shlex
 from collections.abc import Mapping
@@ -28,6 +30,15 @@ _env = jinja2.Environment(
     keep_trailing_newline=True,
     autoescape=False,  # noqa: S701 - config files and shell, not HTML
 )
+
+
+
+def gzip_base64(text: str) -> str:
+    """cloud-init's `encoding: gz+b64`; mtime=0 keeps it byte-stable, so user data never drifts."""
+    return base64.b64encode(gzip.compress(text.encode(), compresslevel=9, mtime=0)).decode()
+
+
+_env.filters["gzip_base64"] = gzip_base64
 
 INSTALL_PATH = "/usr/local/sbin/wgsites-install-{interface}"
 

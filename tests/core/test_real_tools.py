@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
 import re
 import secrets
 import shutil
@@ -125,7 +127,12 @@ def test_sync_script_is_embedded_unchanged(tmp_path):
     user_data = rendered.files["gateway"]["user-data.yaml"]
     import yaml
 
-    files = {f["path"]: f["content"] for f in yaml.safe_load(user_data)["write_files"]}
+    files = {
+        f["path"]: gzip.decompress(base64.b64decode(f["content"])).decode()
+        for f in yaml.safe_load(user_data)["write_files"]
+        if f.get("encoding") == "gz+b64"
+    }
+    assert len(user_data.encode()) <= 16384  # EC2's limit for user data
     assert files["/usr/local/sbin/wgsites-install-wg0"] == render_install_script(rendered.vpn, "gateway", "home")
     sync = (Path(__file__).resolve().parents[2] / "cloud-init/wgsites-sync.py").read_text()
     assert files["/usr/local/sbin/wgsites-sync"] == sync

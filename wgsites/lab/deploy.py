@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 import shlex
 import sys
@@ -134,7 +136,10 @@ def apply_cloud_init(node: Node, user_data: str) -> None:
     """
     document = yaml.safe_load(user_data)
     for item in document.get("write_files", []):
-        node.write_file(item["path"], item["content"], int(item.get("permissions", "0644"), 8))
+        content = item["content"]
+        if item.get("encoding") == "gz+b64":
+            content = gzip.decompress(base64.b64decode(content)).decode()
+        node.write_file(item["path"], content, int(item.get("permissions", "0644"), 8))
     for command in document.get("runcmd", []):
         argv = command if isinstance(command, list) else ["sh", "-c", command]
         if argv[0] == "systemctl":

@@ -1,0 +1,27 @@
+"""wgsites: one stack config -> a WireGuard VPN. Thin on purpose: config -> core -> components -> exports."""
+
+import pulumi
+
+from components import settings
+from components.vpn import WireGuardVpn, WireGuardVpnArgs
+
+# A bad config raises here, with the core's messages, before any resource is registered.
+conf = settings.load()
+vpn = WireGuardVpn(
+    "vpn",
+    WireGuardVpnArgs(
+        vpn=conf.vpn,
+        stack=conf.stack,
+        region=conf.region,
+        ssh_private_key=conf.ssh_private_key,
+        key_rotations=conf.key_rotations,
+    ),
+)
+
+pulumi.export("hub_public_key", vpn.public_keys[conf.vpn.hub.name])
+pulumi.export("hub_endpoint", vpn.hub_endpoint)
+pulumi.export("public_keys", vpn.public_keys)
+for name, peer in vpn.peers.items():
+    pulumi.export(f"{name}_config", peer.config)  # `pulumi stack output NAME_config --show-secrets > wg0.conf`
+    pulumi.export(f"{name}_qr", peer.qr_text)  # scan from the terminal with the WireGuard app
+    pulumi.export(f"{name}_qr_svg", peer.qr_svg)

@@ -1,0 +1,192 @@
+"""The hub as a small EC2 VM: Elastic IP, WireGuard's UDP port open and nothing else.
+
+The VM's user data (from the core) holds no peer and no key: the config and the
+key live in SSM parameters that a sync timer on the VM applies with `wg
+syncconf`. So a peer change updates a parameter and never the instance (no
+replacement, no reboot), and a deploy needs only AWS credentials, no SSH.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from wgsites.model import Vpn
+from wgsites.render import render_user_data, ssm_names
+
+CANONICAL = "099720109477"
+UBUNTU_NOBLE = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-{arch}-server-*"
+
+
+def architecture(instance_type: str) -> str:
+    """Graviton (arm64) types have a `g` right after the generation: t4g, c7g, m7gd, c6gn; a1 is Graviton too."""
+    family = instance_type.split(".", 1)[0]
+    return "arm64" if re.match(r"^(a1|[a-z]+\d+g)", family) else "amd64"
+
+
+def read_parameters_policy(arns: list[str]) -> str:
+    """Read exactly these parameters; the aws/ssm key's own policy lets SSM decrypt for the account."""
+    statement = {"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": sorted(arns)}
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]}, sort_keys=True)
+
+
+ASSUME_ROLE_EC2 = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"},
+        ],
+    },
+    sort_keys=True,
+)
+
+
+@dataclass(frozen=True)
+class AwsGatewayArgs:
+    vpn: Vpn
+    stack: str
+    region: str
+    config: pulumi.Input[str]  # the hub's wg-quick config (no key in it), exactly as the core renders it
+    private_key: pulumi.Input[str]  # the hub's WireGuard key (secret)
+
+
+class AwsGateway(pulumi.ComponentResource):
+    """Security group, IAM role and instance profile, SSM parameters, instance, Elastic IP."""
+
+    security_group: aws.ec2.SecurityGroup
+    config_parameter: aws.ssm.Parameter
+    key_parameter: aws.ssm.Parameter
+    role: aws.iam.Role
+    role_policy: aws.iam.RolePolicy
+    instance_profile: aws.iam.InstanceProfile
+    instance: aws.ec2.Instance
+    eip: aws.ec2.Eip
+    eip_association: aws.ec2.EipAssociation
+    public_ip: pulumi.Output[str]
+    user_data: str
+
+    def __init__(self, name: str, args: AwsGatewayArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("wgsites:aws_gateway:AwsGateway", name, None, opts)
+        hub = args.vpn.hub
+        child = pulumi.ResourceOptions(parent=self)
+        tags = {"Name": f"wgsites-{args.stack}-{hub.name}", "wgsites:stack": args.stack, "wgsites:node": hub.name}
+        ssm = ssm_names(args.stack, hub.interface, args.region)
+
+        v4 = [c for c in hub.aws.admin_cidrs if ipaddress.ip_network(c).version == 4]
+        v6 = [c for c in hub.aws.admin_cidrs if ipaddress.ip_network(c).version == 6]
+        ingress = [
+            aws.ec2.SecurityGroupIngressArgs(
+                description="WireGuard",
+                protocol="udp",
+                from_port=hub.listen_port,
+                to_port=hub.listen_port,
+                cidr_blocks=["0.0.0.0/0"],
+                ipv6_cidr_blocks=["::/0"],
+            )
+        ]
+        if v4 or v6:
+            ingress.append(
+                aws.ec2.SecurityGroupIngressArgs(
+                    description="SSH from wgsites:vpn.hub.aws.adminCidrs",
+                    protocol="tcp",
+                    from_port=22,
+                    to_port=22,
+                    cidr_blocks=v4 or None,
+                    ipv6_cidr_blocks=v6 or None,
+                )
+            )
+        self.security_group = aws.ec2.SecurityGroup(
+            f"{name}-sg",
+            description=f"wgsites {args.stack}: WireGuard hub {hub.name}",
+            ingress=ingress,
+            egress=[
+                aws.ec2.SecurityGroupEgressArgs(
+                    protocol="-1", from_port=0, to_port=0, cidr_blocks=["0.0.0.0/0"], ipv6_cidr_blocks=["::/0"]
+                )
+            ],
+            tags=tags,
+            opts=child,
+        )
+
+        # Config in the clear (`insecure_value`), so a preview shows its diff; `value` is always masked.
+        self.config_parameter = aws.ssm.Parameter(
+            f"{name}-config",
+            name=ssm.config,
+            type="String",
+            tier="Intelligent-Tiering",  # Advanced only when the config outgrows 4 KB
+            insecure_value=args.config,
+            description=f"wgsites {args.stack}: wg-quick config of {hub.name} ({hub.interface}), no key",
+            tags=tags,
+            opts=child,
+        )
+        self.key_parameter = aws.ssm.Parameter(
+            f"{name}-private-key",
+            name=ssm.key,
+            type="SecureString",
+            value=pulumi.Output.secret(args.private_key),
+            description=f"wgsites {args.stack}: WireGuard private key of {hub.name} ({hub.interface})",
+            tags=tags,
+            opts=child,
+        )
+
+        self.role = aws.iam.Role(
+            f"{name}-role",
+            assume_role_policy=ASSUME_ROLE_EC2,
+            description=f"wgsites {args.stack}: lets {hub.name} read its WireGuard config and key",
+            tags=tags,
+            opts=child,
+        )
+        self.role_policy = aws.iam.RolePolicy(
+            f"{name}-read-parameters",
+            role=self.role.id,
+            policy=pulumi.Output.all(self.config_parameter.arn, self.key_parameter.arn).apply(read_parameters_policy),
+            opts=child,
+        )
+        self.instance_profile = aws.iam.InstanceProfile(f"{name}-profile", role=self.role.name, tags=tags, opts=child)
+
+        ami = aws.ec2.get_ami_output(
+            owners=[CANONICAL],
+            most_recent=True,
+            filters=[
+                aws.ec2.GetAmiFilterArgs(name="name", values=[UBUNTU_NOBLE.format(arch=architecture(hub.aws.instance_type))]),
+                aws.ec2.GetAmiFilterArgs(name="virtualization-type", values=["hvm"]),
+            ],
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        )
+        self.user_data = render_user_data(args.vpn, args.stack, ssm)
+        self.instance = aws.ec2.Instance(
+            f"{name}-instance",
+            ami=ami.id,
+            instance_type=hub.aws.instance_type,
+            vpc_security_group_ids=[self.security_group.id],
+            iam_instance_profile=self.instance_profile.name,
+            user_data_replace_on_change=False,
+            metadata_options=aws.ec2.InstanceMetadataOptionsArgs(
+                http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1
+            ),
+            root_block_device=aws.ec2.InstanceRootBlockDeviceArgs(
+                encrypted=True, volume_type="gp3", delete_on_termination=True, tags=tags
+            ),
+            tags=tags,
+            user_data=self.user_data,  # plain text, so a preview shows its diff (the core keeps it under 16 KB)
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                # the sync unit reads the parameters at first boot: let them and the policy exist first
+                depends_on=[self.config_parameter, self.key_parameter, self.role_policy],
+                # a newer Ubuntu image must not replace a running gateway; `pulumi up --replace` does it knowingly
+                ignore_changes=["ami"],
+            ),
+        )
+
+        # Allocated apart from the instance, so the address outlives an instance replacement.
+        self.eip = aws.ec2.Eip(f"{name}-eip", domain="vpc", tags=tags, opts=child)
+        self.eip_association = aws.ec2.EipAssociation(
+            f"{name}-eip-association", allocation_id=self.eip.allocation_id, instance_id=self.instance.id, opts=child
+        )
+        self.public_ip = self.eip.public_ip
+        self.register_outputs({"public_ip": self.public_ip, "instance_id": self.instance.id})

@@ -1,0 +1,102 @@
+"""Stack config -> everything the program needs, or one clean error before any resource exists.
+
+The VPN itself is one object, `wgsites:vpn`, parsed by the core (`wgsites.config`);
+the rest are scalars declared in Pulumi.yaml, plus two undeclared keys: the secret
+`wgsites:sshPrivateKey` (secrets are not declared: a declared secret with a default
+fails Pulumi's validation) and the object `wgsites:keyRotations` (Pulumi.yaml cannot
+declare objects).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+
+from wgsites.config import ConfigError, parse_vpn
+from wgsites.model import Spoke, Vpn
+
+
+@dataclass(frozen=True)
+class Settings:
+    vpn: Vpn
+    stack: str
+    region: str | None  # only an aws hub needs it
+    ssh_private_key: pulumi.Output[str] | None  # None: pulumi-command uses the SSH agent
+    key_rotations: Mapping[str, int | str] = field(default_factory=dict)
+
+
+def own_key_nodes(vpn: Vpn) -> list[str]:
+    """Nodes whose key Pulumi makes: an aws hub and spokes with neither `ssh` nor `publicKey`."""
+    names = [vpn.hub.name] if vpn.hub.kind == "aws" else []
+    return names + [s.name for s in vpn.spokes if not s.managed and not s.public_key]
+
+
+def _key_rotations(raw: Any, vpn: Vpn) -> dict[str, int | str]:
+    key = "wgsites:keyRotations"
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError([f"{key}: {raw!r} is not a mapping; write it as `node-name: 1` lines"])
+    allowed = own_key_nodes(vpn)
+    errors = []
+    for name, value in raw.items():
+        if name not in allowed:
+            node = next((n for n in vpn.nodes if n.name == name), None)
+            if node is None:
+                why = "is not a node of wgsites:vpn"
+            elif isinstance(node, Spoke) and node.public_key:
+                why = "brings its own publicKey; replace that key instead"
+            else:
+                why = "makes its own key on the host, which wgsites does not rotate"
+            errors.append(f"{key}.{name}: {why}; rotate only {', '.join(allowed) or 'no node in this stack'}")
+        elif isinstance(value, bool) or not isinstance(value, int | str):
+            errors.append(f"{key}.{name}: {value!r} is not a number or a string; raise it (1, 2, ...) to make a new key")
+    if errors:
+        raise ConfigError(errors)
+    return dict(raw)
+
+
+def _ssh_private_key(config: pulumi.Config) -> pulumi.Output[str] | None:
+    secret = config.get_secret("sshPrivateKey")
+    if secret is not None:
+        return secret
+    path = config.get("sshPrivateKeyPath") or ""
+    if not path:
+        return None
+    file = Path(path).expanduser()
+    try:
+        return pulumi.Output.secret(file.read_text())
+    except OSError as exc:
+        raise ConfigError(
+            [f"wgsites:sshPrivateKeyPath: {path!r} cannot be read ({exc.strerror}); give the path of an SSH private key"]
+        ) from None
+
+
+def load() -> Settings:
+    """Read and check the stack config; a mistake raises pulumi.RunError (printed without a traceback)."""
+    config = pulumi.Config("wgsites")
+    stack = pulumi.get_stack()
+    try:
+        raw = config.get_object("vpn")
+        if raw is None:
+            raise ConfigError([f"wgsites:vpn: missing; describe the VPN under `config: wgsites:vpn:` in Pulumi.{stack}.yaml"])
+        vpn = parse_vpn(raw)
+        rotations = _key_rotations(config.get_object("keyRotations"), vpn)
+        region = None
+        if vpn.hub.kind == "aws":
+            region = pulumi.Config("aws").get("region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+            if not region:
+                raise ConfigError(["aws:region: missing for an aws hub; set it: pulumi config set aws:region eu-central-1"])
+        ssh_key = _ssh_private_key(config) if _has_ssh_hosts(vpn) else None
+    except ConfigError as exc:
+        raise pulumi.RunError("\n".join(exc.messages)) from None
+    return Settings(vpn=vpn, stack=stack, region=region, ssh_private_key=ssh_key, key_rotations=rotations)
+
+
+def _has_ssh_hosts(vpn: Vpn) -> bool:
+    return vpn.hub.kind == "ssh" or any(s.managed for s in vpn.spokes)

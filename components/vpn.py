@@ -1,0 +1,103 @@
+"""The whole VPN of one stack: keys, the hub, and every spoke's delivery.
+
+Order (no cycles): public keys first (WireGuardKey for the aws hub and roaming
+peers, the key command of every SSH host, bring-your-own keys from the model),
+then the hub's endpoint (the Elastic IP, or the model's), then every node's
+config rendered by the core in an `apply`, then the pushes and deliveries. The
+text the core renders reaches hosts, SSM and outputs unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pulumi
+
+from wgsites.addressing import AddressPlan
+from wgsites.model import Vpn
+from wgsites.render import KeyRing, render_wg_quick
+
+from .aws_gateway import AwsGateway, AwsGatewayArgs
+from .keys import WireGuardKey
+from .roaming_peer import RoamingPeer, RoamingPeerArgs
+from .settings import own_key_nodes
+from .ssh_host import SshHost, SshHostArgs
+
+
+@dataclass(frozen=True)
+class WireGuardVpnArgs:
+    vpn: Vpn
+    stack: str
+    region: str | None = None  # required for an aws hub: where its SSM parameters live
+    ssh_private_key: pulumi.Input[str] | None = None  # for every SSH host; None: the SSH agent
+    key_rotations: Mapping[str, int | str] = field(default_factory=dict)  # raise one to re-key that node
+
+
+class WireGuardVpn(pulumi.ComponentResource):
+    keys: dict[str, WireGuardKey]  # Pulumi-made keys: aws hub, roaming peers without publicKey
+    hosts: dict[str, SshHost]  # the hub of kind ssh and spokes with ssh
+    gateway: AwsGateway | None  # the hub of kind aws
+    peers: dict[str, RoamingPeer]  # spokes without ssh
+    public_keys: dict[str, pulumi.Output[str]]
+    configs: dict[str, pulumi.Output[str]]  # every node's wg-quick config, as the core renders it
+    hub_endpoint: pulumi.Output[str]  # host:port the spokes dial
+
+    def __init__(self, name: str, args: WireGuardVpnArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("wgsites:vpn:WireGuardVpn", name, None, opts)
+        vpn, stack, hub = args.vpn, args.stack, args.vpn.hub
+        child = pulumi.ResourceOptions(parent=self)
+
+        # 1. public keys
+        self.keys = {
+            node: WireGuardKey(f"{name}-{node}-keypair", rotation=args.key_rotations.get(node, 0), opts=child)
+            for node in own_key_nodes(vpn)
+        }
+        public: dict[str, pulumi.Input[str]] = {node: key.public_key for node, key in self.keys.items()}
+        public.update({s.name: s.public_key for s in vpn.spokes if s.public_key})
+        managed = ([hub] if hub.kind == "ssh" else []) + [s for s in vpn.spokes if s.managed]
+        self.hosts = {}
+        for node in managed:
+            assert node.ssh is not None
+            host_args = SshHostArgs(vpn, node.name, stack, node.ssh, args.ssh_private_key)
+            self.hosts[node.name] = SshHost(f"{name}-{node.name}", host_args, child)
+            public[node.name] = self.hosts[node.name].public_key
+        self.public_keys = {n.name: pulumi.Output.from_input(public[n.name]) for n in vpn.nodes}
+        all_public = pulumi.Output.all(**self.public_keys)
+
+        def render(node: str, endpoint: pulumi.Input[str] | None = None) -> pulumi.Output[str]:
+            private = self.keys[node].private_key if node in self.keys and node != hub.name else None
+            return pulumi.Output.all(all_public, private, endpoint).apply(
+                lambda a: render_wg_quick(
+                    vpn, node, stack, KeyRing(public=a[0], private={node: a[1]} if a[1] else {}), hub_endpoint=a[2]
+                )
+            )
+
+        # 2. the hub, and the endpoint spokes dial
+        self.configs = {hub.name: render(hub.name)}
+        self.gateway = None
+        endpoint: pulumi.Input[str] | None = None  # None: the model's hub.endpoint
+        if hub.kind == "aws":
+            if not args.region:
+                raise pulumi.RunError("aws:region: missing for an aws hub; set it with `pulumi config set aws:region ...`")
+            gateway_args = AwsGatewayArgs(
+                vpn, stack, args.region, config=self.configs[hub.name], private_key=self.keys[hub.name].private_key
+            )
+            self.gateway = AwsGateway(f"{name}-{hub.name}", gateway_args, child)
+            if hub.endpoint is None:
+                endpoint = self.gateway.public_ip
+        self.hub_endpoint = pulumi.Output.from_input(endpoint).apply(lambda ep: AddressPlan(vpn, ep).hub_dial() or "")
+
+        # 3. spokes' configs, then pushes and deliveries
+        for spoke in vpn.spokes:
+            self.configs[spoke.name] = render(spoke.name, endpoint)
+        for node, host in self.hosts.items():
+            host.install(self.configs[node])
+        self.peers = {
+            spoke.name: RoamingPeer(
+                f"{name}-{spoke.name}", RoamingPeerArgs(config=self.configs[spoke.name], file=spoke.file), child
+            )
+            for spoke in vpn.spokes
+            if not spoke.managed
+        }
+        self.register_outputs({"hub_endpoint": self.hub_endpoint, "public_keys": all_public})

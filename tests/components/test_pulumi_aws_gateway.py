@@ -1,0 +1,171 @@
+"""The aws hub: only WireGuard open, IMDSv2, encrypted disk, least-privilege role, user data from the core."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+import wgmocks as m
+
+from components.aws_gateway import architecture
+from wgsites.render import KeyRing, render_user_data, render_wg_quick, ssm_names
+
+TAGGABLE = [m.SG, m.PARAMETER, m.ROLE, m.PROFILE, m.INSTANCE, m.EIP_TYPE]
+
+
+def home_with(**hub_aws) -> dict:
+    vpn = copy.deepcopy(m.stack_config("home")["wgsites:vpn"])
+    vpn["hub"]["aws"] = {**vpn["hub"].get("aws", {}), **hub_aws}
+    return vpn
+
+
+def test_security_group_opens_only_the_wireguard_port(home):
+    sg = m.unwrap(home.mocks.one(m.SG).inputs)
+    assert sg["ingress"] == [
+        {
+            "description": "WireGuard",
+            "protocol": "udp",
+            "fromPort": 51820,
+            "toPort": 51820,
+            "cidrBlocks": ["0.0.0.0/0"],
+            "ipv6CidrBlocks": ["::/0"],
+        }
+    ]
+    assert sg["egress"] == [
+        {"protocol": "-1", "fromPort": 0, "toPort": 0, "cidrBlocks": ["0.0.0.0/0"], "ipv6CidrBlocks": ["::/0"]}
+    ]
+
+
+def test_travel_opens_its_own_listen_port():
+    [rule] = m.unwrap(m.run_stack("travel").mocks.one(m.SG).inputs)["ingress"]
+    assert (rule["protocol"], rule["fromPort"], rule["toPort"]) == ("udp", 51000, 51000)
+
+
+def test_ssh_only_from_admin_cidrs():
+    run = m.run_stack("home", vpn=home_with(adminCidrs=["198.51.100.7/32", "2001:db8::/64"]))
+    wireguard, ssh = m.unwrap(run.mocks.one(m.SG).inputs)["ingress"]
+    assert wireguard["protocol"] == "udp"
+    assert ssh == {
+        "description": "SSH from wgsites:vpn.hub.aws.adminCidrs",
+        "protocol": "tcp",
+        "fromPort": 22,
+        "toPort": 22,
+        "cidrBlocks": ["198.51.100.7/32"],
+        "ipv6CidrBlocks": ["2001:db8::/64"],
+    }
+
+
+def test_instance_hardening_and_wiring(home):
+    instance = m.unwrap(home.mocks.one(m.INSTANCE).inputs)
+    assert instance["metadataOptions"]["httpTokens"] == "required"
+    assert instance["metadataOptions"]["httpEndpoint"] == "enabled"
+    assert instance["rootBlockDevice"]["encrypted"] is True
+    assert instance["rootBlockDevice"]["volumeType"] == "gp3"
+    assert instance["instanceType"] == "t4g.nano"
+    assert instance["ami"] == m.AMI_ID
+    assert instance["userDataReplaceOnChange"] is False
+    assert instance["vpcSecurityGroupIds"] == ["vpn-gateway-sg-id"]
+    assert instance["iamInstanceProfile"] == "vpn-gateway-profile-1234"
+    assert "keyName" not in instance and "associatePublicIpAddress" not in instance
+    eip = m.unwrap(home.mocks.one(m.EIP_TYPE).inputs)
+    assert eip["domain"] == "vpc"
+    association = m.unwrap(home.mocks.one(m.EIP_ASSOC).inputs)
+    assert association == {"allocationId": "eipalloc-vpn-gateway-eip", "instanceId": "vpn-gateway-instance-id"}
+
+
+@pytest.mark.parametrize("stack", ["home", "travel"])
+def test_user_data_is_the_core_render(stack):
+    run = m.run_stack(stack)
+    vpn = m.model(run)
+    expected = render_user_data(vpn, stack, ssm_names(stack, vpn.hub.interface, "eu-central-1"))
+    instance = run.mocks.one(m.INSTANCE).inputs
+    assert instance["userData"] == expected  # plain, so a preview shows its diff
+    assert "userDataBase64" not in instance
+
+
+def test_ubuntu_noble_ami_for_the_instance_architecture():
+    for instance_type, arch in [("t4g.nano", "arm64"), ("t3.micro", "amd64")]:
+        run = m.run_stack("home", vpn=home_with(instanceType=instance_type))
+        [call] = [c for c in run.mocks.calls if c.token == "aws:ec2/getAmi:getAmi"]
+        assert call.args["owners"] == ["099720109477"]
+        assert call.args["mostRecent"] is True
+        names = [f["values"] for f in call.args["filters"] if f["name"] == "name"]
+        assert names == [[f"ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-{arch}-server-*"]]
+        assert m.unwrap(run.mocks.one(m.INSTANCE).inputs)["instanceType"] == instance_type
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "arch"),
+    [
+        ("t4g.nano", "arm64"),
+        ("c7g.large", "arm64"),
+        ("m7gd.xlarge", "arm64"),
+        ("c6gn.medium", "arm64"),
+        ("a1.medium", "arm64"),
+        ("t3.micro", "amd64"),
+        ("t3a.nano", "amd64"),
+        ("g5.xlarge", "amd64"),
+        ("m7i.large", "amd64"),
+    ],
+)
+def test_architecture(instance_type, arch):
+    assert architecture(instance_type) == arch
+
+
+def test_parameters_hold_the_core_config_and_the_hub_key(home):
+    vpn = m.model(home)
+    names = ssm_names("home", "wg0", "eu-central-1")
+    config = m.unwrap(home.mocks.named("vpn-gateway-config").inputs)
+    keys = KeyRing(public=m.expected_public_keys(vpn))
+    assert config["insecureValue"] == render_wg_quick(vpn, "gateway", "home", keys)
+    assert "PrivateKey" not in config["insecureValue"]
+    assert (config["name"], config["type"], config["tier"]) == (names.config, "String", "Intelligent-Tiering")
+    assert not m.is_secret_input(home.mocks.named("vpn-gateway-config").inputs["insecureValue"])
+    key = home.mocks.named("vpn-gateway-private-key").inputs
+    assert m.is_secret_input(key["value"])
+    assert m.unwrap(key["value"]) == home.mocks.private_keys["vpn-gateway-keypair"]
+    assert (key["name"], key["type"]) == (names.key, "SecureString")
+
+
+def test_role_reads_exactly_the_two_parameters(home):
+    arns = sorted(
+        f"arn:aws:ssm:eu-central-1:{m.ACCOUNT}:parameter{n}"
+        for n in ("/wgsites/home/wg0/config", "/wgsites/home/wg0/private-key")
+    )
+    policy = json.loads(home.mocks.one(m.ROLE_POLICY).inputs["policy"])
+    assert policy == {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": arns}],
+    }
+    assert home.mocks.one(m.ROLE_POLICY).inputs["role"] == "vpn-gateway-role-id"
+    trust = json.loads(home.mocks.one(m.ROLE).inputs["assumeRolePolicy"])
+    assert trust["Statement"] == [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]
+    assert "managedPolicyArns" not in home.mocks.one(m.ROLE).inputs
+    assert home.mocks.one(m.PROFILE).inputs["role"] == "vpn-gateway-role-1234"
+
+
+def test_everything_taggable_carries_the_stack(run):
+    for resource in (r for r in run.mocks.resources if r.typ in TAGGABLE):
+        assert m.unwrap(resource.inputs)["tags"]["wgsites:stack"] == run.stack, resource.name
+    for resource in run.mocks.of_type(m.INSTANCE):
+        assert m.unwrap(resource.inputs)["rootBlockDevice"]["tags"]["wgsites:stack"] == run.stack
+
+
+def test_adding_a_peer_changes_parameters_and_pushes_never_the_instance(home):
+    vpn_raw = copy.deepcopy(home.vpn_raw)
+    vpn_raw["peers"].append({"name": "tablet", "address": "10.99.0.12"})
+    bigger = m.run_stack("home", vpn=vpn_raw)
+    before, after = home.mocks, bigger.mocks
+    assert m.unwrap(after.one(m.INSTANCE).inputs) == m.unwrap(before.one(m.INSTANCE).inputs)
+    vpn = m.model(bigger)
+    keys = KeyRing(public=m.expected_public_keys(vpn))
+    new_config = after.named("vpn-gateway-config").inputs["insecureValue"]
+    assert new_config != before.named("vpn-gateway-config").inputs["insecureValue"]
+    assert new_config == render_wg_quick(vpn, "gateway", "home", keys)
+    assert "# tablet\n" in new_config
+    home_push = after.named("vpn-home-install").inputs["stdin"]
+    assert home_push == render_wg_quick(vpn, "home", "home", keys, hub_endpoint=m.EIP)
+    assert m.unwrap(after.one(m.SG).inputs) == m.unwrap(before.one(m.SG).inputs)
+    assert after.one(m.ROLE_POLICY).inputs == before.one(m.ROLE_POLICY).inputs
+    assert "tablet_config" in bigger.exports

@@ -1,0 +1,194 @@
+"""Stack config variations: errors, added peers, key rotation, own keys, files, SSH credentials."""
+
+from __future__ import annotations
+
+import copy
+import os
+import stat
+import subprocess
+
+import pulumi
+import pytest
+import wgmocks as m
+
+from components.roaming_peer import write_command
+from wgsites.config import ConfigError, parse_vpn
+from wgsites.render import KeyRing, render_wg_quick
+
+FAKE_SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nwgsites-test-not-a-real-key\n-----END OPENSSH PRIVATE KEY-----\n"
+
+
+def vpn_of(stack: str) -> dict:
+    return copy.deepcopy(m.stack_config(stack)["wgsites:vpn"])
+
+
+def core_messages(raw) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        parse_vpn(raw)
+    return caught.value.messages
+
+
+def failing_run(stack: str, **kwargs) -> tuple[pulumi.RunError, m.RecordingMocks]:
+    mocks_seen = []
+    original = m.RecordingMocks.__init__
+
+    def init(self, *args, **kw):
+        original(self, *args, **kw)
+        mocks_seen.append(self)
+
+    m.RecordingMocks.__init__ = init
+    try:
+        with pytest.raises(pulumi.RunError) as caught:
+            m.run_stack(stack, **kwargs)
+    finally:
+        m.RecordingMocks.__init__ = original
+    return caught.value, mocks_seen[-1]
+
+
+def test_a_config_error_is_the_core_message_before_any_resource():
+    raw = vpn_of("home")
+    raw["peers"][0]["address"] = "10.98.0.10"  # outside 10.99.0.0/24
+    expected = core_messages(raw)
+    assert any("10.98.0.10" in line for line in expected)
+    error, mocks = failing_run("home", vpn=raw)
+    assert str(error) == "\n".join(expected)
+    assert mocks.resources == [] and mocks.calls == []
+
+
+def test_every_config_error_is_reported_at_once():
+    raw = vpn_of("router")
+    raw["peers"][0]["tunnel"] = "sideways"
+    raw["hub"]["listenPort"] = 1  # not a key of the hub
+    expected = core_messages(raw)
+    assert len(expected) >= 2
+    error, mocks = failing_run("router", vpn=raw)
+    assert str(error).splitlines() == expected
+    assert mocks.resources == []
+
+
+def test_a_missing_vpn_object_says_where_to_put_it():
+    error, mocks = failing_run("nostack", config={"aws:region": "eu-central-1"})
+    assert str(error) == "wgsites:vpn: missing; describe the VPN under `config: wgsites:vpn:` in Pulumi.nostack.yaml"
+    assert mocks.resources == []
+
+
+def test_an_aws_hub_needs_a_region(monkeypatch):
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    error, mocks = failing_run("nostack", vpn=vpn_of("travel"))
+    assert str(error).startswith("aws:region: missing for an aws hub")
+    assert mocks.resources == []
+
+
+def test_adding_a_peer_to_an_ssh_hub_updates_its_push_only(router):
+    raw = vpn_of("router")
+    raw["peers"].append({"name": "phone", "address": "10.10.11.3"})
+    bigger = m.run_stack("router", vpn=raw)
+    before, after = router.mocks, bigger.mocks
+    assert after.named("vpn-router-key").inputs == before.named("vpn-router-key").inputs
+    old, new = (r.named("vpn-router-install").inputs for r in (before, after))
+    assert {k for k in new if new[k] != old[k]} == {"stdin"}  # an update of stdin: install re-runs
+    vpn = m.model(bigger)
+    assert new["stdin"] == render_wg_quick(vpn, "router", "router", KeyRing(public=m.expected_public_keys(vpn)))
+    assert after.named("vpn-laptop-keypair").inputs["rotation"] == before.named("vpn-laptop-keypair").inputs["rotation"]
+
+
+def test_rotating_one_key_changes_only_that_key():
+    run = m.run_stack("home", config={"wgsites:keyRotations": {"laptop": 1}})
+    home = m.run_stack("home")
+    rotation = {r.name: r.inputs["rotation"] for r in run.mocks.of_type(m.KEY_TYPE)}
+    assert rotation == {"vpn-gateway-keypair": 0, "vpn-laptop-keypair": 1, "vpn-phone-keypair": 0}
+    new, old = run.exports["public_keys"].value, home.exports["public_keys"].value
+    assert {n for n in new if new[n] != old[n]} == {"laptop"}
+    vpn = m.model(run)
+    keys = KeyRing(public=m.expected_public_keys(vpn, {"laptop": 1}))
+    assert run.mocks.named("vpn-gateway-config").inputs["insecureValue"] == render_wg_quick(vpn, "gateway", "home", keys)
+
+
+@pytest.mark.parametrize(
+    ("rotations", "fragment"),
+    [
+        ({"home": 1}, "wgsites:keyRotations.home: makes its own key on the host"),
+        ({"nobody": 1}, "wgsites:keyRotations.nobody: is not a node of wgsites:vpn"),
+        ({"laptop": [1]}, "wgsites:keyRotations.laptop: [1] is not a number or a string"),
+    ],
+)
+def test_bad_key_rotations_fail_before_any_resource(rotations, fragment):
+    error, mocks = failing_run("home", config={"wgsites:keyRotations": rotations})
+    assert str(error).startswith(fragment)
+    assert mocks.resources == []
+
+
+def test_a_peer_with_its_own_public_key_gets_no_key_and_a_config_without_one():
+    own = m.public_key_of(m.seeded_private_key("on the phone"))
+    raw = vpn_of("home")
+    raw["peers"][1]["publicKey"] = own
+    run = m.run_stack("home", vpn=raw)
+    assert {r.name for r in run.mocks.of_type(m.KEY_TYPE)} == {"vpn-gateway-keypair", "vpn-laptop-keypair"}
+    config = run.exports["phone_config"].value
+    assert "PrivateKey" not in config and run.exports["phone_config"].secret
+    vpn = m.model(run)
+    keys = KeyRing(public=m.expected_public_keys(vpn))
+    assert config == render_wg_quick(vpn, "phone", "home", keys, hub_endpoint=m.EIP)
+    assert f"PublicKey = {own}\n" in run.mocks.named("vpn-gateway-config").inputs["insecureValue"]
+    assert run.exports["public_keys"].value["phone"] == own
+
+
+def test_a_peer_file_is_written_from_stdin_0600(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    raw = vpn_of("home")
+    raw["peers"][0]["file"] = "~/wireguard/home0.conf"
+    run = m.run_stack("home", vpn=raw)
+    command = run.mocks.one(m.LOCAL)
+    config = run.exports["laptop_config"].value
+    target = tmp_path / "wireguard" / "home0.conf"
+    assert command.name == "vpn-laptop-file"
+    assert command.inputs["create"] == write_command("~/wireguard/home0.conf")
+    assert str(target) in command.inputs["create"] and "~" not in command.inputs["create"]
+    assert command.inputs["delete"] == f"rm -f {target}"
+    assert m.is_secret_input(command.inputs["stdin"]) and m.unwrap(command.inputs["stdin"]) == config
+    assert "PrivateKey" not in command.inputs["create"]
+    assert command.inputs["logging"] == "none"
+    assert m.secret_outputs_of(run, "vpn-laptop-file") >= {"stdout", "stderr"}
+    # and the command really writes it, private
+    subprocess.run(["sh", "-c", command.inputs["create"]], input=config, text=True, check=True)
+    assert target.read_text() == config
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
+    target.chmod(0o644)
+    subprocess.run(["sh", "-c", command.inputs["create"]], input=config, text=True, check=True)
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
+
+
+def test_ssh_private_key_from_secret_config_only_in_secret_inputs():
+    run = m.run_stack("sites", config={"wgsites:sshPrivateKey": FAKE_SSH_KEY}, secret_keys=["wgsites:sshPrivateKey"])
+    commands = run.mocks.of_type(m.REMOTE)
+    assert len(commands) == 4
+    for command in commands:
+        assert m.is_secret_input(command.inputs["connection"])
+        assert m.unwrap(command.inputs["connection"])["privateKey"] == FAKE_SSH_KEY
+    for resource in run.mocks.resources:
+        assert "wgsites-test-not-a-real-key" not in "\n".join(m.plain_parts(resource.inputs)), resource.name
+    for observed in run.outputs + list(run.exports.values()):
+        assert observed.secret or "wgsites-test-not-a-real-key" not in repr(observed.value), observed.owner
+
+
+def test_ssh_private_key_path(tmp_path):
+    key = tmp_path / "id_ed25519"
+    key.write_text(FAKE_SSH_KEY)
+    run = m.run_stack("router", config={"wgsites:sshPrivateKeyPath": str(key)})
+    for command in run.mocks.of_type(m.REMOTE):
+        assert m.unwrap(command.inputs["connection"])["privateKey"] == FAKE_SSH_KEY
+    error, mocks = failing_run("router", config={"wgsites:sshPrivateKeyPath": str(tmp_path / "missing")})
+    assert str(error).startswith(f"wgsites:sshPrivateKeyPath: '{tmp_path / 'missing'}' cannot be read")
+    assert mocks.resources == []
+
+
+def test_the_secret_key_wins_over_the_path(tmp_path):
+    key = tmp_path / "id_ed25519"
+    key.write_text("from the file")
+    run = m.run_stack(
+        "router",
+        config={"wgsites:sshPrivateKeyPath": str(key), "wgsites:sshPrivateKey": FAKE_SSH_KEY},
+        secret_keys=["wgsites:sshPrivateKey"],
+    )
+    assert m.unwrap(run.mocks.named("vpn-router-key").inputs["connection"])["privateKey"] == FAKE_SSH_KEY

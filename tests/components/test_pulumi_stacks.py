@@ -1,0 +1,177 @@
+"""The whole program, for each example stack, under mocks: what it registers, pushes and exports.
+
+Everything handed to a host, to SSM or to the user must be exactly the core's render.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+
+import pytest
+import segno
+import wgmocks as m
+
+from wgsites.render import KeyRing, install_command, render_wg_quick
+
+AWS_SET = {
+    "wgsites:aws_gateway:AwsGateway": 1,
+    m.SG: 1,
+    m.PARAMETER: 2,
+    m.ROLE: 1,
+    m.ROLE_POLICY: 1,
+    m.PROFILE: 1,
+    m.INSTANCE: 1,
+    m.EIP_TYPE: 1,
+    m.EIP_ASSOC: 1,
+}
+EXPECTED = {
+    "home": {
+        "wgsites:vpn:WireGuardVpn": 1,
+        m.KEY_TYPE: 3,
+        "wgsites:ssh_host:SshHost": 1,
+        m.REMOTE: 2,
+        "wgsites:roaming_peer:RoamingPeer": 2,
+        **AWS_SET,
+    },
+    "router": {
+        "wgsites:vpn:WireGuardVpn": 1,
+        m.KEY_TYPE: 1,
+        "wgsites:ssh_host:SshHost": 1,
+        m.REMOTE: 2,
+        "wgsites:roaming_peer:RoamingPeer": 1,
+    },
+    "internal": {
+        "wgsites:vpn:WireGuardVpn": 1,
+        m.KEY_TYPE: 1,
+        "wgsites:ssh_host:SshHost": 1,
+        m.REMOTE: 2,
+        "wgsites:roaming_peer:RoamingPeer": 1,
+    },
+    "sites": {"wgsites:vpn:WireGuardVpn": 1, "wgsites:ssh_host:SshHost": 2, m.REMOTE: 4},
+    "travel": {
+        "wgsites:vpn:WireGuardVpn": 1,
+        m.KEY_TYPE: 2,
+        "wgsites:roaming_peer:RoamingPeer": 1,
+        **AWS_SET,
+    },
+}
+
+
+def test_resource_set(run):
+    assert Counter(r.typ for r in run.mocks.resources) == EXPECTED[run.stack]
+
+
+def test_names_follow_the_model(run):
+    vpn = m.model(run)
+    names = {r.name for r in run.mocks.resources}
+    for spoke in vpn.spokes:
+        if spoke.managed:
+            assert {f"vpn-{spoke.name}-key", f"vpn-{spoke.name}-install"} <= names
+        else:
+            assert f"vpn-{spoke.name}" in names
+    if vpn.hub.kind == "ssh":
+        assert {f"vpn-{vpn.hub.name}-key", f"vpn-{vpn.hub.name}-install"} <= names
+    else:
+        assert {f"vpn-{vpn.hub.name}-keypair", f"vpn-{vpn.hub.name}-instance"} <= names
+
+
+def test_ssh_hosts_run_exactly_the_core_command_with_the_core_config(run):
+    vpn = m.model(run)
+    keys = KeyRing(public=m.expected_public_keys(vpn))
+    managed = [n for n in vpn.nodes if n.ssh is not None and (n is not vpn.hub or vpn.hub.kind == "ssh")]
+    assert len(managed) == EXPECTED[run.stack].get("wgsites:ssh_host:SshHost", 0)
+    for node in managed:
+        user = node.ssh.user
+        key = run.mocks.named(f"vpn-{node.name}-key").inputs
+        assert key["create"] == install_command(vpn, node.name, run.stack, "public-key", user)
+        assert set(key) == {"create", "connection", "logging", "addPreviousOutputInEnv"}
+        install = run.mocks.named(f"vpn-{node.name}-install").inputs
+        assert install["create"] == install_command(vpn, node.name, run.stack, "install", user)
+        assert install["update"] == install["create"]
+        assert install["delete"] == install_command(vpn, node.name, run.stack, "remove", user)
+        config = render_wg_quick(vpn, node.name, run.stack, keys, hub_endpoint=m.hub_endpoint(vpn))
+        assert install["stdin"] == config
+        assert "PrivateKey" not in config
+        # no triggers (a replace would run the old `remove` after the new install), no environment (AcceptEnv)
+        assert set(install) == {"create", "update", "delete", "stdin", "connection", "logging", "addPreviousOutputInEnv"}
+        for inputs in (key, install):
+            assert inputs["logging"] == "none"
+            assert inputs["addPreviousOutputInEnv"] is False
+            assert m.is_secret_input(inputs["connection"])
+            connection = m.unwrap(inputs["connection"])
+            assert (connection["host"], connection["port"], connection["user"]) == (node.ssh.host, node.ssh.port, user)
+            assert "privateKey" not in connection  # no key configured: the SSH agent
+        # the config travels in the clear, so a preview shows its diff
+        assert not m.is_secret_input(install["stdin"])
+
+
+def test_command_streams_are_secret_and_public_keys_are_not(run):
+    streams = [o for o in run.outputs if o.owner in ("Command.stdout", "Command.stderr")]
+    assert len(streams) == 2 * EXPECTED[run.stack].get(m.REMOTE, 0) + 2 * EXPECTED[run.stack].get(m.LOCAL, 0)
+    assert all(o.secret for o in streams)
+    for name, public in m.expected_public_keys(m.model(run)).items():
+        assert run.exports["public_keys"].value[name] == public
+    assert not run.exports["public_keys"].secret
+
+
+def test_exports(run):
+    vpn = m.model(run)
+    keys = m.expected_public_keys(vpn)
+    exports = run.exports
+    assert exports["hub_public_key"].value == keys[vpn.hub.name] and not exports["hub_public_key"].secret
+    endpoint = f"{m.EIP}:{vpn.hub.listen_port}" if vpn.hub.kind == "aws" else None
+    if endpoint is None:
+        host = vpn.hub.endpoint
+        endpoint = host if ":" in host else f"{host}:{vpn.hub.listen_port}"
+    assert exports["hub_endpoint"].value == endpoint and not exports["hub_endpoint"].secret
+    peers = [s.name for s in vpn.spokes if not s.managed]
+    per_peer = {f"{p}_{what}" for p in peers for what in ("config", "qr", "qr_svg")}
+    assert set(exports) == {"hub_public_key", "hub_endpoint", "public_keys"} | per_peer
+    assert all(exports[name].secret for name in per_peer)
+
+
+def test_roaming_peers_get_the_core_config_with_their_key_and_its_qr_code(run):
+    vpn = m.model(run)
+    for spoke in (s for s in vpn.spokes if not s.managed):
+        private = run.mocks.private_keys[f"vpn-{spoke.name}-keypair"]
+        keys = KeyRing(public=m.expected_public_keys(vpn), private={spoke.name: private})
+        config = render_wg_quick(vpn, spoke.name, run.stack, keys, hub_endpoint=m.hub_endpoint(vpn))
+        assert f"PrivateKey = {private}\n" in config
+        assert run.exports[f"{spoke.name}_config"].value == config
+        svg = io.BytesIO()
+        segno.make(config, micro=False).save(svg, kind="svg", scale=4)
+        assert run.exports[f"{spoke.name}_qr_svg"].value == svg.getvalue().decode()
+        text = run.exports[f"{spoke.name}_qr"].value
+        assert "█" in text and len(text.splitlines()) > 20
+
+
+def test_no_private_key_outside_secrets(run):
+    private_keys = list(run.mocks.private_keys.values())
+    assert len(private_keys) == EXPECTED[run.stack].get(m.KEY_TYPE, 0)
+    for resource in run.mocks.resources:
+        text = "\n".join(m.plain_parts(resource.inputs))
+        for key in private_keys:
+            assert key not in text, f"a private key in a plain input of {resource.name}"
+        if resource.typ == m.REMOTE:  # SSH hosts: not even as a secret
+            everything = repr(m.unwrap(resource.inputs))
+            assert not any(key in everything for key in private_keys), resource.name
+    assert run.outputs, "no resource output observed"
+    for observed in run.outputs + list(run.exports.values()):
+        if not observed.secret:
+            assert not any(key in repr(observed.value) for key in private_keys), observed.owner
+    key_outputs = [o for o in run.outputs if o.owner == "WireGuardKey.private_key"]
+    assert len(key_outputs) == len(private_keys) and all(o.secret for o in key_outputs)
+
+
+def test_a_second_stack_in_the_same_process_sees_its_own_config(home, router):
+    assert home.exports["hub_endpoint"].value.startswith(m.EIP)
+    assert router.exports["hub_endpoint"].value == "home.example.net:51000"
+    again = m.run_stack("home")
+    assert Counter(r.typ for r in again.mocks.resources) == EXPECTED["home"]
+
+
+@pytest.mark.parametrize("stack", ["home", "router"])
+def test_preview_runs_without_known_values(stack):
+    run = m.run_stack(stack, preview=True)
+    assert Counter(r.typ for r in run.mocks.resources) == EXPECTED[stack]

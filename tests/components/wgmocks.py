@@ -1,0 +1,326 @@
+"""Run the whole Pulumi program (`__main__.py`) under Pulumi's mocks, and record everything.
+
+Config reaches the program the way the language host hands it over: the
+`PULUMI_CONFIG` JSON (object values as JSON text) and `PULUMI_CONFIG_SECRET_KEYS`
+in the environment, loaded with `set_all_config` before the program runs
+(PULUMI-NOTES 16). Each run gets fresh mocks, a fresh root stack and its own
+config, so several stacks run in one process.
+
+The mocks answer with real values: WireGuardKey resources get a real pynacl key
+pair, SSH hosts' commands print a real public key, both derived from the
+resource name (so tests can recompute them), the Elastic IP is 203.0.113.10.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import copy
+import hashlib
+import json
+import os
+import runpy
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi.runtime.settings
+import yaml
+from pulumi.runtime import rpc
+from pulumi.runtime.mocks import MockMonitor
+
+from wgsites.keys import public_key_of  # noqa: F401 - tests use m.public_key_of
+
+ROOT = Path(__file__).resolve().parents[2]
+MAIN = ROOT / "__main__.py"
+EIP = "203.0.113.10"
+ACCOUNT = "123456789012"
+AMI_ID = "ami-0123456789abcdef0"
+
+KEY_TYPE = "pulumi-python:dynamic/keys:WireGuardKey"
+REMOTE = "command:remote:Command"
+LOCAL = "command:local:Command"
+INSTANCE = "aws:ec2/instance:Instance"
+SG = "aws:ec2/securityGroup:SecurityGroup"
+PARAMETER = "aws:ssm/parameter:Parameter"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+PROFILE = "aws:iam/instanceProfile:InstanceProfile"
+EIP_TYPE = "aws:ec2/eip:Eip"
+EIP_ASSOC = "aws:ec2/eipAssociation:EipAssociation"
+
+
+def seeded_private_key(seed: str) -> str:
+    """Any 32 bytes are a Curve25519 private key (clamped when used), as `wg genkey` makes them."""
+    return base64.b64encode(hashlib.sha256(seed.encode()).digest()).decode()
+
+
+def wireguard_key(resource_name: str, rotation: Any = 0) -> tuple[str, str]:
+    """What the mock hands a WireGuardKey named RESOURCE_NAME: (private, public)."""
+    text = str(rotation)
+    text = text[:-2] if text.endswith(".0") else text  # numbers arrive as floats
+    private = seeded_private_key(f"wgkey:{resource_name}:{text}")
+    return private, public_key_of(private)
+
+
+def ssh_host_public_key(host_component: str) -> str:
+    """What an SSH host's commands print: the public key of a key that never leaves the host."""
+    return public_key_of(seeded_private_key(f"ssh-host:{host_component}"))
+
+
+def stack_config(stack: str) -> dict[str, Any]:
+    return yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+
+
+class EngineLikeMonitor(MockMonitor):
+    """Pulumi's mock monitor, plus what the engine does with `additional_secret_outputs`: mark them secret.
+
+    Without this, mocks would show stdout or a private key as plain where the real
+    engine stores and shows them as secrets, and the secrecy tests would prove nothing.
+    """
+
+    def __init__(self, mocks: RecordingMocks) -> None:
+        super().__init__(mocks)
+        self.recording = mocks
+        self.lock = threading.Lock()  # the SDK registers from several threads
+
+    def RegisterResource(self, request):  # noqa: N802 - gRPC method name
+        with self.lock:
+            self.recording.requests[request.name] = request
+            self.recording.pending_secret_outputs = list(request.additionalSecretOutputs)
+            return super().RegisterResource(request)
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    def __init__(self, region: str) -> None:
+        self.region = region
+        self.resources: list[pulumi.runtime.MockResourceArgs] = []
+        self.calls: list[pulumi.runtime.MockCallArgs] = []
+        self.private_keys: dict[str, str] = {}  # WireGuardKey resource name -> private key handed out
+        self.secret_outputs: dict[str, list[str]] = {}  # resource name -> its additional_secret_outputs
+        self.pending_secret_outputs: list[str] = []
+        self.requests: dict[str, Any] = {}  # resource name -> RegisterResourceRequest (options, dependencies)
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        self.resources.append(args)
+        self.secret_outputs[args.name] = self.pending_secret_outputs
+        outs = self._outputs(args)
+        for key in self.pending_secret_outputs:
+            if key in outs:
+                outs[key] = rpc.wrap_rpc_secret(outs[key])
+        return f"{args.name}-id", outs
+
+    def _outputs(self, args: pulumi.runtime.MockResourceArgs) -> dict:
+        outs = dict(args.inputs)
+        name, typ = args.name, args.typ
+        if typ == KEY_TYPE:
+            private, public = wireguard_key(name, args.inputs.get("rotation", 0))
+            self.private_keys[name] = private
+            outs.update(private_key=private, public_key=public)
+        elif typ == REMOTE:
+            outs.update(stdout=ssh_host_public_key(name.rsplit("-", 1)[0]) + "\n", stderr="")
+        elif typ == LOCAL:
+            outs.update(stdout="", stderr="")
+        elif typ == EIP_TYPE:
+            outs.update(public_ip=EIP, allocation_id=f"eipalloc-{name}")
+        elif typ == PARAMETER:
+            outs["arn"] = f"arn:aws:ssm:{self.region}:{ACCOUNT}:parameter{unwrap(args.inputs['name'])}"
+        elif typ in (ROLE, PROFILE):
+            kind = "role" if typ == ROLE else "instance-profile"
+            outs.update(name=f"{name}-1234", arn=f"arn:aws:iam::{ACCOUNT}:{kind}/{name}-1234")
+        return outs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list | None]:
+        self.calls.append(args)
+        if args.token == "aws:ec2/getAmi:getAmi":
+            return {"id": AMI_ID, "imageId": AMI_ID, "name": "ubuntu-noble"}, []
+        return {}, []
+
+    # lookups
+
+    def of_type(self, typ: str) -> list[pulumi.runtime.MockResourceArgs]:
+        return [r for r in self.resources if r.typ == typ]
+
+    def one(self, typ: str) -> pulumi.runtime.MockResourceArgs:
+        found = self.of_type(typ)
+        assert len(found) == 1, f"{len(found)} resources of {typ}"
+        return found[0]
+
+    def named(self, name: str) -> pulumi.runtime.MockResourceArgs:
+        found = [r for r in self.resources if r.name == name]
+        assert len(found) == 1, f"{len(found)} resources named {name}"
+        return found[0]
+
+
+def unwrap(value: Any) -> Any:
+    """An input value with every secret wrapper removed."""
+    if rpc.is_rpc_secret(value):
+        return unwrap(rpc.unwrap_rpc_secret(value))
+    if isinstance(value, dict):
+        return {k: unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap(v) for v in value]
+    return value
+
+
+def is_secret_input(value: Any) -> bool:
+    return rpc.is_rpc_secret(value)
+
+
+def plain_parts(value: Any) -> Iterator[str]:
+    """Every string inside VALUE that is not under a secret wrapper."""
+    if rpc.is_rpc_secret(value):
+        return
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield str(k)
+            yield from plain_parts(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            yield from plain_parts(v)
+    elif value is not None:
+        yield str(value)
+
+
+@dataclass
+class Observed:
+    """An Output's resolved value and whether it is secret."""
+
+    value: Any
+    secret: bool
+    owner: str  # resource or export name, for messages
+
+
+@dataclass
+class Run:
+    stack: str
+    vpn_raw: dict[str, Any]
+    mocks: RecordingMocks
+    components: list[pulumi.Resource]
+    exports: dict[str, Observed] = field(default_factory=dict)
+    outputs: list[Observed] = field(default_factory=list)  # every Output attribute of every resource
+    program: dict[str, Any] = field(default_factory=dict)  # __main__.py's globals
+
+    @property
+    def vpn_component(self):
+        return self.program["vpn"]
+
+
+@contextlib.contextmanager
+def _track_resources(created: list[pulumi.Resource]) -> Iterator[None]:
+    original = pulumi.Resource.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        created.append(self)
+
+    pulumi.Resource.__init__ = init
+    try:
+        yield
+    finally:
+        pulumi.Resource.__init__ = original
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str | None]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    for k, v in values.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+async def _observe(output: pulumi.Output, owner: str) -> Observed:
+    value = await output.future(with_unknowns=True)
+    return Observed(value=value, secret=await output.is_secret(), owner=owner)
+
+
+def run_stack(
+    stack: str,
+    vpn: dict[str, Any] | None = None,
+    config: dict[str, Any] | None = None,
+    secret_keys: list[str] | None = None,
+    preview: bool = False,
+) -> Run:
+    """Run __main__.py for STACK (its Pulumi.<stack>.yaml, or VPN instead of its wgsites:vpn)."""
+    base = stack_config(stack) if (ROOT / f"Pulumi.{stack}.yaml").exists() else {}
+    values = {**base, **(config or {})}
+    if vpn is not None:
+        values["wgsites:vpn"] = vpn
+    env = {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
+    mocks = RecordingMocks(region=str(values.get("aws:region", "us-east-1")))
+    created: list[pulumi.Resource] = []
+    run = Run(stack=stack, vpn_raw=copy.deepcopy(values.get("wgsites:vpn")), mocks=mocks, components=created)
+
+    pulumi.runtime.settings.ROOT.set(None)  # a fresh root stack: exports of earlier runs are gone
+    pulumi.runtime.set_mocks(mocks, project="wgsites", stack=stack, preview=preview, monitor=EngineLikeMonitor(mocks))
+
+    @pulumi.runtime.test
+    def program():
+        run.program = runpy.run_path(str(MAIN), run_name="__main__")
+        root = pulumi.runtime.settings.get_root_resource()
+        exports = dict(root.outputs)
+
+        async def collect() -> None:
+            for name, value in exports.items():
+                run.exports[name] = await _observe(pulumi.Output.from_input(value), name)
+            for resource in list(created):
+                for attr, value in list(vars(resource).items()):
+                    if isinstance(value, pulumi.Output):
+                        owner = f"{type(resource).__name__}.{attr}"
+                        run.outputs.append(await _observe(value, owner))
+
+        return asyncio.ensure_future(collect())
+
+    env_vars = {"PULUMI_CONFIG": json.dumps(env), "PULUMI_CONFIG_SECRET_KEYS": json.dumps(secret_keys or [])}
+    with _environment(env_vars), _track_resources(created):
+        # as the language host does before it runs the program (pulumi-language-python-exec)
+        pulumi.runtime.set_all_config(pulumi.runtime.get_config_env(), pulumi.runtime.get_config_secret_keys_env())
+        program()
+    return run
+
+
+# What the program must produce, computed from the model and the mocks' rules, not from components/.
+
+
+def model(run: Run):
+    from wgsites.config import parse_vpn
+
+    return parse_vpn(run.vpn_raw)
+
+
+def expected_public_keys(vpn, rotations: dict[str, Any] | None = None) -> dict[str, str]:
+    """Every node's public key: brought by the user, made on an SSH host, or made by WireGuardKey."""
+    rotations = rotations or {}
+    keys = {}
+    for node in vpn.nodes:
+        by_ssh = node.ssh is not None and (node is not vpn.hub or vpn.hub.kind == "ssh")
+        if getattr(node, "public_key", None):
+            keys[node.name] = node.public_key
+        elif by_ssh:
+            keys[node.name] = ssh_host_public_key(f"vpn-{node.name}")
+        else:
+            keys[node.name] = wireguard_key(f"vpn-{node.name}-keypair", rotations.get(node.name, 0))[1]
+    return keys
+
+
+def hub_endpoint(vpn) -> str | None:
+    return EIP if vpn.hub.kind == "aws" and vpn.hub.endpoint is None else None
+
+
+def secret_outputs_of(run: Run, resource_name: str) -> set[str]:
+    """The `additional_secret_outputs` the program asked for on that resource."""
+    return set(run.mocks.secret_outputs[resource_name])
