@@ -38,6 +38,7 @@ DEFAULT_PRIVATE_DIRS: tuple[str, ...] = (
     "/usr/local/sbin",
     "/etc/nftables.d",
     "/var/lib/wgsites",
+    "/run/systemd",  # hides this machine's systemd: scripts in a node take their no-systemd path
 )
 """Directories a node gets its own empty copy of, so what its scripts install stays in the lab."""
 

@@ -1,0 +1,354 @@
+"""The real install script on real (userspace) WireGuard interfaces in network namespaces.
+
+Every node runs exactly the command SSH would run (`install_command`, config on stdin).
+Topology: hub (192.0.2.1, VPN 10.50.0.1) and the sites s1 (10.50.0.2) and s2 (10.50.0.3,
+LAN 10.60.0.0/24) on one lab bridge. The tests run in file order on one lab: each leaves
+the hub running the two-node config (hub + s1), and the last one removes it.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+
+from wgsites.config import parse_vpn
+from wgsites.lab.netns import Lab, Node
+from wgsites.model import Vpn
+from wgsites.render import KeyRing, install_command, render_wg_quick
+
+# Lab nodes hide this machine's /run/systemd, so the script takes its no-systemd path there.
+pytestmark = pytest.mark.lab
+
+STACK = "lab"
+IFACE = "wg0"
+CONF = f"/etc/wireguard/{IFACE}.conf"
+KEY = f"/etc/wireguard/{IFACE}.key"
+NFT = f"/etc/wireguard/{IFACE}.nft"
+SYSCTL = f"/etc/sysctl.d/70-wgsites-{IFACE}.conf"
+STATE = f"/var/lib/wgsites/{IFACE}"
+HUB_VPN = "10.50.0.1"
+NEW_LAN = "10.60.0.0/24"
+ORIGINAL_CONF = "# the operator's own wg0, here before wgsites\n[Interface]\nAddress = 10.99.99.1/24\nListenPort = 51999\n"
+LAB_ADDRESS = {"hub": "192.0.2.1", "s1": "192.0.2.2", "s2": "192.0.2.3"}
+
+
+def make_vpn(*sites: str) -> Vpn:
+    known = {
+        "s1": {"name": "s1", "address": "10.50.0.2", "ssh": {"host": LAB_ADDRESS["s1"]}},
+        "s2": {"name": "s2", "address": "10.50.0.3", "lans": [NEW_LAN], "ssh": {"host": LAB_ADDRESS["s2"]}},
+    }
+    return parse_vpn(
+        {
+            "network": "10.50.0.0/24",
+            "hub": {
+                "name": "hub",
+                "kind": "ssh",
+                "address": HUB_VPN,
+                "endpoint": LAB_ADDRESS["hub"],
+                "ssh": {"host": LAB_ADDRESS["hub"]},
+            },
+            "sites": [known[s] for s in sites],
+            # gives the hub (and s2, a gateway) an nftables file, so install/remove handle one
+            "forwardRules": [{"protocol": "tcp", "port": 22, "action": "reject"}],
+        }
+    )
+
+
+VPN1 = make_vpn("s1")  # hub + s1
+VPN2 = make_vpn("s1", "s2")  # + s2 and its LAN
+
+
+@dataclass
+class World:
+    lab: Lab
+    nodes: dict[str, Node]
+    public: dict[str, str] = field(default_factory=dict)
+    first_install: dict[str, object] = field(default_factory=dict)
+
+    def conf(self, vpn: Vpn, name: str) -> str:
+        return render_wg_quick(vpn, name, STACK, KeyRing(public=self.public))
+
+
+def script(node: Node, vpn: Vpn, action: str, config: str | None = None, *, check: bool = True, name: str = ""):
+    """Run the install script (of `name`, default the node's) as SSH would; it must never print the private key."""
+    command = install_command(vpn, name or node.name, STACK, action)
+    done = node.run(command, input=config, check=False, timeout=60)
+    key = node.run(f"cat {KEY} 2>/dev/null || true").stdout.strip()
+    if key:
+        assert key not in done.stdout and key not in done.stderr, f"{node.name}: the private key was printed"
+    if check and done.returncode != 0:
+        raise AssertionError(f"[{node.name}] {action} exited {done.returncode}:\n{done.stderr}")
+    return done
+
+
+def wg(node: Node, *args: str) -> str:
+    return node.run(["wg", "show", IFACE, *args]).stdout.strip()
+
+
+def handshakes(node: Node) -> dict[str, int]:
+    return {k: int(v) for k, v in (line.split("\t") for line in wg(node, "latest-handshakes").splitlines())}
+
+
+def pings(node: Node, address: str, tries: int = 10) -> bool:
+    """True as soon as one ping is answered (the first may wait for a handshake)."""
+    for _ in range(tries):
+        if node.run(["ping", "-c", "1", "-W", "1", address], check=False).returncode == 0:
+            return True
+    return False
+
+
+def snapshot(node: Node) -> str:
+    """Names, modes, sizes and mtimes of everything the script may write."""
+    return node.run(f"find /etc/wireguard /var/lib/wgsites /etc/sysctl.d -printf '%p %m %s %T@\\n' | sort; cat {CONF}").stdout
+
+
+@pytest.fixture(scope="module")
+def world() -> Iterator[World]:
+    with Lab() as lab:
+        nodes = {name: lab.node(name) for name in ("hub", "s1", "s2")}
+        switch = lab.node("sw")
+        for name, node in nodes.items():
+            lab.link(node, "eth0", switch, f"p-{name}")
+            node.add_address("eth0", f"{LAB_ADDRESS[name]}/24")
+        switch.add_bridge("br0", [f"p-{name}" for name in nodes])
+        w = World(lab, nodes)
+        hub = nodes["hub"]
+        # what `remove` must put back
+        hub.write_file(CONF, ORIGINAL_CONF, mode=0o600)
+        hub.sysctl("net.ipv4.ip_forward", 0)
+        for name, node in nodes.items():
+            out = script(node, VPN2, "public-key").stdout
+            assert re.fullmatch(r"[A-Za-z0-9+/]{43}=\n", out), out
+            w.public[name] = out.strip()
+        w.first_install = {name: script(nodes[name], VPN1, "install", w.conf(VPN1, name)).stdout for name in ("hub", "s1")}
+        yield w
+
+
+def test_first_install_brings_the_tunnel_up(world: World) -> None:
+    for name in ("hub", "s1"):
+        node = world.nodes[name]
+        own = node.run(f"wg pubkey < {KEY}").stdout
+        assert world.first_install[name] == own  # exactly one line: the public key
+        assert own.strip() == world.public[name]
+        assert wg(node, "public-key") == world.public[name]
+        assert node.run(f"stat -c %a {KEY} {CONF} /etc/wireguard {STATE}").stdout.split() == ["600"] * 2 + ["700"] * 2
+    assert pings(world.nodes["s1"], HUB_VPN)
+    assert pings(world.nodes["hub"], "10.50.0.2")
+    hub = world.nodes["hub"]
+    assert hub.run("sysctl -n net.ipv4.ip_forward").stdout.strip() == "1"
+    assert "wgsites_wg0" in hub.run("nft list tables").stdout
+    assert hub.run(["stat", "-c", "%a", NFT]).stdout.strip() == "600"
+    # the pre-existing config is kept aside, 0600, for `remove`
+    assert hub.read_file(f"{STATE}/original.conf") == ORIGINAL_CONF
+    assert hub.run(["stat", "-c", "%a", f"{STATE}/original.conf"]).stdout.strip() == "600"
+    # a second run with the same config changes nothing and still prints the key
+    again = script(hub, VPN1, "install", world.conf(VPN1, "hub"))
+    assert again.stdout == world.first_install["hub"]
+    assert "config unchanged" in again.stderr
+
+
+def test_adding_a_peer_reloads_in_place_without_dropping_the_running_tunnel(world: World) -> None:
+    hub, s1, s2 = (world.nodes[n] for n in ("hub", "s1", "s2"))
+    assert pings(s1, HUB_VPN)
+    # wg-quick sets a fwmark for full tunnels; syncconf without FwMark would reset it (LAB-NOTES 8)
+    hub.run(["wg", "set", IFACE, "fwmark", "0xca6c"])
+    before = {what: wg(hub, what) for what in ("private-key", "listen-port", "fwmark")}
+    assert before["fwmark"] == "0xca6c" and before["listen-port"] == "51820"
+    shake = handshakes(hub)[world.public["s1"]]
+    assert shake > 0
+
+    result: dict[str, str] = {}
+    pinger = threading.Thread(
+        target=lambda: result.update(
+            out=s1.run(["ping", "-n", "-i", "0.05", "-c", "100", "-W", "1", HUB_VPN], check=False, timeout=40).stdout
+        )
+    )
+    pinger.start()
+    try:
+        threading.Event().wait(1.0)  # the reload lands in the middle of the 5 s of pings
+        done = script(hub, VPN2, "install", world.conf(VPN2, "hub"))
+    finally:
+        pinger.join()
+
+    assert done.stdout == f"{world.public['hub']}\n"
+    assert "reloaded in place" in done.stderr
+    assert "route added: 10.60.0.0/24" in done.stderr
+    sent, received = map(int, re.search(r"(\d+) packets transmitted, (\d+) received", result["out"]).groups())
+    print(f"during the reload: {received}/{sent} pings answered; s1's latest handshake {shake}")
+    assert (sent, received) == (100, 100), result["out"]
+    assert {what: wg(hub, what) for what in ("private-key", "listen-port", "fwmark")} == before
+    assert handshakes(hub)[world.public["s1"]] == shake  # no new handshake: the session survived
+    assert world.public["s2"] in wg(hub, "peers").split()
+    assert NEW_LAN in hub.run(["ip", "route", "show", "dev", IFACE]).stdout
+    assert hub.read_file(CONF) == world.conf(VPN2, "hub")
+
+    assert script(s2, VPN2, "install", world.conf(VPN2, "s2")).stdout == f"{world.public['s2']}\n"
+    assert pings(s2, HUB_VPN)
+    assert pings(hub, "10.50.0.3")
+
+
+def test_removing_the_peer_again_drops_its_route(world: World) -> None:
+    hub, s1, s2 = (world.nodes[n] for n in ("hub", "s1", "s2"))
+    script(hub, VPN2, "install", world.conf(VPN2, "hub"))  # no-op after the previous test
+    assert NEW_LAN in hub.run(["ip", "route", "show", "dev", IFACE]).stdout
+    shake = handshakes(hub)[world.public["s1"]]
+
+    done = script(hub, VPN1, "install", world.conf(VPN1, "hub"))
+    assert "reloaded in place" in done.stderr and "route removed: 10.60.0.0/24" in done.stderr
+    assert NEW_LAN not in hub.run(["ip", "route", "show", "dev", IFACE]).stdout
+    assert wg(hub, "peers").split() == [world.public["s1"]]
+    assert handshakes(hub)[world.public["s1"]] == shake
+    assert pings(s1, HUB_VPN)
+    assert not pings(s2, HUB_VPN, tries=2)
+
+
+def broken_configs(good: str) -> dict[str, str]:
+    return {
+        "empty": "",
+        "blank": "\n   \n",
+        "typo": good.replace("Address = 10.50.0.1/24", "Adress = 10.50.0.1/24"),
+        "bad public key": re.sub(r"(?m)^PublicKey = .*$", "PublicKey = paste-s1-key-here", good, count=1),
+        "no interface": good.replace("[Interface]", "[Interfaces]"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("empty", "refusing an empty config; nothing was changed"),
+        ("blank", "the config needs exactly one [Interface] section, it has 0"),
+        ("typo", "unknown key in [interface]: Adress = 10.50.0.1/24"),
+        ("bad public key", "not a WireGuard public key: PublicKey = paste-s1-key-here"),
+        ("no interface", "outside any section"),
+    ],
+)
+def test_an_empty_or_broken_config_is_refused_and_the_old_one_keeps_running(world: World, case: str, message: str) -> None:
+    hub, s1 = world.nodes["hub"], world.nodes["s1"]
+    good = world.conf(VPN1, "hub")
+    bad = broken_configs(good)[case]
+    assert bad != good
+    peers, before = wg(hub, "peers"), snapshot(hub)
+
+    refused = script(hub, VPN1, "install", bad, check=False)
+    assert refused.returncode != 0
+    assert refused.stdout == ""
+    assert message in refused.stderr, refused.stderr
+    if case != "empty":
+        assert "refusing an invalid config (see above); nothing was changed" in refused.stderr
+    assert snapshot(hub) == before  # not a file touched, the config on disk unchanged
+    assert hub.read_file(CONF) == good
+    assert wg(hub, "peers") == peers
+    assert pings(s1, HUB_VPN)
+
+
+def test_a_config_that_fails_to_apply_is_rolled_back(world: World) -> None:
+    hub, s1 = world.nodes["hub"], world.nodes["s1"]
+    good = world.conf(VPN1, "hub")
+    key = wg(hub, "private-key")
+
+    # [Interface] changed -> restart; a PostUp that fails makes wg-quick up fail and tear down
+    failing_hook = good.replace("SaveConfig = false", "PostUp = false\nSaveConfig = false")
+    done = script(hub, VPN1, "install", failing_hook, check=False)
+    assert done.returncode != 0 and done.stdout == ""
+    assert "interface settings changed: restarting wg0" in done.stderr
+    assert "[#] false" in done.stderr  # wg-quick really ran the hook
+    assert "the previous one is back" in done.stderr, done.stderr
+    assert hub.read_file(CONF) == good
+    assert hub.run(["stat", "-c", "%a", CONF]).stdout.strip() == "600"
+    assert wg(hub, "private-key") == key and wg(hub, "listen-port") == "51820"
+    assert wg(hub, "peers").split() == [world.public["s1"]]
+    # a fresh wireguard-go forgot s1's session and s1 has no endpoint in the hub's config: s1
+    # handshakes again once its data goes unanswered (WireGuard's 15 s timers), not at once
+    started = time.monotonic()
+    assert pings(s1, HUB_VPN, tries=30)
+    print(f"s1 reached the restarted hub after {time.monotonic() - started:.1f} s")
+
+    # peers only -> in place; wg syncconf refuses the /33 after the file was already installed
+    shake = handshakes(hub)[world.public["s1"]]
+    bad_prefix = good.replace("AllowedIPs = 10.50.0.2/32", "AllowedIPs = 10.50.0.2/33")
+    assert bad_prefix != good
+    done = script(hub, VPN1, "install", bad_prefix, check=False)
+    assert done.returncode != 0 and done.stdout == ""
+    assert "could not apply the new config; the previous one is back" in done.stderr, done.stderr
+    assert hub.read_file(CONF) == good
+    assert wg(hub, "private-key") == key
+    assert handshakes(hub)[world.public["s1"]] == shake
+    assert pings(s1, HUB_VPN)
+
+
+def test_a_failed_first_install_puts_the_operators_config_back_as_it_was(world: World) -> None:
+    """No previous wgsites config: the rollback restores the operator's file and leaves it down."""
+    node = world.lab.node("fresh")
+    node.write_file(CONF, ORIGINAL_CONF, mode=0o600)
+    failing = world.conf(VPN1, "hub").replace("SaveConfig = false", "PostUp = false\nSaveConfig = false")
+    done = script(node, VPN1, "install", failing, check=False, name="hub")
+    assert done.returncode != 0 and done.stdout == ""
+    assert "wg-quick up failed; the previous config is back" in done.stderr, done.stderr
+    assert node.read_file(CONF) == ORIGINAL_CONF
+    assert node.run(["ip", "link", "show", IFACE], check=False).returncode != 0, "it was down before"
+
+    # a kept key file that holds no key is refused by name, its content never echoed
+    node.write_file(KEY, "not-a-key-but-a-secret\n", mode=0o600)
+    done = script(node, VPN1, "install", world.conf(VPN1, "hub"), check=False, name="hub")
+    assert done.returncode != 0 and done.stdout == ""
+    assert f"{KEY} does not hold a WireGuard private key" in done.stderr, done.stderr
+    assert node.read_file(KEY) == "not-a-key-but-a-secret\n"
+
+
+def test_naive_syncconf_of_a_stripped_config_wipes_the_key(world: World) -> None:
+    """LAB-NOTES 8 on a real interface: why the script feeds syncconf the full device state."""
+    s1 = world.nodes["s1"]
+    assert pings(s1, HUB_VPN)
+    s1.run(["wg", "set", IFACE, "fwmark", "0xca6c"])
+    stripped = "/etc/wireguard/naive.stripped"
+    s1.run(f"wg-quick strip {IFACE} > {stripped}")
+    assert "PrivateKey" not in s1.read_file(stripped)  # managed configs load the key in PostUp
+    s1.run(["wg", "syncconf", IFACE, stripped])
+    assert wg(s1, "private-key") == "(none)"
+    assert wg(s1, "fwmark") == "off"
+    assert not pings(s1, HUB_VPN, tries=2)
+
+    # the script's reload (here: s1 learns the hub's route to s2's LAN) brings the key back
+    done = script(s1, VPN2, "install", world.conf(VPN2, "s1"))
+    assert "reloaded in place" in done.stderr
+    assert wg(s1, "public-key") == world.public["s1"]
+    assert NEW_LAN in s1.run(["ip", "route", "show", "dev", IFACE]).stdout
+    assert pings(s1, HUB_VPN)
+    s1.run(["rm", "-f", stripped])
+
+
+def test_a_key_file_without_a_final_newline_still_reloads(world: World) -> None:
+    """A key kept from before (an operator's own, written without a newline) must not break a reload,
+    nor end up in the script's output (wg quotes a malformed key in its error message)."""
+    hub, s1 = world.nodes["hub"], world.nodes["s1"]
+    s1.run(["truncate", "-s", "-1", KEY])
+    assert s1.run(["wc", "-c", KEY]).stdout.split()[0] == "44"
+    done = script(s1, VPN1, "install", world.conf(VPN1, "s1"))  # back to the two-node config
+    assert "reloaded in place" in done.stderr and "route removed: 10.60.0.0/24" in done.stderr
+    assert wg(s1, "public-key") == world.public["s1"]
+    assert pings(s1, HUB_VPN)
+    assert pings(hub, "10.50.0.2")
+
+
+def test_remove_restores_what_was_there_before(world: World) -> None:
+    hub, s1 = world.nodes["hub"], world.nodes["s1"]
+    assert pings(s1, HUB_VPN)
+    done = script(hub, VPN1, "remove")
+    assert done.stdout == ""
+    assert hub.run(["ip", "link", "show", IFACE], check=False).returncode != 0
+    assert hub.read_file(CONF) == ORIGINAL_CONF
+    assert hub.run(["stat", "-c", "%a", CONF]).stdout.strip() == "600"
+    for gone in (KEY, NFT, SYSCTL, STATE):
+        assert hub.run(["test", "-e", gone], check=False).returncode == 1, gone
+    assert hub.run("sysctl -n net.ipv4.ip_forward").stdout.strip() == "0"
+    assert "wgsites_wg0" not in hub.run("nft list tables").stdout
+    assert not pings(s1, HUB_VPN, tries=2)
+    # removing twice is harmless: the operator's config stays
+    again = script(hub, VPN1, "remove")
+    assert "nothing to remove" in again.stderr
+    assert hub.read_file(CONF) == ORIGINAL_CONF
