@@ -27,10 +27,6 @@ def run_stack(lab: Lab, stack_file: str | Path) -> list[Check]:
             vpn, hub=dataclasses.replace(vpn.hub, aws=dataclasses.replace(vpn.hub.aws, sync_seconds=LAB_SYNC_SECONDS))
         )
     world = build_world(lab, stack, vpn, lab.run_dir)
-    for rule in world.vpn.forward_rules:  # something must listen for a forward rule to refuse
-        if rule.protocol == "tcp":
-            for host in world.lan_hosts:
-                host.node.start_web_logger(host.address, rule.port)
     dep = deploy(world)
     checker = Checker(dep)
     checker.run_all()

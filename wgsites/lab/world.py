@@ -229,6 +229,10 @@ def build_world(lab: Lab, stack: str, vpn: Vpn, run_dir: Path) -> World:
         rewritten_spokes.append(dataclasses.replace(spoke, ssh=manage(spoke.name, node, spoke.ssh)))
 
     world.vpn = dataclasses.replace(vpn, hub=hub, spokes=tuple(rewritten_spokes))
+    for rule in vpn.forward_rules:  # something must listen for a forward rule to refuse
+        if rule.protocol == "tcp":
+            for host in world.lan_hosts:
+                host.node.start_web_logger(host.address, rule.port)
     return world
 
 

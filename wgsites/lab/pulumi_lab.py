@@ -1,0 +1,229 @@
+"""The lab driven by the real engine: `pulumi up` from an operator namespace, over real SSH.
+
+The hosts start bare (sshd, no WireGuard); an operator node on the lab's networks
+runs the Pulumi CLI on a copy of this project with a stack file whose SSH
+targets and endpoints point into the lab, then the lab's checks run on the
+result. Roaming peers get their config from `pulumi stack output --show-secrets`,
+as a user would. Only stacks without an aws hub can run here: the AWS provider
+cannot be built on this machine (its part is tested under mocks).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import secrets
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..config import CONFIG_KEY, load_stack_file, parse_vpn, stack_name
+from ..model import Vpn
+from ..render import KeyRing
+from .checks import Check, Checker, table
+from .deploy import Deployment, install_file_peer
+from .netns import Lab, Node
+from .world import World, build_world
+
+ROOT = Path(__file__).resolve().parents[2]
+PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "components", "wgsites", "cloud-init", "requirements.txt")
+PASSPHRASE = "wgsites-lab"  # encrypts this throwaway stack's secrets; never a real secret
+
+
+class PulumiError(RuntimeError):
+    pass
+
+
+def engine_bin() -> str:
+    """The engine's bin directory (scripts/pulumi-engine builds it once, then answers at once)."""
+    done = subprocess.run([str(ROOT / "scripts/pulumi-engine")], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise PulumiError(f"scripts/pulumi-engine failed:\n{done.stderr[-2000:]}")
+    return done.stdout.strip()
+
+
+@dataclass
+class PulumiRun:
+    """One CLI call's outcome, kept so the tests can look for leaks in everything it printed."""
+
+    args: list[str]
+    returncode: int
+    output: str
+    seconds: float
+
+
+@dataclass
+class PulumiLab:
+    lab: Lab
+    stack_file: Path
+    world: World = field(init=False)
+    raw: dict[str, Any] = field(init=False)  # the stack's `wgsites:vpn` object, lab-rewritten
+    stack: str = field(init=False)
+    project: Path = field(init=False)
+    runs: list[PulumiRun] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        vpn = load_stack_file(self.stack_file)
+        if vpn.hub.kind == "aws":
+            raise PulumiError("an aws hub needs the AWS provider, which cannot be built here: run it under mocks")
+        self.stack = f"lab-{stack_name(self.stack_file)}"
+        self.world = build_world(self.lab, self.stack, vpn, self.lab.run_dir)
+        document = yaml.safe_load(self.stack_file.read_text())
+        self.raw = lab_rewrite(document["config"][CONFIG_KEY], self.world.vpn)
+        self.project = self.lab.run_dir / "project"
+        self.project.mkdir()
+        for name in PROJECT_FILES:
+            source = ROOT / name
+            if source.is_dir():
+                shutil.copytree(source, self.project / name, ignore=shutil.ignore_patterns("__pycache__", "lab"))
+            else:
+                shutil.copy2(source, self.project / name)
+        (self.project / ".venv").symlink_to(ROOT / ".venv")
+        self.bin = engine_bin()
+        self.write_stack_file()
+        (self.lab.run_dir / "state").mkdir()
+        self.pulumi("login", f"file://{self.lab.run_dir / 'state'}")
+        self.pulumi("stack", "init", self.stack)
+        # what a user does once per stack; the seed goes on stdin, never on a command line
+        seed = base64.b64encode(secrets.token_bytes(32)).decode()
+        self.pulumi("config", "set", "--secret", "wgsites:keySeed", "--stack", self.stack, stdin=seed)
+
+    # the CLI --------------------------------------------------------------------------------
+
+    @property
+    def operator(self) -> Node:
+        assert self.world.operator is not None
+        return self.world.operator
+
+    def env(self) -> dict[str, str]:
+        return {
+            "PATH": f"{self.bin}:{ROOT / '.venv/bin'}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "PULUMI_HOME": str(self.lab.run_dir / "pulumi-home"),
+            "PULUMI_BACKEND_URL": f"file://{self.lab.run_dir / 'state'}",
+            "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+            "PULUMI_SKIP_CONFIRMATIONS": "true",
+        }
+
+    def pulumi(self, *args: str, check: bool = True, timeout: float = 300, stdin: str | None = None) -> PulumiRun:
+        """Run the CLI on the operator node, in the project copy."""
+        argv = ["pulumi", *args, "--non-interactive"]
+        start = time.monotonic()
+        command = f"cd {shlex.quote(str(self.project))} && exec {shlex.join(argv)}"
+        done = self.operator.run(command, env=self.env(), check=False, timeout=timeout, input=stdin)
+        run = PulumiRun(argv, done.returncode, done.stdout + done.stderr, time.monotonic() - start)
+        self.runs.append(run)
+        if check and done.returncode != 0:
+            raise PulumiError(f"{' '.join(argv)} exited {done.returncode}:\n{run.output[-4000:]}")
+        return run
+
+    def up(self, *extra: str) -> PulumiRun:
+        return self.pulumi("up", "--yes", "--skip-preview", "--stack", self.stack, *extra)
+
+    def destroy(self) -> PulumiRun:
+        return self.pulumi("destroy", "--yes", "--stack", self.stack)
+
+    def outputs(self) -> dict[str, Any]:
+        return json.loads(self.pulumi("stack", "output", "--json", "--show-secrets", "--stack", self.stack).output)
+
+    def write_stack_file(self) -> None:
+        assert self.world.ssh_key
+        config = {CONFIG_KEY: self.raw, "wgsites:sshPrivateKeyPath": str(self.world.ssh_key)}
+        (self.project / f"Pulumi.{self.stack}.yaml").write_text(yaml.safe_dump({"config": config}, sort_keys=False))
+
+    def set_vpn(self, raw: dict[str, Any]) -> None:
+        """Edit the stack file as a user would (the world must already have nodes for new spokes)."""
+        self.raw = raw
+        self.world.vpn = parse_vpn(raw)
+        self.write_stack_file()
+
+    def add_roaming_node(self, name: str, public: str, index: int) -> Node:
+        """A new device behind its own NAT, for a peer about to be added to the stack."""
+        from .scenarios import checker_wiring
+        from .world import _behind_nat
+
+        node = self.lab.node(name)
+        _behind_nat(self.world, checker_wiring(self.world), self.lab.nodes["internet"], node, name, index, public)
+        self.world.nodes[name] = node
+        self.world.public[name] = public
+        return node
+
+    # after an up -----------------------------------------------------------------------------
+
+    def deliver_peers(self, outputs: dict[str, Any]) -> None:
+        """Roaming peers: the user saves `<name>_config` and brings it up."""
+        for spoke in self.world.vpn.spokes:
+            if not spoke.managed:
+                node = self.world.nodes[spoke.name]
+                node.run(["sh", "-c", f"wg-quick down {spoke.interface} 2>/dev/null || true"])
+                install_file_peer(node, spoke.interface, outputs[f"{spoke.name}_config"])
+
+    def deployment(self, outputs: dict[str, Any]) -> Deployment:
+        keys = KeyRing(public=dict(outputs["public_keys"]))
+        configs = {s.name: outputs[f"{s.name}_config"] for s in self.world.vpn.spokes if not s.managed}
+        return Deployment(self.world, keys, configs)
+
+    def check(self) -> list[Check]:
+        outputs = self.outputs()
+        self.deliver_peers(outputs)
+        return Checker(self.deployment(outputs)).run_all()
+
+
+def lab_rewrite(raw: dict[str, Any], lab_vpn: Vpn) -> dict[str, Any]:
+    """The stack's own object with endpoints and SSH targets replaced by the lab's."""
+    raw = copy.deepcopy(raw)
+    hub = lab_vpn.hub
+    raw["hub"]["endpoint"] = hub.endpoint
+    if hub.ssh:
+        raw["hub"]["ssh"] = {"host": hub.ssh.host, "port": hub.ssh.port, "user": hub.ssh.user}
+    for key in ("sites", "peers"):
+        for item in raw.get(key) or []:
+            spoke = lab_vpn.node(item["name"])
+            if spoke.endpoint:
+                item["endpoint"] = spoke.endpoint
+            if spoke.ssh:
+                item["ssh"] = {"host": spoke.ssh.host, "port": spoke.ssh.port, "user": spoke.ssh.user}
+    return raw
+
+
+def host_snapshot(node: Node, interface: str) -> str:
+    """What `pulumi destroy` must give back: files, links, sysctls, wgsites' state."""
+    return node.run(
+        "set +e; ls -la /etc/wireguard /etc/sysctl.d /var/lib/wgsites 2>&1 | grep -v ' \\.\\.\\?$'"
+        " | sed 's/ [A-Z][a-z][a-z] .* / /';"
+        f"cat /etc/wireguard/{interface}.conf 2>&1; ip -o link show 2>/dev/null | cut -d: -f2 | sort;"
+        "sysctl net.ipv4.ip_forward net.ipv4.conf.all.proxy_arp; nft list ruleset | grep -c wgsites; true"
+    ).stdout
+
+
+def run_pulumi_lab(stack_file: str | Path, keep: bool = False) -> int:
+    """`wgsites lab STACK --pulumi`: pulumi up, the checks, pulumi destroy."""
+    start = time.monotonic()
+    with Lab() as lab:
+        print(f"lab {lab.prefix}: `pulumi up` of {stack_name(stack_file)} from the operator node", flush=True)
+        try:
+            pl = PulumiLab(lab, Path(stack_file))
+            pl.up()
+            results = pl.check()
+        except PulumiError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(table(results))
+        if keep:
+            print(f"kept running; enter a node with: ip netns exec {lab.prefix}-NODE bash; press Enter to destroy", flush=True)
+            try:
+                input()
+            except EOFError:
+                pass
+        pl.destroy()
+        print(f"lab took {time.monotonic() - start:.0f} s")
+    return 0 if all(c.passed for c in results) else 1
