@@ -15,6 +15,7 @@ vpn = WireGuardVpn(
         region=conf.region,
         ssh_private_key=conf.ssh_private_key,
         key_rotations=conf.key_rotations,
+        key_seed=conf.key_seed,
     ),
 )
 

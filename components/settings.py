@@ -1,10 +1,10 @@
 """Stack config -> everything the program needs, or one clean error before any resource exists.
 
 The VPN itself is one object, `wgsites:vpn`, parsed by the core (`wgsites.config`);
-the rest are scalars declared in Pulumi.yaml, plus two undeclared keys: the secret
-`wgsites:sshPrivateKey` (secrets are not declared: a declared secret with a default
-fails Pulumi's validation) and the object `wgsites:keyRotations` (Pulumi.yaml cannot
-declare objects).
+the rest are scalars declared in Pulumi.yaml, plus undeclared keys: the secrets
+`wgsites:sshPrivateKey` and `wgsites:keySeed` (secrets are not declared: a declared
+secret with a default fails Pulumi's validation) and the object `wgsites:keyRotations`
+(Pulumi.yaml cannot declare objects).
 """
 
 from __future__ import annotations
@@ -18,7 +18,11 @@ from typing import Any
 import pulumi
 
 from wgsites.config import ConfigError, parse_vpn
+from wgsites.keys import SEED_MAX_BYTES, SEED_MIN_BYTES, seed_bytes
 from wgsites.model import Spoke, Vpn
+
+KEY_SEED = "wgsites:keySeed"
+NEW_SEED_COMMAND = 'pulumi config set --secret wgsites:keySeed "$(head -c 32 /dev/urandom | base64)"'
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,7 @@ class Settings:
     region: str | None  # only an aws hub needs it
     ssh_private_key: pulumi.Output[str] | None  # None: pulumi-command uses the SSH agent
     key_rotations: Mapping[str, int | str] = field(default_factory=dict)
+    key_seed: pulumi.Output[str] | None = None  # secret; None when no node's key is made by Pulumi
 
 
 def own_key_nodes(vpn: Vpn) -> list[str]:
@@ -61,6 +66,39 @@ def _key_rotations(raw: Any, vpn: Vpn) -> dict[str, int | str]:
     return dict(raw)
 
 
+def check_key_seed(value: str | None, vpn: Vpn, stack: str, secret: bool = True) -> list[str]:
+    """Problems with the seed the keys of own_key_nodes(vpn) are derived from; never shows the value."""
+    nodes = own_key_nodes(vpn)
+    if not nodes:
+        return []
+    who = ", ".join(nodes)
+    if value is None:
+        return [f"{KEY_SEED}: missing; the keys of {who} are derived from it; set it once for this stack: {NEW_SEED_COMMAND}"]
+    try:
+        seed_bytes(value)
+    except ValueError as exc:
+        return [
+            f"{KEY_SEED}: the value {exc}; it must be base64 of {SEED_MIN_BYTES} to {SEED_MAX_BYTES} random bytes; "
+            f"set a new one: {NEW_SEED_COMMAND}"
+        ]
+    if not secret:
+        return [
+            f"{KEY_SEED}: stored in plain text in Pulumi.{stack}.yaml, where it gives away the keys of {who}; "
+            f"set a new one as a secret: {NEW_SEED_COMMAND}"
+        ]
+    return []
+
+
+def key_seed(vpn: Vpn, stack: str) -> pulumi.Output[str] | None:
+    """The checked seed from stack config, as a secret; None if no node needs it. Raises ConfigError."""
+    config = pulumi.Config("wgsites")
+    value = config.get("keySeed")
+    errors = check_key_seed(value, vpn, stack, secret=pulumi.runtime.is_config_secret(KEY_SEED))
+    if errors:
+        raise ConfigError(errors)
+    return pulumi.Output.secret(value) if value is not None and own_key_nodes(vpn) else None
+
+
 def _ssh_private_key(config: pulumi.Config) -> pulumi.Output[str] | None:
     secret = config.get_secret("sshPrivateKey")
     if secret is not None:
@@ -87,6 +125,7 @@ def load() -> Settings:
             raise ConfigError([f"wgsites:vpn: missing; describe the VPN under `config: wgsites:vpn:` in Pulumi.{stack}.yaml"])
         vpn = parse_vpn(raw)
         rotations = _key_rotations(config.get_object("keyRotations"), vpn)
+        seed = key_seed(vpn, stack)
         region = None
         if vpn.hub.kind == "aws":
             region = pulumi.Config("aws").get("region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
@@ -95,7 +134,7 @@ def load() -> Settings:
         ssh_key = _ssh_private_key(config) if _has_ssh_hosts(vpn) else None
     except ConfigError as exc:
         raise pulumi.RunError("\n".join(exc.messages)) from None
-    return Settings(vpn=vpn, stack=stack, region=region, ssh_private_key=ssh_key, key_rotations=rotations)
+    return Settings(vpn=vpn, stack=stack, region=region, ssh_private_key=ssh_key, key_rotations=rotations, key_seed=seed)
 
 
 def _has_ssh_hosts(vpn: Vpn) -> bool:

@@ -1,10 +1,12 @@
 """The whole VPN of one stack: keys, the hub, and every spoke's delivery.
 
-Order (no cycles): public keys first (WireGuardKey for the aws hub and roaming
-peers, the key command of every SSH host, bring-your-own keys from the model),
-then the hub's endpoint (the Elastic IP, or the model's), then every node's
-config rendered by the core in an `apply`, then the pushes and deliveries. The
-text the core renders reaches hosts, SSM and outputs unchanged.
+Order (no cycles): public keys first (derived from the stack's key seed for the
+aws hub and roaming peers, so known at preview; the key command of every SSH
+host; bring-your-own keys from the model), then the hub's endpoint (the Elastic
+IP, or the model's), then every node's config rendered by the core in an
+`apply`, then the pushes and deliveries. The text the core renders reaches
+hosts, SSM and outputs unchanged. Only roaming peers' configs hold a private
+key, so only they are secret: pushed configs and the SSM config show in diffs.
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ from dataclasses import dataclass, field
 import pulumi
 
 from wgsites.addressing import AddressPlan
+from wgsites.config import ConfigError
 from wgsites.model import Vpn
 from wgsites.render import KeyRing, render_wg_quick
 
 from .aws_gateway import AwsGateway, AwsGatewayArgs
-from .keys import WireGuardKey
+from .keys import derived_key
 from .roaming_peer import RoamingPeer, RoamingPeerArgs
-from .settings import own_key_nodes
+from .settings import check_key_seed, key_seed, own_key_nodes
 from .ssh_host import SshHost, SshHostArgs
 
 
@@ -32,10 +35,13 @@ class WireGuardVpnArgs:
     region: str | None = None  # required for an aws hub: where its SSM parameters live
     ssh_private_key: pulumi.Input[str] | None = None  # for every SSH host; None: the SSH agent
     key_rotations: Mapping[str, int | str] = field(default_factory=dict)  # raise one to re-key that node
+    # what the aws hub's and roaming peers' keys are derived from (base64, 32-64 bytes);
+    # None: the secret stack config wgsites:keySeed (settings.load() has checked it)
+    key_seed: pulumi.Input[str] | None = None
 
 
 class WireGuardVpn(pulumi.ComponentResource):
-    keys: dict[str, WireGuardKey]  # Pulumi-made keys: aws hub, roaming peers without publicKey
+    private_keys: dict[str, pulumi.Output[str]]  # secret; derived keys: aws hub, roaming peers without publicKey
     hosts: dict[str, SshHost]  # the hub of kind ssh and spokes with ssh
     gateway: AwsGateway | None  # the hub of kind aws
     peers: dict[str, RoamingPeer]  # spokes without ssh
@@ -44,16 +50,23 @@ class WireGuardVpn(pulumi.ComponentResource):
     hub_endpoint: pulumi.Output[str]  # host:port the spokes dial
 
     def __init__(self, name: str, args: WireGuardVpnArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("wgsites:vpn:WireGuardVpn", name, None, opts)
         vpn, stack, hub = args.vpn, args.stack, args.vpn.hub
+        # a missing or bad seed fails here, before any resource
+        seed = args.key_seed
+        if isinstance(seed, str) and (errors := check_key_seed(seed, vpn, stack)):
+            raise pulumi.RunError("\n".join(errors))
+        if seed is None:
+            try:
+                seed = key_seed(vpn, stack)
+            except ConfigError as exc:
+                raise pulumi.RunError("\n".join(exc.messages)) from None
+        super().__init__("wgsites:vpn:WireGuardVpn", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
         # 1. public keys
-        self.keys = {
-            node: WireGuardKey(f"{name}-{node}-keypair", rotation=args.key_rotations.get(node, 0), opts=child)
-            for node in own_key_nodes(vpn)
-        }
-        public: dict[str, pulumi.Input[str]] = {node: key.public_key for node, key in self.keys.items()}
+        keys = {node: derived_key(seed, node, args.key_rotations.get(node, 0)) for node in own_key_nodes(vpn)}
+        self.private_keys = {node: key.private_key for node, key in keys.items()}
+        public: dict[str, pulumi.Input[str]] = {node: key.public_key for node, key in keys.items()}
         public.update({s.name: s.public_key for s in vpn.spokes if s.public_key})
         managed = ([hub] if hub.kind == "ssh" else []) + [s for s in vpn.spokes if s.managed]
         self.hosts = {}
@@ -65,9 +78,15 @@ class WireGuardVpn(pulumi.ComponentResource):
         self.public_keys = {n.name: pulumi.Output.from_input(public[n.name]) for n in vpn.nodes}
         all_public = pulumi.Output.all(**self.public_keys)
 
+        plan_of = AddressPlan(vpn, None).plan  # who appears in whose config does not depend on the endpoint
+
         def render(node: str, endpoint: pulumi.Input[str] | None = None) -> pulumi.Output[str]:
-            private = self.keys[node].private_key if node in self.keys and node != hub.name else None
-            return pulumi.Output.all(all_public, private, endpoint).apply(
+            # only the keys this config mentions: one unknown key (a new SSH host's, in a preview) blanks
+            # only the configs that name it
+            mentioned = pulumi.Output.all(**{p.name: self.public_keys[p.name] for p in plan_of(node).peers})
+            # only a roaming peer's own config carries a key (hence is secret); pushed configs carry none
+            private = self.private_keys[node] if node in self.private_keys and node != hub.name else None
+            return pulumi.Output.all(mentioned, private, endpoint).apply(
                 lambda a: render_wg_quick(
                     vpn, node, stack, KeyRing(public=a[0], private={node: a[1]} if a[1] else {}), hub_endpoint=a[2]
                 )
@@ -81,7 +100,7 @@ class WireGuardVpn(pulumi.ComponentResource):
             if not args.region:
                 raise pulumi.RunError("aws:region: missing for an aws hub; set it with `pulumi config set aws:region ...`")
             gateway_args = AwsGatewayArgs(
-                vpn, stack, args.region, config=self.configs[hub.name], private_key=self.keys[hub.name].private_key
+                vpn, stack, args.region, config=self.configs[hub.name], private_key=self.private_keys[hub.name]
             )
             self.gateway = AwsGateway(f"{name}-{hub.name}", gateway_args, child)
             if hub.endpoint is None:

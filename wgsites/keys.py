@@ -1,11 +1,24 @@
-"""Curve25519 keys the way `wg genkey` / `wg pubkey` make them, with pynacl."""
+"""Curve25519 keys the way `wg genkey` / `wg pubkey` make them, with pynacl.
+
+Keys wgsites makes for a stack (the aws hub, roaming peers) are derived, not
+random: keyed BLAKE2b of the node's label under the stack's secret seed
+(`wgsites:keySeed`), clamped as `wg genkey` clamps. So they are the same on
+every run, known at preview, and one node gets a new key alone by raising its
+rotation (the label is `node/rotation`).
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
 
+import nacl.encoding
+import nacl.hash
 from nacl.public import PrivateKey
+
+SEED_MIN_BYTES = 32
+SEED_MAX_BYTES = nacl.hash.BLAKE2B_KEYBYTES_MAX  # 64: the longest BLAKE2b key
+KEY_DERIVATION_PERSON = b"wgsites-wg-key"  # BLAKE2b personalization: these hashes are WireGuard keys, nothing else
 
 
 def generate_private_key() -> str:
@@ -30,3 +43,45 @@ def is_valid_key(value: str) -> bool:
         return len(base64.b64decode(value, validate=True)) == 32
     except (binascii.Error, ValueError):
         return False
+
+
+def seed_bytes(seed: str) -> bytes:
+    """The seed's bytes; ValueError says what is wrong, never showing the value.
+
+    Whitespace is ignored: `base64` wraps long output into lines.
+    """
+    try:
+        raw = base64.b64decode("".join(seed.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("is not base64") from None
+    if len(raw) < SEED_MIN_BYTES:
+        raise ValueError(f"decodes to {len(raw)} bytes, fewer than {SEED_MIN_BYTES}")
+    if len(raw) > SEED_MAX_BYTES:
+        raise ValueError(f"decodes to {len(raw)} bytes, more than {SEED_MAX_BYTES}")
+    return raw
+
+
+def key_label(node: str, rotation: int | str = 0) -> str:
+    """What a node's key is derived from: its name and its rotation (`wgsites:keyRotations`, default 0)."""
+    return f"{node}/{rotation}"
+
+
+def clamp(key: bytes) -> bytes:
+    """Curve25519 clamping, as `wg genkey` does it."""
+    k = bytearray(key)
+    k[0] &= 248
+    k[31] &= 127
+    k[31] |= 64
+    return bytes(k)
+
+
+def derive_private_key(seed: str, label: str) -> str:
+    """The private key for LABEL (see key_label) under SEED (base64, 32-64 bytes): keyed BLAKE2b, clamped."""
+    digest = nacl.hash.blake2b(
+        label.encode("utf-8"),
+        key=seed_bytes(seed),
+        digest_size=32,
+        person=KEY_DERIVATION_PERSON,
+        encoder=nacl.encoding.RawEncoder,
+    )
+    return base64.b64encode(clamp(digest)).decode()

@@ -32,7 +32,6 @@ _env = jinja2.Environment(
 )
 
 
-
 def gzip_base64(text: str) -> str:
     """cloud-init's `encoding: gz+b64`; mtime=0 keeps it byte-stable, so user data never drifts."""
     return base64.b64encode(gzip.compress(text.encode(), compresslevel=9, mtime=0)).decode()
@@ -147,6 +146,7 @@ def render_install_script(vpn: Vpn, name: str, stack: str) -> str:
         stack=stack,
         interface=node.interface,
         nft_table=nft_table(node.interface),
+        install_path=INSTALL_PATH.format(interface=node.interface),
         nft=render_nftables(vpn, name, stack) or "",
         sysctl=render_sysctl(vpn, name, stack) or "",
     )
@@ -157,7 +157,7 @@ def install_command(vpn: Vpn, name: str, stack: str, action: str = "install", us
 
     The script travels in the command line (no secret in it); the config goes on stdin.
     """
-    assert action in ("install", "public-key", "remove")
+    assert action in ("install", "public-key", "remove", "reresolve")
     script = render_install_script(vpn, name, stack)
     command = f"bash -c {shlex.quote(script)} wgsites-install {action}"
     return command if user == "root" else f"sudo -n {command}"

@@ -124,7 +124,7 @@ def test_parameters_hold_the_core_config_and_the_hub_key(home):
     assert not m.is_secret_input(home.mocks.named("vpn-gateway-config").inputs["insecureValue"])
     key = home.mocks.named("vpn-gateway-private-key").inputs
     assert m.is_secret_input(key["value"])
-    assert m.unwrap(key["value"]) == home.mocks.private_keys["vpn-gateway-keypair"]
+    assert m.unwrap(key["value"]) == home.private_keys["gateway"]
     assert (key["name"], key["type"]) == (names.key, "SecureString")
 
 

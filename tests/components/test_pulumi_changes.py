@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import os
 import stat
@@ -13,6 +14,7 @@ import wgmocks as m
 
 from components.roaming_peer import write_command
 from wgsites.config import ConfigError, parse_vpn
+from wgsites.keys import derive_private_key
 from wgsites.render import KeyRing, render_wg_quick
 
 FAKE_SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nwgsites-test-not-a-real-key\n-----END OPENSSH PRIVATE KEY-----\n"
@@ -90,19 +92,40 @@ def test_adding_a_peer_to_an_ssh_hub_updates_its_push_only(router):
     assert {k for k in new if new[k] != old[k]} == {"stdin"}  # an update of stdin: install re-runs
     vpn = m.model(bigger)
     assert new["stdin"] == render_wg_quick(vpn, "router", "router", KeyRing(public=m.expected_public_keys(vpn)))
-    assert after.named("vpn-laptop-keypair").inputs["rotation"] == before.named("vpn-laptop-keypair").inputs["rotation"]
+    assert bigger.exports["public_keys"].value["laptop"] == router.exports["public_keys"].value["laptop"]
+    assert bigger.exports["laptop_config"].value == router.exports["laptop_config"].value
 
 
-def test_rotating_one_key_changes_only_that_key():
+def test_keys_are_stable_across_runs(home):
+    again = m.run_stack("home")
+    assert again.exports["public_keys"].value == home.exports["public_keys"].value
+    for name in ("laptop", "phone"):
+        assert again.exports[f"{name}_config"].value == home.exports[f"{name}_config"].value
+    assert again.mocks.named("vpn-gateway-private-key").inputs == home.mocks.named("vpn-gateway-private-key").inputs
+    # rotation 0 written out is the default
+    explicit = m.run_stack("home", config={"wgsites:keyRotations": {"laptop": 0, "gateway": "0"}})
+    assert explicit.exports["public_keys"].value == home.exports["public_keys"].value
+
+
+def test_rotating_one_key_changes_only_that_key_and_the_configs_that_mention_it(home):
     run = m.run_stack("home", config={"wgsites:keyRotations": {"laptop": 1}})
-    home = m.run_stack("home")
-    rotation = {r.name: r.inputs["rotation"] for r in run.mocks.of_type(m.KEY_TYPE)}
-    assert rotation == {"vpn-gateway-keypair": 0, "vpn-laptop-keypair": 1, "vpn-phone-keypair": 0}
+    vpn = m.model(run)
+    assert run.private_keys["laptop"] == derive_private_key(m.TEST_SEED, "laptop/1")
+    assert run.observed("vpn", "private_keys[laptop]").value == run.private_keys["laptop"]
     new, old = run.exports["public_keys"].value, home.exports["public_keys"].value
     assert {n for n in new if new[n] != old[n]} == {"laptop"}
-    vpn = m.model(run)
     keys = KeyRing(public=m.expected_public_keys(vpn, {"laptop": 1}))
     assert run.mocks.named("vpn-gateway-config").inputs["insecureValue"] == render_wg_quick(vpn, "gateway", "home", keys)
+    # the laptop's own config and the hub's change; the phone's and the home site's never name the laptop
+    assert run.exports["laptop_config"].value != home.exports["laptop_config"].value
+    assert run.exports["phone_config"].value == home.exports["phone_config"].value
+    assert run.mocks.named("vpn-home-install").inputs == home.mocks.named("vpn-home-install").inputs
+    assert run.mocks.named("vpn-gateway-private-key").inputs == home.mocks.named("vpn-gateway-private-key").inputs
+    assert m.unwrap(run.mocks.one(m.INSTANCE).inputs) == m.unwrap(home.mocks.one(m.INSTANCE).inputs)
+    # any string works as a rotation too
+    dated = m.run_stack("home", config={"wgsites:keyRotations": {"phone": "2026-11"}})
+    assert dated.private_keys["phone"] == derive_private_key(m.TEST_SEED, "phone/2026-11")
+    assert dated.exports["public_keys"].value["phone"] == m.public_key_of(dated.private_keys["phone"])
 
 
 @pytest.mark.parametrize(
@@ -124,7 +147,7 @@ def test_a_peer_with_its_own_public_key_gets_no_key_and_a_config_without_one():
     raw = vpn_of("home")
     raw["peers"][1]["publicKey"] = own
     run = m.run_stack("home", vpn=raw)
-    assert {r.name for r in run.mocks.of_type(m.KEY_TYPE)} == {"vpn-gateway-keypair", "vpn-laptop-keypair"}
+    assert set(run.vpn_component.private_keys) == {"gateway", "laptop"}
     config = run.exports["phone_config"].value
     assert "PrivateKey" not in config and run.exports["phone_config"].secret
     vpn = m.model(run)
@@ -192,3 +215,61 @@ def test_the_secret_key_wins_over_the_path(tmp_path):
         secret_keys=["wgsites:sshPrivateKey"],
     )
     assert m.unwrap(run.mocks.named("vpn-router-key").inputs["connection"])["privateKey"] == FAKE_SSH_KEY
+
+
+SEED_FIX = 'pulumi config set --secret wgsites:keySeed "$(head -c 32 /dev/urandom | base64)"'
+
+
+@pytest.mark.parametrize(("stack", "nodes"), [("home", "gateway, laptop, phone"), ("router", "laptop")])
+def test_a_missing_seed_says_how_to_make_one_before_any_resource(stack, nodes):
+    error, mocks = failing_run(stack, key_seed=None)
+    assert str(error) == (
+        f"wgsites:keySeed: missing; the keys of {nodes} are derived from it; set it once for this stack: {SEED_FIX}"
+    )
+    assert mocks.resources == [] and mocks.calls == []
+
+
+@pytest.mark.parametrize(
+    ("seed", "problem"),
+    [
+        ("not base64!", "is not base64"),
+        (base64.b64encode(b"x" * 16).decode(), "decodes to 16 bytes, fewer than 32"),
+        (base64.b64encode(b"x" * 65).decode(), "decodes to 65 bytes, more than 64"),
+    ],
+)
+def test_a_bad_seed_is_named_without_showing_it(seed, problem):
+    error, mocks = failing_run("home", config={"wgsites:keySeed": seed}, secret_keys=["wgsites:keySeed"], key_seed=None)
+    assert str(error) == (
+        f"wgsites:keySeed: the value {problem}; it must be base64 of 32 to 64 random bytes; set a new one: {SEED_FIX}"
+    )
+    assert seed not in str(error)
+    assert mocks.resources == []
+
+
+def test_a_seed_in_plain_text_is_refused():
+    error, mocks = failing_run("home", config={"wgsites:keySeed": m.TEST_SEED}, key_seed=None)
+    assert str(error) == (
+        "wgsites:keySeed: stored in plain text in Pulumi.home.yaml, where it gives away the keys of gateway, laptop, "
+        f"phone; set a new one as a secret: {SEED_FIX}"
+    )
+    assert mocks.resources == []
+
+
+def test_a_stack_of_ssh_hosts_needs_no_seed():
+    run = m.run_stack("sites", key_seed=None)
+    assert run.vpn_component.private_keys == {}
+    assert len(run.mocks.of_type(m.REMOTE)) == 4
+
+
+def test_a_long_seed_wrapped_by_base64_works():
+    seed = base64.encodebytes(bytes(range(64))).decode()  # 88 characters, wrapped after 76 as `base64` does
+    assert "\n" in seed.strip()
+    run = m.run_stack("travel", key_seed=seed)
+    assert run.exports["public_keys"].value["laptop"] == m.public_key_of(derive_private_key(seed, "laptop/0"))
+    assert derive_private_key(seed, "laptop/0") == derive_private_key(seed.replace("\n", ""), "laptop/0")
+
+
+def test_another_seed_gives_every_derived_key_anew_and_no_other(home):
+    other = m.run_stack("home", key_seed=m.seeded_private_key("another stack"))
+    new, old = other.exports["public_keys"].value, home.exports["public_keys"].value
+    assert {n for n in new if new[n] != old[n]} == {"gateway", "laptop", "phone"}  # home's key is made on the host

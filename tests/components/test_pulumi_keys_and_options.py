@@ -1,60 +1,60 @@
-"""WireGuardKey's provider (which mocks never call), resource options, and Pulumi.yaml."""
+"""Derived keys in the Pulumi layer, resource options, and Pulumi.yaml."""
 
 from __future__ import annotations
 
-import base64
-import subprocess
-import sys
-
+import pulumi
+import pulumi.runtime.settings
+import pytest
 import wgmocks as m
 import yaml
-from pulumi.dynamic.dynamic import serialize_provider
 
-from components.keys import WireGuardKeyProvider
-from wgsites.keys import is_valid_key, public_key_of
-
-
-def test_create_makes_a_real_key_pair():
-    result = WireGuardKeyProvider().create({"rotation": 0})
-    outs = result.outs
-    assert is_valid_key(outs["private_key"]) and is_valid_key(outs["public_key"])
-    assert public_key_of(outs["private_key"]) == outs["public_key"]
-    assert result.id == outs["public_key"]  # the id is public: never the private key
-    assert WireGuardKeyProvider().create({}).outs["private_key"] != outs["private_key"]
+from components.vpn import WireGuardVpn, WireGuardVpnArgs
+from wgsites.config import parse_vpn
+from wgsites.keys import derive_private_key, is_valid_key, public_key_of
 
 
-def test_diff_keeps_the_key_unless_rotation_changes():
-    provider = WireGuardKeyProvider()
-    olds = {"rotation": 0.0, "private_key": "x", "public_key": "y"}
-    for same in ({"rotation": 0}, {"rotation": 0.0}, {"rotation": "0"}, {}):
-        assert provider.diff("id", olds, same).changes is False
-    diff = provider.diff("id", olds, {"rotation": 1})
-    assert diff.changes is True and diff.replaces == ["rotation"] and diff.delete_before_replace is False
-    assert provider.diff("id", {"rotation": 1.0}, {"rotation": 1}).changes is False
-    assert provider.diff("id", {"rotation": "2024-06"}, {"rotation": "2025-01"}).changes is True
+def test_derived_keys_are_secret_and_their_public_halves_plain(home):
+    for node in ("gateway", "laptop", "phone"):
+        private = home.observed("vpn", f"private_keys[{node}]")
+        public = home.observed("vpn", f"public_keys[{node}]")
+        assert private.secret and private.value == derive_private_key(m.TEST_SEED, f"{node}/0")
+        assert not public.secret and public.value == public_key_of(private.value)
+        assert is_valid_key(private.value) and is_valid_key(public.value)
+    assert not home.observed("vpn", "public_keys[home]").secret  # the SSH host's, un-secreted from stdout
 
 
-def test_the_serialized_provider_is_stable_and_loads_where_the_engine_runs_it():
-    serialized = serialize_provider(WireGuardKeyProvider())
-    assert serialized == serialize_provider(WireGuardKeyProvider())  # no diff between runs
-    assert len(base64.b64decode(serialized)) < 200  # captures nothing
-    # the engine starts `python -m pulumi.dynamic` in the program's directory (ctx.Pwd)
-    script = (
-        "import base64, sys, dill\n"
-        "provider = dill.loads(base64.b64decode(sys.argv[1]))\n"
-        "outs = provider.create({'rotation': 0}).outs\n"
-        "from wgsites.keys import public_key_of\n"
-        "assert public_key_of(outs['private_key']) == outs['public_key']\n"
-        "print('ok')\n"
-    )
-    result = subprocess.run([sys.executable, "-c", script, serialized], cwd=m.ROOT, capture_output=True, text=True, check=False)
-    assert result.stdout.strip() == "ok", result.stderr
+def _run_component(stack: str, seed: str) -> tuple[m.RecordingMocks, dict[str, str]]:
+    """WireGuardVpn built directly (not through __main__.py) with an explicit seed."""
+    mocks = m.RecordingMocks(region="eu-central-1")
+    pulumi.runtime.settings.ROOT.set(None)
+    pulumi.runtime.set_mocks(mocks, project="wgsites", stack=stack, monitor=m.EngineLikeMonitor(mocks))
+    pulumi.runtime.set_all_config({}, [])  # no wgsites:keySeed in config: the argument is all there is
+    vpn = parse_vpn(m.stack_config(stack)["wgsites:vpn"])
+    seen: dict[str, str] = {}
+
+    @pulumi.runtime.test
+    def program():
+        component = WireGuardVpn("vpn", WireGuardVpnArgs(vpn=vpn, stack=stack, key_seed=seed))
+        return pulumi.Output.all(**component.public_keys).apply(seen.update)
+
+    program()
+    return mocks, seen
+
+
+def test_the_component_takes_an_explicit_seed():
+    seed = m.seeded_private_key("given to the component")
+    _, public = _run_component("router", seed)
+    assert public["laptop"] == public_key_of(derive_private_key(seed, "laptop/0"))
+
+
+def test_an_explicit_bad_seed_fails_before_any_resource():
+    with pytest.raises(pulumi.RunError) as caught:
+        _run_component("router", "c2hvcnQ=")
+    assert str(caught.value).startswith("wgsites:keySeed: the value decodes to 5 bytes, fewer than 32;")
 
 
 def test_options_that_keep_secrets_and_hosts_safe(home):
     requests = home.mocks.requests
-    for name in ("vpn-gateway-keypair", "vpn-laptop-keypair", "vpn-phone-keypair"):
-        assert list(requests[name].additionalSecretOutputs) == ["private_key"]
     for name in ("vpn-home-key", "vpn-home-install"):
         assert {"stdout", "stderr"} <= set(requests[name].additionalSecretOutputs)
         assert not requests[name].deleteBeforeReplace
@@ -66,6 +66,11 @@ def test_options_that_keep_secrets_and_hosts_safe(home):
         assert any(dep.endswith(needed) for dep in instance.dependencies), needed
 
 
+def test_no_dynamic_provider(run):
+    assert not any(r.typ.startswith("pulumi-python:dynamic") for r in run.mocks.resources)
+    assert not any("__provider" in r.inputs for r in run.mocks.resources)
+
+
 def test_every_resource_is_inside_the_vpn_component(run):
     assert "pulumi:pulumi:Stack" in run.mocks.requests["vpn"].parent
     for name, request in run.mocks.requests.items():
@@ -75,7 +80,8 @@ def test_every_resource_is_inside_the_vpn_component(run):
 
 
 def test_project_file():
-    project = yaml.safe_load((m.ROOT / "Pulumi.yaml").read_text())
+    text = (m.ROOT / "Pulumi.yaml").read_text()
+    project = yaml.safe_load(text)
     assert project["name"] == "wgsites"
     assert project["runtime"] == {"name": "python", "options": {"toolchain": "pip", "virtualenv": ".venv"}}
     # only scalars, each typed and described; a declared key without a default would be required
@@ -83,3 +89,7 @@ def test_project_file():
     for spec in project["config"].values():
         assert spec["type"] in ("string", "boolean", "integer") and spec["description"]
         assert "default" in spec
+    # the undeclared keys are named in its comments, the seed with the command that makes it
+    for key in ("wgsites:vpn", "wgsites:sshPrivateKey", "wgsites:keyRotations", "wgsites:keySeed"):
+        assert f"`{key}`" in text, key
+    assert "head -c 32 /dev/urandom | base64" in text

@@ -28,7 +28,6 @@ AWS_SET = {
 EXPECTED = {
     "home": {
         "wgsites:vpn:WireGuardVpn": 1,
-        m.KEY_TYPE: 3,
         "wgsites:ssh_host:SshHost": 1,
         m.REMOTE: 2,
         "wgsites:roaming_peer:RoamingPeer": 2,
@@ -36,14 +35,12 @@ EXPECTED = {
     },
     "router": {
         "wgsites:vpn:WireGuardVpn": 1,
-        m.KEY_TYPE: 1,
         "wgsites:ssh_host:SshHost": 1,
         m.REMOTE: 2,
         "wgsites:roaming_peer:RoamingPeer": 1,
     },
     "internal": {
         "wgsites:vpn:WireGuardVpn": 1,
-        m.KEY_TYPE: 1,
         "wgsites:ssh_host:SshHost": 1,
         m.REMOTE: 2,
         "wgsites:roaming_peer:RoamingPeer": 1,
@@ -51,10 +48,16 @@ EXPECTED = {
     "sites": {"wgsites:vpn:WireGuardVpn": 1, "wgsites:ssh_host:SshHost": 2, m.REMOTE: 4},
     "travel": {
         "wgsites:vpn:WireGuardVpn": 1,
-        m.KEY_TYPE: 2,
         "wgsites:roaming_peer:RoamingPeer": 1,
         **AWS_SET,
     },
+}
+DERIVED_KEYS = {
+    "home": {"gateway", "laptop", "phone"},
+    "router": {"laptop"},
+    "internal": {"laptop"},
+    "sites": set(),
+    "travel": {"gateway", "laptop"},
 }
 
 
@@ -73,7 +76,7 @@ def test_names_follow_the_model(run):
     if vpn.hub.kind == "ssh":
         assert {f"vpn-{vpn.hub.name}-key", f"vpn-{vpn.hub.name}-install"} <= names
     else:
-        assert {f"vpn-{vpn.hub.name}-keypair", f"vpn-{vpn.hub.name}-instance"} <= names
+        assert f"vpn-{vpn.hub.name}-instance" in names
 
 
 def test_ssh_hosts_run_exactly_the_core_command_with_the_core_config(run):
@@ -134,7 +137,7 @@ def test_exports(run):
 def test_roaming_peers_get_the_core_config_with_their_key_and_its_qr_code(run):
     vpn = m.model(run)
     for spoke in (s for s in vpn.spokes if not s.managed):
-        private = run.mocks.private_keys[f"vpn-{spoke.name}-keypair"]
+        private = run.private_keys[spoke.name]
         keys = KeyRing(public=m.expected_public_keys(vpn), private={spoke.name: private})
         config = render_wg_quick(vpn, spoke.name, run.stack, keys, hub_endpoint=m.hub_endpoint(vpn))
         assert f"PrivateKey = {private}\n" in config
@@ -147,8 +150,8 @@ def test_roaming_peers_get_the_core_config_with_their_key_and_its_qr_code(run):
 
 
 def test_no_private_key_outside_secrets(run):
-    private_keys = list(run.mocks.private_keys.values())
-    assert len(private_keys) == EXPECTED[run.stack].get(m.KEY_TYPE, 0)
+    assert set(run.private_keys) == DERIVED_KEYS[run.stack]
+    private_keys = list(run.private_keys.values())
     for resource in run.mocks.resources:
         text = "\n".join(m.plain_parts(resource.inputs))
         for key in private_keys:
@@ -160,8 +163,35 @@ def test_no_private_key_outside_secrets(run):
     for observed in run.outputs + list(run.exports.values()):
         if not observed.secret:
             assert not any(key in repr(observed.value) for key in private_keys), observed.owner
-    key_outputs = [o for o in run.outputs if o.owner == "WireGuardKey.private_key"]
-    assert len(key_outputs) == len(private_keys) and all(o.secret for o in key_outputs)
+    key_outputs = {o.attr: o for o in run.outputs if o.resource == "vpn" and o.attr.startswith("private_keys[")}
+    assert {a: (o.value, o.secret) for a, o in key_outputs.items()} == {
+        f"private_keys[{node}]": (key, True) for node, key in run.private_keys.items()
+    }
+
+
+def test_the_seed_never_leaves_the_program(run):
+    for resource in run.mocks.resources:  # not even as a secret input
+        assert m.TEST_SEED not in repr(m.unwrap(resource.inputs)), resource.name
+    for observed in run.outputs + list(run.exports.values()):
+        assert m.TEST_SEED not in repr(observed.value), observed.owner
+
+
+def test_pushed_configs_stay_plain_and_peer_configs_secret(run):
+    """Checked on the Outputs themselves (`is_secret`): the seed's secrecy must not taint a config without a key."""
+    vpn = m.model(run)
+    for node in vpn.nodes:
+        config = run.observed("vpn", f"configs[{node.name}]")
+        carries_key = node.name in run.private_keys and node is not vpn.hub
+        assert config.secret is carries_key, node.name
+        assert ("PrivateKey = " in config.value) is carries_key, node.name
+    for name in run.vpn_component.hosts:
+        assert run.observed(f"vpn-{name}-install", "stdin").secret is False
+    if vpn.hub.kind == "aws":
+        assert run.observed("vpn-gateway-config", "insecure_value").secret is False
+        assert run.observed("vpn-gateway-private-key", "value").secret is True
+    for name in run.vpn_component.peers:
+        for attr in ("config", "qr_svg", "qr_text"):
+            assert run.observed(f"vpn-{name}", attr).secret is True
 
 
 def test_a_second_stack_in_the_same_process_sees_its_own_config(home, router):

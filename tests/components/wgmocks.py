@@ -6,9 +6,16 @@ in the environment, loaded with `set_all_config` before the program runs
 (PULUMI-NOTES 16). Each run gets fresh mocks, a fresh root stack and its own
 config, so several stacks run in one process.
 
-The mocks answer with real values: WireGuardKey resources get a real pynacl key
-pair, SSH hosts' commands print a real public key, both derived from the
-resource name (so tests can recompute them), the Elastic IP is 203.0.113.10.
+Every run gets a key seed as secret config (`wgsites:keySeed`, TEST_SEED unless
+told otherwise); tests recompute the keys the program derives from it with the
+core's `derive_private_key`. The mocks answer with real values: SSH hosts'
+commands print a real public key derived from the resource name, the Elastic IP
+is 203.0.113.10.
+
+With `preview=True` the mocks answer as the engine does in `pulumi preview`: a
+resource that is not yet in the stack (not in `existing`) gets back only its
+inputs and no id, so its computed outputs (a command's stdout, the Elastic IP)
+are unknown; resources in `existing` answer with their full outputs, as from state.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ import json
 import os
 import runpy
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +40,7 @@ import yaml
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 
-from wgsites.keys import public_key_of  # noqa: F401 - tests use m.public_key_of
+from wgsites.keys import derive_private_key, key_label, public_key_of
 
 ROOT = Path(__file__).resolve().parents[2]
 MAIN = ROOT / "__main__.py"
@@ -41,7 +48,6 @@ EIP = "203.0.113.10"
 ACCOUNT = "123456789012"
 AMI_ID = "ami-0123456789abcdef0"
 
-KEY_TYPE = "pulumi-python:dynamic/keys:WireGuardKey"
 REMOTE = "command:remote:Command"
 LOCAL = "command:local:Command"
 INSTANCE = "aws:ec2/instance:Instance"
@@ -59,12 +65,8 @@ def seeded_private_key(seed: str) -> str:
     return base64.b64encode(hashlib.sha256(seed.encode()).digest()).decode()
 
 
-def wireguard_key(resource_name: str, rotation: Any = 0) -> tuple[str, str]:
-    """What the mock hands a WireGuardKey named RESOURCE_NAME: (private, public)."""
-    text = str(rotation)
-    text = text[:-2] if text.endswith(".0") else text  # numbers arrive as floats
-    private = seeded_private_key(f"wgkey:{resource_name}:{text}")
-    return private, public_key_of(private)
+KEY_SEED = "wgsites:keySeed"
+TEST_SEED = seeded_private_key("wgsites test key seed")  # 32 bytes, base64: what `head -c 32 /dev/urandom | base64` gives
 
 
 def ssh_host_public_key(host_component: str) -> str:
@@ -96,18 +98,21 @@ class EngineLikeMonitor(MockMonitor):
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
-    def __init__(self, region: str) -> None:
+    def __init__(self, region: str, preview: bool = False, existing: Collection[str] = ()) -> None:
         self.region = region
+        self.preview = preview
+        self.existing = set(existing)  # in preview: resources already in the stack
         self.resources: list[pulumi.runtime.MockResourceArgs] = []
         self.calls: list[pulumi.runtime.MockCallArgs] = []
-        self.private_keys: dict[str, str] = {}  # WireGuardKey resource name -> private key handed out
         self.secret_outputs: dict[str, list[str]] = {}  # resource name -> its additional_secret_outputs
         self.pending_secret_outputs: list[str] = []
         self.requests: dict[str, Any] = {}  # resource name -> RegisterResourceRequest (options, dependencies)
 
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
         self.resources.append(args)
         self.secret_outputs[args.name] = self.pending_secret_outputs
+        if self.preview and args.name not in self.existing:
+            return None, dict(args.inputs)  # a create in preview: inputs echoed, computed outputs unknown
         outs = self._outputs(args)
         for key in self.pending_secret_outputs:
             if key in outs:
@@ -117,11 +122,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def _outputs(self, args: pulumi.runtime.MockResourceArgs) -> dict:
         outs = dict(args.inputs)
         name, typ = args.name, args.typ
-        if typ == KEY_TYPE:
-            private, public = wireguard_key(name, args.inputs.get("rotation", 0))
-            self.private_keys[name] = private
-            outs.update(private_key=private, public_key=public)
-        elif typ == REMOTE:
+        if typ == REMOTE:
             outs.update(stdout=ssh_host_public_key(name.rsplit("-", 1)[0]) + "\n", stderr="")
         elif typ == LOCAL:
             outs.update(stdout="", stderr="")
@@ -188,11 +189,14 @@ def plain_parts(value: Any) -> Iterator[str]:
 
 @dataclass
 class Observed:
-    """An Output's resolved value and whether it is secret."""
+    """An Output's resolved value, whether it is secret and whether it is known."""
 
     value: Any
     secret: bool
     owner: str  # resource or export name, for messages
+    known: bool = True
+    resource: str = ""  # the resource's name ("" for exports)
+    attr: str = ""  # its attribute, `attr[key]` for a dict of Outputs
 
 
 @dataclass
@@ -201,13 +205,25 @@ class Run:
     vpn_raw: dict[str, Any]
     mocks: RecordingMocks
     components: list[pulumi.Resource]
+    key_seed: str | None = None
+    rotations: dict[str, Any] = field(default_factory=dict)
     exports: dict[str, Observed] = field(default_factory=dict)
-    outputs: list[Observed] = field(default_factory=list)  # every Output attribute of every resource
+    outputs: list[Observed] = field(default_factory=list)  # every Output (or dict of Outputs) attribute of every resource
     program: dict[str, Any] = field(default_factory=dict)  # __main__.py's globals
 
     @property
     def vpn_component(self):
         return self.program["vpn"]
+
+    def observed(self, resource: str, attr: str) -> Observed:
+        found = [o for o in self.outputs if (o.resource, o.attr) == (resource, attr)]
+        assert len(found) == 1, f"{len(found)} outputs {resource}.{attr}"
+        return found[0]
+
+    @property
+    def private_keys(self) -> dict[str, str]:
+        """The keys the program must have derived: node -> private key."""
+        return expected_private_keys(model(self), self.rotations, self.key_seed)
 
 
 @contextlib.contextmanager
@@ -243,9 +259,10 @@ def _environment(values: dict[str, str | None]) -> Iterator[None]:
                 os.environ[k] = v
 
 
-async def _observe(output: pulumi.Output, owner: str) -> Observed:
+async def _observe(output: pulumi.Output, owner: str, resource: str = "", attr: str = "") -> Observed:
     value = await output.future(with_unknowns=True)
-    return Observed(value=value, secret=await output.is_secret(), owner=owner)
+    secret, known = await output.is_secret(), await output.is_known()
+    return Observed(value=value, secret=secret, owner=owner, known=known, resource=resource, attr=attr)
 
 
 def run_stack(
@@ -254,16 +271,32 @@ def run_stack(
     config: dict[str, Any] | None = None,
     secret_keys: list[str] | None = None,
     preview: bool = False,
+    existing: Collection[str] = (),
+    key_seed: str | None = TEST_SEED,
 ) -> Run:
-    """Run __main__.py for STACK (its Pulumi.<stack>.yaml, or VPN instead of its wgsites:vpn)."""
+    """Run __main__.py for STACK (its Pulumi.<stack>.yaml, or VPN instead of its wgsites:vpn).
+
+    KEY_SEED is set as the secret `wgsites:keySeed` (None: not set); EXISTING only matters with PREVIEW.
+    """
     base = stack_config(stack) if (ROOT / f"Pulumi.{stack}.yaml").exists() else {}
     values = {**base, **(config or {})}
+    secret_keys = list(secret_keys or [])
+    if key_seed is not None and KEY_SEED not in values:  # a seed in CONFIG wins, secret only if in SECRET_KEYS
+        values[KEY_SEED] = key_seed
+        secret_keys.append(KEY_SEED)
     if vpn is not None:
         values["wgsites:vpn"] = vpn
     env = {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
-    mocks = RecordingMocks(region=str(values.get("aws:region", "us-east-1")))
+    mocks = RecordingMocks(region=str(values.get("aws:region", "us-east-1")), preview=preview, existing=existing)
     created: list[pulumi.Resource] = []
-    run = Run(stack=stack, vpn_raw=copy.deepcopy(values.get("wgsites:vpn")), mocks=mocks, components=created)
+    run = Run(
+        stack=stack,
+        vpn_raw=copy.deepcopy(values.get("wgsites:vpn")),
+        mocks=mocks,
+        components=created,
+        key_seed=values.get(KEY_SEED),
+        rotations=rotations if isinstance(rotations := values.get("wgsites:keyRotations"), dict) else {},
+    )
 
     pulumi.runtime.settings.ROOT.set(None)  # a fresh root stack: exports of earlier runs are gone
     pulumi.runtime.set_mocks(mocks, project="wgsites", stack=stack, preview=preview, monitor=EngineLikeMonitor(mocks))
@@ -278,14 +311,18 @@ def run_stack(
             for name, value in exports.items():
                 run.exports[name] = await _observe(pulumi.Output.from_input(value), name)
             for resource in list(created):
+                rname = getattr(resource, "_name", "")
                 for attr, value in list(vars(resource).items()):
+                    owner = f"{type(resource).__name__}.{attr}"
                     if isinstance(value, pulumi.Output):
-                        owner = f"{type(resource).__name__}.{attr}"
-                        run.outputs.append(await _observe(value, owner))
+                        run.outputs.append(await _observe(value, owner, rname, attr))
+                    elif isinstance(value, dict) and value and all(isinstance(v, pulumi.Output) for v in value.values()):
+                        for key, item in value.items():
+                            run.outputs.append(await _observe(item, f"{owner}[{key}]", rname, f"{attr}[{key}]"))
 
         return asyncio.ensure_future(collect())
 
-    env_vars = {"PULUMI_CONFIG": json.dumps(env), "PULUMI_CONFIG_SECRET_KEYS": json.dumps(secret_keys or [])}
+    env_vars = {"PULUMI_CONFIG": json.dumps(env), "PULUMI_CONFIG_SECRET_KEYS": json.dumps(secret_keys)}
     with _environment(env_vars), _track_resources(created):
         # as the language host does before it runs the program (pulumi-language-python-exec)
         pulumi.runtime.set_all_config(pulumi.runtime.get_config_env(), pulumi.runtime.get_config_secret_keys_env())
@@ -302,18 +339,31 @@ def model(run: Run):
     return parse_vpn(run.vpn_raw)
 
 
-def expected_public_keys(vpn, rotations: dict[str, Any] | None = None) -> dict[str, str]:
-    """Every node's public key: brought by the user, made on an SSH host, or made by WireGuardKey."""
+def _by_ssh(vpn, node) -> bool:
+    return node.ssh is not None and (node is not vpn.hub or vpn.hub.kind == "ssh")
+
+
+def expected_private_keys(vpn, rotations: dict[str, Any] | None = None, seed: str | None = TEST_SEED) -> dict[str, str]:
+    """The keys the program derives from SEED: the aws hub's and those of peers without ssh or publicKey."""
     rotations = rotations or {}
+    return {
+        node.name: derive_private_key(seed, key_label(node.name, rotations.get(node.name, 0)))
+        for node in vpn.nodes
+        if not _by_ssh(vpn, node) and not getattr(node, "public_key", None)
+    }
+
+
+def expected_public_keys(vpn, rotations: dict[str, Any] | None = None, seed: str | None = TEST_SEED) -> dict[str, str]:
+    """Every node's public key: brought by the user, made on an SSH host, or derived from the seed."""
+    derived = expected_private_keys(vpn, rotations, seed)
     keys = {}
     for node in vpn.nodes:
-        by_ssh = node.ssh is not None and (node is not vpn.hub or vpn.hub.kind == "ssh")
         if getattr(node, "public_key", None):
             keys[node.name] = node.public_key
-        elif by_ssh:
+        elif _by_ssh(vpn, node):
             keys[node.name] = ssh_host_public_key(f"vpn-{node.name}")
         else:
-            keys[node.name] = wireguard_key(f"vpn-{node.name}-keypair", rotations.get(node.name, 0))[1]
+            keys[node.name] = public_key_of(derived[node.name])
     return keys
 
 

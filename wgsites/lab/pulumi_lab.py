@@ -137,8 +137,12 @@ class PulumiLab:
 
     def write_stack_file(self) -> None:
         assert self.world.ssh_key
-        config = {CONFIG_KEY: self.raw, "wgsites:sshPrivateKeyPath": str(self.world.ssh_key)}
-        (self.project / f"Pulumi.{self.stack}.yaml").write_text(yaml.safe_dump({"config": config}, sort_keys=False))
+        path = self.project / f"Pulumi.{self.stack}.yaml"
+        document = yaml.safe_load(path.read_text()) if path.exists() else {}
+        document = document or {}
+        config = document.setdefault("config", {})  # keeps what `pulumi config set` put there (the seed)
+        config.update({CONFIG_KEY: self.raw, "wgsites:sshPrivateKeyPath": str(self.world.ssh_key)})
+        path.write_text(yaml.safe_dump(document, sort_keys=False))
 
     def set_vpn(self, raw: dict[str, Any]) -> None:
         """Edit the stack file as a user would (the world must already have nodes for new spokes)."""
