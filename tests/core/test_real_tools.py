@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import gzip
 import re
-import secrets
 import shutil
 import subprocess
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.stacks import STACKS, render_stack
+from wgsites.lab.netns import Lab
 from wgsites.render import render_install_script
 
 
@@ -26,19 +26,15 @@ def all_files(tmp_path: Path):
 
 @pytest.fixture(scope="module")
 def wg_interface():
-    """A real (userspace) WireGuard interface in a throwaway namespace."""
-    ns, iface = f"wgst-{secrets.token_hex(3)}", f"wgs{secrets.token_hex(3)}"
-    subprocess.run(["ip", "netns", "add", ns], check=True)
-    try:
-        subprocess.run(["ip", "netns", "exec", ns, "wireguard-go", iface], check=True, capture_output=True)
-        yield ns, iface
-    finally:
-        subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "del", iface], capture_output=True)
-        subprocess.run(["ip", "netns", "del", ns], check=True)
+    """A real (userspace) WireGuard interface in a throwaway lab node (its own /run/wireguard)."""
+    with Lab() as lab:
+        node = lab.node("wgtools")
+        node.run(["wireguard-go", "wg0"])
+        yield node, "wg0"
 
 
 def test_every_config_passes_wg_quick_strip_and_wg_setconf(tmp_path, wg_interface):
-    ns, iface = wg_interface
+    lab_node, iface = wg_interface
     checked = 0
     for stack, node, name, content in all_files(tmp_path):
         if not name.endswith(".conf") or name.startswith("70-"):
@@ -50,16 +46,9 @@ def test_every_config_passes_wg_quick_strip_and_wg_setconf(tmp_path, wg_interfac
         # the example hosts (example.net) become documentation addresses here
         conf.write_text(re.sub(r"(?m)^Endpoint = [a-z.]+\.example\.net:", "Endpoint = 192.0.2.1:", content))
         stripped = subprocess.run(["wg-quick", "strip", str(conf)], check=True, capture_output=True, text=True).stdout
-        setconf = subprocess.run(
-            ["ip", "netns", "exec", ns, "wg", "setconf", iface, "/dev/stdin"],
-            input=stripped,
-            capture_output=True,
-            text=True,
-        )
+        setconf = lab_node.run(["wg", "setconf", iface, "/dev/stdin"], input=stripped, check=False)
         assert setconf.returncode == 0, f"{stack}/{node}/{name}: {setconf.stderr}"
-        shown = subprocess.run(
-            ["ip", "netns", "exec", ns, "wg", "show", iface, "peers"], check=True, capture_output=True, text=True
-        ).stdout.split()
+        shown = lab_node.run(["wg", "show", iface, "peers"]).stdout.split()
         assert len(shown) == content.count("[Peer]")
         checked += 1
     assert checked == 12  # every node of the five stacks
@@ -67,12 +56,11 @@ def test_every_config_passes_wg_quick_strip_and_wg_setconf(tmp_path, wg_interfac
 
 def test_wg_setconf_rejects_a_typo(tmp_path, wg_interface):
     """The check above can fail: a misspelt key is refused by the same call."""
-    ns, iface = wg_interface
-    result = subprocess.run(
-        ["ip", "netns", "exec", ns, "wg", "setconf", iface, "/dev/stdin"],
+    node, iface = wg_interface
+    result = node.run(
+        ["wg", "setconf", iface, "/dev/stdin"],
         input="[Interface]\nListenPort = 51000\n[Peer]\nPublicKy = x\n",
-        capture_output=True,
-        text=True,
+        check=False,
     )
     assert result.returncode != 0 and "Line unrecognized" in result.stderr
 
