@@ -1,6 +1,6 @@
 // pulumi-language-python: a small Python language host for the Pulumi engine.
 //
-// Written by scripts/pulumi-engine because the upstream host's Go module is not served by the
+// Built by scripts/pulumi-engine; it exists because the upstream host's Go module is not served by the
 // Go module proxy reachable here. It implements what `pulumi up/preview/destroy` and policy
 // packs need: Handshake, GetPluginInfo, GetRequiredPackages/Plugins, Run, RunPlugin, About,
 // GetProgramDependencies, InstallDependencies, RuntimeOptionsPrompts. The Python side is the

@@ -1,6 +1,6 @@
 // pulumi-resource-command: a stand-in for the pulumi-command provider plugin.
 //
-// Written by scripts/pulumi-engine because the upstream provider's Go module is not served by the
+// Built by scripts/pulumi-engine; it exists because the upstream provider's Go module is not served by the
 // Go module proxy reachable here. It serves the resource types the pulumi_command Python SDK
 // registers for command:local:Command and command:remote:Command, plus the command:local:run invoke,
 // with the upstream semantics the project relies on:
