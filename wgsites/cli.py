@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -57,6 +58,28 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from .status import collect, format_rows
+
+    vpn = load_stack_file(args.stack_file)
+
+    def run(node: str, command: str) -> str:
+        target = vpn.node(node).ssh
+        argv = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-p", str(target.port)]
+        argv += ["-i", args.ssh_key] if args.ssh_key else []
+        remote = command if target.user == "root" else f"sudo -n sh -c {shlex.quote(command)}"
+        done = subprocess.run([*argv, f"{target.user}@{target.host}", remote], capture_output=True, text=True, timeout=30)
+        if done.returncode != 0:
+            raise RuntimeError(done.stderr.strip() or f"ssh exited {done.returncode}")
+        return done.stdout
+
+    rows = collect(vpn, run)
+    print(format_rows(rows))
+    return 0 if rows and all(r.state == "ok" for r in rows) else 1
+
+
 def cmd_lab(args: argparse.Namespace) -> int:
     from .lab.run import run_lab
 
@@ -77,6 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="the hub's public address when the stack cannot know it (an aws hub's Elastic IP)",
     )
     render.set_defaults(func=cmd_render)
+    status = sub.add_parser("status", help="ask the hosts managed over SSH which tunnels are up, and why not")
+    status.add_argument("stack_file")
+    status.add_argument("--ssh-key", help="SSH private key (default: your SSH agent and ~/.ssh)")
+    status.set_defaults(func=cmd_status)
     lab = sub.add_parser("lab", help="bring the stack up in network namespaces and check it (root)")
     lab.add_argument("stack_file")
     lab.add_argument("--keep", action="store_true", help="leave the lab running to look around")

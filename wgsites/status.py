@@ -1,0 +1,122 @@
+"""`wgsites status`: which tunnel is up, and for one that is not, which side never answered.
+
+Reads what a managed host's interface says (`wg show IFACE dump`) and the config
+wgsites installed there (its `# name` comments map keys to nodes), and compares
+both with the stack: a peer missing from the interface, a peer that never
+completed a handshake (and who should have dialled), a handshake gone stale.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .addressing import AddressPlan
+from .model import Spoke, Vpn
+
+STALE_SECONDS = 180  # WireGuard re-handshakes every 2 minutes on a live tunnel
+# Only comments, section headers and PublicKey lines of the config: never a PrivateKey line, even
+# from a config that was there before wgsites.
+COMMAND = "wg show {iface} dump; echo '--- config'; grep -iE '^[[:space:]]*(#|\\[|publickey)' /etc/wireguard/{iface}.conf"
+
+
+@dataclass(frozen=True)
+class PeerState:
+    public_key: str
+    endpoint: str | None
+    latest_handshake: int  # unix time, 0 = never
+    rx: int
+    tx: int
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    node: str
+    peer: str
+    state: str  # ok, stale, never, missing
+    detail: str
+
+
+def parse_dump(text: str) -> list[PeerState]:
+    """Peer lines of `wg show IFACE dump` (the first line is the interface itself)."""
+    peers = []
+    for line in text.strip().splitlines()[1:]:
+        fields = line.split("\t")
+        if len(fields) >= 8:
+            endpoint = None if fields[2] == "(none)" else fields[2]
+            peers.append(PeerState(fields[0], endpoint, int(fields[4]), int(fields[5]), int(fields[6])))
+    return peers
+
+
+def names_in_config(config: str) -> dict[str, str]:
+    """public key -> node name, from the `# name` comment wgsites writes above each PublicKey."""
+    names, last_comment = {}, None
+    for line in config.splitlines():
+        line = line.strip()
+        if line.startswith("# "):
+            last_comment = line[2:].strip()
+        elif line.lower().startswith("publickey") and last_comment:
+            names[line.split("=", 1)[1].strip()] = last_comment
+        elif line.startswith("["):
+            last_comment = None
+    return names
+
+
+def diagnose(vpn: Vpn, node: str, output: str, now: float | None = None) -> list[StatusRow]:
+    """Rows for every peer the stack says NODE should have."""
+    now = time.time() if now is None else now
+    dump, _, config = output.partition("--- config")
+    by_name = {names_in_config(config).get(p.public_key): p for p in parse_dump(dump)}
+    rows = []
+    for entry in AddressPlan(vpn).plan(node).peers:
+        peer = by_name.get(entry.name)
+        other = vpn.node(entry.name)
+        if peer is None:
+            rows.append(StatusRow(node, entry.name, "missing", f"not on {node}'s interface: run `pulumi up`"))
+        elif peer.latest_handshake == 0:
+            rows.append(StatusRow(node, entry.name, "never", _never(vpn, node, other)))
+        else:
+            age = int(now - peer.latest_handshake)
+            state = "ok" if age <= STALE_SECONDS else "stale"
+            rows.append(
+                StatusRow(node, entry.name, state, f"handshake {age} s ago from {peer.endpoint}, {peer.rx} B in, {peer.tx} B out")
+            )
+    return rows
+
+
+def _never(vpn: Vpn, node: str, other) -> str:
+    """Who should have started the handshake, and what to check there."""
+    hub = vpn.hub
+    if isinstance(other, Spoke) and not other.endpoint:
+        return (
+            f"{other.name} never completed a handshake with {node}: {other.name} dials {node} "
+            f"({hub.endpoint or 'the hub'}, UDP {hub.listen_port}); check it is up, that UDP {hub.listen_port} "
+            f"reaches {node}, and that its config has {node}'s current public key"
+        )
+    return (
+        f"no handshake with {other.name}: {node} dials it at {getattr(other, 'endpoint', None) or 'its endpoint'}; "
+        f"check that {other.name} is up and its UDP port is open, and that both sides have each other's keys"
+    )
+
+
+def collect(vpn: Vpn, run: Callable[[str, str], str]) -> list[StatusRow]:
+    """Ask every host managed over SSH; `run(node, command)` returns the command's output."""
+    rows = []
+    for node in vpn.nodes:
+        if getattr(node, "ssh", None) is None:
+            continue
+        try:
+            output = run(node.name, COMMAND.format(iface=node.interface))
+        except Exception as exc:  # one unreachable host must not hide the others
+            rows.append(StatusRow(node.name, "-", "unreachable", str(exc).splitlines()[0][:160]))
+            continue
+        rows.extend(diagnose(vpn, node.name, output))
+    return rows
+
+
+def format_rows(rows: list[StatusRow]) -> str:
+    header = ("node", "peer", "state", "detail")
+    table = [header, *((r.node, r.peer, r.state, r.detail) for r in rows)]
+    widths = [max(len(row[i]) for row in table) for i in range(3)]
+    return "\n".join(f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c:<{widths[2]}}  {d}" for a, b, c, d in table)
