@@ -115,8 +115,11 @@ def collect(vpn: Vpn, run: Callable[[str, str], str]) -> list[StatusRow]:
     return rows
 
 
+def text_table(rows: list[tuple[str, ...]]) -> str:
+    """Aligned columns (the last one free), for the terminal: `status` and the lab's checks."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    return "\n".join("  ".join([*(f"{v:<{w}}" for v, w in zip(row[:-1], widths, strict=True)), row[-1]]) for row in rows)
+
+
 def format_rows(rows: list[StatusRow]) -> str:
-    header = ("node", "peer", "state", "detail")
-    table = [header, *((r.node, r.peer, r.state, r.detail) for r in rows)]
-    widths = [max(len(row[i]) for row in table) for i in range(3)]
-    return "\n".join(f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c:<{widths[2]}}  {d}" for a, b, c, d in table)
+    return text_table([("node", "peer", "state", "detail"), *((r.node, r.peer, r.state, r.detail) for r in rows)])

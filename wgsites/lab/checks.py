@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..addressing import AddressPlan
 from ..model import Spoke
+from ..status import text_table
 from .deploy import Deployment, wait_for
 from .netns import Node
 from .world import WEB, LanHost
@@ -282,16 +282,9 @@ class Checker:
 
 
 def table(results: list[Check]) -> str:
-    rows = [("check", "nodes", "result", "detail")] + [
-        (c.name, c.nodes, "PASS" if c.passed else "FAIL", c.detail) for c in results
-    ]
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    lines = [f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}" for r in rows]
-    lines.insert(1, "-" * min(160, sum(widths) + 6 + 40))
+    body = text_table(
+        [("check", "nodes", "result", "detail")] + [(c.name, c.nodes, "PASS" if c.passed else "FAIL", c.detail) for c in results]
+    )
+    header, _, rest = body.partition("\n")
     passed = sum(c.passed for c in results)
-    lines.append(f"{passed} passed, {len(results) - passed} failed")
-    return "\n".join(lines)
-
-
-def elapsed(start: float) -> float:
-    return time.monotonic() - start
+    return f"{header}\n{'-' * min(160, len(header) + 20)}\n{rest}\n{passed} passed, {len(results) - passed} failed"

@@ -52,10 +52,6 @@ def ssm_endpoint() -> str:
     return f"http://{CLOUD_API}:{MOTO_PORT}"
 
 
-def region(vpn: Vpn) -> str:
-    return LAB_CREDENTIALS["AWS_DEFAULT_REGION"]
-
-
 def run_over_ssh(world: World, name: str, command: str, stdin: str | None = None) -> str:
     target = world.vpn.node(name).ssh
     assert target is not None and world.operator and world.ssh_key
@@ -109,7 +105,7 @@ def put_parameters(world: World, keys: KeyRing, config: str) -> None:
     """
     assert world.operator
     hub = world.vpn.hub
-    names = ssm_names(world.stack, hub.interface, region(world.vpn))
+    names = ssm_names(world.stack, hub.interface, LAB_CREDENTIALS["AWS_DEFAULT_REGION"])
     script = (
         "import boto3, json, sys\n"
         "p = json.load(sys.stdin)\n"
@@ -191,7 +187,7 @@ def deploy(world: World, keys: KeyRing | None = None) -> Deployment:
     if vpn.hub.kind == "aws":
         start_ssm(world)
         put_parameters(world, keys, dep.configs[vpn.hub.name])
-        names = ssm_names(world.stack, vpn.hub.interface, region(vpn), endpoint_url=ssm_endpoint())
+        names = ssm_names(world.stack, vpn.hub.interface, LAB_CREDENTIALS["AWS_DEFAULT_REGION"], endpoint_url=ssm_endpoint())
         apply_cloud_init(world.nodes[vpn.hub.name], render_user_data(vpn, world.stack, names))
     for node in vpn.nodes:
         kind = node_kind(vpn, node.name)

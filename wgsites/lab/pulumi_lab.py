@@ -31,7 +31,7 @@ from ..render import KeyRing
 from .checks import Check, Checker, table
 from .deploy import Deployment, install_file_peer
 from .netns import Lab, Node
-from .world import World, build_world
+from .world import World, add_device, build_world
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "components", "wgsites", "cloud-init", "requirements.txt")
@@ -152,14 +152,7 @@ class PulumiLab:
 
     def add_roaming_node(self, name: str, public: str, index: int) -> Node:
         """A new device behind its own NAT, for a peer about to be added to the stack."""
-        from .scenarios import checker_wiring
-        from .world import _behind_nat
-
-        node = self.lab.node(name)
-        _behind_nat(self.world, checker_wiring(self.world), self.lab.nodes["internet"], node, name, index, public)
-        self.world.nodes[name] = node
-        self.world.public[name] = public
-        return node
+        return add_device(self.world, name, public, index)
 
     # after an up -----------------------------------------------------------------------------
 

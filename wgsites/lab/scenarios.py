@@ -11,7 +11,7 @@ from ..model import Spoke
 from ..render import KeyRing, render_wg_quick
 from .checks import Checker
 from .deploy import install_file_peer, make_keys, put_parameters, wait_for
-from .world import _behind_nat
+from .world import add_device
 
 
 def wan_address_change(checker: Checker) -> None:
@@ -50,10 +50,7 @@ def add_peer_through_ssm(checker: Checker) -> None:
     address = next(a for a in vpn.network.hosts() if a not in used)
     new_peer = Spoke(name="added", kind="peer", address=address, interface="wg0")
     grown = dataclasses.replace(vpn, spokes=(*vpn.spokes, new_peer))
-    node = world.lab.node("added")
-    _behind_nat(world, checker_wiring(world), world.lab.nodes["internet"], node, "added", 90, "203.0.113.90")
-    world.nodes["added"] = node
-    world.public["added"] = "203.0.113.90"
+    node = add_device(world, "added", "203.0.113.90", 90)
     world.vpn = grown
     keys: KeyRing = make_keys(world, previous=checker.dep.keys)
     hub_endpoint = f"{world.public[vpn.hub.name]}:{vpn.hub.listen_port}"
@@ -102,11 +99,3 @@ def _handshake(output: str, key: str) -> str:
         if line.startswith(key):
             return line.split("\t")[1]
     return "-"
-
-
-def checker_wiring(world):
-    from .world import _Wiring
-
-    wiring = _Wiring(world.lab)
-    wiring.count = 900  # interface names in the internet namespace stay unique
-    return wiring

@@ -38,6 +38,20 @@ class LanHost:
     owner: str  # the VPN node whose LAN it is on
 
 
+class _Wiring:
+    """Counters for interface names, which must be unique per namespace and short."""
+
+    def __init__(self, lab: Lab):
+        self.lab = lab
+        self.count = 0
+
+    def link(self, a: Node, a_if: str, b: Node, b_if: str | None = None) -> str:
+        self.count += 1
+        b_if = b_if or f"v{self.count}"
+        self.lab.link(a, a_if, b, b_if)
+        return b_if
+
+
 @dataclass
 class World:
     lab: Lab
@@ -54,26 +68,13 @@ class World:
     ssh_key: Path | None = None
     ssh_public_key: str = ""
     cloud: Node | None = None
+    wiring: _Wiring | None = None  # keeps interface names unique for nodes added later
 
     def hosts_of(self, owner: str) -> list[LanHost]:
         return [h for h in self.lan_hosts if h.owner == owner]
 
 
-class _Wiring:
-    """Counters for interface names, which must be unique per namespace and short."""
-
-    def __init__(self, lab: Lab):
-        self.lab = lab
-        self.count = 0
-
-    def link(self, a: Node, a_if: str, b: Node, b_if: str | None = None) -> str:
-        self.count += 1
-        b_if = b_if or f"v{self.count}"
-        self.lab.link(a, a_if, b, b_if)
-        return b_if
-
-
-def _nat_box(world: World, wiring: _Wiring, inet: Node, name: str, public: str, inside: ipaddress.IPv4Network) -> Node:
+def _nat_box(world: World, wiring: _Wiring, inet: Node, name: str, public: str) -> Node:
     """A home/café/CGNAT router: masquerades its inside network out of wan0."""
     box = world.lab.node(name)
     bridge_port = wiring.link(box, "wan0", inet)
@@ -99,7 +100,7 @@ def _attach_public(world: World, wiring: _Wiring, inet: Node, node: Node, ifname
 
 def _behind_nat(world: World, wiring: _Wiring, inet: Node, node: Node, name: str, index: int, public: str) -> None:
     inside = ipaddress.IPv4Network(f"192.168.{index}.0/24")
-    box = _nat_box(world, wiring, inet, f"nat-{name}"[:20], public, inside)
+    box = _nat_box(world, wiring, inet, f"nat-{name}"[:20], public)
     wiring.link(node, "wan0", box, "lan0")
     box.add_address("lan0", f"{inside.network_address + 1}/24")
     node.add_address("wan0", f"{inside.network_address + 2}/24")
@@ -115,16 +116,14 @@ def _lan(
     owner: str,
     lan: ipaddress.IPv4Network,
     index: int,
-    gateway_address: str | None = None,
-    hosts: tuple[int, ...] = (20,),
 ) -> str:
-    """A bridge on `gateway` with one host per entry of `hosts` (offsets into the LAN)."""
+    """A bridge on `gateway` (the LAN's first address) with one host at the LAN's .20."""
     bridge = f"lan{index}"
     gateway.run(["ip", "link", "add", bridge, "type", "bridge"])
     gateway.set_up(bridge)
-    gw_addr = gateway_address or str(lan.network_address + 1)
+    gw_addr = str(lan.network_address + 1)
     gateway.add_address(bridge, f"{gw_addr}/{lan.prefixlen}")
-    for offset in hosts:
+    for offset in (20,):
         host = world.lab.node(f"{owner}-h{index}{offset}"[:20])
         port = wiring.link(host, "eth0", gateway)
         gateway.run(["ip", "link", "set", port, "master", bridge])
@@ -139,7 +138,7 @@ def _lan(
 def build_world(lab: Lab, stack: str, vpn: Vpn, run_dir: Path) -> World:
     """Create every namespace of the stack's world and rewrite the stack to fit it."""
     world = World(lab=lab, stack=stack, vpn=vpn, nodes={})
-    wiring = _Wiring(lab)
+    wiring = world.wiring = _Wiring(lab)
 
     inet = lab.node("internet")
     inet.run(["ip", "link", "add", "br0", "type", "bridge"])
@@ -213,17 +212,14 @@ def build_world(lab: Lab, stack: str, vpn: Vpn, run_dir: Path) -> World:
 
     # the spokes: public when they have an endpoint, else behind a NAT box of their own
     for i, spoke in enumerate(vpn.spokes):
-        node = lab.node(spoke.name)
-        world.nodes[spoke.name] = node
         if spoke.endpoint:
-            public = f"203.0.113.{10 + i}"
+            node = world.nodes[spoke.name] = lab.node(spoke.name)
+            public = world.public[spoke.name] = f"203.0.113.{10 + i}"
             _attach_public(world, wiring, inet, node, "wan0", public)
             world.wan[spoke.name] = ("wan0", f"{public}/24")
             spoke = dataclasses.replace(spoke, endpoint=f"{public}:{spoke.listen_port}")
         else:
-            public = f"203.0.113.{50 + i}"
-            _behind_nat(world, wiring, inet, node, spoke.name, 50 + i, public)
-        world.public[spoke.name] = public
+            node = add_device(world, spoke.name, f"203.0.113.{50 + i}", 50 + i)
         for j, lan in enumerate(spoke.lans):
             _lan(world, wiring, node, spoke.name, lan, j)
         rewritten_spokes.append(dataclasses.replace(spoke, ssh=manage(spoke.name, node, spoke.ssh)))
@@ -234,6 +230,15 @@ def build_world(lab: Lab, stack: str, vpn: Vpn, run_dir: Path) -> World:
             for host in world.lan_hosts:
                 host.node.start_web_logger(host.address, rule.port)
     return world
+
+
+def add_device(world: World, name: str, public: str, index: int) -> Node:
+    """A node behind a NAT box of its own (public address PUBLIC, inside 192.168.INDEX.0/24)."""
+    assert world.wiring is not None
+    node = world.nodes[name] = world.lab.node(name)
+    world.public[name] = public
+    _behind_nat(world, world.wiring, world.lab.nodes["internet"], node, name, index, public)
+    return node
 
 
 def node_kind(vpn: Vpn, name: str) -> str:
