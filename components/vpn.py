@@ -17,14 +17,13 @@ from dataclasses import dataclass, field
 import pulumi
 
 from wgsites.addressing import AddressPlan
-from wgsites.config import ConfigError
 from wgsites.model import Vpn
 from wgsites.render import KeyRing, render_wg_quick
 
 from .aws_gateway import AwsGateway, AwsGatewayArgs
 from .keys import derived_key
 from .roaming_peer import RoamingPeer, RoamingPeerArgs
-from .settings import check_key_seed, key_seed, own_key_nodes
+from .settings import check_key_seed, own_key_nodes
 from .ssh_host import SshHost, SshHostArgs
 
 
@@ -36,7 +35,7 @@ class WireGuardVpnArgs:
     ssh_private_key: pulumi.Input[str] | None = None  # for every SSH host; None: the SSH agent
     key_rotations: Mapping[str, int | str] = field(default_factory=dict)  # raise one to re-key that node
     # what the aws hub's and roaming peers' keys are derived from (base64, 32-64 bytes);
-    # None: the secret stack config wgsites:keySeed (settings.load() has checked it)
+    # the stack's secret wgsites:keySeed, as settings.load() read and checked it; None when no node needs it
     key_seed: pulumi.Input[str] | None = None
 
 
@@ -51,15 +50,10 @@ class WireGuardVpn(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: WireGuardVpnArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         vpn, stack, hub = args.vpn, args.stack, args.vpn.hub
-        # a missing or bad seed fails here, before any resource
+        # a missing or bad seed fails here, before any resource (settings.load checked the stack's own)
         seed = args.key_seed
-        if isinstance(seed, str) and (errors := check_key_seed(seed, vpn, stack)):
+        if (seed is None or isinstance(seed, str)) and (errors := check_key_seed(seed, vpn, stack)):
             raise pulumi.RunError("\n".join(errors))
-        if seed is None:
-            try:
-                seed = key_seed(vpn, stack)
-            except ConfigError as exc:
-                raise pulumi.RunError("\n".join(exc.messages)) from None
         super().__init__("wgsites:vpn:WireGuardVpn", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
