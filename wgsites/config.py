@@ -27,14 +27,18 @@ from .model import (
     Uplink,
     Vpn,
 )
+from .plaintext import unsafe_character
 
 CONFIG_KEY = "wgsites:vpn"
 T = TypeVar("T")
 
-NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
+# Every pattern is matched with re.fullmatch: `$` would also match before a final line break.
+NAME_RE = re.compile(r"[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?")
 # wg-quick's own rule for interface names, plus the kernel's 15-byte limit.
-INTERFACE_RE = re.compile(r"^[a-zA-Z0-9_=+.-]{1,15}$")
-HOST_RE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\.?$")
+INTERFACE_RE = re.compile(r"[a-zA-Z0-9_=+.-]{1,15}")
+HOST_RE = re.compile(r"(?=.{1,253}\Z)[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\.?")
+# Pulumi's own rule for stack names; the name lands in every rendered file's header.
+STACK_RE = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 
 
 class ConfigError(ValueError):
@@ -107,13 +111,13 @@ class _Reader:
         return convert
 
     def name(self, path: str, value: Any) -> str | None:
-        if isinstance(value, str) and NAME_RE.match(value):
+        if isinstance(value, str) and NAME_RE.fullmatch(value):
             return value
         self.fail(path, value, "is not a valid name; use 1-32 lowercase letters, digits and inner dashes")
         return None
 
     def interface(self, path: str, value: Any) -> str | None:
-        if isinstance(value, str) and INTERFACE_RE.match(value):
+        if isinstance(value, str) and INTERFACE_RE.fullmatch(value):
             return value
         self.fail(
             path,
@@ -154,8 +158,9 @@ class _Reader:
         return tuple(value)
 
     def endpoint(self, path: str, value: Any) -> str | None:
-        if isinstance(value, str) and split_endpoint(value) is not None:
-            return value
+        parsed = split_endpoint(value) if isinstance(value, str) else None
+        if parsed is not None:
+            return join_endpoint(*parsed)  # rebuilt from its parts, never the raw text
         self.fail(path, value, "is not host or host:port; write it like vpn.example.net:51820 or 203.0.113.5")
         return None
 
@@ -200,24 +205,41 @@ def _show(value: Any) -> str:
     return repr(value)
 
 
+def ip_text(value: str) -> str | None:
+    """VALUE as an IP address in canonical text, or None. Zone ids (`fe80::1%eth0`) are refused:
+    ipaddress keeps any text after `%`, line breaks included, and no config needs one."""
+    if "%" in value:
+        return None
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None
+
+
 def split_endpoint(value: str) -> tuple[str, int | None] | None:
-    """'host', 'host:port', '[v6]:port' -> (host, port); None when malformed."""
+    """'host', 'host:port', '[v6]:port' -> (host, port), an IP host in canonical text; None when malformed."""
     value = value.strip()
-    match = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\](?::(\d+))?", value)
+    match = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\](?::([0-9]+))?", value)
     if match:
         host, port = match.group(1), match.group(2)
     elif value.count(":") == 1:
         host, port = value.split(":")
     else:
         host, port = value, None
-    if port is not None and not (port.isdigit() and 1 <= int(port) <= 65535):
+    if port is not None and not (re.fullmatch(r"[0-9]{1,5}", port) and 1 <= int(port) <= 65535):
         return None
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        if not HOST_RE.match(host) or host.replace(".", "").isdigit():
-            return None
+    address = ip_text(host)
+    if address is not None:
+        host = address
+    elif "%" in host or not HOST_RE.fullmatch(host) or host.replace(".", "").isdigit():
+        return None
     return host, int(port) if port is not None else None
+
+
+def join_endpoint(host: str, port: int | None) -> str:
+    """The inverse of split_endpoint: IPv6 hosts in brackets."""
+    shown = f"[{host}]" if ":" in host else host
+    return shown if port is None else f"{shown}:{port}"
 
 
 def _ssh(r: _Reader, path: str, value: Any) -> SshTarget | None:
@@ -233,8 +255,9 @@ def _ssh(r: _Reader, path: str, value: Any) -> SshTarget | None:
 
 def _host(r: _Reader) -> Callable[[str, Any], str | None]:
     def convert(path: str, value: Any) -> str | None:
-        if isinstance(value, str) and split_endpoint(value) == (value, None):
-            return value
+        parsed = split_endpoint(value) if isinstance(value, str) and not value.strip().startswith("[") else None
+        if parsed is not None and parsed[1] is None:
+            return parsed[0]
         r.fail(path, value, "is not a host name or address; write it like router.lan or 192.0.2.10")
         return None
 
@@ -286,16 +309,18 @@ def _aws(r: _Reader, path: str, value: Any) -> AwsOptions | None:
     if obj is None:
         return None
     r.unknown_keys(obj, path, {"instanceType", "adminCidrs", "syncSeconds"})
-    admin = r.get(obj, path, "adminCidrs", r.strings, ())
-    for i, cidr in enumerate(admin or ()):
+    admin = []
+    for i, cidr in enumerate(r.get(obj, path, "adminCidrs", r.strings, ()) or ()):
         try:
-            ipaddress.ip_network(cidr)
+            if "%" in cidr:
+                raise ValueError("zone id")
+            admin.append(str(ipaddress.ip_network(cidr)))
         except ValueError:
             r.fail(f"{path}.adminCidrs[{i}]", cidr, "is not a network; write it like 198.51.100.7/32")
     instance_type = r.get(obj, path, "instanceType", _instance_type(r), "t4g.nano")
     return AwsOptions(
         instance_type=instance_type or "t4g.nano",
-        admin_cidrs=tuple(admin or ()),
+        admin_cidrs=tuple(admin),
         sync_seconds=r.get(obj, path, "syncSeconds", r.integer(10, 3600), 30),
     )
 
@@ -397,11 +422,13 @@ def _spoke(r: _Reader, path: str, value: Any, kind: str) -> Spoke | None:
         r.errors.append(
             f"{path}.publicKey: set together with ssh; a host managed over SSH makes its own key, so remove publicKey"
         )
-    for i, server in enumerate(fields["dns"] or ()):
-        try:
-            ipaddress.ip_address(server)
-        except ValueError:
-            r.fail(f"{path}.dns[{i}]", server, "is not an IP address; DNS servers are given by address, e.g. 10.10.10.1")
+    servers = [ip_text(server) for server in fields["dns"] or ()]
+    for i, server in enumerate(servers):
+        if server is None:
+            fix = "is not an IP address; DNS servers are given by address, e.g. 10.10.10.1"
+            r.fail(f"{path}.dns[{i}]", fields["dns"][i], fix)
+    if fields["dns"] is not None:
+        fields["dns"] = tuple(s for s in servers if s is not None)  # rebuilt from the parsed form
     optional = ("endpoint", "listen_port", "public_key", "ssh", "file")
     if any(v is None for k, v in fields.items() if k not in optional):
         return None
@@ -439,10 +466,36 @@ def _list(r: _Reader, path: str, value: Any) -> list[Any]:
     return []
 
 
+def unsafe_strings(value: Any, path: str) -> list[str]:
+    """One message per string (value or key) under VALUE that holds a line break or control character.
+
+    Checked before anything else: such a value could add a line (a root hook) to a rendered file.
+    """
+    if isinstance(value, str):
+        code = unsafe_character(value)
+        if code is None:
+            return []
+        return [f"{path}: {_show(value)} contains {code}, a line break or control character; write it on one line"]
+    if isinstance(value, Mapping):
+        errors = []
+        for key, item in value.items():
+            code = unsafe_character(key) if isinstance(key, str) else None
+            if code:
+                errors.append(f"{path}: the key {key!r} contains {code}, a line break or control character; remove it")
+            else:
+                errors += unsafe_strings(item, f"{path}.{key}")
+        return errors
+    if isinstance(value, list):
+        return [e for i, item in enumerate(value) for e in unsafe_strings(item, f"{path}[{i}]")]
+    return []
+
+
 def parse_vpn(raw: Any, path: str = CONFIG_KEY) -> Vpn:
     """Parse the `wgsites:vpn` object; raise ConfigError naming every mistake."""
     from .addressing import check_vpn
 
+    if errors := unsafe_strings(raw, path):
+        raise ConfigError(errors)
     r = _Reader()
     obj = r.mapping(path, raw)
     if obj is None:
@@ -485,7 +538,15 @@ def load_stack_file(path: str | Path) -> Vpn:
 
 
 def stack_name(path: str | Path) -> str:
-    """'Pulumi.home.yaml' -> 'home'."""
+    """'Pulumi.home.yaml' -> 'home'; ConfigError when the file name gives no valid Pulumi stack name."""
     name = Path(path).name
     parts = name.split(".")
-    return parts[1] if len(parts) == 3 and parts[0] == "Pulumi" else Path(path).stem
+    stack = parts[1] if len(parts) == 3 and parts[0] == "Pulumi" else Path(path).stem
+    if not STACK_RE.fullmatch(stack):
+        raise ConfigError(
+            [
+                f"{path}: the stack name {stack!r} (from the file name) is not a Pulumi stack name; "
+                "name the file Pulumi.STACK.yaml with STACK of letters, digits, _ . -"
+            ]
+        )
+    return stack

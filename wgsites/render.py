@@ -17,10 +17,31 @@ from pathlib import Path
 import jinja2
 
 from .addressing import AddressPlan
+from .keys import is_valid_key
 from .model import Spoke, Vpn
+from .plaintext import unsafe_character
 
 TEMPLATES = Path(__file__).parent / "templates"
 CLOUD_INIT = Path(__file__).parent.parent / "cloud-init"
+
+
+class UnsafeValueError(ValueError):
+    """A value about to be rendered holds a line break or control character (see wgsites.plaintext)."""
+
+
+class Trusted(str):
+    """Text wgsites itself made (a rendered template, a file it ships): it may span lines."""
+
+
+def _one_line(value: object) -> object:
+    """Jinja's finalize: every `{{ value }}` of every template passes here, so no field is forgotten."""
+    if isinstance(value, Trusted):
+        return value
+    code = unsafe_character(str(value))
+    if code is not None:
+        raise UnsafeValueError(f"refusing to render {str(value)[:80]!r}: it holds {code}, a line break or control character")
+    return value
+
 
 _env = jinja2.Environment(
     loader=jinja2.FileSystemLoader([str(TEMPLATES), str(CLOUD_INIT)]),
@@ -29,7 +50,12 @@ _env = jinja2.Environment(
     lstrip_blocks=True,
     keep_trailing_newline=True,
     autoescape=False,  # noqa: S701 - config files and shell, not HTML
+    finalize=_one_line,
 )
+
+
+def _render(template: str, **context: object) -> Trusted:
+    return Trusted(_env.get_template(template).render(**context))
 
 
 def gzip_base64(text: str) -> str:
@@ -72,6 +98,32 @@ def nft_table(interface: str) -> str:
     return "wgsites_" + re.sub(r"[^A-Za-z0-9_]", "_", interface)
 
 
+@dataclass(frozen=True)
+class Hook:
+    """A wg-quick hook line wgsites writes: wg-quick runs it as root, so these are the only ones there are."""
+
+    key: str  # PostUp, PreDown
+    command: str
+
+    def __str__(self) -> str:
+        return f"{self.key} = {self.command}"
+
+
+def key_hook() -> Hook:
+    """A managed node's key stays in its own 0600 file, never in the config."""
+    return Hook("PostUp", "wg set %i private-key /etc/wireguard/%i.key")
+
+
+def firewall_hooks(interface: str) -> tuple[Hook, Hook]:
+    """Load the node's nftables table with the interface, remove it with it."""
+    return Hook("PostUp", "nft -f /etc/wireguard/%i.nft"), Hook("PreDown", f"nft delete table inet {nft_table(interface)}")
+
+
+def allowed_hooks(interface: str) -> tuple[Hook, ...]:
+    """Every hook a config wgsites renders for INTERFACE may hold: the install script accepts no other."""
+    return (key_hook(), *firewall_hooks(interface))
+
+
 def render_nftables(vpn: Vpn, name: str, stack: str) -> str | None:
     """Masquerade (hub) and the guide's forward rules (hub and sites), or None if neither applies."""
     plan = AddressPlan(vpn).plan(name)
@@ -79,7 +131,8 @@ def render_nftables(vpn: Vpn, name: str, stack: str) -> str | None:
     rules = vpn.forward_rules if gateway else ()
     if not plan.masquerade and not rules:
         return None
-    return _env.get_template("nftables.nft.j2").render(
+    return _render(
+        "nftables.nft.j2",
         name=name,
         stack=stack,
         interface=plan.interface,
@@ -94,8 +147,8 @@ def render_sysctl(vpn: Vpn, name: str, stack: str) -> str | None:
     plan = AddressPlan(vpn).plan(name)
     if not (plan.forwarding or plan.proxy_arp):
         return None
-    return _env.get_template("sysctl.conf.j2").render(
-        name=name, stack=stack, interface=plan.interface, forwarding=plan.forwarding, proxy_arp=plan.proxy_arp
+    return _render(
+        "sysctl.conf.j2", name=name, stack=stack, interface=plan.interface, forwarding=plan.forwarding, proxy_arp=plan.proxy_arp
     )
 
 
@@ -117,6 +170,15 @@ def render_wg_quick(
     if any(p.endpoint is None for p in plan.peers) and name != vpn.hub.name:
         raise ValueError(f"the hub {vpn.hub.name} has no endpoint yet: pass the Elastic IP or set wgsites:vpn.hub.endpoint")
     node = vpn.node(name)
+    for entry in plan.peers:
+        if not is_valid_key(keys.public[entry.name]):
+            raise UnsafeValueError(f"the public key of {entry.name} is not a WireGuard key; refusing to render {name}'s config")
+    private_key = None if plan.managed else keys.private.get(name)
+    if private_key is not None and not is_valid_key(private_key):
+        raise UnsafeValueError(f"the private key of {name} is not a WireGuard key; refusing to render its config")
+    hooks = [] if private_key else [key_hook()]
+    if render_nftables(vpn, name, stack):
+        hooks += firewall_hooks(plan.interface)
     peers = [
         {
             "name": entry.name,
@@ -128,12 +190,13 @@ def render_wg_quick(
         }
         for entry in plan.peers
     ]
-    return _env.get_template("wg-quick.conf.j2").render(
+    return _render(
+        "wg-quick.conf.j2",
         plan=plan,
         stack=stack,
-        private_key=None if plan.managed else keys.private.get(name),
+        private_key=private_key,
         dns=node.dns if isinstance(node, Spoke) else (),
-        nft_table=nft_table(plan.interface) if render_nftables(vpn, name, stack) else None,
+        hooks=hooks,
         peers=peers,
     )
 
@@ -141,11 +204,13 @@ def render_wg_quick(
 def render_install_script(vpn: Vpn, name: str, stack: str) -> str:
     """The script that installs a config read on stdin (see its header)."""
     node = vpn.node(name)
-    return _env.get_template("install.sh.j2").render(
+    return _render(
+        "install.sh.j2",
         name=name,
         stack=stack,
         interface=node.interface,
         nft_table=nft_table(node.interface),
+        allowed_hooks=allowed_hooks(node.interface),
         install_path=INSTALL_PATH.format(interface=node.interface),
         nft=render_nftables(vpn, name, stack) or "",
         sysctl=render_sysctl(vpn, name, stack) or "",
@@ -169,7 +234,8 @@ def render_user_data(vpn: Vpn, stack: str, ssm: SsmNames) -> str:
     It holds no peer and no key, so adding a peer never changes it (no VM replacement).
     """
     hub = vpn.hub
-    return _env.get_template("user-data.yaml.j2").render(
+    return _render(
+        "user-data.yaml.j2",
         stack=stack,
         hub=hub,
         install_path=INSTALL_PATH.format(interface=hub.interface),

@@ -33,6 +33,7 @@ SYSCTL = f"/etc/sysctl.d/70-wgsites-{IFACE}.conf"
 STATE = f"/var/lib/wgsites/{IFACE}"
 HUB_VPN = "10.50.0.1"
 NEW_LAN = "10.60.0.0/24"
+PWNED = "/etc/wireguard/pwned"  # what a smuggled hook would create (a node-private dir)
 ORIGINAL_CONF = "# the operator's own wg0, here before wgsites\n[Interface]\nAddress = 10.99.99.1/24\nListenPort = 51999\n"
 LAB_ADDRESS = {"hub": "192.0.2.1", "s1": "192.0.2.2", "s2": "192.0.2.3"}
 
@@ -214,6 +215,14 @@ def broken_configs(good: str) -> dict[str, str]:
         "typo": good.replace("Address = 10.50.0.1/24", "Adress = 10.50.0.1/24"),
         "bad public key": re.sub(r"(?m)^PublicKey = .*$", "PublicKey = paste-s1-key-here", good, count=1),
         "no interface": good.replace("[Interface]", "[Interfaces]"),
+        # hostile: wg-quick would run any of these as root
+        "extra hook": good.replace("[Interface]\n", f"[Interface]\nPostUp = touch {PWNED}\n"),
+        "hook with a lowercase key": good.replace("[Interface]\n", f"[Interface]\n  postup=touch {PWNED}\n"),
+        "allowed hook extended": good.replace("/etc/wireguard/%i.key", f"/etc/wireguard/%i.key; touch {PWNED}"),
+        "hook behind a carriage return": good.replace("[Interface]\n", f"[Interface]\nPostUp\r = touch {PWNED}\n"),
+        "hook in a peer": good + f"PostUp = touch {PWNED}\n",
+        "a key pushed inline": good.replace("[Interface]\n", f"[Interface]\nPrivateKey = {'A' * 43}=\n"),
+        "routing table": good.replace("[Interface]\n", "[Interface]\nTable = off\n"),
     }
 
 
@@ -222,9 +231,16 @@ def broken_configs(good: str) -> dict[str, str]:
     [
         ("empty", "refusing an empty config; nothing was changed"),
         ("blank", "the config needs exactly one [Interface] section, it has 0"),
-        ("typo", "unknown key in [interface]: Adress = 10.50.0.1/24"),
+        ("typo", "a key wgsites does not write in [Interface]: Adress = 10.50.0.1/24"),
         ("bad public key", "not a WireGuard public key: PublicKey = paste-s1-key-here"),
-        ("no interface", "outside any section"),
+        ("no interface", "unknown section: [Interfaces]"),
+        ("extra hook", f"a hook wgsites does not write: PostUp = touch {PWNED}"),
+        ("hook with a lowercase key", f"a hook wgsites does not write:   postup=touch {PWNED}"),
+        ("allowed hook extended", "a hook wgsites does not write: PostUp = wg set %i private-key /etc/wireguard/%i.key; touch"),
+        ("hook behind a carriage return", "refusing a config with a control character or non-ASCII byte"),
+        ("hook in a peer", f"a key wgsites does not write in [Peer]: PostUp = touch {PWNED}"),
+        ("a key pushed inline", "a key wgsites does not write in [Interface]: PrivateKey ="),
+        ("routing table", "a key wgsites does not write in [Interface]: Table = off"),
     ],
 )
 def test_an_empty_or_broken_config_is_refused_and_the_old_one_keeps_running(world: World, case: str, message: str) -> None:
@@ -238,8 +254,9 @@ def test_an_empty_or_broken_config_is_refused_and_the_old_one_keeps_running(worl
     assert refused.returncode != 0
     assert refused.stdout == ""
     assert message in refused.stderr, refused.stderr
-    if case != "empty":
+    if case not in ("empty", "hook behind a carriage return"):
         assert "refusing an invalid config (see above); nothing was changed" in refused.stderr
+    assert hub.run(["test", "-e", PWNED], check=False).returncode == 1, "a smuggled hook ran"
     assert snapshot(hub) == before  # not a file touched, the config on disk unchanged
     assert hub.read_file(CONF) == good
     assert wg(hub, "peers") == peers
@@ -251,12 +268,13 @@ def test_a_config_that_fails_to_apply_is_rolled_back(world: World) -> None:
     good = world.conf(VPN1, "hub")
     key = wg(hub, "private-key")
 
-    # [Interface] changed -> restart; a PostUp that fails makes wg-quick up fail and tear down
-    failing_hook = good.replace("SaveConfig = false", "PostUp = false\nSaveConfig = false")
-    done = script(hub, VPN1, "install", failing_hook, check=False)
+    # [Interface] changed -> restart; an address `ip` refuses makes wg-quick up fail and tear down
+    # (a failing hook would be the simpler lever, but the script accepts no hook it does not write)
+    failing_address = good.replace("Address = 10.50.0.1/24", "Address = 10.50.0.1/24, 10.50.0.300/24")
+    done = script(hub, VPN1, "install", failing_address, check=False)
     assert done.returncode != 0 and done.stdout == ""
     assert "interface settings changed: restarting wg0" in done.stderr
-    assert "[#] false" in done.stderr  # wg-quick really ran the hook
+    assert "[#] ip -4 address add 10.50.0.300/24 dev wg0" in done.stderr  # wg-quick really tried it
     assert "the previous one is back" in done.stderr, done.stderr
     assert hub.read_file(CONF) == good
     assert hub.run(["stat", "-c", "%a", CONF]).stdout.strip() == "600"
@@ -285,7 +303,7 @@ def test_a_failed_first_install_puts_the_operators_config_back_as_it_was(world: 
     """No previous wgsites config: the rollback restores the operator's file and leaves it down."""
     node = world.lab.node("fresh")
     node.write_file(CONF, ORIGINAL_CONF, mode=0o600)
-    failing = world.conf(VPN1, "hub").replace("SaveConfig = false", "PostUp = false\nSaveConfig = false")
+    failing = world.conf(VPN1, "hub").replace("Address = 10.50.0.1/24", "Address = 10.50.0.300/24")
     done = script(node, VPN1, "install", failing, check=False, name="hub")
     assert done.returncode != 0 and done.stdout == ""
     assert "wg-quick up failed; the previous config is back" in done.stderr, done.stderr

@@ -1,0 +1,25 @@
+"""What may appear inside one value of a file wgsites renders: no line break, no control character.
+
+wg-quick runs every `PostUp =` line of a config as root, and the install script and
+nftables files are read line by line too: a value that carries a line break (LF, CR,
+NEL U+0085, U+2028, U+2029, VT, FF, ...) would add a line of its own. Format
+characters (U+202E and friends) are refused too: they make a reviewed diff read
+differently from what runs. The parser refuses such values with the key's path; the
+renderer refuses them again, whatever their source (a host's answer, a future field).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+# Cc: C0/C1 controls (TAB, LF, CR, NEL, ...); Cf: format (bidi overrides, zero width);
+# Zl, Zp: U+2028 LINE SEPARATOR, U+2029 PARAGRAPH SEPARATOR.
+UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
+def unsafe_character(text: str) -> str | None:
+    """The first character of TEXT that may not stand inside a value, as `U+XXXX`; None if there is none."""
+    for char in text:
+        if unicodedata.category(char) in UNSAFE_CATEGORIES:
+            return f"U+{ord(char):04X}"
+    return None
