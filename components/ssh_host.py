@@ -12,8 +12,21 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_command import remote
 
+from wgsites.keys import host_public_key
 from wgsites.model import SshTarget, Vpn
 from wgsites.render import install_command
+
+
+def _checked_key(name: str, target: SshTarget, answer: str, key_urn: str) -> str:
+    try:
+        return host_public_key(answer)
+    except ValueError as exc:
+        # the key command itself succeeded, so its answer is in the state: only a replace asks again
+        raise pulumi.RunError(
+            f"{name}: the host {target.host} {exc}; nothing was pushed with it. Check that host (its "
+            f"/etc/wireguard key and wg tools), then ask it again: pulumi up --replace '{key_urn}'"
+        ) from None
+
 
 # Both streams may carry what the install script logs; keep them out of logs and state.
 _QUIET = pulumi.ResourceOptions(additional_secret_outputs=["stdout", "stderr"])
@@ -63,8 +76,10 @@ class SshHost(pulumi.ComponentResource):
             add_previous_output_in_env=False,
             opts=pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=self), _QUIET),
         )
-        # stdout is secret as a precaution; it holds only the public key, which is public.
-        self.public_key = pulumi.Output.unsecret(self.key_command.stdout.apply(str.strip))
+        # stdout is secret as a precaution; it holds only the public key, which is public. It is checked
+        # before any other node's config uses it: a compromised host must not add lines to them.
+        answer = pulumi.Output.all(self.key_command.stdout, self.key_command.urn)
+        self.public_key = pulumi.Output.unsecret(answer.apply(lambda a: _checked_key(name, target, a[0], a[1])))
         self.install_command = None
 
     def _command(self, action: str) -> str:

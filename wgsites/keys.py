@@ -12,7 +12,9 @@ from __future__ import annotations
 import base64
 import binascii
 
+import nacl.bindings
 import nacl.encoding
+import nacl.exceptions
 import nacl.hash
 from nacl.public import PrivateKey
 
@@ -43,6 +45,35 @@ def is_valid_key(value: str) -> bool:
         return len(base64.b64decode(value, validate=True)) == 32
     except (binascii.Error, ValueError):
         return False
+
+
+def is_low_order(public_key: str) -> bool:
+    """Whether a (valid) public key is one of Curve25519's low-order points, all zeros among them.
+
+    Any private key times such a point is the identity: libsodium refuses that result, as
+    WireGuard refuses the handshake. So one scalar multiplication with a fresh key tells.
+    """
+    try:
+        nacl.bindings.crypto_scalarmult(bytes(PrivateKey.generate()), base64.b64decode(public_key))
+    except nacl.exceptions.RuntimeError:
+        return True
+    return False
+
+
+def host_public_key(answer: str) -> str:
+    """The public key a host printed (its key command's stdout), or ValueError saying what is wrong.
+
+    A host is trusted with its own tunnel only: its answer goes into other nodes' `PublicKey =`
+    lines, so it must be exactly one line holding one usable key. The answer is never echoed
+    (whatever a broken or compromised host printed, it stays out of logs).
+    """
+    lines = answer.splitlines()
+    key = answer.strip()
+    if len(lines) != 1 or not is_valid_key(key):
+        raise ValueError(f"answered with {len(lines)} line(s), {len(answer)} characters, not one WireGuard public key")
+    if is_low_order(key):
+        raise ValueError("answered with a low-order (all-zero or weak) public key, which WireGuard refuses")
+    return key
 
 
 def seed_bytes(seed: str) -> bytes:

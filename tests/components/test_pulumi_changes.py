@@ -273,3 +273,25 @@ def test_another_seed_gives_every_derived_key_anew_and_no_other(home):
     other = m.run_stack("home", key_seed=m.seeded_private_key("another stack"))
     new, old = other.exports["public_keys"].value, home.exports["public_keys"].value
     assert {n for n in new if new[n] != old[n]} == {"gateway", "laptop", "phone"}  # home's key is made on the host
+
+
+ZERO_KEY = "A" * 43 + "="
+BETA = m.ssh_host_public_key("vpn-beta")  # what beta's key command prints when all is well
+HOSTILE_ANSWERS = {
+    "a second [Peer] that takes all traffic": f"{BETA}\n[Peer]\nPublicKey = {ZERO_KEY}\nAllowedIPs = 0.0.0.0/0\n",
+    "a hook": f"{BETA}\nPostUp = touch /tmp/pwned",
+    "nothing": "",
+    "the all-zero key": ZERO_KEY + "\n",
+    "not a key": "wg: command not found\n",
+}
+
+
+@pytest.mark.parametrize("answer", HOSTILE_ANSWERS.values(), ids=HOSTILE_ANSWERS.keys())
+def test_a_host_whose_key_answer_is_not_one_key_fails_and_nothing_is_pushed_with_it(answer):
+    """A compromised site must not add lines to the hub's config: its answer is checked first."""
+    error, mocks = failing_run("sites", host_answers={"vpn-beta-key": answer})
+    assert str(error).startswith("vpn-beta: the host ") and "nothing was pushed with it" in str(error)
+    assert "PostUp = touch" not in str(error) and "0.0.0.0/0" not in str(error)  # the answer is not echoed
+    for resource in mocks.of_type(m.REMOTE):
+        stdin = str(resource.inputs.get("stdin", ""))
+        assert "0.0.0.0/0" not in stdin and "pwned" not in stdin and ZERO_KEY not in stdin, resource.name

@@ -29,7 +29,7 @@ import json
 import os
 import runpy
 import threading
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,8 +98,11 @@ class EngineLikeMonitor(MockMonitor):
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
-    def __init__(self, region: str, preview: bool = False, existing: Collection[str] = ()) -> None:
+    def __init__(
+        self, region: str, preview: bool = False, existing: Collection[str] = (), host_answers: Mapping[str, str] | None = None
+    ) -> None:
         self.region = region
+        self.host_answers = dict(host_answers or {})  # remote command name -> its stdout, instead of a public key
         self.preview = preview
         self.existing = set(existing)  # in preview: resources already in the stack
         self.resources: list[pulumi.runtime.MockResourceArgs] = []
@@ -123,7 +126,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         outs = dict(args.inputs)
         name, typ = args.name, args.typ
         if typ == REMOTE:
-            outs.update(stdout=ssh_host_public_key(name.rsplit("-", 1)[0]) + "\n", stderr="")
+            default = ssh_host_public_key(name.rsplit("-", 1)[0]) + "\n"
+            outs.update(stdout=self.host_answers.get(name, default), stderr="")
         elif typ == LOCAL:
             outs.update(stdout="", stderr="")
         elif typ == EIP_TYPE:
@@ -273,6 +277,7 @@ def run_stack(
     preview: bool = False,
     existing: Collection[str] = (),
     key_seed: str | None = TEST_SEED,
+    host_answers: Mapping[str, str] | None = None,
 ) -> Run:
     """Run __main__.py for STACK (its Pulumi.<stack>.yaml, or VPN instead of its wgsites:vpn).
 
@@ -287,7 +292,9 @@ def run_stack(
     if vpn is not None:
         values["wgsites:vpn"] = vpn
     env = {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
-    mocks = RecordingMocks(region=str(values.get("aws:region", "us-east-1")), preview=preview, existing=existing)
+    mocks = RecordingMocks(
+        region=str(values.get("aws:region", "us-east-1")), preview=preview, existing=existing, host_answers=host_answers
+    )
     created: list[pulumi.Resource] = []
     run = Run(
         stack=stack,
