@@ -9,10 +9,12 @@ from __future__ import annotations
 import copy
 import functools
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import wgmocks
 
+ROOT_PACK = Path(__file__).resolve().parents[2] / "policy"
 FILE_PEER_PATH = "/nonexistent/wgsites-policy-test/home0.conf"  # never written: commands do not run under mocks
 
 
