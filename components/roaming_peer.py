@@ -12,10 +12,13 @@ import io
 import os
 import shlex
 from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
 import segno
 from pulumi_command import local
+
+from wgsites.render import RENDERED_MARK, is_rendered_by_wgsites
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,34 @@ def write_command(path: str) -> str:
     return f"umask 077 && mkdir -p {q(folder)} && cat > {q(tmp)} && chmod 600 {q(tmp)} && mv -f {q(tmp)} {q(target)}"
 
 
+def remove_command(path: str) -> str:
+    """Shell that removes PATH only while it is still the config wgsites wrote (a file put there since stays)."""
+    target = shlex.quote(os.path.expanduser(path))
+    mark = shlex.quote(RENDERED_MARK)
+    return f"if [ -f {target} ] && [ ! -L {target} ] && head -n 1 {target} | grep -qF {mark}; then rm -f {target}; fi"
+
+
+def refuse_foreign_file(peer: str, path: str) -> None:
+    """`file:` never replaces a file wgsites did not write (a typo such as /etc/resolv.conf, a user's own config)."""
+    target = Path(path).expanduser()
+    if target.is_symlink():
+        why = "is a symbolic link"
+    elif not target.exists():
+        return
+    elif not target.is_file():
+        why = "exists and is not a file"
+    else:
+        try:
+            with target.open(encoding="utf-8", errors="replace") as handle:
+                if is_rendered_by_wgsites(handle.readline()):
+                    return
+        except OSError as exc:
+            raise pulumi.RunError(f"{peer}.file: {path!r} cannot be read ({exc.strerror}); pick another path") from None
+        why = "exists and was not written by wgsites"
+    fix = "wgsites replaces only its own configs: pick another path or move that file"
+    raise pulumi.RunError(f"{peer}.file: {path!r} {why}; {fix}")
+
+
 @dataclass(frozen=True)
 class RoamingPeerArgs:
     config: pulumi.Input[str]  # the peer's wg-quick config, exactly as the core renders it
@@ -63,11 +94,11 @@ class RoamingPeer(pulumi.ComponentResource):
         self.qr_text = pulumi.Output.secret(qr.apply(lambda q: q.text))
         self.file_command = None
         if args.file:
-            target = os.path.expanduser(args.file)
+            refuse_foreign_file(name, args.file)
             self.file_command = local.Command(
                 f"{name}-file",
                 create=write_command(args.file),
-                delete=f"rm -f {shlex.quote(target)}",
+                delete=remove_command(args.file),
                 stdin=self.config,
                 logging="none",
                 add_previous_output_in_env=False,

@@ -34,7 +34,7 @@ def local_keys(vpn: Vpn, out: Path) -> KeyRing:
 
 def write_private_file(path: Path, content: str, mode: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)  # never through a symlink
     with os.fdopen(fd, "w") as handle:
         handle.write(content)
     os.chmod(path, mode)

@@ -66,6 +66,14 @@ def gzip_base64(text: str) -> str:
 _env.filters["gzip_base64"] = gzip_base64
 
 INSTALL_PATH = "/usr/local/sbin/wgsites-install-{interface}"
+# The end of the first line of every config wgsites renders: how it knows a file is its own.
+RENDERED_MARK = "Rendered by wgsites; edits are overwritten."
+
+
+def is_rendered_by_wgsites(text: str) -> bool:
+    """Whether TEXT (a file's content) is a config wgsites rendered, so wgsites may replace or remove it."""
+    first = text.split("\n", 1)[0]
+    return first.startswith("# ") and first.endswith(RENDERED_MARK)
 
 
 @dataclass(frozen=True)
@@ -197,6 +205,7 @@ def render_wg_quick(
         private_key=private_key,
         dns=node.dns if isinstance(node, Spoke) else (),
         hooks=hooks,
+        mark=RENDERED_MARK,
         peers=peers,
     )
 

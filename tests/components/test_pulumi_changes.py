@@ -12,7 +12,7 @@ import pulumi
 import pytest
 import wgmocks as m
 
-from components.roaming_peer import write_command
+from components.roaming_peer import remove_command, write_command
 from wgsites.config import ConfigError, parse_vpn
 from wgsites.keys import derive_private_key
 from wgsites.render import KeyRing, render_wg_quick
@@ -168,7 +168,7 @@ def test_a_peer_file_is_written_from_stdin_0600(tmp_path, monkeypatch):
     assert command.name == "vpn-laptop-file"
     assert command.inputs["create"] == write_command("~/wireguard/home0.conf")
     assert str(target) in command.inputs["create"] and "~" not in command.inputs["create"]
-    assert command.inputs["delete"] == f"rm -f {target}"
+    assert command.inputs["delete"] == remove_command("~/wireguard/home0.conf")
     assert m.is_secret_input(command.inputs["stdin"]) and m.unwrap(command.inputs["stdin"]) == config
     assert "PrivateKey" not in command.inputs["create"]
     assert command.inputs["logging"] == "none"
@@ -180,6 +180,31 @@ def test_a_peer_file_is_written_from_stdin_0600(tmp_path, monkeypatch):
     target.chmod(0o644)
     subprocess.run(["sh", "-c", command.inputs["create"]], input=config, text=True, check=True)
     assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
+    # destroy removes it while it is wgsites' own, and leaves a file the user put there since
+    subprocess.run(["sh", "-c", command.inputs["delete"]], check=True)
+    assert not target.exists()
+    target.write_text("# my own config\n")
+    subprocess.run(["sh", "-c", command.inputs["delete"]], check=True)
+    assert target.read_text() == "# my own config\n"
+
+
+@pytest.mark.parametrize("kind", ["someone else's file", "a symlink", "a directory"])
+def test_a_peer_file_never_replaces_what_wgsites_did_not_write(tmp_path, monkeypatch, kind):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    target, other = tmp_path / "home0.conf", tmp_path / "resolv.conf"
+    other.write_text("nameserver 192.0.2.53\n")
+    if kind == "someone else's file":
+        target.write_text("[Interface]\n# the user's own tunnel\n")
+    elif kind == "a symlink":
+        target.symlink_to(other)
+    else:
+        target.mkdir()
+    raw = vpn_of("home")
+    raw["peers"][0]["file"] = "~/home0.conf"
+    error, mocks = failing_run("home", vpn=raw)
+    assert str(error).startswith("vpn-laptop.file: '~/home0.conf' ") and "pick another path" in str(error)
+    assert mocks.of_type(m.LOCAL) == []
+    assert other.read_text() == "nameserver 192.0.2.53\n"
 
 
 def test_ssh_private_key_from_secret_config_only_in_secret_inputs():
