@@ -4,9 +4,13 @@
 Run by a systemd timer (at boot and every few seconds). It changes nothing when
 the parameters did not change; otherwise it hands the new config to the wgsites
 install script, which reloads the interface in place (`wg syncconf`), so other
-tunnels never drop. The key is written to a 0600 file and never printed.
+tunnels never drop. The key is written to a 0600 file and never printed. What the
+parameters hold is not trusted: a key that is not one WireGuard key is refused here,
+and the install script refuses a config with any line wgsites does not write.
 """
 
+import base64
+import binascii
 import os
 import subprocess
 import sys
@@ -34,6 +38,14 @@ def write_private(path: str, text: str) -> None:
     os.replace(tmp, path)
 
 
+def is_key(text: str) -> bool:
+    """A WireGuard key: 32 bytes in standard base64, one line. Anything else in the key parameter is refused."""
+    try:
+        return len(text) == 44 and len(base64.b64decode(text, validate=True)) == 32
+    except (binascii.Error, ValueError):
+        return False
+
+
 def read(path: str) -> str | None:
     try:
         with open(path, encoding="utf-8") as handle:
@@ -53,7 +65,12 @@ def main() -> int:
     key = ssm.get_parameter(Name=os.environ["WGSITES_KEY_PARAMETER"], WithDecryption=True)
     parameter = ssm.get_parameter(Name=os.environ["WGSITES_CONFIG_PARAMETER"])["Parameter"]
     config = parameter["Value"]
-    key_text = key["Parameter"]["Value"].strip() + "\n"
+    key_value = key["Parameter"]["Value"].strip()
+    if not is_key(key_value):  # never shown: it may be a key with a typo
+        parameter_name = os.environ["WGSITES_KEY_PARAMETER"]
+        print(f"wgsites-sync: {parameter_name} holds no WireGuard key; {iface} keeps its key", file=sys.stderr)
+        return 1
+    key_text = key_value + "\n"
     key_path = f"/etc/wireguard/{iface}.key"
     running = subprocess.run(["ip", "link", "show", "dev", iface], capture_output=True).returncode == 0
     if read(key_path) != key_text:

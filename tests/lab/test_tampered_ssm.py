@@ -1,0 +1,53 @@
+"""Whoever can write the gateway's SSM parameters cannot run a command on it.
+
+The travel stack's aws hub in the lab (its real cloud-init and sync unit against moto's SSM):
+a config parameter with a smuggled hook, then a key parameter that holds no key. The sync
+refuses both, the gateway keeps its config, its key and its tunnel, and the hook never runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from tests.stacks import stack_file
+from wgsites.config import load_stack_file
+from wgsites.lab.checks import Checker
+from wgsites.lab.deploy import deploy, put_parameters, wait_for
+from wgsites.lab.netns import Lab
+from wgsites.lab.run import LAB_SYNC_SECONDS
+from wgsites.lab.world import build_world
+from wgsites.render import KeyRing
+
+PWNED = "/etc/wireguard/pwned"
+
+
+@pytest.mark.lab
+def test_a_tampered_ssm_parameter_is_refused_and_the_gateway_keeps_running():
+    vpn = load_stack_file(stack_file("travel"))
+    aws = dataclasses.replace(vpn.hub.aws, sync_seconds=LAB_SYNC_SECONDS)
+    vpn = dataclasses.replace(vpn, hub=dataclasses.replace(vpn.hub, aws=aws))
+    with Lab() as lab:
+        world = build_world(lab, "travel", vpn, lab.run_dir)
+        dep = deploy(world)
+        hub, laptop = world.nodes[vpn.hub.name], world.nodes[vpn.spokes[0].name]
+        iface, hub_address = vpn.hub.interface, str(vpn.hub.address)
+        good = dep.configs[vpn.hub.name]
+        public = hub.run(["wg", "show", iface, "public-key"]).stdout
+        assert wait_for(lambda: Checker.ping(laptop, hub_address, 1)[1] == 1, 20) is not None
+
+        def refused(text: str) -> bool:  # in what the sync timer printed (the lab's timer logs to the node's folder)
+            return any(text in log.read_text() for log in (hub.dir / "logs").glob("*.log"))
+
+        tampered = good.replace("[Interface]\n", f"[Interface]\nPostUp = touch {PWNED}\n")
+        put_parameters(world, dep.keys, tampered)
+        assert wait_for(lambda: refused("a hook wgsites does not write"), LAB_SYNC_SECONDS + 15) is not None
+        no_key = KeyRing(public=dep.keys.public, private={**dep.keys.private, vpn.hub.name: "not-a-key\nPostUp = x"})
+        put_parameters(world, no_key, good)
+        assert wait_for(lambda: refused("holds no WireGuard key"), LAB_SYNC_SECONDS + 15) is not None
+
+        assert hub.run(["test", "-e", PWNED], check=False).returncode == 1, "the smuggled hook ran"
+        assert hub.read_file(f"/etc/wireguard/{iface}.conf") == good
+        assert hub.run(["wg", "show", iface, "public-key"]).stdout == public
+        assert Checker.ping(laptop, hub_address, 3)[1] == 3
