@@ -68,6 +68,9 @@ _env.filters["gzip_base64"] = gzip_base64
 INSTALL_PATH = "/usr/local/sbin/wgsites-install-{interface}"
 # The end of the first line of every config wgsites renders: how it knows a file is its own.
 RENDERED_MARK = "Rendered by wgsites; edits are overwritten."
+# The last line of every config wgsites renders: a config cut short on its way (a dropped SSH
+# session while stdin was arriving) lacks it, and the install script refuses it.
+RENDERED_END = "# end of the wgsites config"
 
 
 def is_rendered_by_wgsites(text: str) -> bool:
@@ -206,6 +209,7 @@ def render_wg_quick(
         dns=node.dns if isinstance(node, Spoke) else (),
         hooks=hooks,
         mark=RENDERED_MARK,
+        end=RENDERED_END,
         peers=peers,
     )
 
@@ -220,6 +224,7 @@ def render_install_script(vpn: Vpn, name: str, stack: str) -> str:
         interface=node.interface,
         nft_table=nft_table(node.interface),
         allowed_hooks=allowed_hooks(node.interface),
+        rendered_end=RENDERED_END,
         install_path=INSTALL_PATH.format(interface=node.interface),
         nft=render_nftables(vpn, name, stack) or "",
         sysctl=render_sysctl(vpn, name, stack) or "",

@@ -19,7 +19,7 @@ import pytest
 from wgsites.config import parse_vpn
 from wgsites.lab.netns import Lab, Node
 from wgsites.model import Vpn
-from wgsites.render import KeyRing, install_command, render_wg_quick
+from wgsites.render import RENDERED_END, KeyRing, install_command, render_wg_quick
 
 # Lab nodes hide this machine's /run/systemd, so the script takes its no-systemd path there.
 pytestmark = pytest.mark.lab
@@ -212,6 +212,7 @@ def broken_configs(good: str) -> dict[str, str]:
     return {
         "empty": "",
         "blank": "\n   \n",
+        "no end": good[: good.rindex("[Peer]")],  # what a dropped connection leaves: whole lines, peers missing
         "typo": good.replace("Address = 10.50.0.1/24", "Adress = 10.50.0.1/24"),
         "bad public key": re.sub(r"(?m)^PublicKey = .*$", "PublicKey = paste-s1-key-here", good, count=1),
         "no interface": good.replace("[Interface]", "[Interfaces]"),
@@ -220,7 +221,7 @@ def broken_configs(good: str) -> dict[str, str]:
         "hook with a lowercase key": good.replace("[Interface]\n", f"[Interface]\n  postup=touch {PWNED}\n"),
         "allowed hook extended": good.replace("/etc/wireguard/%i.key", f"/etc/wireguard/%i.key; touch {PWNED}"),
         "hook behind a carriage return": good.replace("[Interface]\n", f"[Interface]\nPostUp\r = touch {PWNED}\n"),
-        "hook in a peer": good + f"PostUp = touch {PWNED}\n",
+        "hook in a peer": good.replace(f"\n{RENDERED_END}\n", f"PostUp = touch {PWNED}\n\n{RENDERED_END}\n"),
         "a key pushed inline": good.replace("[Interface]\n", f"[Interface]\nPrivateKey = {'A' * 43}=\n"),
         "routing table": good.replace("[Interface]\n", "[Interface]\nTable = off\n"),
     }
@@ -230,7 +231,8 @@ def broken_configs(good: str) -> dict[str, str]:
     ("case", "message"),
     [
         ("empty", "refusing an empty config; nothing was changed"),
-        ("blank", "the config needs exactly one [Interface] section, it has 0"),
+        ("blank", "it was cut short (a dropped connection?); nothing was changed"),
+        ("no end", "it was cut short (a dropped connection?); nothing was changed"),
         ("typo", "a key wgsites does not write in [Interface]: Adress = 10.50.0.1/24"),
         ("bad public key", "not a WireGuard public key: PublicKey = paste-s1-key-here"),
         ("no interface", "unknown section: [Interfaces]"),
@@ -254,7 +256,7 @@ def test_an_empty_or_broken_config_is_refused_and_the_old_one_keeps_running(worl
     assert refused.returncode != 0
     assert refused.stdout == ""
     assert message in refused.stderr, refused.stderr
-    if case not in ("empty", "hook behind a carriage return"):
+    if case not in ("empty", "blank", "no end", "hook behind a carriage return"):
         assert "refusing an invalid config (see above); nothing was changed" in refused.stderr
     assert hub.run(["test", "-e", PWNED], check=False).returncode == 1, "a smuggled hook ran"
     assert snapshot(hub) == before  # not a file touched, the config on disk unchanged
