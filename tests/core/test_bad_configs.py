@@ -7,6 +7,7 @@ import copy
 import pytest
 
 from wgsites.config import ConfigError, parse_vpn
+from wgsites.limits import install_argument_bytes, rendered_size_errors, user_data_bytes
 
 BASE = {
     "network": "10.10.11.0/24",
@@ -271,3 +272,53 @@ def test_cli_check_exits_2_with_messages(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "wgsites:vpn.network: '10.0.0.0/33' is not an IPv4 network" in err
     assert "Traceback" not in err
+
+
+def rules(count: int) -> list[dict]:
+    return [{"protocol": "tcp", "port": 1 + i % 65535, "action": "drop"} for i in range(count)]
+
+
+def fits(base: dict, count: int) -> bool:
+    return rendered_size_errors(parse_vpn(edit(base, "forwardRules", rules(count))), "test", "eu-central-1") == []
+
+
+SIZE_CASES = [
+    (
+        AWS,
+        900,
+        "user data of the aws hub gateway",
+        "EC2's limit of 16384 bytes (before base64)",
+        lambda vpn: user_data_bytes(vpn, "test", "eu-central-1"),
+    ),
+    (
+        BASE,
+        4000,
+        "install command of router",
+        "Linux's limit of 131072 bytes for one argument (MAX_ARG_STRLEN)",
+        lambda vpn: install_argument_bytes(vpn, "test", "router"),
+    ),
+]
+
+
+@pytest.mark.parametrize(("base", "count", "what", "limit", "size"), SIZE_CASES, ids=["aws-user-data", "ssh-install-command"])
+def test_rendered_file_too_large_names_key_size_and_fix(base, count, what, limit, size):
+    """Sizes follow the templates, so the test measures them; the most rules that fit do fit, one more does not."""
+    import re
+
+    vpn = parse_vpn(edit(base, "forwardRules", rules(count)))
+    (message,) = rendered_size_errors(vpn, "test", "eu-central-1")
+    fit = int(re.fullmatch(r".*; keep at most (\d+) rules", message).group(1))
+    assert message == f"{P}.forwardRules: {count} rules make the {what} {size(vpn)} bytes, over {limit}; keep at most {fit} rules"
+    assert fits(base, fit) and not fits(base, fit + 1)
+    assert fits(base, 10)
+
+
+def test_check_refuses_a_stack_file_whose_install_command_is_too_long(tmp_path, capsys):
+    import yaml
+
+    from wgsites.cli import main
+
+    path = tmp_path / "Pulumi.test.yaml"
+    path.write_text(yaml.safe_dump({"config": {P: edit(BASE, "forwardRules", rules(4000))}}))
+    assert main(["check", str(path)]) == 2
+    assert "wgsites:vpn.forwardRules: 4000 rules make the install command of router" in capsys.readouterr().err
