@@ -205,9 +205,10 @@ class _Builder:
 
 def _child_path(path: str, key: Any) -> str:
     """Paths start below `config:`, so they read `wgsites:vpn.hub.name` as every other message does."""
+    text = key if isinstance(key, str) and key.isprintable() else repr(key)
     if path == "":
-        return "" if key == "config" else f"{key}"
-    return f"{path}.{key}"
+        return "" if key == "config" else text
+    return f"{path}.{text}"
 
 
 def _short(path: str) -> str:
