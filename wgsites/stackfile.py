@@ -47,6 +47,12 @@ YAML11_BOOLS = {
 V3_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
 GO_INT = re.compile(r"[-+]?(0[xX][0-9a-fA-F]+|0[oO]?[0-7]+|0[bB][01]+|0|[1-9][0-9]*)")
 DECIMAL = re.compile(r"[-+]?(0|[1-9][0-9]*)")
+# resolve.go's parseTimestamp layouts: 2006-1-2, 2006-1-2 15:4:5.999, 2006-1-2T15:4:5.999Z07:00
+TIMESTAMP = re.compile(
+    r"(?P<y>[0-9]{4})-(?P<m>[0-9]{1,2})-(?P<d>[0-9]{1,2})"
+    r"(?:[Tt][0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(?:\.[0-9]+)?(?:Z|[-+][0-9]{2}:[0-9]{2})"
+    r"|[ ][0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(?:\.[0-9]+)?)?"
+)
 INT64 = range(-(1 << 63), 1 << 63)
 UINT64 = range(0, 1 << 64)
 
@@ -92,7 +98,8 @@ def go_int(text: str) -> int | None:
 
 
 def v3_scalar(text: str) -> Any:
-    """What yaml.v3 decodes a plain scalar into (resolve.go); timestamps stay strings, as in an untyped decode."""
+    """What yaml.v3 decodes a plain scalar into (resolve.go). A timestamp stays its text here;
+    ambiguous_form refuses it, since Pulumi stores the time.Time's String() instead."""
     if text in V3_WORDS:
         return V3_WORDS[text]
     head = text[:1]
@@ -108,8 +115,27 @@ def v3_scalar(text: str) -> Any:
     return text
 
 
+def is_timestamp(text: str) -> bool:
+    """resolve.go tries its timestamp layouts on a plain scalar first; time.Parse also checks the calendar."""
+    import datetime
+
+    match = TIMESTAMP.fullmatch(text)
+    if not match:
+        return False
+    try:
+        datetime.date(int(match["y"]), int(match["m"]), int(match["d"]))
+    except ValueError:
+        return False
+    return True
+
+
 def ambiguous_form(text: str, value: Any) -> str | None:
     """Why readers disagree on this plain scalar, and the fix; None when every reader agrees."""
+    if is_timestamp(text):
+        return (
+            f"is a date to Pulumi, which stores it as a time such as '2001-12-14 00:00:00 +0000 UTC'; "
+            f"quote {text!r} if you mean the text"
+        )
     if text in YAML11_BOOLS:
         word = "true" if YAML11_BOOLS[text] else "false"
         return (

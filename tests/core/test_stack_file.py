@@ -110,6 +110,11 @@ YAML_CASES = [
         stack() + "---\nconfig: {}\n",
         "{file}: not valid YAML at line 15, column 1 (but found another document); fix the indentation or quoting there",
     ),
+    (
+        stack(masquerade="2001-12-14"),
+        f"{P}.hub.masquerade: 2001-12-14 is a date to Pulumi, which stores it as a time such as "
+        "'2001-12-14 00:00:00 +0000 UTC'; quote '2001-12-14' if you mean the text",
+    ),
     ("config:\n  wgsites:vpn: &a [*a]\n", f"{P}[0]: an alias on line 2 contains itself; write the values out"),
     ("config:\n  aws:region: x\n", f"{{file}}: no `config: {P}:` object; describe the VPN under that key"),
     ("- config\n", f"{{file}}: no `config: {P}:` object; describe the VPN under that key"),
@@ -153,7 +158,7 @@ def test_example_stacks_read_the_same_as_pyyaml(name):
         ("-0b11", -3),
         ("08", 8.0),  # not an octal int, but yamlStyleFloat matches
         ("99999999999999999999", 1e20),  # past uint64: a float
-        ("2001-12-14", "2001-12-14"),  # a timestamp decodes as its text into an untyped value
+        ("2001-12-14", "2001-12-14"),  # kept as text here, refused (Pulumi would store a time.Time's String())
         ("10.10.11.1", "10.10.11.1"),
         (".inf", float("inf")),
         ("~", None),
