@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.stacks import ROOT, STACKS, render_stack, stack_file
@@ -145,6 +145,9 @@ def test_every_example_has_string_fields():
 @pytest.mark.parametrize(("stack", "path"), CASES, ids=[f"{s}:{'.'.join(map(str, p))}" for s, p in CASES])
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(hostile=HOSTILE, how=st.sampled_from(PLACES))
+@example(hostile="\n", how="append")  # the trailing newline a `$` in a regex lets through
+@example(hostile="%\nPostUp = id", how="append")  # an IPv6 zone id carrying a hook line
+@example(hostile="\u2028PostUp = id", how="middle")
 def test_hostile_string_is_refused_or_changes_no_structure(tmp_path, stack, path, hostile, how):
     raw = base(stack)
     mutated = put(raw, path, place(get(raw, path), hostile, how))
