@@ -19,6 +19,7 @@ import pulumi
 
 from wgsites.config import ConfigError, parse_vpn
 from wgsites.keys import SEED_MAX_BYTES, SEED_MIN_BYTES, seed_bytes
+from wgsites.limits import check_rendered_sizes
 from wgsites.model import Spoke, Vpn
 
 KEY_SEED = "wgsites:keySeed"
@@ -131,6 +132,7 @@ def load() -> Settings:
             region = pulumi.Config("aws").get("region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
             if not region:
                 raise ConfigError(["aws:region: missing for an aws hub; set it: pulumi config set aws:region eu-central-1"])
+        check_rendered_sizes(vpn, stack, region)
         ssh_key = _ssh_private_key(config) if _has_ssh_hosts(vpn) else None
     except ConfigError as exc:
         raise pulumi.RunError("\n".join(exc.messages)) from None

@@ -11,6 +11,7 @@ import ipaddress
 from dataclasses import dataclass
 
 from .model import Hub, Spoke, Uplink, Vpn
+from .validate import extra_checks, special_lans, special_network
 
 ANY_V4 = ipaddress.IPv4Network("0.0.0.0/0")
 ANY_V6 = ipaddress.IPv6Network("::/0")
@@ -62,6 +63,10 @@ def check_vpn(vpn: Vpn, path: str) -> list[str]:
 
     if net.prefixlen > 31:  # every other check would only repeat this one
         return [f"{path}.network: '{net}' has no room for two nodes; use a /31 or larger network"]
+    if special_network(net):  # likewise: every address and LAN would be "outside" or "overlapping" it
+        return extra_checks(vpn, path)
+    refused_lans = special_lans(vpn)
+    all_lans = [(p, lan) for p, lan in all_lans if lan not in refused_lans]
     if hub.kind == "aws" and proxy:
         errors.append(f"{hub_path}.proxyArp: set on an aws hub; proxy ARP needs a LAN, so use kind: ssh on a LAN host")
     if hub.kind == "aws" and hub.lans:
@@ -144,7 +149,7 @@ def check_vpn(vpn: Vpn, path: str) -> list[str]:
             )
     if proxy and hub.masquerade:
         errors.append(f"{hub_path}.masquerade: set with proxyArp; proxy-ARP users are on the LAN itself, so remove it")
-    return errors
+    return errors + extra_checks(vpn, path)
 
 
 def _spoke_paths(vpn: Vpn, path: str) -> dict[str, str]:

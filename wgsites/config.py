@@ -14,8 +14,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
-
 from .model import (
     AddressRange,
     AwsOptions,
@@ -523,18 +521,25 @@ def parse_vpn(raw: Any, path: str = CONFIG_KEY) -> Vpn:
 
 
 def load_stack_file(path: str | Path) -> Vpn:
-    """Read `Pulumi.<stack>.yaml` and parse its `wgsites:vpn` object."""
+    """Read `Pulumi.<stack>.yaml` as the Pulumi CLI does (stackfile.py), parse its `wgsites:vpn` object
+    and check that every rendered file fits where it goes (limits.py)."""
+    from .limits import rendered_size_errors
+    from .stackfile import StackFileError, read_stack_document
+
     path = Path(path)
     try:
-        document = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError([f"{path}: no such file; pass a stack file such as Pulumi.home.yaml"]) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError([f"{path}: not valid YAML ({exc}); fix the indentation or quoting there"]) from None
+        document = read_stack_document(path)
+    except StackFileError as exc:
+        raise ConfigError(exc.messages) from None
     config = (document or {}).get("config") if isinstance(document, Mapping) else None
     if not isinstance(config, Mapping) or CONFIG_KEY not in config:
         raise ConfigError([f"{path}: no `config: {CONFIG_KEY}:` object; describe the VPN under that key"])
-    return parse_vpn(config[CONFIG_KEY])
+    vpn = parse_vpn(config[CONFIG_KEY])
+    region = config.get("aws:region")
+    errors = rendered_size_errors(vpn, stack_name(path), region if isinstance(region, str) else None)
+    if errors:
+        raise ConfigError(errors)
+    return vpn
 
 
 def stack_name(path: str | Path) -> str:

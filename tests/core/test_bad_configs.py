@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 
 import pytest
 
 from wgsites.config import ConfigError, parse_vpn
+from wgsites.limits import install_argument_bytes, rendered_size_errors, user_data_bytes
 
 BASE = {
     "network": "10.10.11.0/24",
@@ -236,6 +238,361 @@ CASES = [
     ),
     (AWS, "hub.uplink", "dialup", f"{P}.hub.uplink.type: 'dialup' is not one of ethernet, pppoe, dslite; use one of them"),
     (AWS, "network", "10.99.0.0/32", f"{P}.network: '10.99.0.0/32' has no room for two nodes; use a /31 or larger network"),
+    (
+        BASE,
+        "network",
+        "0.0.0.0/0",
+        f"{P}.network: '0.0.0.0/0' covers every address, which is never routed through a tunnel; "
+        "use a private network such as 10.10.11.0/24",
+    ),
+    (
+        BASE,
+        "network",
+        "127.0.0.0/24",
+        f"{P}.network: '127.0.0.0/24' covers loopback 127.0.0.0/8, which is never routed through a tunnel; "
+        "use a private network such as 10.10.11.0/24",
+    ),
+    (
+        BASE,
+        "network",
+        "224.0.0.0/24",
+        f"{P}.network: '224.0.0.0/24' covers multicast 224.0.0.0/4, which is never routed through a tunnel; "
+        "use a private network such as 10.10.11.0/24",
+    ),
+    (
+        BASE,
+        "network",
+        "169.254.0.0/16",
+        f"{P}.network: '169.254.0.0/16' covers link-local 169.254.0.0/16, "
+        "which is never routed through a tunnel; use a private network such as 10.10.11.0/24",
+    ),
+    (
+        BASE,
+        "network",
+        "240.0.0.0/24",
+        f"{P}.network: '240.0.0.0/24' covers the reserved block 240.0.0.0/4 (with the broadcast address), "
+        "which is never routed through a tunnel; use a private network such as 10.10.11.0/24",
+    ),
+    (
+        BASE,
+        "network",
+        "0.0.0.0/8",
+        f"{P}.network: '0.0.0.0/8' covers the unspecified 'this network' block 0.0.0.0/8, "
+        "which is never routed through a tunnel; use a private network such as 10.10.11.0/24",
+    ),
+    (
+        BASE,
+        "network",
+        "255.255.255.254/31",
+        f"{P}.network: '255.255.255.254/31' covers the reserved block 240.0.0.0/4 (with the broadcast address), "
+        "which is never routed through a tunnel; use a private network such as 10.10.11.0/24",
+    ),
+    (
+        BASE,
+        "hub.lans",
+        ["0.0.0.0/0"],
+        f"{P}.hub.lans[0]: '0.0.0.0/0' covers every address, which no LAN can be; list the LAN's own network, "
+        "such as 192.168.1.0/24",
+    ),
+    (
+        BASE,
+        "sites.0.lans",
+        ["127.0.0.0/8"],
+        f"{P}.sites[0].lans[0]: '127.0.0.0/8' covers loopback 127.0.0.0/8, which no LAN can be; "
+        "list the LAN's own network, such as 192.168.1.0/24",
+    ),
+    (
+        BASE,
+        "sites.0.lans",
+        ["224.0.0.0/4"],
+        f"{P}.sites[0].lans[0]: '224.0.0.0/4' covers multicast 224.0.0.0/4, which no LAN can be; "
+        "list the LAN's own network, such as 192.168.1.0/24",
+    ),
+    (
+        BASE,
+        "hub.lans",
+        ["169.254.0.0/16"],
+        f"{P}.hub.lans[0]: '169.254.0.0/16' covers link-local 169.254.0.0/16, which no LAN can be; "
+        "list the LAN's own network, such as 192.168.1.0/24",
+    ),
+    (
+        BASE,
+        "peers.0.lans",
+        ["240.0.0.0/4"],
+        f"{P}.peers[0].lans[0]: '240.0.0.0/4' covers the reserved block 240.0.0.0/4 (with the broadcast address), "
+        "which no LAN can be; list the LAN's own network, such as 192.168.1.0/24",
+    ),
+    (
+        AWS,
+        "hub.aws",
+        {"adminCidrs": ["0.0.0.0/0"]},
+        f"{P}.hub.aws.adminCidrs[0]: '0.0.0.0/0' opens SSH to every address on the internet; "
+        "list the networks you administer from, e.g. 198.51.100.7/32",
+    ),
+    (
+        AWS,
+        "hub.aws",
+        {"adminCidrs": ["::/0"]},
+        f"{P}.hub.aws.adminCidrs[0]: '::/0' opens SSH to every address on the internet; "
+        "list the networks you administer from, e.g. 198.51.100.7/32",
+    ),
+    (
+        AWS,
+        "hub.aws",
+        {"adminCidrs": ["127.0.0.1/32"]},
+        f"{P}.hub.aws.adminCidrs[0]: '127.0.0.1/32' covers loopback 127.0.0.0/8, "
+        "which no SSH client comes from; list the networks you administer from, e.g. 198.51.100.7/32",
+    ),
+    (
+        AWS,
+        "hub.aws",
+        {"adminCidrs": ["ff02::1/128"]},
+        f"{P}.hub.aws.adminCidrs[0]: 'ff02::1/128' covers multicast ff00::/8, which no SSH client comes from; "
+        "list the networks you administer from, e.g. 198.51.100.7/32",
+    ),
+    (
+        BASE,
+        "sites.0.ssh",
+        {"host": "10.10.10.1"},
+        f"{P}.sites[0].interface: 'wg0' is also {P}.hub's interface on the same host 10.10.10.1:22; "
+        "they would overwrite each other's config, so give one another interface",
+    ),
+    (
+        BASE,
+        "sites.0",
+        {"name": "office", "address": "10.10.11.3", "interface": "wg1", "listenPort": 51000, "ssh": {"host": "10.10.10.1"}},
+        f"{P}.sites[0].listenPort: 51000 is also {P}.hub's port on the same host 10.10.10.1:22; "
+        "only one interface can listen on it, so pick another port",
+    ),
+    (
+        edit(BASE, "hub.interface", "wg_0"),
+        "sites.0",
+        {"name": "office", "address": "10.10.11.3", "interface": "wg+0", "ssh": {"host": "10.10.10.1"}},
+        f"{P}.sites[0].interface: 'wg+0' and {P}.hub's 'wg_0' share the nftables table wgsites_wg_0 "
+        "on the same host 10.10.10.1:22; rename one",
+    ),
+    (
+        edit(BASE, "hub.ssh", {"host": "Router.LAN"}),
+        "sites.0.ssh",
+        {"host": "router.lan."},
+        f"{P}.sites[0].interface: 'wg0' is also {P}.hub's interface on the same host router.lan.:22; "
+        "they would overwrite each other's config, so give one another interface",
+    ),
+    (
+        BASE,
+        "sites.0.ssh",
+        {"host": "10.10.10.1", "port": 22, "user": "admin"},
+        f"{P}.sites[0].interface: 'wg0' is also {P}.hub's interface on the same host 10.10.10.1:22; "
+        "they would overwrite each other's config, so give one another interface",
+    ),
+    (
+        BASE,
+        "peers.0.publicKey",
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        f"{P}.peers[0].publicKey: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=' is a low-order Curve25519 point, "
+        "which WireGuard rejects (no handshake can complete); paste the device's own `wg pubkey` output",
+    ),
+    (
+        BASE,
+        "peers.0.publicKey",
+        "7f///////////////////////////////////////38=",
+        f"{P}.peers[0].publicKey: '7f///////////////////////////////////////38=' is a low-order Curve25519 point, "
+        "which WireGuard rejects (no handshake can complete); paste the device's own `wg pubkey` output",
+    ),
+    (
+        BASE,
+        "peers.0.publicKey",
+        "4Ot6fDtBuK4WVuP68Z/EatoJjeucMrH9hmIFFl9JuAA=",
+        f"{P}.peers[0].publicKey: '4Ot6fDtBuK4WVuP68Z/EatoJjeucMrH9hmIFFl9JuAA=' is a low-order Curve25519 point, "
+        "which WireGuard rejects (no handshake can complete); paste the device's own `wg pubkey` output",
+    ),
+    (
+        BASE,
+        "peers",
+        [
+            {"name": "laptop", "address": "10.10.11.2", "publicKey": "Dr4IBsr+Dn9a2yusl43le05zSLnqflxmkYwkNkvPfDc="},
+            {"name": "phone", "address": "10.10.11.4", "publicKey": "Dr4IBsr+Dn9a2yusl43le05zSLnqflxmkYwkNkvPfDc="},
+        ],
+        f"{P}.peers[1].publicKey: 'Dr4IBsr+Dn9a2yusl43le05zSLnqflxmkYwkNkvPfDc=' is already the key of {P}.peers[0]; "
+        "each device needs its own key pair (wg genkey | wg pubkey)",
+    ),
+    (
+        BASE,
+        "hub.interface",
+        ".",
+        f"{P}.hub.interface: '.' is a directory name, "
+        "not an interface (Linux refuses it and paths built from it leave their folder); "
+        "use a name such as wg0",
+    ),
+    (
+        BASE,
+        "peers.0.interface",
+        "..",
+        f"{P}.peers[0].interface: '..' is a directory name, "
+        "not an interface (Linux refuses it and paths built from it leave their folder); "
+        "use a name such as wg0",
+    ),
+    (
+        BASE,
+        "peers.0.interface",
+        "-x",
+        f"{P}.peers[0].interface: '-x' starts with '-', which ip, wg and nft read as an option; use a name such as wg0",
+    ),
+    (BASE, "hub.interface", "lo", f"{P}.hub.interface: 'lo' is the loopback interface every host has; use a name such as wg0"),
+    (
+        AWS,
+        "hub.masquerade",
+        ".",
+        f"{P}.hub.masquerade: '.' is a directory name, "
+        "not an interface (Linux refuses it and paths built from it leave their folder); "
+        "name the interface traffic leaves by, e.g. ens5 or eth0, or write true",
+    ),
+    (
+        AWS,
+        "hub.masquerade",
+        "wg0",
+        f"{P}.hub.masquerade: 'wg0' is the tunnel itself; name the interface traffic leaves by, e.g. ens5 or eth0, or write true",
+    ),
+    (
+        AWS,
+        "hub.masquerade",
+        "lo",
+        f"{P}.hub.masquerade: 'lo' is the loopback interface every host has; "
+        "name the interface traffic leaves by, e.g. ens5 or eth0, or write true",
+    ),
+    (
+        AWS,
+        "hub.forwarding",
+        False,
+        f"{P}.hub.forwarding: False but the hub must route for masquerade and full-tunnel peers (phone); "
+        "remove forwarding: false (it is only for a hub that isolates its spokes)",
+    ),
+    (
+        BASE,
+        "hub.forwarding",
+        False,
+        f"{P}.hub.forwarding: False but the hub must route for LANs (router, office); "
+        "remove forwarding: false (it is only for a hub that isolates its spokes)",
+    ),
+    (
+        PROXY,
+        "hub.forwarding",
+        False,
+        f"{P}.hub.forwarding: False but the hub must route for LANs (internal) and proxyArp; "
+        "remove forwarding: false (it is only for a hub that isolates its spokes)",
+    ),
+    (
+        BASE,
+        "forwardRules",
+        [{"protocol": "tcp", "port": 22}, {"protocol": "tcp", "port": 22, "action": "accept"}],
+        f"{P}.forwardRules[1]: 'tcp 22' is already ruled by forwardRules[0], which nftables applies first; "
+        "keep one rule per port",
+    ),
+    (
+        BASE,
+        "hub.endpoint",
+        "0.0.0.0",
+        f"{P}.hub.endpoint: '0.0.0.0' is an unspecified address, which other machines cannot dial; "
+        "give the public host name or address of this node",
+    ),
+    (
+        BASE,
+        "hub.endpoint",
+        "127.0.0.1:51000",
+        f"{P}.hub.endpoint: '127.0.0.1:51000' is a loopback address, which other machines cannot dial; "
+        "give the public host name or address of this node",
+    ),
+    (
+        BASE,
+        "hub.endpoint",
+        "localhost",
+        f"{P}.hub.endpoint: 'localhost' is a loopback address, which other machines cannot dial; "
+        "give the public host name or address of this node",
+    ),
+    (
+        BASE,
+        "hub.endpoint",
+        "224.0.0.1",
+        f"{P}.hub.endpoint: '224.0.0.1' is a multicast address, which other machines cannot dial; "
+        "give the public host name or address of this node",
+    ),
+    (
+        BASE,
+        "hub.endpoint",
+        "255.255.255.255",
+        f"{P}.hub.endpoint: '255.255.255.255' is a broadcast address, which other machines cannot dial; "
+        "give the public host name or address of this node",
+    ),
+    (
+        BASE,
+        "hub.endpoint",
+        "[::]:51820",
+        f"{P}.hub.endpoint: '[::]:51820' is an unspecified address, which other machines cannot dial; "
+        "give the public host name or address of this node",
+    ),
+    (
+        BASE,
+        "hub.endpoint",
+        "169.254.1.1",
+        f"{P}.hub.endpoint: '169.254.1.1' is a link-local address, which other machines cannot dial; "
+        "give the public host name or address of this node",
+    ),
+    (
+        BASE,
+        "sites.0.endpoint",
+        "0.0.0.0:51000",
+        f"{P}.sites[0].endpoint: '0.0.0.0:51000' is an unspecified address, which other machines cannot dial; "
+        "give the public host name or address of this node",
+    ),
+    (
+        BASE,
+        "hub.ssh",
+        {"host": "0.0.0.0"},
+        f"{P}.hub.ssh.host: '0.0.0.0' is an unspecified address, which no sshd listens on; "
+        "give the address or name Pulumi reaches this host at",
+    ),
+    (
+        BASE,
+        "sites.0.ssh",
+        {"host": "255.255.255.255"},
+        f"{P}.sites[0].ssh.host: '255.255.255.255' is a broadcast address, which no sshd listens on; "
+        "give the address or name Pulumi reaches this host at",
+    ),
+    (
+        BASE,
+        "peers.0.dns",
+        ["0.0.0.0"],
+        f"{P}.peers[0].dns[0]: '0.0.0.0' is an unspecified address, which no DNS server answers on; "
+        "give a resolver's address, e.g. 10.10.10.1",
+    ),
+    (
+        BASE,
+        "peers.0.dns",
+        ["224.0.0.251"],
+        f"{P}.peers[0].dns[0]: '224.0.0.251' is a multicast address, which no DNS server answers on; "
+        "give a resolver's address, e.g. 10.10.10.1",
+    ),
+    (
+        BASE,
+        "peers.0.dns",
+        ["::"],
+        f"{P}.peers[0].dns[0]: '::' is an unspecified address, which no DNS server answers on; "
+        "give a resolver's address, e.g. 10.10.10.1",
+    ),
+    (
+        BASE,
+        "sites.0.keepalive",
+        0,
+        f"{P}.sites[0].keepalive: 0 on a site behind NAT (no endpoint) with LANs; "
+        "the hub could not reach 10.20.0.0/24 after the NAT forgets it, so keep the default 25",
+    ),
+    (
+        edit(BASE, "hub.lans", []),
+        "hub.forwarding",
+        False,
+        f"{P}.hub.forwarding: False but the hub must route for LANs (office); "
+        "remove forwarding: false (it is only for a hub that isolates its spokes)",
+    ),
 ]
 
 
@@ -246,13 +603,34 @@ def test_bad_config_names_key_value_and_fix(base, path, value, message):
     assert caught.value.messages == [message]
 
 
-def test_at_least_25_cases():
-    assert len(CASES) >= 25
+def test_at_least_80_cases():
+    assert len(CASES) >= 80
 
 
 @pytest.mark.parametrize("base", [BASE, PROXY, AWS])
 def test_bases_are_valid(base):
     parse_vpn(copy.deepcopy(base))
+
+
+def test_forwarding_off_is_fine_on_a_hub_that_only_isolates_its_peers():
+    parse_vpn(edit(edit(edit(BASE, "hub.lans", []), "sites", []), "hub.forwarding", False))
+
+
+def test_low_order_keys_are_the_ones_x25519_refuses():
+    """Each listed key makes libsodium's X25519 fail (an all-zero secret); an ordinary key does not."""
+    import os
+
+    import nacl.bindings
+
+    from wgsites.keys import generate_private_key, public_key_of
+    from wgsites.validate import LOW_ORDER_KEYS
+
+    assert len(LOW_ORDER_KEYS) == 14
+    for key in LOW_ORDER_KEYS:
+        with pytest.raises(nacl.exceptions.RuntimeError):
+            nacl.bindings.crypto_scalarmult(os.urandom(32), base64.b64decode(key))
+    ordinary = base64.b64decode(public_key_of(generate_private_key()))
+    assert len(nacl.bindings.crypto_scalarmult(os.urandom(32), ordinary)) == 32
 
 
 def test_several_mistakes_are_all_reported():
@@ -271,3 +649,53 @@ def test_cli_check_exits_2_with_messages(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "wgsites:vpn.network: '10.0.0.0/33' is not an IPv4 network" in err
     assert "Traceback" not in err
+
+
+def rules(count: int) -> list[dict]:
+    return [{"protocol": "tcp", "port": 1 + i % 65535, "action": "drop"} for i in range(count)]
+
+
+def fits(base: dict, count: int) -> bool:
+    return rendered_size_errors(parse_vpn(edit(base, "forwardRules", rules(count))), "test", "eu-central-1") == []
+
+
+SIZE_CASES = [
+    (
+        AWS,
+        900,
+        "user data of the aws hub gateway",
+        "EC2's limit of 16384 bytes (before base64)",
+        lambda vpn: user_data_bytes(vpn, "test", "eu-central-1"),
+    ),
+    (
+        BASE,
+        4000,
+        "install command of router",
+        "Linux's limit of 131072 bytes for one argument (MAX_ARG_STRLEN)",
+        lambda vpn: install_argument_bytes(vpn, "test", "router"),
+    ),
+]
+
+
+@pytest.mark.parametrize(("base", "count", "what", "limit", "size"), SIZE_CASES, ids=["aws-user-data", "ssh-install-command"])
+def test_rendered_file_too_large_names_key_size_and_fix(base, count, what, limit, size):
+    """Sizes follow the templates, so the test measures them; the most rules that fit do fit, one more does not."""
+    import re
+
+    vpn = parse_vpn(edit(base, "forwardRules", rules(count)))
+    (message,) = rendered_size_errors(vpn, "test", "eu-central-1")
+    fit = int(re.fullmatch(r".*; keep at most (\d+) rules", message).group(1))
+    assert message == f"{P}.forwardRules: {count} rules make the {what} {size(vpn)} bytes, over {limit}; keep at most {fit} rules"
+    assert fits(base, fit) and not fits(base, fit + 1)
+    assert fits(base, 10)
+
+
+def test_check_refuses_a_stack_file_whose_install_command_is_too_long(tmp_path, capsys):
+    import yaml
+
+    from wgsites.cli import main
+
+    path = tmp_path / "Pulumi.test.yaml"
+    path.write_text(yaml.safe_dump({"config": {P: edit(BASE, "forwardRules", rules(4000))}}))
+    assert main(["check", str(path)]) == 2
+    assert "wgsites:vpn.forwardRules: 4000 rules make the install command of router" in capsys.readouterr().err

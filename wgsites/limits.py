@@ -1,0 +1,94 @@
+"""Rendered files that would not fit where they go, found at check time instead of at `pulumi up`.
+
+Two limits bite as forward rules grow (each is one nftables line in the install
+script): EC2 takes at most 16 KB of user data "in raw form, before it is
+base64-encoded" (EC2 User Guide, instance user data), and Linux takes at most
+MAX_ARG_STRLEN (32 pages, 131072 bytes with its NUL) for one argument, which
+the install command is: sshd runs it as `sh -c '<command>'`. This module
+renders, so it sits beside render.py and is called by load_stack_file and
+components/settings.load(), never by config.py's parse_vpn (no import cycle).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+from .config import CONFIG_KEY, ConfigError
+from .model import Spoke, Vpn
+from .render import install_command, render_user_data, ssm_names
+
+EC2_USER_DATA_BYTES = 16384
+MAX_ARG_STRLEN = 131072  # includes the terminating NUL
+LONGEST_REGION = "ap-southeast-99"  # stands in for aws:region when the stack file has none (names go into the user data)
+
+
+def user_data_bytes(vpn: Vpn, stack: str, region: str | None) -> int:
+    hub = vpn.hub
+    return len(render_user_data(vpn, stack, ssm_names(stack, hub.interface, region or LONGEST_REGION)).encode())
+
+
+def install_argument_bytes(vpn: Vpn, stack: str, name: str) -> int:
+    """The command sshd hands to `sh -c` as one argument, with its NUL."""
+    node = vpn.node(name)
+    user = node.ssh.user if node.ssh else "root"
+    return len(install_command(vpn, name, stack, "install", user).encode()) + 1
+
+
+def ssh_managed(vpn: Vpn) -> list[str]:
+    """Nodes whose install command travels over SSH."""
+    hub = [vpn.hub.name] if vpn.hub.kind == "ssh" else []
+    return hub + [s.name for s in vpn.spokes if isinstance(s, Spoke) and s.managed]
+
+
+def _most_rules_that_fit(vpn: Vpn, size: Callable[[Vpn], int], limit: int) -> int:
+    """The longest prefix of forwardRules whose rendering stays within limit (a binary search: rendering is monotone)."""
+    low, high = 0, len(vpn.forward_rules)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if size(dataclasses.replace(vpn, forward_rules=vpn.forward_rules[:middle])) <= limit:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _too_large(vpn: Vpn, what: str, measured: int, limit_text: str, size: Callable[[Vpn], int], limit: int, path: str) -> str:
+    rules = len(vpn.forward_rules)
+    if rules == 0:
+        return f"{path}.hub: {what} is {measured} bytes, over {limit_text}; shorten the names and interfaces in this stack"
+    fit = _most_rules_that_fit(vpn, size, limit)
+    return f"{path}.forwardRules: {rules} rules make {what} {measured} bytes, over {limit_text}; keep at most {fit} rules"
+
+
+def rendered_size_errors(vpn: Vpn, stack: str, region: str | None = None, path: str = CONFIG_KEY) -> list[str]:
+    """One message per limit a rendered file passes, naming the key that grew it, the size and the fix."""
+    errors: list[str] = []
+    if vpn.hub.kind == "aws":
+
+        def user_data(v: Vpn) -> int:
+            return user_data_bytes(v, stack, region)
+
+        measured = user_data(vpn)
+        if measured > EC2_USER_DATA_BYTES:
+            limit = f"EC2's limit of {EC2_USER_DATA_BYTES} bytes (before base64)"
+            what = f"the user data of the aws hub {vpn.hub.name}"
+            errors.append(_too_large(vpn, what, measured, limit, user_data, EC2_USER_DATA_BYTES, path))
+    sizes = {name: install_argument_bytes(vpn, stack, name) for name in ssh_managed(vpn)}
+    if sizes and max(sizes.values()) > MAX_ARG_STRLEN:
+        name = max(sizes, key=sizes.__getitem__)
+
+        def argument(v: Vpn) -> int:
+            return install_argument_bytes(v, stack, name)
+
+        limit = f"Linux's limit of {MAX_ARG_STRLEN} bytes for one argument (MAX_ARG_STRLEN)"
+        what = f"the install command of {name}"
+        errors.append(_too_large(vpn, what, sizes[name], limit, argument, MAX_ARG_STRLEN, path))
+    return errors
+
+
+def check_rendered_sizes(vpn: Vpn, stack: str, region: str | None = None) -> None:
+    """rendered_size_errors as a ConfigError, for callers that stop at the first failing stage."""
+    errors = rendered_size_errors(vpn, stack, region)
+    if errors:
+        raise ConfigError(errors)

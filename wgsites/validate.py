@@ -1,0 +1,320 @@
+"""Cross-field rules check_vpn runs besides the address plan's: stacks every field of which
+parses, but which would not work (or would quietly do the wrong thing) once deployed.
+
+One function per rule group; each returns messages naming key, value and fix.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+
+from .model import Hub, Spoke, Vpn
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+# Networks no VPN, LAN or SSH source can be; first match wins, so "everything" comes first.
+SPECIAL_V4 = [
+    (ipaddress.IPv4Network("0.0.0.0/8"), "the unspecified 'this network' block 0.0.0.0/8"),
+    (ipaddress.IPv4Network("127.0.0.0/8"), "loopback 127.0.0.0/8"),
+    (ipaddress.IPv4Network("169.254.0.0/16"), "link-local 169.254.0.0/16"),
+    (ipaddress.IPv4Network("224.0.0.0/4"), "multicast 224.0.0.0/4"),
+    (ipaddress.IPv4Network("240.0.0.0/4"), "the reserved block 240.0.0.0/4 (with the broadcast address)"),
+]
+SPECIAL_V6 = [
+    (ipaddress.IPv6Network("::/128"), "the unspecified address ::"),
+    (ipaddress.IPv6Network("::1/128"), "loopback ::1"),
+    (ipaddress.IPv6Network("fe80::/10"), "link-local fe80::/10"),
+    (ipaddress.IPv6Network("ff00::/8"), "multicast ff00::/8"),
+]
+
+# X25519 points of small order (libsodium's blocklist for crypto_scalarmult: 0, 1, the two points of
+# order 8, p-1, p, p+1), each also with bit 255 set, which X25519 ignores. Every shared secret with them
+# is all zeros, which WireGuard refuses: no handshake can ever complete.
+_P = 2**255 - 19
+_SMALL_ORDER = (
+    0,
+    1,
+    325606250916557431795983626356110631294008115727848805560023387167927233504,
+    39382357235489614581723060781553021112529911719440698176882885853963445705823,
+    _P - 1,
+    _P,
+    _P + 1,
+)
+LOW_ORDER_KEYS = frozenset(
+    base64.b64encode((u + high).to_bytes(32, "little")).decode() for u in _SMALL_ORDER for high in (0, 2**255)
+)
+
+# wg-quick's INTERFACE_RE lets these through; the kernel (".", "..") or the tools ("-x") do not.
+PATH_NAMES = {".", ".."}
+EGRESS_FIX = "name the interface traffic leaves by, e.g. ens5 or eth0, or write true"
+
+
+def node_paths(vpn: Vpn, path: str) -> list[tuple[str, Hub | Spoke]]:
+    """Every node with its key path, hub first, as messages name them."""
+    paths: list[tuple[str, Hub | Spoke]] = [(f"{path}.hub", vpn.hub)]
+    counters = {"site": 0, "peer": 0}
+    for spoke in vpn.spokes:
+        key = "sites" if spoke.kind == "site" else "peers"
+        paths.append((f"{path}.{key}[{counters[spoke.kind]}]", spoke))
+        counters[spoke.kind] += 1
+    return paths
+
+
+def special_network(net: Network) -> str | None:
+    """What a network overlaps that no routed network may: None for an ordinary one."""
+    if net.prefixlen == 0:
+        return "every address"
+    for special, what in SPECIAL_V4 if net.version == 4 else SPECIAL_V6:
+        if net.overlaps(special):
+            return what
+    return None
+
+
+def check_special_networks(vpn: Vpn, path: str) -> list[str]:
+    """The VPN network and LANs are routed through the tunnel: a loopback or multicast one can never work,
+    and 0.0.0.0/0 as a LAN would take every route from the nodes that reach it."""
+    errors = []
+    what = special_network(vpn.network)
+    if what:
+        errors.append(
+            f"{path}.network: '{vpn.network}' covers {what}, which is never routed through a tunnel; "
+            "use a private network such as 10.10.11.0/24"
+        )
+    for node_path, node in node_paths(vpn, path):
+        for i, lan in enumerate(node.lans):
+            what = special_network(lan)
+            if what:
+                errors.append(
+                    f"{node_path}.lans[{i}]: '{lan}' covers {what}, which no LAN can be; "
+                    "list the LAN's own network, such as 192.168.1.0/24"
+                )
+    return errors
+
+
+def special_lans(vpn: Vpn) -> set[ipaddress.IPv4Network]:
+    """LANs check_special_networks refuses, so the overlap checks do not repeat the same mistake."""
+    return {lan for node in vpn.nodes for lan in node.lans if special_network(lan)}
+
+
+def check_admin_cidrs(vpn: Vpn, path: str) -> list[str]:
+    """SSH to the aws hub is closed unless listed: 0.0.0.0/0 would open it to the internet, and a
+    loopback or multicast source never arrives at a security group."""
+    errors = []
+    for i, cidr in enumerate(vpn.hub.aws.admin_cidrs):
+        try:
+            net = ipaddress.ip_network(cidr)
+        except ValueError:
+            continue  # config.py reported it
+        what = special_network(net)
+        if what == "every address":
+            errors.append(
+                f"{path}.hub.aws.adminCidrs[{i}]: '{cidr}' opens SSH to every address on the internet; "
+                "list the networks you administer from, e.g. 198.51.100.7/32"
+            )
+        elif what:
+            errors.append(
+                f"{path}.hub.aws.adminCidrs[{i}]: '{cidr}' covers {what}, which no SSH client comes from; "
+                "list the networks you administer from, e.g. 198.51.100.7/32"
+            )
+    return errors
+
+
+def check_interface_names(vpn: Vpn, path: str) -> list[str]:
+    """Names wg-quick's rule allows but that become paths (/etc/wireguard/..conf, /var/lib/wgsites/..) or options."""
+    errors = []
+    named = [(f"{p}.interface", n.interface) for p, n in node_paths(vpn, path)]
+    if isinstance(vpn.hub.masquerade, str):
+        named.append((f"{path}.hub.masquerade", vpn.hub.masquerade))
+    for key, name in named:
+        fix = EGRESS_FIX if key.endswith(".masquerade") else "use a name such as wg0"
+        if name == "lo":
+            errors.append(f"{key}: 'lo' is the loopback interface every host has; {fix}")
+        elif name in PATH_NAMES:
+            errors.append(
+                f"{key}: {name!r} is a directory name, not an interface (Linux refuses it and paths built from it "
+                f"leave their folder); {fix}"
+            )
+        elif name.startswith("-"):
+            errors.append(f"{key}: {name!r} starts with '-', which ip, wg and nft read as an option; {fix}")
+    hub = vpn.hub
+    if isinstance(hub.masquerade, str) and hub.masquerade == hub.interface:
+        errors.append(f"{path}.hub.masquerade: {hub.masquerade!r} is the tunnel itself; {EGRESS_FIX}")
+    return errors
+
+
+def _host_key(node: Hub | Spoke) -> tuple[str, int] | None:
+    if node.ssh is None:
+        return None
+    return node.ssh.host.lower().rstrip("."), node.ssh.port
+
+
+def check_shared_hosts(vpn: Vpn, path: str) -> list[str]:
+    """Two nodes on one SSH host: the same interface (or nftables table) would overwrite each other's
+    config, and the same UDP port lets only one of them come up."""
+    from .render import nft_table
+
+    errors = []
+    seen: list[tuple[str, Hub | Spoke]] = []
+    for node_path, node in node_paths(vpn, path):
+        host = _host_key(node)
+        if host is None:
+            continue
+        where = f"{node.ssh.host}:{node.ssh.port}"
+        for other_path, other in seen:
+            if _host_key(other) != host:
+                continue
+            if other.interface == node.interface:
+                errors.append(
+                    f"{node_path}.interface: {node.interface!r} is also {other_path}'s interface on the same host {where}; "
+                    "they would overwrite each other's config, so give one another interface"
+                )
+            elif nft_table(other.interface) == nft_table(node.interface):
+                errors.append(
+                    f"{node_path}.interface: {node.interface!r} and {other_path}'s {other.interface!r} share the nftables "
+                    f"table {nft_table(node.interface)} on the same host {where}; rename one"
+                )
+            elif node.listen_port and node.listen_port == other.listen_port:
+                errors.append(
+                    f"{node_path}.listenPort: {node.listen_port} is also {other_path}'s port on the same host {where}; "
+                    "only one interface can listen on it, so pick another port"
+                )
+        seen.append((node_path, node))
+    return errors
+
+
+def check_public_keys(vpn: Vpn, path: str) -> list[str]:
+    """A key WireGuard rejects, or one key on two devices (the hub would route both to whichever spoke last spoke)."""
+    errors = []
+    owners: dict[str, str] = {}
+    for node_path, node in node_paths(vpn, path):
+        key = getattr(node, "public_key", None)
+        if not key:
+            continue
+        if key in LOW_ORDER_KEYS:
+            errors.append(
+                f"{node_path}.publicKey: {key!r} is a low-order Curve25519 point, which WireGuard rejects "
+                "(no handshake can complete); paste the device's own `wg pubkey` output"
+            )
+        elif key in owners:
+            errors.append(
+                f"{node_path}.publicKey: {key!r} is already the key of {owners[key]}; "
+                "each device needs its own key pair (wg genkey | wg pubkey)"
+            )
+        owners.setdefault(key, node_path)
+    return errors
+
+
+def check_forwarding(vpn: Vpn, path: str) -> list[str]:
+    """forwarding: false on a hub that must route: masquerade, full tunnels, LANs and proxy ARP all pass through it."""
+    hub = vpn.hub
+    if hub.forwarding:
+        return []
+    needs = []
+    if hub.masquerade:
+        needs.append("masquerade")
+    full = [s.name for s in vpn.spokes if s.tunnel == "full"]
+    if full:
+        needs.append(f"full-tunnel peers ({', '.join(full)})")
+    with_lans = ([hub.name] if hub.lans else []) + [s.name for s in vpn.spokes if s.lans]
+    if with_lans:
+        needs.append(f"LANs ({', '.join(with_lans)})")
+    if hub.proxy_arp:
+        needs.append("proxyArp")
+    if not needs:
+        return []
+    return [
+        f"{path}.hub.forwarding: False but the hub must route for {' and '.join(needs)}; "
+        "remove forwarding: false (it is only for a hub that isolates its spokes)"
+    ]
+
+
+def check_forward_rules(vpn: Vpn, path: str) -> list[str]:
+    """nftables applies the first matching rule, so a second rule for the same port never acts."""
+    errors = []
+    first: dict[tuple[str, int], int] = {}
+    for i, rule in enumerate(vpn.forward_rules):
+        key = (rule.protocol, rule.port)
+        if key in first:
+            errors.append(
+                f"{path}.forwardRules[{i}]: '{rule.protocol} {rule.port}' is already ruled by forwardRules[{first[key]}], "
+                "which nftables applies first; keep one rule per port"
+            )
+        first.setdefault(key, i)
+    return errors
+
+
+def address_kind(host: str) -> str | None:
+    """What makes an IP literal (or localhost) unusable as a host others reach: None for an ordinary host."""
+    if host.lower().rstrip(".") == "localhost" or host.lower().rstrip(".").endswith(".localhost"):
+        return "loopback"
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if ip == ipaddress.IPv4Address("255.255.255.255"):
+        return "broadcast"
+    for kind in ("unspecified", "loopback", "link_local", "multicast", "reserved"):
+        if getattr(ip, f"is_{kind}"):
+            return kind.replace("_", "-")
+    return None
+
+
+def _a(kind: str) -> str:
+    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
+
+
+def check_dial_addresses(vpn: Vpn, path: str) -> list[str]:
+    """Endpoints are dialled from other machines, SSH hosts by Pulumi, DNS servers by the peer: an unspecified,
+    multicast or broadcast address answers none of them (nor, for an endpoint, a loopback or link-local one)."""
+    from .config import split_endpoint
+
+    errors = []
+    for node_path, node in node_paths(vpn, path):
+        parsed = split_endpoint(node.endpoint) if node.endpoint else None
+        kind = address_kind(parsed[0]) if parsed else None
+        if kind:
+            errors.append(
+                f"{node_path}.endpoint: {node.endpoint!r} is {_a(kind)} address, which other machines cannot dial; "
+                "give the public host name or address of this node"
+            )
+        kind = address_kind(node.ssh.host) if node.ssh else None
+        if kind in ("unspecified", "multicast", "broadcast", "reserved"):
+            errors.append(
+                f"{node_path}.ssh.host: {node.ssh.host!r} is {_a(kind)} address, which no sshd listens on; "
+                "give the address or name Pulumi reaches this host at"
+            )
+        for i, server in enumerate(getattr(node, "dns", ())):
+            kind = address_kind(server)
+            if kind in ("unspecified", "multicast", "broadcast", "reserved"):
+                errors.append(
+                    f"{node_path}.dns[{i}]: {server!r} is {_a(kind)} address, which no DNS server answers on; "
+                    "give a resolver's address, e.g. 10.10.10.1"
+                )
+    return errors
+
+
+def check_site_keepalive(vpn: Vpn, path: str) -> list[str]:
+    """A site behind NAT (no endpoint) with keepalive off: the hub loses the way to its LANs once the NAT
+    mapping times out, so traffic from other spokes into those LANs stops until the site speaks first."""
+    return [
+        f"{node_path}.keepalive: 0 on a site behind NAT (no endpoint) with LANs; the hub could not reach "
+        f"{', '.join(map(str, node.lans))} after the NAT forgets it, so keep the default 25"
+        for node_path, node in node_paths(vpn, path)
+        if isinstance(node, Spoke) and node.kind == "site" and node.lans and not node.endpoint and node.keepalive == 0
+    ]
+
+
+def extra_checks(vpn: Vpn, path: str) -> list[str]:
+    """Every rule of this module, in the order a reader meets the keys."""
+    return [
+        *check_special_networks(vpn, path),
+        *check_admin_cidrs(vpn, path),
+        *check_interface_names(vpn, path),
+        *check_shared_hosts(vpn, path),
+        *check_public_keys(vpn, path),
+        *check_forwarding(vpn, path),
+        *check_forward_rules(vpn, path),
+        *check_dial_addresses(vpn, path),
+        *check_site_keepalive(vpn, path),
+    ]
