@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from tests.stacks import ROOT, STACKS, render_stack, stack_file
 from wgsites.config import CONFIG_KEY, ConfigError, parse_vpn
+from wgsites.render import nft_table
 from wgsites.stackfile import read_stack_document
 
 HEADER = re.compile(r"\s*\[[^\]]*\]\s*")
@@ -121,7 +122,9 @@ def structure(stack: str, vpn, tmp: Path) -> list[list[tuple]]:
         for content in rendered.files[node.name].values():
             lines = content.splitlines()
             headers = [line for line in lines if HEADER.fullmatch(line)]
-            hooks = [line for line in lines if HOOK.match(line)]
+            # the PreDown hook names the interface's nftables table: a valid new interface name changes it
+            table = nft_table(node.interface)
+            hooks = [line.replace(table, "wgsites_IFACE") for line in lines if HOOK.match(line)]
             files.append((headers, hooks, len(lines)))
         shape.append(files)
     return shape
