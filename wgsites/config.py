@@ -229,7 +229,8 @@ def split_endpoint(value: str) -> tuple[str, int | None] | None:
     address = ip_text(host)
     if address is not None:
         host = address
-    elif "%" in host or not HOST_RE.fullmatch(host) or host.replace(".", "").isdigit():
+    elif "%" in host or not HOST_RE.fullmatch(host) or host.rstrip(".").rsplit(".", 1)[-1].isdigit():
+        # an all-digit last label is no DNS name (RFC 3696 2): 10.0.0.1-10.0.0.9, 300.1.1.1
         return None
     return host, int(port) if port is not None else None
 
@@ -325,7 +326,9 @@ def _aws(r: _Reader, path: str, value: Any) -> AwsOptions | None:
 
 def _instance_type(r: _Reader) -> Callable[[str, Any], str | None]:
     def convert(path: str, value: Any) -> str | None:
-        if isinstance(value, str) and re.fullmatch(r"[a-z][a-z0-9-]*\.[a-z0-9]+", value):
+        # family with a generation digit (t4g, m7i-flex, u-6tb1), then a size EC2 has
+        size = r"(nano|micro|small|medium|large|[0-9]*xlarge|metal|metal-[0-9]+xl)"
+        if isinstance(value, str) and re.fullmatch(r"[a-z][a-z-]*[0-9][a-z0-9-]*\." + size, value):
             return value
         r.fail(path, value, "is not an EC2 instance type; write it like t4g.nano or t3.micro")
         return None

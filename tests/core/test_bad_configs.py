@@ -63,6 +63,17 @@ def edit(base: dict, path: str, value: object) -> dict:
 
 
 P = "wgsites:vpn"
+
+
+def one_line(code: str) -> str:
+    return f"contains U+{code}, a line break or control character; write it on one line"
+
+
+NOT_DNS = "is not an IP address; DNS servers are given by address, e.g. 10.10.10.1"
+NOT_NETWORK = "is not a network; write it like 198.51.100.7/32"
+NOT_INSTANCE = "is not an EC2 instance type; write it like t4g.nano or t3.micro"
+NOT_ENDPOINT = "is not host or host:port; write it like vpn.example.net:51820 or 203.0.113.5"
+NOT_HOST = "is not a host name or address; write it like router.lan or 192.0.2.10"
 CASES = [
     (BASE, "network", "10.10.11.1/24", f"{P}.network: '10.10.11.1/24' has host bits set; write the network as 10.10.11.0/24"),
     (BASE, "network", "banana", f"{P}.network: 'banana' is not an IPv4 network; write it like 10.10.10.0/24"),
@@ -593,6 +604,27 @@ CASES = [
         f"{P}.hub.forwarding: False but the hub must route for LANs (office); "
         "remove forwarding: false (it is only for a hub that isolates its spokes)",
     ),
+    # a value that would add a line to a rendered file: refused before any other check, naming the key
+    (BASE, "hub.name", "router\n", f"{P}.hub.name: 'router\\n' {one_line('000A')}"),
+    (BASE, "peers.0.interface", "home0\rPostUp = id", f"{P}.peers[0].interface: 'home0\\rPostUp = id' {one_line('000D')}"),
+    (BASE, "peers.0.dns", ["fd00::53%\nPostUp = id"], f"{P}.peers[0].dns[0]: 'fd00::53%\\nPostUp = id' {one_line('000A')}"),
+    (
+        BASE,
+        "hub.endpoint",
+        "home.example.net\u2028PostUp = id",
+        f"{P}.hub.endpoint: 'home.example.net\\u2028PostUp = id' {one_line('2028')}",
+    ),
+    (BASE, "peers.0.name", "lap\u202etop", f"{P}.peers[0].name: 'lap\\u202etop' {one_line('202E')}"),
+    # IPv6 zone ids: ipaddress keeps any text after `%`; no config needs one
+    (BASE, "peers.0.dns", ["fe80::1%eth0"], f"{P}.peers[0].dns[0]: 'fe80::1%eth0' {NOT_DNS}"),
+    (BASE, "hub.endpoint", "[fe80::1%eth0]:51820", f"{P}.hub.endpoint: '[fe80::1%eth0]:51820' {NOT_ENDPOINT}"),
+    (BASE, "hub.endpoint", "fe80::1%eth0", f"{P}.hub.endpoint: 'fe80::1%eth0' {NOT_ENDPOINT}"),
+    (AWS, "hub.aws", {"adminCidrs": ["fe80::%1/64"]}, f"{P}.hub.aws.adminCidrs[0]: 'fe80::%1/64' {NOT_NETWORK}"),
+    # host names: an all-digit last label is no DNS name; ports are ASCII digits
+    (BASE, "hub.ssh.host", "10.10.10.1-10.10.10.1", f"{P}.hub.ssh.host: '10.10.10.1-10.10.10.1' {NOT_HOST}"),
+    (BASE, "hub.ssh.host", "300.1.1.1", f"{P}.hub.ssh.host: '300.1.1.1' {NOT_HOST}"),
+    (BASE, "hub.endpoint", "home.example.net:٥١٨٢٠", f"{P}.hub.endpoint: 'home.example.net:٥١٨٢٠' {NOT_ENDPOINT}"),
+    (AWS, "hub.aws", {"instanceType": "a.b"}, f"{P}.hub.aws.instanceType: 'a.b' {NOT_INSTANCE}"),
 ]
 
 

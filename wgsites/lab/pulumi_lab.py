@@ -28,6 +28,7 @@ import yaml
 from ..config import CONFIG_KEY, load_stack_file, parse_vpn, stack_name
 from ..model import Vpn
 from ..render import KeyRing
+from ..stackfile import read_stack_document
 from .checks import Check, Checker, table
 from .deploy import Deployment, install_file_peer
 from .netns import Lab, Node
@@ -76,7 +77,7 @@ class PulumiLab:
             raise PulumiError("an aws hub needs the AWS provider, which cannot be built here: run it under mocks")
         self.stack = f"lab-{stack_name(self.stack_file)}"
         self.world = build_world(self.lab, self.stack, vpn, self.lab.run_dir)
-        document = yaml.safe_load(self.stack_file.read_text())
+        document = read_stack_document(self.stack_file)  # as Pulumi reads it: `14:20` stays text
         self.raw = lab_rewrite(document["config"][CONFIG_KEY], self.world.vpn)
         self.project = self.lab.run_dir / "project"
         self.project.mkdir()
