@@ -17,6 +17,12 @@ HubKind = Literal["aws", "ssh"]
 SpokeKind = Literal["site", "peer"]
 Tunnel = Literal["split", "full"]
 UplinkType = Literal["ethernet", "pppoe", "dslite"]
+# How a node gets its config: pushed over SSH, pulled from SSM by the aws gateway, or handed
+# over as a file and QR code (phones, laptops, a router you configure yourself).
+Delivery = Literal["aws", "ssh", "file"]
+# Where its private key comes from: made on the host (never leaves it), derived from the
+# stack's secret seed, or the user's own (only the public key is in the stack).
+KeySource = Literal["host", "derived", "own"]
 
 DEFAULT_LISTEN_PORT = 51820
 DEFAULT_KEEPALIVE = 25
@@ -99,6 +105,18 @@ class Hub:
     ssh: SshTarget | None = None
     aws: AwsOptions = AwsOptions()
 
+    @property
+    def delivery(self) -> Delivery:
+        return "aws" if self.kind == "aws" else "ssh"
+
+    @property
+    def key_source(self) -> KeySource:
+        return "derived" if self.kind == "aws" else "host"
+
+    @property
+    def is_device(self) -> bool:
+        return False
+
 
 @dataclass(frozen=True)
 class Spoke:
@@ -122,6 +140,21 @@ class Spoke:
     @property
     def managed(self) -> bool:
         return self.ssh is not None
+
+    @property
+    def delivery(self) -> Delivery:
+        return "ssh" if self.ssh is not None else "file"
+
+    @property
+    def key_source(self) -> KeySource:
+        if self.ssh is not None:
+            return "host"
+        return "own" if self.public_key else "derived"
+
+    @property
+    def is_device(self) -> bool:
+        """A phone or laptop whose config an official WireGuard app imports: only the keys the apps know."""
+        return self.kind == "peer" and self.delivery == "file"
 
 
 @dataclass(frozen=True)

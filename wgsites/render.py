@@ -136,9 +136,14 @@ def allowed_hooks(interface: str) -> tuple[Hook, ...]:
 
 
 def render_nftables(vpn: Vpn, name: str, stack: str) -> str | None:
-    """Masquerade (hub) and the guide's forward rules (hub and sites), or None if neither applies."""
+    """Masquerade (hub) and the guide's forward rules (hub and sites), or None if neither applies.
+
+    A device (a phone app) runs no hooks, so it gets none: forward rules apply where wgsites
+    installs the config, or where wg-quick brings it up (a site configured by hand).
+    """
     plan = AddressPlan(vpn).plan(name)
-    gateway = name == vpn.hub.name or bool(vpn.node(name).lans)
+    node = vpn.node(name)
+    gateway = name == vpn.hub.name or (bool(node.lans) and not node.is_device)
     rules = vpn.forward_rules if gateway else ()
     if not plan.masquerade and not rules:
         return None
@@ -187,7 +192,11 @@ def render_wg_quick(
     private_key = None if plan.managed else keys.private.get(name)
     if private_key is not None and not is_valid_key(private_key):
         raise UnsafeValueError(f"the private key of {name} is not a WireGuard key; refusing to render its config")
-    hooks = [] if private_key else [key_hook()]
+    # a device's config is imported by the official apps, which refuse any key they do not know
+    # (hooks, SaveConfig): it holds its key inline, or, when the user brings their own, a comment
+    # saying where to paste it
+    device = node.is_device
+    hooks = [] if private_key or device else [key_hook()]
     if render_nftables(vpn, name, stack):
         hooks += firewall_hooks(plan.interface)
     peers = [
@@ -208,6 +217,7 @@ def render_wg_quick(
         private_key=private_key,
         dns=node.dns if isinstance(node, Spoke) else (),
         hooks=hooks,
+        device=device,
         mark=RENDERED_MARK,
         end=RENDERED_END,
         peers=peers,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import copy
 import os
+import re
 import stat
 import subprocess
 
@@ -149,7 +150,8 @@ def test_a_peer_with_its_own_public_key_gets_no_key_and_a_config_without_one():
     run = m.run_stack("home", vpn=raw)
     assert set(run.vpn_component.private_keys) == {"gateway", "laptop"}
     config = run.exports["phone_config"].value
-    assert "PrivateKey" not in config and run.exports["phone_config"].secret
+    assert not re.search(r"(?m)^\s*PrivateKey\s*=", config) and run.exports["phone_config"].secret
+    assert "add a line here with the key name PrivateKey" in config  # the device's app needs one pasted
     vpn = m.model(run)
     keys = KeyRing(public=m.expected_public_keys(vpn))
     assert config == render_wg_quick(vpn, "phone", "home", keys, hub_endpoint=m.EIP)
