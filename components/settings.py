@@ -38,8 +38,7 @@ class Settings:
 
 def own_key_nodes(vpn: Vpn) -> list[str]:
     """Nodes whose key Pulumi makes: an aws hub and spokes with neither `ssh` nor `publicKey`."""
-    names = [vpn.hub.name] if vpn.hub.kind == "aws" else []
-    return names + [s.name for s in vpn.spokes if not s.managed and not s.public_key]
+    return [node.name for node in vpn.nodes if node.key_source == "derived"]
 
 
 def _key_rotations(raw: Any, vpn: Vpn) -> dict[str, int | str]:
@@ -140,4 +139,4 @@ def load() -> Settings:
 
 
 def _has_ssh_hosts(vpn: Vpn) -> bool:
-    return vpn.hub.kind == "ssh" or any(s.managed for s in vpn.spokes)
+    return any(node.delivery == "ssh" for node in vpn.nodes)

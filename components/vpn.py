@@ -61,10 +61,9 @@ class WireGuardVpn(pulumi.ComponentResource):
         keys = {node: derived_key(seed, node, args.key_rotations.get(node, 0)) for node in own_key_nodes(vpn)}
         self.private_keys = {node: key.private_key for node, key in keys.items()}
         public: dict[str, pulumi.Input[str]] = {node: key.public_key for node, key in keys.items()}
-        public.update({s.name: s.public_key for s in vpn.spokes if s.public_key})
-        managed = ([hub] if hub.kind == "ssh" else []) + [s for s in vpn.spokes if s.managed]
+        public.update({s.name: s.public_key for s in vpn.spokes if s.key_source == "own"})
         self.hosts = {}
-        for node in managed:
+        for node in (n for n in vpn.nodes if n.delivery == "ssh"):
             assert node.ssh is not None
             host_args = SshHostArgs(vpn, node.name, stack, node.ssh, args.ssh_private_key)
             self.hosts[node.name] = SshHost(f"{name}-{node.name}", host_args, child)
@@ -111,6 +110,6 @@ class WireGuardVpn(pulumi.ComponentResource):
                 f"{name}-{spoke.name}", RoamingPeerArgs(config=self.configs[spoke.name], file=spoke.file), child
             )
             for spoke in vpn.spokes
-            if not spoke.managed
+            if spoke.delivery == "file"
         }
         self.register_outputs({"hub_endpoint": self.hub_endpoint, "public_keys": all_public})

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wgsites.cli import local_keys
-from wgsites.config import load_stack_file
 from wgsites.model import Vpn
 from wgsites.render import KeyRing, render_node
+from wgsites.stack import load_stack_file
 
 ROOT = Path(__file__).resolve().parent.parent
 STACKS = ("router", "internal", "sites", "travel", "home")

@@ -10,8 +10,8 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from .endpoints import with_port
 from .model import Hub, Spoke, Uplink, Vpn
-from .validate import extra_checks, special_lans, special_network
 
 ANY_V4 = ipaddress.IPv4Network("0.0.0.0/0")
 ANY_V6 = ipaddress.IPv6Network("::/0")
@@ -47,132 +47,11 @@ class NodePlan:
     forwarding: bool
     proxy_arp: bool
     masquerade: str | bool
-    managed: bool  # key made on the host (ssh) or delivered beside the config (aws)
-
-
-def check_vpn(vpn: Vpn, path: str) -> list[str]:
-    """Every cross-field rule; one message per problem, naming key, value and fix."""
-    errors: list[str] = []
-    hub, net = vpn.hub, vpn.network
-    hub_path = f"{path}.hub"
-    proxy = hub.proxy_arp
-    all_lans = [(f"{hub_path}.lans[{i}]", lan) for i, lan in enumerate(hub.lans)]
-    spoke_paths = _spoke_paths(vpn, path)
-    for spoke in vpn.spokes:
-        all_lans += [(f"{spoke_paths[spoke.name]}.lans[{i}]", lan) for i, lan in enumerate(spoke.lans)]
-
-    if net.prefixlen > 31:  # every other check would only repeat this one
-        return [f"{path}.network: '{net}' has no room for two nodes; use a /31 or larger network"]
-    if special_network(net):  # likewise: every address and LAN would be "outside" or "overlapping" it
-        return extra_checks(vpn, path)
-    refused_lans = special_lans(vpn)
-    all_lans = [(p, lan) for p, lan in all_lans if lan not in refused_lans]
-    if hub.kind == "aws" and proxy:
-        errors.append(f"{hub_path}.proxyArp: set on an aws hub; proxy ARP needs a LAN, so use kind: ssh on a LAN host")
-    if hub.kind == "aws" and hub.lans:
-        errors.append(f"{hub_path}.lans: {[str(n) for n in hub.lans]} on an aws hub; put LANs on the site that has them")
-    if hub.kind == "aws" and hub.ssh:
-        errors.append(f"{hub_path}.ssh: set on an aws hub; it has no SSH, remove ssh (use aws.adminCidrs to open 22)")
-
-    # names and interfaces
-    seen_names: dict[str, str] = {}
-    for node_path, node in [(hub_path, hub), *((spoke_paths[s.name], s) for s in vpn.spokes)]:
-        if node.name in seen_names:
-            errors.append(
-                f"{node_path}.name: '{node.name}' is already used by {seen_names[node.name]}; give each node its own name"
-            )
-        seen_names.setdefault(node.name, node_path)
-
-    # addresses
-    seen_addr: dict[ipaddress.IPv4Address, str] = {}
-    for node_path, node in [(hub_path, hub), *((spoke_paths[s.name], s) for s in vpn.spokes)]:
-        addr = node.address
-        if addr not in net:
-            errors.append(f"{node_path}.address: '{addr}' is outside the VPN network {net}; pick a free address in {net}")
-        elif net.prefixlen < 31 and addr in (net.network_address, net.broadcast_address):
-            errors.append(f"{node_path}.address: '{addr}' is the network or broadcast address of {net}; pick a host address")
-        elif proxy and addr not in proxy.vpn_range:
-            errors.append(
-                f"{node_path}.address: '{addr}' is outside proxyArp.vpnRange {proxy.vpn_range}; "
-                "pick an address inside the range reserved for the VPN"
-            )
-        if addr in seen_addr:
-            errors.append(f"{node_path}.address: '{addr}' is already used by {seen_addr[addr]}; give each node its own address")
-        seen_addr.setdefault(addr, node_path)
-
-    # LANs: no overlap with each other or the VPN network (proxy ARP: the hub's LAN *is* the VPN network)
-    for i, (lan_path, lan) in enumerate(all_lans):
-        if lan.overlaps(net) and not (proxy and lan_path.startswith(hub_path) and lan == net):
-            errors.append(
-                f"{lan_path}: '{lan}' overlaps the VPN network {net}; sites are routed, not bridged, "
-                "so pick a VPN network outside every LAN"
-            )
-        for other_path, other in all_lans[:i]:
-            if lan.overlaps(other):
-                errors.append(
-                    f"{lan_path}: '{lan}' overlaps {other} at {other_path}; traffic between sites is not NATed, "
-                    "so renumber one of the LANs"
-                )
-
-    if proxy:
-        if hub.lans != (net,):
-            errors.append(
-                f"{hub_path}.lans: {[str(n) for n in hub.lans]} must be exactly [{net}] with proxyArp; "
-                "the VPN addresses are carved out of that LAN"
-            )
-        for end in ("first", "last"):
-            if getattr(proxy.vpn_range, end) not in net:
-                errors.append(
-                    f"{hub_path}.proxyArp.vpnRange: '{proxy.vpn_range}' is not inside the LAN {net}; "
-                    "reserve a range of the LAN for VPN users"
-                )
-                break
-        if proxy.dhcp_range and proxy.vpn_range.overlaps(proxy.dhcp_range):
-            errors.append(
-                f"{hub_path}.proxyArp.vpnRange: '{proxy.vpn_range}' overlaps the DHCP range {proxy.dhcp_range}; "
-                "shrink the router's DHCP pool or move the VPN range so they are disjoint"
-            )
-
-    # spokes
-    for spoke in vpn.spokes:
-        sp = spoke_paths[spoke.name]
-        if spoke.tunnel == "full" and not hub.masquerade:
-            errors.append(
-                f"{sp}.tunnel: 'full' needs the hub to masquerade; set hub.masquerade "
-                "(the hub's egress interface, or true), or use tunnel: split"
-            )
-        if spoke.tunnel == "full" and spoke.lans:
-            errors.append(f"{sp}.lans: a full-tunnel peer cannot route LANs; use tunnel: split")
-        if spoke.endpoint and spoke.listen_port is None:
-            errors.append(
-                f"{sp}.endpoint: '{spoke.endpoint}' has no port and listenPort is not set; write host:port or set listenPort"
-            )
-    if proxy and hub.masquerade:
-        errors.append(f"{hub_path}.masquerade: set with proxyArp; proxy-ARP users are on the LAN itself, so remove it")
-    return errors + extra_checks(vpn, path)
-
-
-def _spoke_paths(vpn: Vpn, path: str) -> dict[str, str]:
-    paths: dict[str, str] = {}
-    counters = {"site": 0, "peer": 0}
-    for spoke in vpn.spokes:
-        key = "sites" if spoke.kind == "site" else "peers"
-        paths.setdefault(spoke.name, f"{path}.{key}[{counters[spoke.kind]}]")
-        counters[spoke.kind] += 1
-    return paths
 
 
 def _tunnel_mtu(a: Uplink, b: Uplink) -> int:
     link = min(a.mtu or LINK_MTU[a.type], b.mtu or LINK_MTU[b.type])
     return max(MIN_MTU, link - OVERHEAD[a.ipv6 or b.ipv6])
-
-
-def _with_port(endpoint: str, port: int) -> str:
-    from .config import split_endpoint
-
-    host, given = split_endpoint(endpoint)
-    host = f"[{host}]" if ":" in host else host
-    return f"{host}:{given or port}"
 
 
 def _routed_through_hub(vpn: Vpn, spoke: Spoke) -> tuple[Network, ...]:
@@ -203,7 +82,7 @@ class AddressPlan:
 
     def hub_dial(self) -> str | None:
         endpoint = self.hub_endpoint or self.vpn.hub.endpoint
-        return _with_port(endpoint, self.vpn.hub.listen_port) if endpoint else None
+        return with_port(endpoint, self.vpn.hub.listen_port) if endpoint else None
 
     def hub_plan(self) -> NodePlan:
         vpn, hub = self.vpn, self.vpn.hub
@@ -215,7 +94,7 @@ class AddressPlan:
                 PeerEntry(
                     name=spoke.name,
                     allowed_ips=tuple(_collapse([*own, *spoke.lans])),
-                    endpoint=_with_port(spoke.endpoint, spoke.listen_port) if spoke.endpoint else None,
+                    endpoint=with_port(spoke.endpoint, spoke.listen_port) if spoke.endpoint else None,
                     keepalive=0,  # the spokes keep NAT mappings open; the hub only answers
                 )
             )
@@ -232,7 +111,6 @@ class AddressPlan:
             forwarding=hub.forwarding,
             proxy_arp=hub.proxy_arp is not None,
             masquerade=hub.masquerade,
-            managed=True,
         )
 
     def spoke_plan(self, name: str) -> NodePlan:
@@ -259,7 +137,6 @@ class AddressPlan:
             forwarding=bool(spoke.lans),
             proxy_arp=False,
             masquerade=False,
-            managed=spoke.managed,
         )
 
     def plan(self, name: str) -> NodePlan:

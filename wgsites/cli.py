@@ -9,10 +9,11 @@ import sys
 from pathlib import Path
 
 from .addressing import describe
-from .config import ConfigError, load_stack_file, stack_name
+from .config import ConfigError
 from .keys import generate_private_key, is_valid_key, public_key_of
-from .model import Spoke, Vpn
+from .model import Vpn
 from .render import KeyRing, render_node
+from .stack import load_stack_file, stack_name
 
 
 def local_keys(vpn: Vpn, out: Path) -> KeyRing:
@@ -20,7 +21,7 @@ def local_keys(vpn: Vpn, out: Path) -> KeyRing:
     public: dict[str, str] = {}
     private: dict[str, str] = {}
     for node in vpn.nodes:
-        if isinstance(node, Spoke) and node.public_key:
+        if node.key_source == "own":
             public[node.name] = node.public_key
             continue
         path = out / node.name / f"{node.interface}.key"

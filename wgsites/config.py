@@ -11,9 +11,10 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any, TypeVar
 
+from .endpoints import ip_text, join_endpoint, split_endpoint
+from .keys import is_valid_key
 from .model import (
     AddressRange,
     AwsOptions,
@@ -25,18 +26,12 @@ from .model import (
     Uplink,
     Vpn,
 )
+from .names import INTERFACE_RE, NAME_RE
 from .plaintext import unsafe_character
+from .validate import check_vpn
 
 CONFIG_KEY = "wgsites:vpn"
 T = TypeVar("T")
-
-# Every pattern is matched with re.fullmatch: `$` would also match before a final line break.
-NAME_RE = re.compile(r"[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?")
-# wg-quick's own rule for interface names, plus the kernel's 15-byte limit.
-INTERFACE_RE = re.compile(r"[a-zA-Z0-9_=+.-]{1,15}")
-HOST_RE = re.compile(r"(?=.{1,253}\Z)[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\.?")
-# Pulumi's own rule for stack names; the name lands in every rendered file's header.
-STACK_RE = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 
 
 class ConfigError(ValueError):
@@ -163,8 +158,6 @@ class _Reader:
         return None
 
     def public_key(self, path: str, value: Any) -> str | None:
-        from .keys import is_valid_key
-
         if isinstance(value, str) and is_valid_key(value):
             return value
         self.fail(path, value, "is not a WireGuard public key; paste the 44-character base64 output of `wg pubkey`")
@@ -201,44 +194,6 @@ def _show(value: Any) -> str:
     if isinstance(value, Mapping):
         return "{...}"
     return repr(value)
-
-
-def ip_text(value: str) -> str | None:
-    """VALUE as an IP address in canonical text, or None. Zone ids (`fe80::1%eth0`) are refused:
-    ipaddress keeps any text after `%`, line breaks included, and no config needs one."""
-    if "%" in value:
-        return None
-    try:
-        return str(ipaddress.ip_address(value))
-    except ValueError:
-        return None
-
-
-def split_endpoint(value: str) -> tuple[str, int | None] | None:
-    """'host', 'host:port', '[v6]:port' -> (host, port), an IP host in canonical text; None when malformed."""
-    value = value.strip()
-    match = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\](?::([0-9]+))?", value)
-    if match:
-        host, port = match.group(1), match.group(2)
-    elif value.count(":") == 1:
-        host, port = value.split(":")
-    else:
-        host, port = value, None
-    if port is not None and not (re.fullmatch(r"[0-9]{1,5}", port) and 1 <= int(port) <= 65535):
-        return None
-    address = ip_text(host)
-    if address is not None:
-        host = address
-    elif "%" in host or not HOST_RE.fullmatch(host) or host.rstrip(".").rsplit(".", 1)[-1].isdigit():
-        # an all-digit last label is no DNS name (RFC 3696 2): 10.0.0.1-10.0.0.9, 300.1.1.1
-        return None
-    return host, int(port) if port is not None else None
-
-
-def join_endpoint(host: str, port: int | None) -> str:
-    """The inverse of split_endpoint: IPv6 hosts in brackets."""
-    shown = f"[{host}]" if ":" in host else host
-    return shown if port is None else f"{shown}:{port}"
 
 
 def _ssh(r: _Reader, path: str, value: Any) -> SshTarget | None:
@@ -493,8 +448,6 @@ def unsafe_strings(value: Any, path: str) -> list[str]:
 
 def parse_vpn(raw: Any, path: str = CONFIG_KEY) -> Vpn:
     """Parse the `wgsites:vpn` object; raise ConfigError naming every mistake."""
-    from .addressing import check_vpn
-
     if errors := unsafe_strings(raw, path):
         raise ConfigError(errors)
     r = _Reader()
@@ -521,40 +474,3 @@ def parse_vpn(raw: Any, path: str = CONFIG_KEY) -> Vpn:
     if errors:
         raise ConfigError(errors)
     return vpn
-
-
-def load_stack_file(path: str | Path) -> Vpn:
-    """Read `Pulumi.<stack>.yaml` as the Pulumi CLI does (stackfile.py), parse its `wgsites:vpn` object
-    and check that every rendered file fits where it goes (limits.py)."""
-    from .limits import rendered_size_errors
-    from .stackfile import StackFileError, read_stack_document
-
-    path = Path(path)
-    try:
-        document = read_stack_document(path)
-    except StackFileError as exc:
-        raise ConfigError(exc.messages) from None
-    config = (document or {}).get("config") if isinstance(document, Mapping) else None
-    if not isinstance(config, Mapping) or CONFIG_KEY not in config:
-        raise ConfigError([f"{path}: no `config: {CONFIG_KEY}:` object; describe the VPN under that key"])
-    vpn = parse_vpn(config[CONFIG_KEY])
-    region = config.get("aws:region")
-    errors = rendered_size_errors(vpn, stack_name(path), region if isinstance(region, str) else None)
-    if errors:
-        raise ConfigError(errors)
-    return vpn
-
-
-def stack_name(path: str | Path) -> str:
-    """'Pulumi.home.yaml' -> 'home'; ConfigError when the file name gives no valid Pulumi stack name."""
-    name = Path(path).name
-    parts = name.split(".")
-    stack = parts[1] if len(parts) == 3 and parts[0] == "Pulumi" else Path(path).stem
-    if not STACK_RE.fullmatch(stack):
-        raise ConfigError(
-            [
-                f"{path}: the stack name {stack!r} (from the file name) is not a Pulumi stack name; "
-                "name the file Pulumi.STACK.yaml with STACK of letters, digits, _ . -"
-            ]
-        )
-    return stack

@@ -15,7 +15,7 @@ import dataclasses
 from collections.abc import Callable
 
 from .config import CONFIG_KEY, ConfigError
-from .model import Spoke, Vpn
+from .model import Vpn
 from .render import install_command, render_user_data, ssm_names
 
 EC2_USER_DATA_BYTES = 16384
@@ -37,8 +37,7 @@ def install_argument_bytes(vpn: Vpn, stack: str, name: str) -> int:
 
 def ssh_managed(vpn: Vpn) -> list[str]:
     """Nodes whose install command travels over SSH."""
-    hub = [vpn.hub.name] if vpn.hub.kind == "ssh" else []
-    return hub + [s.name for s in vpn.spokes if isinstance(s, Spoke) and s.managed]
+    return [node.name for node in vpn.nodes if node.delivery == "ssh"]
 
 
 def _most_rules_that_fit(vpn: Vpn, size: Callable[[Vpn], int], limit: int) -> int:

@@ -138,10 +138,6 @@ class Spoke:
     uplink: Uplink = Uplink()
 
     @property
-    def managed(self) -> bool:
-        return self.ssh is not None
-
-    @property
     def delivery(self) -> Delivery:
         return "ssh" if self.ssh is not None else "file"
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import gzip
-import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ import jinja2
 from .addressing import AddressPlan
 from .keys import is_valid_key
 from .model import Spoke, Vpn
+from .names import nft_table
 from .plaintext import unsafe_character
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -105,10 +105,6 @@ def ssm_names(stack: str, interface: str, region: str, endpoint_url: str | None 
     return SsmNames(config=f"{base}/config", key=f"{base}/private-key", region=region, endpoint_url=endpoint_url)
 
 
-def nft_table(interface: str) -> str:
-    return "wgsites_" + re.sub(r"[^A-Za-z0-9_]", "_", interface)
-
-
 @dataclass(frozen=True)
 class Hook:
     """A wg-quick hook line wgsites writes: wg-quick runs it as root, so these are the only ones there are."""
@@ -189,7 +185,7 @@ def render_wg_quick(
     for entry in plan.peers:
         if not is_valid_key(keys.public[entry.name]):
             raise UnsafeValueError(f"the public key of {entry.name} is not a WireGuard key; refusing to render {name}'s config")
-    private_key = None if plan.managed else keys.private.get(name)
+    private_key = keys.private.get(name) if node.delivery == "file" else None
     if private_key is not None and not is_valid_key(private_key):
         raise UnsafeValueError(f"the private key of {name} is not a WireGuard key; refusing to render its config")
     # a device's config is imported by the official apps, which refuse any key they do not know
@@ -293,8 +289,7 @@ def render_node(
     files = [HostFile(f"{iface}.conf", render_wg_quick(vpn, name, stack, keys, hub_endpoint), 0o600)]
     if name in keys.private:
         files.append(HostFile(f"{iface}.key", keys.private[name] + "\n", 0o600))
-    managed = name == vpn.hub.name or (isinstance(node, Spoke) and node.managed)
-    if managed:
+    if node.delivery != "file":  # installed by the install script (over SSH, or by the aws gateway's sync)
         files.append(HostFile("install.sh", render_install_script(vpn, name, stack), 0o755))
         if sysctl := render_sysctl(vpn, name, stack):
             files.append(HostFile(f"70-wgsites-{iface}.conf", sysctl))

@@ -104,7 +104,7 @@ def collect(vpn: Vpn, run: Callable[[str, str], str]) -> list[StatusRow]:
     """Ask every host managed over SSH; `run(node, command)` returns the command's output."""
     rows = []
     for node in vpn.nodes:
-        if getattr(node, "ssh", None) is None:
+        if node.delivery != "ssh":
             continue
         try:
             output = run(node.name, COMMAND.format(iface=node.interface))

@@ -1,15 +1,17 @@
-"""Cross-field rules check_vpn runs besides the address plan's: stacks every field of which
-parses, but which would not work (or would quietly do the wrong thing) once deployed.
+"""Every cross-field rule of a stack (check_vpn): stacks every field of which parses, but which
+would not work (or would quietly do the wrong thing) once deployed.
 
 One function per rule group; each returns messages naming key, value and fix.
 """
 
 from __future__ import annotations
 
-import base64
 import ipaddress
 
+from .endpoints import split_endpoint
+from .keys import is_low_order
 from .model import Hub, Spoke, Vpn
+from .names import nft_table
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -27,23 +29,6 @@ SPECIAL_V6 = [
     (ipaddress.IPv6Network("fe80::/10"), "link-local fe80::/10"),
     (ipaddress.IPv6Network("ff00::/8"), "multicast ff00::/8"),
 ]
-
-# X25519 points of small order (libsodium's blocklist for crypto_scalarmult: 0, 1, the two points of
-# order 8, p-1, p, p+1), each also with bit 255 set, which X25519 ignores. Every shared secret with them
-# is all zeros, which WireGuard refuses: no handshake can ever complete.
-_P = 2**255 - 19
-_SMALL_ORDER = (
-    0,
-    1,
-    325606250916557431795983626356110631294008115727848805560023387167927233504,
-    39382357235489614581723060781553021112529911719440698176882885853963445705823,
-    _P - 1,
-    _P,
-    _P + 1,
-)
-LOW_ORDER_KEYS = frozenset(
-    base64.b64encode((u + high).to_bytes(32, "little")).decode() for u in _SMALL_ORDER for high in (0, 2**255)
-)
 
 # wg-quick's INTERFACE_RE lets these through; the kernel (".", "..") or the tools ("-x") do not.
 PATH_NAMES = {".", ".."}
@@ -152,8 +137,6 @@ def _host_key(node: Hub | Spoke) -> tuple[str, int] | None:
 def check_shared_hosts(vpn: Vpn, path: str) -> list[str]:
     """Two nodes on one SSH host: the same interface (or nftables table) would overwrite each other's
     config, and the same UDP port lets only one of them come up."""
-    from .render import nft_table
-
     errors = []
     seen: list[tuple[str, Hub | Spoke]] = []
     for node_path, node in node_paths(vpn, path):
@@ -191,7 +174,7 @@ def check_public_keys(vpn: Vpn, path: str) -> list[str]:
         key = getattr(node, "public_key", None)
         if not key:
             continue
-        if key in LOW_ORDER_KEYS:
+        if is_low_order(key):
             errors.append(
                 f"{node_path}.publicKey: {key!r} is a low-order Curve25519 point, which WireGuard rejects "
                 "(no handshake can complete); paste the device's own `wg pubkey` output"
@@ -267,8 +250,6 @@ def _a(kind: str) -> str:
 def check_dial_addresses(vpn: Vpn, path: str) -> list[str]:
     """Endpoints are dialled from other machines, SSH hosts by Pulumi, DNS servers by the peer: an unspecified,
     multicast or broadcast address answers none of them (nor, for an endpoint, a loopback or link-local one)."""
-    from .config import split_endpoint
-
     errors = []
     for node_path, node in node_paths(vpn, path):
         parsed = split_endpoint(node.endpoint) if node.endpoint else None
@@ -318,3 +299,142 @@ def extra_checks(vpn: Vpn, path: str) -> list[str]:
         *check_dial_addresses(vpn, path),
         *check_site_keepalive(vpn, path),
     ]
+
+
+def check_vpn(vpn: Vpn, path: str) -> list[str]:
+    """Every cross-field rule; one message per problem, naming key, value and fix."""
+    net = vpn.network
+    if net.prefixlen > 31:  # every other check would only repeat this one
+        return [f"{path}.network: '{net}' has no room for two nodes; use a /31 or larger network"]
+    if special_network(net):  # likewise: every address and LAN would be "outside" or "overlapping" it
+        return extra_checks(vpn, path)
+    return [
+        *check_hub_kind(vpn, path),
+        *check_unique_names(vpn, path),
+        *check_addresses(vpn, path),
+        *check_lans(vpn, path),
+        *check_proxy_arp(vpn, path),
+        *check_spokes(vpn, path),
+        *extra_checks(vpn, path),
+    ]
+
+
+def check_hub_kind(vpn: Vpn, path: str) -> list[str]:
+    """An aws hub is a new VM: no LAN of its own, no proxy ARP, no SSH."""
+    hub, hub_path = vpn.hub, f"{path}.hub"
+    if hub.kind != "aws":
+        return []
+    errors = []
+    if hub.proxy_arp:
+        errors.append(f"{hub_path}.proxyArp: set on an aws hub; proxy ARP needs a LAN, so use kind: ssh on a LAN host")
+    if hub.lans:
+        errors.append(f"{hub_path}.lans: {[str(n) for n in hub.lans]} on an aws hub; put LANs on the site that has them")
+    if hub.ssh:
+        errors.append(f"{hub_path}.ssh: set on an aws hub; it has no SSH, remove ssh (use aws.adminCidrs to open 22)")
+    return errors
+
+
+def check_unique_names(vpn: Vpn, path: str) -> list[str]:
+    errors, seen = [], {}
+    for node_path, node in node_paths(vpn, path):
+        if node.name in seen:
+            errors.append(f"{node_path}.name: '{node.name}' is already used by {seen[node.name]}; give each node its own name")
+        seen.setdefault(node.name, node_path)
+    return errors
+
+
+def check_addresses(vpn: Vpn, path: str) -> list[str]:
+    """Inside the VPN network, a host address, inside the proxy-ARP range, one node each."""
+    net, proxy = vpn.network, vpn.hub.proxy_arp
+    errors, seen = [], {}
+    for node_path, node in node_paths(vpn, path):
+        addr = node.address
+        if addr not in net:
+            errors.append(f"{node_path}.address: '{addr}' is outside the VPN network {net}; pick a free address in {net}")
+        elif net.prefixlen < 31 and addr in (net.network_address, net.broadcast_address):
+            errors.append(f"{node_path}.address: '{addr}' is the network or broadcast address of {net}; pick a host address")
+        elif proxy and addr not in proxy.vpn_range:
+            errors.append(
+                f"{node_path}.address: '{addr}' is outside proxyArp.vpnRange {proxy.vpn_range}; "
+                "pick an address inside the range reserved for the VPN"
+            )
+        if addr in seen:
+            errors.append(f"{node_path}.address: '{addr}' is already used by {seen[addr]}; give each node its own address")
+        seen.setdefault(addr, node_path)
+    return errors
+
+
+def check_lans(vpn: Vpn, path: str) -> list[str]:
+    """No LAN overlaps another or the VPN network (with proxy ARP the hub's LAN *is* the VPN network).
+
+    A LAN that check_special_networks refuses is left out here: one mistake, one message.
+    """
+    net, hub_path = vpn.network, f"{path}.hub"
+    refused = special_lans(vpn)
+    lans = [
+        (f"{node_path}.lans[{i}]", lan)
+        for node_path, node in node_paths(vpn, path)
+        for i, lan in enumerate(node.lans)
+        if lan not in refused
+    ]
+    errors = []
+    for i, (lan_path, lan) in enumerate(lans):
+        if lan.overlaps(net) and not (vpn.hub.proxy_arp and lan_path.startswith(hub_path) and lan == net):
+            errors.append(
+                f"{lan_path}: '{lan}' overlaps the VPN network {net}; sites are routed, not bridged, "
+                "so pick a VPN network outside every LAN"
+            )
+        for other_path, other in lans[:i]:
+            if lan.overlaps(other):
+                errors.append(
+                    f"{lan_path}: '{lan}' overlaps {other} at {other_path}; traffic between sites is not NATed, "
+                    "so renumber one of the LANs"
+                )
+    return errors
+
+
+def check_proxy_arp(vpn: Vpn, path: str) -> list[str]:
+    """The guide's internal-host setup: the LAN is the VPN network, a VPN range inside it, clear of DHCP."""
+    hub, net, hub_path = vpn.hub, vpn.network, f"{path}.hub"
+    proxy = hub.proxy_arp
+    if not proxy:
+        return []
+    errors = []
+    if hub.lans != (net,):
+        errors.append(
+            f"{hub_path}.lans: {[str(n) for n in hub.lans]} must be exactly [{net}] with proxyArp; "
+            "the VPN addresses are carved out of that LAN"
+        )
+    if proxy.vpn_range.first not in net or proxy.vpn_range.last not in net:
+        errors.append(
+            f"{hub_path}.proxyArp.vpnRange: '{proxy.vpn_range}' is not inside the LAN {net}; "
+            "reserve a range of the LAN for VPN users"
+        )
+    if proxy.dhcp_range and proxy.vpn_range.overlaps(proxy.dhcp_range):
+        errors.append(
+            f"{hub_path}.proxyArp.vpnRange: '{proxy.vpn_range}' overlaps the DHCP range {proxy.dhcp_range}; "
+            "shrink the router's DHCP pool or move the VPN range so they are disjoint"
+        )
+    return errors
+
+
+def check_spokes(vpn: Vpn, path: str) -> list[str]:
+    """Full tunnels need the hub's NAT and route no LANs; an endpoint needs a port."""
+    hub = vpn.hub
+    errors = []
+    for spoke_path, spoke in node_paths(vpn, path)[1:]:
+        if spoke.tunnel == "full" and not hub.masquerade:
+            errors.append(
+                f"{spoke_path}.tunnel: 'full' needs the hub to masquerade; set hub.masquerade "
+                "(the hub's egress interface, or true), or use tunnel: split"
+            )
+        if spoke.tunnel == "full" and spoke.lans:
+            errors.append(f"{spoke_path}.lans: a full-tunnel peer cannot route LANs; use tunnel: split")
+        if spoke.endpoint and spoke.listen_port is None:
+            errors.append(
+                f"{spoke_path}.endpoint: '{spoke.endpoint}' has no port and listenPort is not set; "
+                "write host:port or set listenPort"
+            )
+    if hub.proxy_arp and hub.masquerade:
+        errors.append(f"{path}.hub.masquerade: set with proxyArp; proxy-ARP users are on the LAN itself, so remove it")
+    return errors

@@ -69,7 +69,7 @@ def test_names_follow_the_model(run):
     vpn = m.model(run)
     names = {r.name for r in run.mocks.resources}
     for spoke in vpn.spokes:
-        if spoke.managed:
+        if spoke.delivery == "ssh":
             assert {f"vpn-{spoke.name}-key", f"vpn-{spoke.name}-install"} <= names
         else:
             assert f"vpn-{spoke.name}" in names
@@ -128,7 +128,7 @@ def test_exports(run):
         host = vpn.hub.endpoint
         endpoint = host if ":" in host else f"{host}:{vpn.hub.listen_port}"
     assert exports["hub_endpoint"].value == endpoint and not exports["hub_endpoint"].secret
-    peers = [s.name for s in vpn.spokes if not s.managed]
+    peers = [s.name for s in vpn.spokes if s.delivery == "file"]
     per_peer = {f"{p}_{what}" for p in peers for what in ("config", "qr", "qr_svg")}
     assert set(exports) == {"hub_public_key", "hub_endpoint", "public_keys"} | per_peer
     assert all(exports[name].secret for name in per_peer)
@@ -136,7 +136,7 @@ def test_exports(run):
 
 def test_roaming_peers_get_the_core_config_with_their_key_and_its_qr_code(run):
     vpn = m.model(run)
-    for spoke in (s for s in vpn.spokes if not s.managed):
+    for spoke in (s for s in vpn.spokes if s.delivery == "file"):
         private = run.private_keys[spoke.name]
         keys = KeyRing(public=m.expected_public_keys(vpn), private={spoke.name: private})
         config = render_wg_quick(vpn, spoke.name, run.stack, keys, hub_endpoint=m.hub_endpoint(vpn))

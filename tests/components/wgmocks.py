@@ -346,17 +346,13 @@ def model(run: Run):
     return parse_vpn(run.vpn_raw)
 
 
-def _by_ssh(vpn, node) -> bool:
-    return node.ssh is not None and (node is not vpn.hub or vpn.hub.kind == "ssh")
-
-
 def expected_private_keys(vpn, rotations: dict[str, Any] | None = None, seed: str | None = TEST_SEED) -> dict[str, str]:
     """The keys the program derives from SEED: the aws hub's and those of peers without ssh or publicKey."""
     rotations = rotations or {}
     return {
         node.name: derive_private_key(seed, key_label(node.name, rotations.get(node.name, 0)))
         for node in vpn.nodes
-        if not _by_ssh(vpn, node) and not getattr(node, "public_key", None)
+        if node.key_source == "derived"
     }
 
 
@@ -367,7 +363,7 @@ def expected_public_keys(vpn, rotations: dict[str, Any] | None = None, seed: str
     for node in vpn.nodes:
         if getattr(node, "public_key", None):
             keys[node.name] = node.public_key
-        elif _by_ssh(vpn, node):
+        elif node.delivery == "ssh":
             keys[node.name] = ssh_host_public_key(f"vpn-{node.name}")
         else:
             keys[node.name] = public_key_of(derived[node.name])

@@ -648,21 +648,28 @@ def test_forwarding_off_is_fine_on_a_hub_that_only_isolates_its_peers():
     parse_vpn(edit(edit(edit(BASE, "hub.lans", []), "sites", []), "hub.forwarding", False))
 
 
-def test_low_order_keys_are_the_ones_x25519_refuses():
-    """Each listed key makes libsodium's X25519 fail (an all-zero secret); an ordinary key does not."""
-    import os
+# X25519 points of small order, as libsodium's blocklist for crypto_scalarmult has them (0, 1, the two
+# points of order 8, p-1, p, p+1), each also with bit 255 set, which X25519 ignores.
+_P = 2**255 - 19
+_SMALL_ORDER = (
+    0,
+    1,
+    325606250916557431795983626356110631294008115727848805560023387167927233504,
+    39382357235489614581723060781553021112529911719440698176882885853963445705823,
+    _P - 1,
+    _P,
+    _P + 1,
+)
+LOW_ORDER_KEYS = [base64.b64encode((u + high).to_bytes(32, "little")).decode() for u in _SMALL_ORDER for high in (0, 2**255)]
 
-    import nacl.bindings
 
-    from wgsites.keys import generate_private_key, public_key_of
-    from wgsites.validate import LOW_ORDER_KEYS
+def test_low_order_keys_are_the_ones_wgsites_refuses():
+    """keys.is_low_order (used for stack keys and for keys hosts report) knows all 14; an ordinary key is not one."""
+    from wgsites.keys import generate_private_key, is_low_order, public_key_of
 
-    assert len(LOW_ORDER_KEYS) == 14
-    for key in LOW_ORDER_KEYS:
-        with pytest.raises(nacl.exceptions.RuntimeError):
-            nacl.bindings.crypto_scalarmult(os.urandom(32), base64.b64decode(key))
-    ordinary = base64.b64decode(public_key_of(generate_private_key()))
-    assert len(nacl.bindings.crypto_scalarmult(os.urandom(32), ordinary)) == 32
+    assert len(set(LOW_ORDER_KEYS)) == 14
+    assert all(is_low_order(key) for key in LOW_ORDER_KEYS)
+    assert not any(is_low_order(public_key_of(generate_private_key())) for _ in range(20))
 
 
 def test_several_mistakes_are_all_reported():

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from tests.stacks import ROOT, STACKS, render_stack, stack_file
 from wgsites.config import CONFIG_KEY, ConfigError, parse_vpn
-from wgsites.render import nft_table
+from wgsites.names import nft_table
 from wgsites.stackfile import read_stack_document
 
 HEADER = re.compile(r"\s*\[[^\]]*\]\s*")

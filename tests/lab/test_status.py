@@ -7,12 +7,12 @@ import dataclasses
 import pytest
 
 from tests.stacks import stack_file
-from wgsites.config import load_stack_file
 from wgsites.lab.deploy import deploy, run_over_ssh
 from wgsites.lab.netns import Lab
 from wgsites.lab.world import build_world
 from wgsites.model import Spoke
 from wgsites.render import install_command, render_wg_quick
+from wgsites.stack import load_stack_file
 from wgsites.status import collect, format_rows
 
 

@@ -12,13 +12,13 @@ import dataclasses
 import pytest
 
 from tests.stacks import stack_file
-from wgsites.config import load_stack_file
 from wgsites.lab.checks import Checker
 from wgsites.lab.deploy import deploy, put_parameters, wait_for
 from wgsites.lab.netns import Lab
 from wgsites.lab.run import LAB_SYNC_SECONDS
 from wgsites.lab.world import build_world
 from wgsites.render import KeyRing
+from wgsites.stack import load_stack_file
 
 PWNED = "/etc/wireguard/pwned"
 

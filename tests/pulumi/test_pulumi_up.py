@@ -58,7 +58,7 @@ def test_pulumi_up_for_real(stack, capsys):
         timings["up from nothing"] = pl.up().seconds
         all_passed(pl.check())
         outputs = pl.outputs()
-        roaming_keys = {s.name: private_keys_in(outputs[f"{s.name}_config"]) for s in vpn.spokes if not s.managed}
+        roaming_keys = {s.name: private_keys_in(outputs[f"{s.name}_config"]) for s in vpn.spokes if s.delivery == "file"}
         host_keys = {name: nodes[name].read_file(f"/etc/wireguard/{iface}.key").strip() for name, iface in managed.items()}
 
         # 2. a second up with no change touches no host

@@ -25,9 +25,10 @@ from typing import Any
 
 import yaml
 
-from ..config import CONFIG_KEY, load_stack_file, parse_vpn, stack_name
+from ..config import CONFIG_KEY, parse_vpn
 from ..model import Vpn
 from ..render import KeyRing
+from ..stack import load_stack_file, stack_name
 from ..stackfile import read_stack_document
 from .checks import Check, Checker, table
 from .deploy import Deployment, install_file_peer
@@ -160,14 +161,14 @@ class PulumiLab:
     def deliver_peers(self, outputs: dict[str, Any]) -> None:
         """Roaming peers: the user saves `<name>_config` and brings it up."""
         for spoke in self.world.vpn.spokes:
-            if not spoke.managed:
+            if spoke.delivery == "file":
                 node = self.world.nodes[spoke.name]
                 node.run(["sh", "-c", f"wg-quick down {spoke.interface} 2>/dev/null || true"])
                 install_file_peer(node, spoke.interface, outputs[f"{spoke.name}_config"])
 
     def deployment(self, outputs: dict[str, Any]) -> Deployment:
         keys = KeyRing(public=dict(outputs["public_keys"]))
-        configs = {s.name: outputs[f"{s.name}_config"] for s in self.world.vpn.spokes if not s.managed}
+        configs = {s.name: outputs[f"{s.name}_config"] for s in self.world.vpn.spokes if s.delivery == "file"}
         return Deployment(self.world, keys, configs)
 
     def check(self) -> list[Check]:

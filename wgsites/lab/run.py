@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..config import load_stack_file, stack_name
+from ..stack import load_stack_file, stack_name
 from .checks import Check, Checker, table
 from .deploy import deploy
 from .netns import Lab

@@ -17,7 +17,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..model import Hub, Spoke, SshTarget, Vpn
+from ..model import SshTarget, Vpn
 from .netns import Lab, Node, generate_ssh_keypair
 
 INTERNET = ipaddress.IPv4Network("203.0.113.0/24")
@@ -243,7 +243,4 @@ def add_device(world: World, name: str, public: str, index: int) -> Node:
 
 def node_kind(vpn: Vpn, name: str) -> str:
     """How a node gets its config: 'aws' (cloud-init + SSM), 'ssh' (install script) or 'file'."""
-    node: Hub | Spoke = vpn.node(name)
-    if isinstance(node, Hub):
-        return node.kind
-    return "ssh" if node.managed else "file"
+    return vpn.node(name).delivery
