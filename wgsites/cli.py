@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import subprocess
 import sys
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from .keys import generate_private_key, is_valid_key, public_key_of
 from .model import Vpn
 from .render import KeyRing, render_node
 from .stack import load_stack_file, stack_name
+from .status import collect, format_rows
 
 
 def local_keys(vpn: Vpn, out: Path) -> KeyRing:
@@ -60,10 +62,6 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    import subprocess
-
-    from .status import collect, format_rows
-
     vpn = load_stack_file(args.stack_file)
 
     def run(node: str, command: str) -> str:

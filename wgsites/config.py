@@ -16,15 +16,23 @@ from typing import Any, TypeVar
 from .endpoints import ip_text, join_endpoint, split_endpoint
 from .keys import is_valid_key
 from .model import (
+    DEFAULT_LISTEN_PORT,
+    Action,
     AddressRange,
     AwsOptions,
     ForwardRule,
     Hub,
+    HubKind,
+    Protocol,
     ProxyArp,
     Spoke,
     SshTarget,
+    Tunnel,
     Uplink,
+    UplinkType,
     Vpn,
+    choices,
+    default,
 )
 from .names import INTERFACE_RE, NAME_RE
 from .plaintext import unsafe_character
@@ -202,8 +210,8 @@ def _ssh(r: _Reader, path: str, value: Any) -> SshTarget | None:
         return None
     r.unknown_keys(obj, path, {"host", "port", "user"})
     host = r.get(obj, path, "host", _host(r))
-    port = r.get(obj, path, "port", r.integer(1, 65535), 22)
-    user = r.get(obj, path, "user", _user(r), "root")
+    port = r.get(obj, path, "port", r.integer(1, 65535), default(SshTarget, "port"))
+    user = r.get(obj, path, "user", _user(r), default(SshTarget, "user"))
     return SshTarget(host, port, user) if host and port and user else None
 
 
@@ -236,7 +244,7 @@ def _uplink(r: _Reader, path: str, value: Any) -> Uplink | None:
         return None
     r.unknown_keys(obj, path, {"type", "ipv6", "mtu"})
     return Uplink(
-        type=r.get(obj, path, "type", r.choice("ethernet", "pppoe", "dslite"), "ethernet"),
+        type=r.get(obj, path, "type", r.choice(*choices(UplinkType)), default(Uplink, "type")),
         ipv6=r.get(obj, path, "ipv6", r.boolean, False),
         mtu=r.get(obj, path, "mtu", r.integer(1280, 9000), None),
     )
@@ -271,11 +279,11 @@ def _aws(r: _Reader, path: str, value: Any) -> AwsOptions | None:
             admin.append(str(ipaddress.ip_network(cidr)))
         except ValueError:
             r.fail(f"{path}.adminCidrs[{i}]", cidr, "is not a network; write it like 198.51.100.7/32")
-    instance_type = r.get(obj, path, "instanceType", _instance_type(r), "t4g.nano")
+    instance_type = r.get(obj, path, "instanceType", _instance_type(r), default(AwsOptions, "instance_type"))
     return AwsOptions(
-        instance_type=instance_type or "t4g.nano",
+        instance_type=instance_type or default(AwsOptions, "instance_type"),
         admin_cidrs=tuple(admin),
-        sync_seconds=r.get(obj, path, "syncSeconds", r.integer(10, 3600), 30),
+        sync_seconds=r.get(obj, path, "syncSeconds", r.integer(10, 3600), default(AwsOptions, "sync_seconds")),
     )
 
 
@@ -315,9 +323,9 @@ def _hub(r: _Reader, path: str, value: Any, default_port: int) -> Hub | None:
     )
     fields = dict(
         name=r.get(obj, path, "name", r.name),
-        kind=r.get(obj, path, "kind", r.choice("aws", "ssh")),
+        kind=r.get(obj, path, "kind", r.choice(*choices(HubKind))),
         address=r.get(obj, path, "address", r.address),
-        interface=r.get(obj, path, "interface", r.interface, "wg0"),
+        interface=r.get(obj, path, "interface", r.interface, default(Hub, "interface")),
         listen_port=default_port,
         endpoint=r.get(obj, path, "endpoint", r.endpoint, None),
         lans=r.get(obj, path, "lans", r.networks, ()),
@@ -362,12 +370,12 @@ def _spoke(r: _Reader, path: str, value: Any, kind: str) -> Spoke | None:
         name=r.get(obj, path, "name", r.name),
         kind=kind,
         address=r.get(obj, path, "address", r.address),
-        interface=r.get(obj, path, "interface", r.interface, "wg0"),
+        interface=r.get(obj, path, "interface", r.interface, default(Spoke, "interface")),
         lans=r.get(obj, path, "lans", r.networks, ()),
         endpoint=r.get(obj, path, "endpoint", r.endpoint, None),
         listen_port=r.get(obj, path, "listenPort", r.integer(1, 65535), None),
-        keepalive=r.get(obj, path, "keepalive", r.integer(0, 65535), 25),
-        tunnel=r.get(obj, path, "tunnel", r.choice("split", "full"), "split"),
+        keepalive=r.get(obj, path, "keepalive", r.integer(0, 65535), default(Spoke, "keepalive")),
+        tunnel=r.get(obj, path, "tunnel", r.choice(*choices(Tunnel)), default(Spoke, "tunnel")),
         dns=r.get(obj, path, "dns", r.strings, ()),
         public_key=r.get(obj, path, "publicKey", r.public_key, None),
         ssh=r.get(obj, path, "ssh", lambda p, v: _ssh(r, p, v), None),
@@ -409,9 +417,9 @@ def _forward_rule(r: _Reader, path: str, value: Any) -> ForwardRule | None:
     if obj is None:
         return None
     r.unknown_keys(obj, path, {"protocol", "port", "action"})
-    protocol = r.get(obj, path, "protocol", r.choice("tcp", "udp"))
+    protocol = r.get(obj, path, "protocol", r.choice(*choices(Protocol)))
     port = r.get(obj, path, "port", r.integer(1, 65535))
-    action = r.get(obj, path, "action", r.choice("reject", "drop", "accept"), "reject")
+    action = r.get(obj, path, "action", r.choice(*choices(Action)), default(ForwardRule, "action"))
     return ForwardRule(protocol, port, action) if protocol and port and action else None
 
 
@@ -456,8 +464,8 @@ def parse_vpn(raw: Any, path: str = CONFIG_KEY) -> Vpn:
         raise ConfigError(r.errors)
     r.unknown_keys(obj, path, {"network", "listenPort", "hub", "sites", "peers", "forwardRules"})
     network = r.get(obj, path, "network", r.network)
-    port = r.get(obj, path, "listenPort", r.integer(1, 65535), 51820)
-    hub = r.get(obj, path, "hub", lambda p, v: _hub(r, p, v, port or 51820))
+    port = r.get(obj, path, "listenPort", r.integer(1, 65535), DEFAULT_LISTEN_PORT)
+    hub = r.get(obj, path, "hub", lambda p, v: _hub(r, p, v, port or DEFAULT_LISTEN_PORT))
     spokes = [
         _spoke(r, f"{path}.{key}[{i}]", item, kind)
         for key, kind in (("sites", "site"), ("peers", "peer"))

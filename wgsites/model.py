@@ -6,9 +6,10 @@ reads these objects and nothing else, so a stack file is parsed exactly once.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, get_args
 
 IPv4Network = ipaddress.IPv4Network
 IPv4Address = ipaddress.IPv4Address
@@ -24,8 +25,21 @@ Delivery = Literal["aws", "ssh", "file"]
 # stack's secret seed, or the user's own (only the public key is in the stack).
 KeySource = Literal["host", "derived", "own"]
 
+Protocol = Literal["tcp", "udp"]
+Action = Literal["reject", "drop", "accept"]
+
 DEFAULT_LISTEN_PORT = 51820
 DEFAULT_KEEPALIVE = 25
+
+
+def default(cls: type, name: str) -> Any:
+    """The default of field NAME of model class CLS: declared once, here, and read by the parser."""
+    return next(f.default for f in dataclasses.fields(cls) if f.name == name)
+
+
+def choices(kind: Any) -> tuple[str, ...]:
+    """The values a Literal type allows, in its order: what the parser offers in its messages."""
+    return get_args(kind)
 
 
 @dataclass(frozen=True)
@@ -75,9 +89,9 @@ class ProxyArp:
 class ForwardRule:
     """A forward-chain rule for traffic arriving from the tunnel (guide: no SSH between sites)."""
 
-    protocol: Literal["tcp", "udp"]
+    protocol: Protocol
     port: int
-    action: Literal["reject", "drop", "accept"] = "reject"
+    action: Action = "reject"
 
 
 @dataclass(frozen=True)

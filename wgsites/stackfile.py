@@ -14,6 +14,7 @@ is refused quickly, never with a traceback.
 
 from __future__ import annotations
 
+import datetime
 import math
 import re
 from pathlib import Path
@@ -117,8 +118,6 @@ def v3_scalar(text: str) -> Any:
 
 def is_timestamp(text: str) -> bool:
     """resolve.go tries its timestamp layouts on a plain scalar first; time.Parse also checks the calendar."""
-    import datetime
-
     match = TIMESTAMP.fullmatch(text)
     if not match:
         return False
