@@ -150,6 +150,7 @@ def render_nftables(vpn: Vpn, name: str, stack: str) -> str | None:
         interface=plan.interface,
         table=nft_table(plan.interface),
         network=vpn.network,
+        routed=[vpn.network, *(lan for node in vpn.nodes for lan in node.lans)],
         masquerade=plan.masquerade,
         forward_rules=rules,
     )

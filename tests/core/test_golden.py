@@ -120,7 +120,8 @@ def test_default_gateway(render):
     assert gateway.peer(r.keys.public["laptop"]).networks() == nets("10.90.90.1/32")
     # guide: ip_forward and `-s 10.90.90.0/24 -o eth0 -j MASQUERADE` (ens5 is the name on AWS Nitro)
     assert "net.ipv4.ip_forward = 1" in r.files["gateway"]["70-wgsites-gateway0.conf"]
-    assert 'ip saddr 10.90.90.0/24 oifname "ens5" masquerade' in r.files["gateway"]["gateway0.nft"]
+    # the guide's NAT, only toward the internet (never into the VPN or a LAN of it)
+    assert 'ip saddr 10.90.90.0/24 ip daddr != { 10.90.90.0/24 } oifname "ens5" masquerade' in r.files["gateway"]["gateway0.nft"]
     assert gateway.interface.get("MTU") == laptop.interface.get("MTU") == "1440"
 
 
