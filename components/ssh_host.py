@@ -1,4 +1,6 @@
-"""A Linux host you already run (the hub of kind ssh, or a site with `ssh`), managed over SSH.
+"""A Linux host you already run (the hub of kind ssh, or a site with `ssh`), managed over SSH, in two steps.
+
+First its key (HostKey), then, once every node's public key is known, its config (SshHost).
 
 The host makes its own private key and reports only the public key, so its key
 never crosses the network or enters Pulumi state. Its config (no key in it)
@@ -13,17 +15,16 @@ import pulumi
 from pulumi_command import remote
 
 from wgsites.keys import host_public_key
-from wgsites.model import SshTarget, Vpn
-from wgsites.render import install_command
+from wgsites.model import SshTarget
 
 
-def _checked_key(name: str, target: SshTarget, answer: str, key_urn: str) -> str:
+def _checked_key(name: str, host: str, answer: str, key_urn: str) -> str:
     try:
         return host_public_key(answer)
     except ValueError as exc:
         # the key command itself succeeded, so its answer is in the state: only a replace asks again
         raise pulumi.RunError(
-            f"{name}: the host {target.host} {exc}; nothing was pushed with it. Check that host (its "
+            f"{name}: the host {host} {exc}; nothing was pushed with it. Check that host (its "
             f"/etc/wireguard key and wg tools), then ask it again: pulumi up --replace '{key_urn}'"
         ) from None
 
@@ -32,74 +33,81 @@ def _checked_key(name: str, target: SshTarget, answer: str, key_urn: str) -> str
 _QUIET = pulumi.ResourceOptions(additional_secret_outputs=["stdout", "stderr"])
 
 
+def ssh_connection(target: SshTarget, private_key: pulumi.Input[str] | None) -> remote.ConnectionArgs:
+    """How pulumi-command reaches TARGET: the SSH key given (secret), else the SSH agent."""
+    return remote.ConnectionArgs(
+        host=target.host,
+        port=target.port,
+        user=target.user,
+        private_key=None if private_key is None else pulumi.Output.secret(private_key),
+    )
+
+
+@dataclass(frozen=True)
+class HostKeyArgs:
+    connection: remote.ConnectionArgs
+    host: str  # for messages: the SSH host the key command runs on
+    command: str  # the install script's `public-key` action, as the core renders it
+
+
+class HostKey(pulumi.ComponentResource):
+    """The key step: `<name>-key` makes the host's private key if it has none and prints the public half.
+
+    The key never leaves the host. Its answer is checked before any other node's config
+    uses it: a compromised host must not add lines to them.
+    """
+
+    command: remote.Command
+    public_key: pulumi.Output[str]
+
+    def __init__(self, name: str, args: HostKeyArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("wgsites:ssh_host:HostKey", name, None, opts)
+        # the command was a child of SshHost NAME until key and push became two components: the alias
+        # keeps its URN's history, so no stack's command is replaced (re-run) by the move
+        before = pulumi.create_urn(name, "wgsites:ssh_host:SshHost", parent=opts.parent if opts else None)
+        self.command = remote.Command(
+            f"{name}-key",
+            connection=args.connection,
+            create=args.command,
+            logging="none",
+            add_previous_output_in_env=False,
+            opts=pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(parent=before)]), _QUIET),
+        )
+        # stdout is secret as a precaution; it holds only the public key, which is public
+        answer = pulumi.Output.all(self.command.stdout, self.command.urn)
+        self.public_key = pulumi.Output.unsecret(answer.apply(lambda a: _checked_key(name, args.host, a[0], a[1])))
+        self.register_outputs({"public_key": self.public_key})
+
+
 @dataclass(frozen=True)
 class SshHostArgs:
-    vpn: Vpn
-    node: str  # the hub's or spoke's name in the model
-    stack: str
-    target: SshTarget
-    private_key: pulumi.Input[str] | None = None  # SSH key (PEM); None: the SSH agent
+    connection: remote.ConnectionArgs
+    install: str  # the install script's `install` action, as the core renders it; the config goes on stdin
+    remove: str  # its `remove` action: puts the host back as it was when it leaves the stack
+    config: pulumi.Input[str]  # the node's wg-quick config, exactly as the core renders it (no key in it)
+    key: HostKey  # the push waits for the host's key
 
 
 class SshHost(pulumi.ComponentResource):
-    """Two commands: `<name>-key` (make or read the host's key) and `<name>-install` (push the config).
+    """The push step: `<name>-install` installs the config on stdin and reloads the interface in place.
 
-    Built in two steps because configs need every node's public key: the
-    constructor runs the key command (its stdout is the public key), and
-    `install(config)` adds the push once all keys are known. The install command
-    re-runs on any change of its config (an update, never a replace: a
-    replacement would run the old resource's `remove` after the new install,
-    PULUMI-NOTES 3); `remove` puts the host back as it was when it leaves the stack.
+    It re-runs on any change of its config (an update, never a replace: a replacement
+    would run the old resource's `remove` after the new install).
     """
 
-    key_command: remote.Command
-    install_command: remote.Command | None
-    public_key: pulumi.Output[str]
+    install_command: remote.Command
 
     def __init__(self, name: str, args: SshHostArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("wgsites:ssh_host:SshHost", name, None, opts)
-        target = args.target
-        connection = remote.ConnectionArgs(
-            host=target.host,
-            port=target.port,
-            user=target.user,
-            private_key=None if args.private_key is None else pulumi.Output.secret(args.private_key),
-        )
-        self._args = args
-        self._connection = connection
-        self._prefix = name
-        self.key_command = remote.Command(
-            f"{name}-key",
-            connection=connection,
-            create=self._command("public-key"),
-            logging="none",
-            add_previous_output_in_env=False,
-            opts=pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=self), _QUIET),
-        )
-        # stdout is secret as a precaution; it holds only the public key, which is public. It is checked
-        # before any other node's config uses it: a compromised host must not add lines to them.
-        answer = pulumi.Output.all(self.key_command.stdout, self.key_command.urn)
-        self.public_key = pulumi.Output.unsecret(answer.apply(lambda a: _checked_key(name, target, a[0], a[1])))
-        self.install_command = None
-
-    def _command(self, action: str) -> str:
-        args = self._args
-        return install_command(args.vpn, args.node, args.stack, action, args.target.user)
-
-    def install(self, config: pulumi.Input[str]) -> remote.Command:
-        """Push the node's wg-quick config (exactly as the core renders it) on stdin; call once."""
-        assert self.install_command is None, f"{self._prefix} is installed already"
-        install = self._command("install")
         self.install_command = remote.Command(
-            f"{self._prefix}-install",
-            connection=self._connection,
-            create=install,
-            update=install,
-            delete=self._command("remove"),
-            stdin=config,
+            f"{name}-install",
+            connection=args.connection,
+            create=args.install,
+            update=args.install,
+            delete=args.remove,
+            stdin=args.config,
             logging="none",
             add_previous_output_in_env=False,
-            opts=pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=self, depends_on=[self.key_command]), _QUIET),
+            opts=pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=self, depends_on=[args.key.command]), _QUIET),
         )
-        self.register_outputs({"public_key": self.public_key})
-        return self.install_command
+        self.register_outputs({})

@@ -18,13 +18,13 @@ import pulumi
 
 from wgsites.addressing import AddressPlan
 from wgsites.model import Vpn
-from wgsites.render import KeyRing, render_wg_quick
+from wgsites.render import KeyRing, install_command, render_wg_quick
 
 from .aws_gateway import AwsGateway, AwsGatewayArgs
 from .keys import derived_key
 from .roaming_peer import RoamingPeer, RoamingPeerArgs
 from .settings import check_key_seed, own_key_nodes
-from .ssh_host import SshHost, SshHostArgs
+from .ssh_host import HostKey, HostKeyArgs, SshHost, SshHostArgs, ssh_connection
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,8 @@ class WireGuardVpnArgs:
 
 class WireGuardVpn(pulumi.ComponentResource):
     private_keys: dict[str, pulumi.Output[str]]  # secret; derived keys: aws hub, roaming peers without publicKey
-    hosts: dict[str, SshHost]  # the hub of kind ssh and spokes with ssh
+    host_keys: dict[str, HostKey]  # the key step of every node delivered over SSH
+    hosts: dict[str, SshHost]  # their push step
     gateway: AwsGateway | None  # the hub of kind aws
     peers: dict[str, RoamingPeer]  # spokes without ssh
     public_keys: dict[str, pulumi.Output[str]]
@@ -62,12 +63,17 @@ class WireGuardVpn(pulumi.ComponentResource):
         self.private_keys = {node: key.private_key for node, key in keys.items()}
         public: dict[str, pulumi.Input[str]] = {node: key.public_key for node, key in keys.items()}
         public.update({s.name: s.public_key for s in vpn.spokes if s.key_source == "own"})
-        self.hosts = {}
-        for node in (n for n in vpn.nodes if n.delivery == "ssh"):
-            assert node.ssh is not None
-            host_args = SshHostArgs(vpn, node.name, stack, node.ssh, args.ssh_private_key)
-            self.hosts[node.name] = SshHost(f"{name}-{node.name}", host_args, child)
-            public[node.name] = self.hosts[node.name].public_key
+        ssh_nodes = [n for n in vpn.nodes if n.delivery == "ssh"]
+        connections = {n.name: ssh_connection(n.ssh, args.ssh_private_key) for n in ssh_nodes}
+
+        def script(node, action: str) -> str:
+            return install_command(vpn, node.name, stack, action, node.ssh.user)
+
+        self.host_keys = {
+            n.name: HostKey(f"{name}-{n.name}", HostKeyArgs(connections[n.name], n.ssh.host, script(n, "public-key")), child)
+            for n in ssh_nodes
+        }
+        public.update({node: key.public_key for node, key in self.host_keys.items()})
         self.public_keys = {n.name: pulumi.Output.from_input(public[n.name]) for n in vpn.nodes}
         all_public = pulumi.Output.all(**self.public_keys)
 
@@ -103,8 +109,20 @@ class WireGuardVpn(pulumi.ComponentResource):
         # 3. spokes' configs, then pushes and deliveries
         for spoke in vpn.spokes:
             self.configs[spoke.name] = render(spoke.name, endpoint)
-        for node, host in self.hosts.items():
-            host.install(self.configs[node])
+        self.hosts = {
+            n.name: SshHost(
+                f"{name}-{n.name}",
+                SshHostArgs(
+                    connections[n.name],
+                    install=script(n, "install"),
+                    remove=script(n, "remove"),
+                    config=self.configs[n.name],
+                    key=self.host_keys[n.name],
+                ),
+                child,
+            )
+            for n in ssh_nodes
+        }
         self.peers = {
             spoke.name: RoamingPeer(
                 f"{name}-{spoke.name}", RoamingPeerArgs(config=self.configs[spoke.name], file=spoke.file), child

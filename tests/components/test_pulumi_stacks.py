@@ -28,6 +28,7 @@ AWS_SET = {
 EXPECTED = {
     "home": {
         "wgsites:vpn:WireGuardVpn": 1,
+        "wgsites:ssh_host:HostKey": 1,
         "wgsites:ssh_host:SshHost": 1,
         m.REMOTE: 2,
         "wgsites:roaming_peer:RoamingPeer": 2,
@@ -35,17 +36,19 @@ EXPECTED = {
     },
     "router": {
         "wgsites:vpn:WireGuardVpn": 1,
+        "wgsites:ssh_host:HostKey": 1,
         "wgsites:ssh_host:SshHost": 1,
         m.REMOTE: 2,
         "wgsites:roaming_peer:RoamingPeer": 1,
     },
     "internal": {
         "wgsites:vpn:WireGuardVpn": 1,
+        "wgsites:ssh_host:HostKey": 1,
         "wgsites:ssh_host:SshHost": 1,
         m.REMOTE: 2,
         "wgsites:roaming_peer:RoamingPeer": 1,
     },
-    "sites": {"wgsites:vpn:WireGuardVpn": 1, "wgsites:ssh_host:SshHost": 2, m.REMOTE: 4},
+    "sites": {"wgsites:vpn:WireGuardVpn": 1, "wgsites:ssh_host:HostKey": 2, "wgsites:ssh_host:SshHost": 2, m.REMOTE: 4},
     "travel": {
         "wgsites:vpn:WireGuardVpn": 1,
         "wgsites:roaming_peer:RoamingPeer": 1,
