@@ -71,6 +71,7 @@ class PulumiLab:
     stack: str = field(init=False)
     project: Path = field(init=False)
     runs: list[PulumiRun] = field(default_factory=list)
+    source: Path = ROOT  # the wgsites tree the project is copied from (an older release, for upgrade tests)
 
     def __post_init__(self) -> None:
         vpn = load_stack_file(self.stack_file)
@@ -82,12 +83,7 @@ class PulumiLab:
         self.raw = lab_rewrite(document["config"][CONFIG_KEY], self.world.vpn)
         self.project = self.lab.run_dir / "project"
         self.project.mkdir()
-        for name in PROJECT_FILES:
-            source = ROOT / name
-            if source.is_dir():
-                shutil.copytree(source, self.project / name, ignore=shutil.ignore_patterns("__pycache__", "lab"))
-            else:
-                shutil.copy2(source, self.project / name)
+        self.copy_program(self.source)
         (self.project / ".venv").symlink_to(ROOT / ".venv")
         self.bin = engine_bin()
         self.write_stack_file()
@@ -97,6 +93,17 @@ class PulumiLab:
         # what a user does once per stack; the seed goes on stdin, never on a command line
         seed = base64.b64encode(secrets.token_bytes(32)).decode()
         self.pulumi("config", "set", "--secret", "wgsites:keySeed", "--stack", self.stack, stdin=seed)
+
+    def copy_program(self, source: Path) -> None:
+        """The program's files from SOURCE into the project, replacing what was there (an upgrade of wgsites)."""
+        for name in PROJECT_FILES:
+            target = self.project / name
+            if target.is_dir():
+                shutil.rmtree(target)
+            if (source / name).is_dir():
+                shutil.copytree(source / name, target, ignore=shutil.ignore_patterns("__pycache__", "lab"))
+            elif (source / name).exists():
+                shutil.copy2(source / name, target)
 
     # the CLI --------------------------------------------------------------------------------
 
