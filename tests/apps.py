@@ -44,7 +44,8 @@ def strict_base64_key(value: str) -> bool:
 
 
 def ip_literal(value: str, zone: bool = True) -> IPAddress | None:
-    """A numeric IPv4 (dotted quad) or IPv6 address, as the platforms' numeric parsers take them."""
+    """A numeric IPv4 (dotted quad, no leading zeros) or IPv6 address, as the platforms' numeric parsers take
+    them (Android 10 and later: android.net.InetAddresses; older Androids also take 010.0.0.1)."""
     if not zone and "%" in value:
         return None
     try:
@@ -381,13 +382,22 @@ def _go_split(value: str) -> list[str] | None:
     return None if "" in pieces else pieces
 
 
+def _go_addr(value: str) -> bool:
+    """netip.ParseAddr: an IPv4 or IPv6 address; an IPv6 zone after '%' may hold anything, even a '/'."""
+    address, percent, zone = value.partition("%")
+    if percent:
+        return bool(zone) and isinstance(ip_literal(address, zone=False), ipaddress.IPv6Address)
+    return ip_literal(value) is not None
+
+
 def _go_prefix(item: str) -> bool:
-    """parseIPCidr: netip.ParsePrefix (no zone, prefix <= 32/128), else a bare netip.ParseAddr."""
-    address, slash, bits = item.partition("/")
-    if not slash:
-        return ip_literal(item) is not None
-    ip = ip_literal(address, zone=False)
-    return ip is not None and re.fullmatch(r"0|[1-9][0-9]*", bits) is not None and int(bits) <= ip.max_prefixlen
+    """parseIPCidr: netip.ParsePrefix (no zone, prefix <= 32/128), else the whole item as netip.ParseAddr."""
+    address, slash, bits = item.rpartition("/")
+    if slash:
+        ip = ip_literal(address, zone=False)
+        if ip is not None and re.fullmatch(r"0|[1-9][0-9]*", bits) and int(bits) <= ip.max_prefixlen:
+            return True
+    return _go_addr(item)
 
 
 def _go_endpoint(value: str) -> bool:
