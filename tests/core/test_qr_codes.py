@@ -6,11 +6,13 @@ import io
 import stat
 
 import segno
+import yaml
 
 from tests.qrdecode import decode_image, terminal_art_to_pbm
 from tests.stacks import HUB_ENDPOINT, STACKS, stack_file
 from wgsites.cli import main
 from wgsites.config import load_stack_file
+from wgsites.keys import generate_private_key, public_key_of
 from wgsites.qr import qr_code
 
 
@@ -36,6 +38,22 @@ def test_every_device_gets_a_png_and_terminal_art_that_decode_to_its_config(tmp_
             assert decoded_art == config, f"{stack}/{node.name}: the terminal art does not decode to the config"
             checked += 1
     assert checked == 5  # home: laptop, phone; internal, router, travel: laptop
+
+
+def test_a_bring_your_own_key_device_gets_its_qr_code_too(tmp_path):
+    """Its code holds the config as rendered, with the comment where the key goes and no key."""
+    document = yaml.safe_load(stack_file("home").read_text())
+    document["config"]["wgsites:vpn"]["peers"].append(
+        {"name": "tablet", "address": "10.99.0.12", "interface": "tab0", "publicKey": public_key_of(generate_private_key())}
+    )
+    path = tmp_path / "Pulumi.home.yaml"
+    path.write_text(yaml.safe_dump(document))
+    assert main(["render", str(path), "--out", str(tmp_path / "out"), "--hub-endpoint", HUB_ENDPOINT]) == 0
+    folder = tmp_path / "out" / "tablet"
+    config = (folder / "tab0.conf").read_bytes()
+    assert b"# Your own key:" in config and b"PrivateKey =" not in config
+    assert decode_image(folder / "tab0.png") == config
+    assert stat.S_IMODE((folder / "tab0.png").stat().st_mode) == 0o600
 
 
 def test_a_render_again_rewrites_the_qr_code_with_the_reused_key(tmp_path):
