@@ -8,33 +8,16 @@ outputs, and, with `file:`, the config is written to that local path (0600).
 
 from __future__ import annotations
 
-import io
 import os
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
-import segno
 from pulumi_command import local
 
+from wgsites.qr import qr_code
 from wgsites.render import RENDERED_MARK, is_rendered_by_wgsites
-
-
-@dataclass(frozen=True)
-class QrCode:
-    svg: str
-    text: str
-
-
-def qr_code(config: str) -> QrCode:
-    """The QR code WireGuard apps scan ("Add tunnel" -> "Scan from QR code")."""
-    qr = segno.make(config, micro=False)
-    svg = io.BytesIO()
-    qr.save(svg, kind="svg", scale=4)
-    text = io.StringIO()
-    qr.terminal(out=text, compact=True)
-    return QrCode(svg=svg.getvalue().decode(), text=text.getvalue())
 
 
 def write_command(path: str) -> str:
@@ -90,8 +73,8 @@ class RoamingPeer(pulumi.ComponentResource):
         super().__init__("wgsites:roaming_peer:RoamingPeer", name, None, opts)
         self.config = pulumi.Output.secret(args.config)
         qr = self.config.apply(qr_code)
-        self.qr_svg = pulumi.Output.secret(qr.apply(lambda q: q.svg))
-        self.qr_text = pulumi.Output.secret(qr.apply(lambda q: q.text))
+        self.qr_svg = pulumi.Output.secret(qr.apply(lambda q: q.svg()))
+        self.qr_text = pulumi.Output.secret(qr.apply(lambda q: q.text()))
         self.file_command = None
         if args.file:
             refuse_foreign_file(name, args.file)

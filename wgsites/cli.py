@@ -13,6 +13,7 @@ from .addressing import describe
 from .config import ConfigError
 from .keys import generate_private_key, is_valid_key, public_key_of
 from .model import Vpn
+from .qr import qr_code
 from .render import KeyRing, render_node
 from .stack import load_stack_file, stack_name
 from .status import collect, format_rows
@@ -35,12 +36,18 @@ def local_keys(vpn: Vpn, out: Path) -> KeyRing:
     return KeyRing(public=public, private=private)
 
 
-def write_private_file(path: Path, content: str, mode: int) -> None:
+def write_private_file(path: Path, content: str | bytes, mode: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)  # never through a symlink
-    with os.fdopen(fd, "w") as handle:
-        handle.write(content)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(content.encode() if isinstance(content, str) else content)
     os.chmod(path, mode)
+
+
+def qr_files(interface: str, config: str) -> dict[str, str | bytes]:
+    """A device's QR code beside its config: `<iface>.png` to scan, `<iface>.qr.txt` to show in a terminal."""
+    qr = qr_code(config)
+    return {f"{interface}.png": qr.png(), f"{interface}.qr.txt": qr.text()}
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -55,8 +62,13 @@ def cmd_render(args: argparse.Namespace) -> int:
     out = Path(args.out)
     keys = local_keys(vpn, out)
     for node in vpn.nodes:
-        for file in render_node(vpn, node.name, stack, keys, hub_endpoint=args.hub_endpoint):
+        files = render_node(vpn, node.name, stack, keys, hub_endpoint=args.hub_endpoint)
+        for file in files:
             write_private_file(out / node.name / file.name, file.content, file.mode)
+        if node.is_device:  # the QR code holds the config, key included: 0600 like it
+            config = next(f.content for f in files if f.name == f"{node.interface}.conf")
+            for name, content in qr_files(node.interface, config).items():
+                write_private_file(out / node.name / name, content, 0o600)
     print(f"rendered {len(vpn.nodes)} node(s) of stack {stack} into {out}")
     return 0
 

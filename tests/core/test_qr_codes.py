@@ -1,0 +1,86 @@
+"""`render --out` writes every device's QR code beside its config; a real decoder reads back the exact bytes."""
+
+from __future__ import annotations
+
+import io
+import stat
+
+import segno
+import yaml
+
+from tests.qrdecode import decode_image, terminal_art_to_pbm
+from tests.stacks import HUB_ENDPOINT, STACKS, stack_file
+from wgsites.cli import main
+from wgsites.stack import load_stack_file
+from wgsites.keys import generate_private_key, public_key_of
+from wgsites.qr import qr_code
+
+
+def test_every_device_gets_a_png_and_terminal_art_that_decode_to_its_config(tmp_path):
+    checked = 0
+    for stack in STACKS:
+        out = tmp_path / stack
+        assert main(["render", str(stack_file(stack)), "--out", str(out), "--hub-endpoint", HUB_ENDPOINT]) == 0
+        for node in load_stack_file(stack_file(stack)).nodes:
+            folder, iface = out / node.name, node.interface
+            if not node.is_device:
+                assert not list(folder.glob("*.png")) and not list(folder.glob("*.qr.txt")), f"{stack}/{node.name}"
+                continue
+            config = (folder / f"{iface}.conf").read_bytes()
+            for name in (f"{iface}.png", f"{iface}.qr.txt"):
+                assert stat.S_IMODE((folder / name).stat().st_mode) == 0o600, f"{stack}/{node.name}/{name}: it holds the key"
+            decoded_png = decode_image(folder / f"{iface}.png")
+            art = tmp_path / f"{stack}-{node.name}.pbm"
+            art.write_bytes(terminal_art_to_pbm((folder / f"{iface}.qr.txt").read_text(encoding="utf-8")))
+            decoded_art = decode_image(art)
+            # compared, not printed: the config holds the private key
+            assert decoded_png == config, f"{stack}/{node.name}: the PNG does not decode to the config"
+            assert decoded_art == config, f"{stack}/{node.name}: the terminal art does not decode to the config"
+            checked += 1
+    assert checked == 5  # home: laptop, phone; internal, router, travel: laptop
+
+
+def test_a_bring_your_own_key_device_gets_its_qr_code_too(tmp_path):
+    """Its code holds the config as rendered, with the comment where the key goes and no key."""
+    document = yaml.safe_load(stack_file("home").read_text())
+    document["config"]["wgsites:vpn"]["peers"].append(
+        {"name": "tablet", "address": "10.99.0.12", "interface": "tab0", "publicKey": public_key_of(generate_private_key())}
+    )
+    path = tmp_path / "Pulumi.home.yaml"
+    path.write_text(yaml.safe_dump(document))
+    assert main(["render", str(path), "--out", str(tmp_path / "out"), "--hub-endpoint", HUB_ENDPOINT]) == 0
+    folder = tmp_path / "out" / "tablet"
+    config = (folder / "tab0.conf").read_bytes()
+    assert b"# Your own key:" in config and b"PrivateKey =" not in config
+    assert decode_image(folder / "tab0.png") == config
+    assert stat.S_IMODE((folder / "tab0.png").stat().st_mode) == 0o600
+
+
+def test_a_render_again_rewrites_the_qr_code_with_the_reused_key(tmp_path):
+    args = ["render", str(stack_file("router")), "--out", str(tmp_path), "--hub-endpoint", HUB_ENDPOINT]
+    assert main(args) == 0
+    first = (tmp_path / "laptop" / "home0.png").read_bytes()
+    assert main(args) == 0
+    assert (tmp_path / "laptop" / "home0.png").read_bytes() == first
+
+
+def test_the_decoder_can_tell_a_wrong_code(tmp_path):
+    """The comparison above can fail: another config's code decodes to other bytes, a blank image to none."""
+    path = tmp_path / "other.png"
+    path.write_bytes(qr_code("[Interface]\nSaveConfig = false\n").png())
+    assert decode_image(path) == b"[Interface]\nSaveConfig = false\n"
+    blank = tmp_path / "blank.pbm"
+    blank.write_bytes(b"P1\n40 40\n" + b"0 " * 1600 + b"\n")
+    assert decode_image(blank) is None
+
+
+def test_the_pulumi_outputs_are_the_core_qr_code():
+    """components/roaming_peer.py exports what wgsites.qr makes: the same SVG segno makes, and terminal art."""
+    config = "[Interface]\nAddress = 10.99.0.10/24\n"
+    made = qr_code(config)
+    assert made.png().startswith(b"\x89PNG\r\n")
+    assert made.svg().startswith("<?xml") and "<svg" in made.svg()
+    assert set(made.text()) <= {"█", "▀", "▄", " ", "\n"} and len(made.text().splitlines()) > 10
+    svg = io.BytesIO()
+    segno.make(config, micro=False).save(svg, kind="svg", scale=4)
+    assert made.svg() == svg.getvalue().decode()  # unchanged from before the move: `pulumi up` shows no diff
