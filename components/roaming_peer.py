@@ -61,20 +61,23 @@ def refuse_foreign_file(peer: str, path: str) -> None:
 class RoamingPeerArgs:
     config: pulumi.Input[str]  # the peer's wg-quick config, exactly as the core renders it
     file: str | None = None  # the model's `file:`, e.g. ~/wireguard/home0.conf
+    qr: bool = True  # False when a scan could not import it: a bring-your-own-key config has no key
 
 
 class RoamingPeer(pulumi.ComponentResource):
     config: pulumi.Output[str]
-    qr_svg: pulumi.Output[str]
-    qr_text: pulumi.Output[str]
+    qr_svg: pulumi.Output[str] | None
+    qr_text: pulumi.Output[str] | None
     file_command: local.Command | None
 
     def __init__(self, name: str, args: RoamingPeerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("wgsites:roaming_peer:RoamingPeer", name, None, opts)
         self.config = pulumi.Output.secret(args.config)
-        qr = self.config.apply(qr_code)
-        self.qr_svg = pulumi.Output.secret(qr.apply(lambda q: q.svg()))
-        self.qr_text = pulumi.Output.secret(qr.apply(lambda q: q.text()))
+        self.qr_svg = self.qr_text = None
+        if args.qr:
+            qr = self.config.apply(qr_code)
+            self.qr_svg = pulumi.Output.secret(qr.apply(lambda q: q.svg()))
+            self.qr_text = pulumi.Output.secret(qr.apply(lambda q: q.text()))
         self.file_command = None
         if args.file:
             refuse_foreign_file(name, args.file)
@@ -87,4 +90,5 @@ class RoamingPeer(pulumi.ComponentResource):
                 add_previous_output_in_env=False,
                 opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["stdout", "stderr"]),
             )
-        self.register_outputs({"config": self.config, "qr_svg": self.qr_svg, "qr_text": self.qr_text})
+        outputs = {"config": self.config, "qr_svg": self.qr_svg, "qr_text": self.qr_text}
+        self.register_outputs({k: v for k, v in outputs.items() if v is not None})

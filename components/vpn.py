@@ -125,7 +125,10 @@ class WireGuardVpn(pulumi.ComponentResource):
         }
         self.peers = {
             spoke.name: RoamingPeer(
-                f"{name}-{spoke.name}", RoamingPeerArgs(config=self.configs[spoke.name], file=spoke.file), child
+                f"{name}-{spoke.name}",
+                # a bring-your-own-key config has no key: no QR code, a scan could not import it
+                RoamingPeerArgs(self.configs[spoke.name], file=spoke.file, qr=spoke.key_source == "derived"),
+                child,
             )
             for spoke in vpn.spokes
             if spoke.delivery == "file"

@@ -65,7 +65,9 @@ def cmd_render(args: argparse.Namespace) -> int:
         files = render_node(vpn, node.name, stack, keys, hub_endpoint=args.hub_endpoint)
         for file in files:
             write_private_file(out / node.name / file.name, file.content, file.mode)
-        if node.is_device:  # the QR code holds the config, key included: 0600 like it
+        # the QR code holds the config, key included: 0600 like it; none for a device that brings its own
+        # key (the apps refuse a config without one, and a scanned code cannot be edited first)
+        if node.is_device and node.key_source == "derived":
             config = next(f.content for f in files if f.name == f"{node.interface}.conf")
             for name, content in qr_files(node.interface, config).items():
                 write_private_file(out / node.name / name, content, 0o600)

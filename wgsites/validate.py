@@ -32,6 +32,9 @@ SPECIAL_V6 = [
 
 # wg-quick's INTERFACE_RE lets these through; the kernel (".", "..") or the tools ("-x") do not.
 PATH_NAMES = {".", ".."}
+# A device's config file is named after its interface, and the Windows app names the tunnel after the
+# file: it refuses these (wireguard-windows conf/name.go), as Windows refuses such file names.
+WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
 EGRESS_FIX = "name the interface traffic leaves by, e.g. ens5 or eth0, or write true"
 
 
@@ -122,6 +125,12 @@ def check_interface_names(vpn: Vpn, path: str) -> list[str]:
             )
         elif name.startswith("-"):
             errors.append(f"{key}: {name!r} starts with '-', which ip, wg and nft read as an option; {fix}")
+    for node_path, node in node_paths(vpn, path):
+        if node.is_device and node.interface.split(".")[0].upper() in WINDOWS_RESERVED:
+            errors.append(
+                f"{node_path}.interface: {node.interface!r} is a name Windows reserves for a device, so the WireGuard "
+                "app for Windows cannot import a tunnel of that name; use a name such as wg0"
+            )
     hub = vpn.hub
     if isinstance(hub.masquerade, str) and hub.masquerade == hub.interface:
         errors.append(f"{path}.hub.masquerade: {hub.masquerade!r} is the tunnel itself; {EGRESS_FIX}")
