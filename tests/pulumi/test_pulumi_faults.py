@@ -12,19 +12,20 @@ import json
 import os
 import signal
 import time
+from dataclasses import dataclass
 
 import pytest
 
 from tests.stacks import stack_file
 from wgsites.lab.checks import Checker, table
 from wgsites.lab.deploy import wait_for
+from wgsites.lab.faults import hold_install_lock, install_waiting, netns_pids, release, running_matches_file
 from wgsites.lab.netns import Lab
 from wgsites.lab.pulumi_lab import PulumiLab
 
 pytestmark = pytest.mark.lab
 
 LOCKED = "the stack is currently locked by 1 lock(s)"
-FORWARD_RULE = {"protocol": "tcp", "port": 22, "action": "reject"}
 
 
 def all_passed(results) -> None:
@@ -79,12 +80,15 @@ def every_host_works(pl: PulumiLab) -> list[str]:
         shown = pl.world.nodes[node.name].run(["wg", "show", node.interface, "peers"], check=False)
         if shown.returncode != 0 or not shown.stdout.split():
             problems.append(f"{node.name}: no running {node.interface} with peers ({shown.stderr.strip()})")
+    hub = pl.world.nodes[vpn.hub.name]
+    running = hub.run(["ip", "-o", "-4", "address", "show", "dev", vpn.hub.interface], check=False).stdout.split()
+    address = running[3].split("/")[0] if len(running) > 3 else str(vpn.hub.address)  # old or new: either is working
     for spoke in vpn.spokes:
         node = pl.world.nodes[spoke.name]
         # a restarted hub is reached again on the spoke's next handshake retry (about 15 s, bench/RESULTS.md)
-        took = wait_for(lambda node=node: Checker.ping(node, str(vpn.hub.address), 1)[1] == 1, 30, 0.5)
+        took = wait_for(lambda node=node: Checker.ping(node, address, 1)[1] == 1, 30, 0.5)
         if took is None:
-            problems.append(f"{spoke.name}: no ping to the hub answered in 30 s")
+            problems.append(f"{spoke.name}: no ping to the hub's {address} answered in 30 s")
     return problems
 
 
@@ -157,3 +161,181 @@ def test_a_new_site_unreachable_fails_naming_it_and_changes_no_other_host(pl, ca
         f"router untouched; with sshd back the next up took {again.seconds:.1f} s and the checks pass\n  "
         + "\n  ".join(errors[:4]),
     )
+
+
+# -- an up interrupted mid-push --------------------------------------------------------------------
+
+
+def move_hub_address(pl: PulumiLab) -> str:
+    """A change of the hub's [Interface] only (its VPN address): the install restarts the interface.
+
+    Only the hub's config changes (spokes route the whole VPN network), and the
+    install script's text does not, so the key command stays as it is and the step
+    in flight on the host is the install itself.
+    """
+    raw = copy.deepcopy(pl.raw)
+    raw["hub"]["address"] = "10.10.11.254" if raw["hub"]["address"] == "10.10.11.1" else "10.10.11.1"
+    pl.set_vpn(raw)
+    return raw["hub"]["address"]
+
+
+@dataclass
+class Interrupted:
+    """What an interrupted up left: the CLI's exit and output, and what was seen on the hub meanwhile."""
+
+    code: int | None
+    output: str
+    provider_gone: float | None  # seconds after the signals until the CLI's providers had exited (None: still there)
+    install_alive: bool  # the install still ran on the host (waiting for the lock) once the providers were gone
+    sessions_open: int  # SSH sessions still open on the hub then
+    hub_after: tuple[bool, str]  # running = file on the hub, before any other up
+    plugins: list[int]  # what the CLI had started (language host, program, providers)
+
+
+def interrupted_up(pl: PulumiLab, name: str, signals: list[int], gap: float = 0.5, *, tree: bool = False) -> Interrupted:
+    """Start an up while the hub's install lock is held, signal the CLI once the install waits on the host.
+
+    The lock is released only after the signals (and, if the CLI died, after its
+    providers have gone too, taking their SSH sessions), so the install on the hub
+    was running on the host, mid-push, when the CLI was stopped. `tree`: the signals
+    go to the CLI and every process it started (what a CI runner's cancel or a
+    closed laptop does), so the SSH sessions drop with the providers.
+    """
+    hub = pl.world.vpn.hub
+    hub_node = pl.world.nodes[hub.name]
+    holder = hold_install_lock(hub_node, hub.interface)
+    gone, running, sessions, plugins = None, False, 0, []
+    try:
+        cli = pl.spawn(*up_args(pl), log=log_of(pl, name))
+        assert wait_for(lambda: install_waiting(hub_node), 60, 0.05) is not None, "the install never reached the host"
+        plugins = descendants(cli)
+        targets = [cli, *plugins] if tree else [cli]
+        for sig in signals:
+            for pid in targets:
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+            time.sleep(gap)
+        time.sleep(2)
+        if not pl.lab.is_running(cli):
+            gone = wait_for(lambda: not any(map(alive, plugins)), 10, 0.2)
+            if gone is not None:
+                gone += 2 + gap * len(signals)
+        running, sessions = install_waiting(hub_node), ssh_sessions(hub_node)
+    finally:
+        release(hub_node, holder)
+    code = pl.wait_exit(cli, 120)
+    time.sleep(3)  # what the install on the host still does, it does now
+    after = running_matches_file(hub_node, hub.interface)
+    return Interrupted(code, log_of(pl, name).read_text(), gone, running, sessions, after, plugins)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process below `pid` (the CLI's language host, program and providers)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                ppid = int(open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], list(children.get(pid, []))
+    while todo:
+        child = todo.pop()
+        found.append(child)
+        todo.extend(children.get(child, []))
+    return found
+
+
+def ssh_sessions(node) -> int:
+    """sshd processes in the node beyond its listener: one (or two) per open session."""
+    names = []
+    for pid in netns_pids(node):
+        try:
+            names.append(open(f"/proc/{pid}/comm").read().strip())
+        except OSError:
+            continue
+    return max(0, sum(n.startswith("sshd") for n in names) - 1)
+
+
+def alive(pid: int) -> bool:
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+def summary(output: str) -> str:
+    keep = ("error", "cancel", "interrupt", "pending", "Duration:", "^C", "terminat", "updated", "unchanged", "created")
+    return "\n  ".join(line.strip() for line in output.splitlines() if any(k in line for k in keep))[:1500]
+
+
+def test_one_sigint_mid_push_waits_for_the_install_and_the_next_up_completes(pl, capsys):
+    move_hub_address(pl)
+    stop = interrupted_up(pl, "up-sigint", [signal.SIGINT])
+    problems = every_host_works(pl)
+    pending = pending_operations(pl)
+    locks = pl.lock_files()
+    after = pl.up()
+    all_passed(pl.check())
+    report(
+        capsys,
+        f"one SIGINT mid-push: CLI exit {stop.code}; hub right after: running = file {stop.hub_after}; hosts working: "
+        f"{not problems} {problems}; pending operations {pending}; locks left {len(locks)}; "
+        f"next up {after.seconds:.1f} s, checks pass\n  {summary(stop.output)}\n  next up: {summary(after.output)}",
+    )
+    assert stop.code not in (0, None) and "update canceled" in stop.output
+    assert not problems, problems
+    assert stop.hub_after[0], stop.hub_after  # the in-flight install was waited for: the new config runs
+    assert not pending and not locks
+
+
+HARD_STOPS = {
+    "SIGINT twice": ([signal.SIGINT, signal.SIGINT], False),
+    "SIGKILL": ([signal.SIGKILL], False),
+    "SIGKILL of the CLI and its plugins": ([signal.SIGKILL], True),
+}
+
+
+@pytest.mark.parametrize("how", list(HARD_STOPS))
+def test_hard_stop_mid_push_leaves_every_host_working_and_the_next_up_converges(pl, capsys, how):
+    """A CLI stopped hard while the hub's install runs: the hub keeps a working config, and the next up converges.
+
+    Measured before install.sh.j2 survives a dropped SSH session (2026-12-01): with the
+    CLI alone stopped (SIGINT twice, SIGKILL) its orphaned provider keeps the session
+    and the install completes; with the CLI and its plugins killed, the session drops,
+    the install dies after writing the new config file but before applying it, and the
+    next up reports success while the hub runs the old config: that case fails here
+    until the install script finishes what it started after a dropped session.
+    """
+    move_hub_address(pl)
+    signals, tree = HARD_STOPS[how]
+    stop = interrupted_up(pl, f"up-{how.replace(' ', '-')}", signals, tree=tree)
+    problems = every_host_works(pl)
+    pending = pending_operations(pl)
+    locks = pl.lock_files()
+    nxt = pl.pulumi(*up_args(pl), check=False)
+    steps = [f"next up exit {nxt.returncode} ({nxt.seconds:.1f} s)"]
+    if nxt.returncode != 0 and LOCKED in nxt.output:
+        pl.pulumi("cancel", "--yes", "--stack", pl.stack)
+        nxt = pl.pulumi(*up_args(pl), check=False)
+        steps.append(f"after `pulumi cancel`: exit {nxt.returncode} ({nxt.seconds:.1f} s)")
+    consistent = {name: running_matches_file(pl.world.nodes[name], iface) for name, iface in managed(pl).items()}
+    lingering = [p for p in stop.plugins if alive(p)]
+    results = pl.check() if nxt.returncode == 0 else []
+    report(
+        capsys,
+        f"{how} mid-push: CLI exit {stop.code}; its plugins gone {stop.provider_gone} s after (None: not in 10 s; "
+        f"{len(lingering)} of {len(stop.plugins)} still alive after the next up); then install still on the "
+        f"host: {stop.install_alive}, SSH sessions open: {stop.sessions_open}; hub right after: running = file "
+        f"{stop.hub_after}; hosts working: {not problems} {problems}; pending operations {pending}; locks left "
+        f"{len(locks)}; {'; '.join(steps)}; after it, running = file: {consistent}\n  {summary(stop.output)}\n"
+        f"  next up: {summary(nxt.output)}",
+    )
+    assert not problems, problems
+    assert nxt.returncode == 0, nxt.output[-3000:]
+    all_passed(results)
+    # pre-fix expectation (install.sh.j2 not yet surviving a dropped session): this can fail
+    assert all(ok for ok, _ in consistent.values()), f"a host runs another config than its file says: {consistent}"
