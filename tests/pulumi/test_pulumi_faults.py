@@ -324,6 +324,7 @@ def test_hard_stop_mid_push_leaves_every_host_working_and_the_next_up_converges(
         steps.append(f"after `pulumi cancel`: exit {nxt.returncode} ({nxt.seconds:.1f} s)")
     consistent = {name: running_matches_file(pl.world.nodes[name], iface) for name, iface in managed(pl).items()}
     lingering = [p for p in stop.plugins if alive(p)]
+    pending_after = pending_operations(pl)
     results = pl.check() if nxt.returncode == 0 else []
     report(
         capsys,
@@ -331,7 +332,8 @@ def test_hard_stop_mid_push_leaves_every_host_working_and_the_next_up_converges(
         f"{len(lingering)} of {len(stop.plugins)} still alive after the next up); then install still on the "
         f"host: {stop.install_alive}, SSH sessions open: {stop.sessions_open}; hub right after: running = file "
         f"{stop.hub_after}; hosts working: {not problems} {problems}; pending operations {pending}; locks left "
-        f"{len(locks)}; {'; '.join(steps)}; after it, running = file: {consistent}\n  {summary(stop.output)}\n"
+        f"{len(locks)}; {'; '.join(steps)}; pending after it {pending_after}; running = file: {consistent}\n"
+        f"  {summary(stop.output)}\n"
         f"  next up: {summary(nxt.output)}",
     )
     assert not problems, problems
