@@ -39,6 +39,7 @@ DEFAULT_PRIVATE_DIRS: tuple[str, ...] = (
     "/etc/nftables.d",
     "/var/lib/wgsites",
     "/run/systemd",  # hides this machine's systemd: scripts in a node take their no-systemd path
+    "/run/lock",  # the install script's run lock: else every lab node (and this machine) shares one per interface name
 )
 """Directories a node gets its own empty copy of, so what its scripts install stays in the lab."""
 

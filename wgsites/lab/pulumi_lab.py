@@ -135,6 +135,27 @@ class PulumiLab:
             raise PulumiError(f"{' '.join(argv)} exited {done.returncode}:\n{run.output[-4000:]}")
         return run
 
+    def spawn(self, *args: str, log: Path) -> int:
+        """Start the CLI without waiting for it (to interrupt it, or run two at once); returns its PID.
+
+        `exec` makes the PID the CLI's own, so a signal sent to it reaches the CLI and nothing else.
+        """
+        argv = ["pulumi", *args, "--non-interactive"]
+        command = f"cd {shlex.quote(str(self.project))} && exec {shlex.join(argv)}"
+        return self.operator.spawn(command, log=log, env=self.env())
+
+    def wait_exit(self, pid: int, timeout: float) -> int | None:
+        """The spawned CLI's exit code, or None if it still runs after `timeout` seconds."""
+        entry = self.lab._procs[pid][0]
+        try:
+            return entry.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def lock_files(self) -> list[Path]:
+        """The DIY backend's lock files of this stack (one per CLI holding it)."""
+        return sorted((self.lab.run_dir / "state" / ".pulumi" / "locks").rglob("*.json"))
+
     def up(self, *extra: str) -> PulumiRun:
         return self.pulumi("up", "--yes", "--skip-preview", "--stack", self.stack, *extra)
 
@@ -162,6 +183,19 @@ class PulumiLab:
     def add_roaming_node(self, name: str, public: str, index: int) -> Node:
         """A new device behind its own NAT, for a peer about to be added to the stack."""
         return add_device(self.world, name, public, index)
+
+    def add_ssh_node(self, name: str, public: str, index: int) -> tuple[Node, str, int]:
+        """A new host behind its own NAT with sshd on the management network: (node, its SSH address, sshd PID).
+
+        For a site about to be added to the stack; its address is 172.16.0.INDEX.
+        """
+        node = add_device(self.world, name, public, index)
+        assert self.world.wiring is not None
+        port = self.world.wiring.link(node, "mgmt0", self.operator)
+        self.operator.run(["ip", "link", "set", port, "master", "mgmt"])
+        address = f"172.16.0.{index}"
+        node.add_address("mgmt0", f"{address}/24")
+        return node, address, node.start_sshd(self.world.ssh_public_key, address, 22)
 
     # after an up -----------------------------------------------------------------------------
 

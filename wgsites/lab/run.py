@@ -11,6 +11,7 @@ from pathlib import Path
 from ..stack import load_stack_file, stack_name
 from .checks import Check, Checker, table
 from .deploy import deploy
+from .faults import run_faults
 from .netns import Lab
 from .scenarios import add_peer_through_ssm, wan_address_change
 from .world import build_world
@@ -18,8 +19,8 @@ from .world import build_world
 LAB_SYNC_SECONDS = 10  # the aws hub's timer period in the lab (the stack's default is 30 s)
 
 
-def run_stack(lab: Lab, stack_file: str | Path) -> list[Check]:
-    """Everything between an empty lab and the result table."""
+def run_stack(lab: Lab, stack_file: str | Path, *, faults: bool = True) -> list[Check]:
+    """Everything between an empty lab and the result table (`faults`: also the fault scenarios)."""
     vpn = load_stack_file(stack_file)
     stack = stack_name(stack_file)
     if vpn.hub.kind == "aws":
@@ -32,6 +33,8 @@ def run_stack(lab: Lab, stack_file: str | Path) -> list[Check]:
     checker.run_all()
     wan_address_change(checker)
     add_peer_through_ssm(checker)
+    if faults:
+        run_faults(checker)
     return checker.results
 
 

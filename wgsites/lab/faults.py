@@ -1,0 +1,404 @@
+"""Faults a running VPN must survive, run for real in the lab, each a PASS/FAIL row.
+
+Why: a user's VPN meets crashes and moves the happy path never shows: the hub's
+WireGuard process dies and the host's boot path brings it back, a laptop roams
+to a new public address mid-call, a café hands out IPv6 beside a full tunnel.
+Every scenario measures (seconds, pings lost, packets counted) and never lets an
+exception escape: a crash is a FAIL row with its reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import os
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..model import Spoke
+from .checks import Checker
+from .deploy import _systemctl, wait_for
+from .netns import Node
+from .world import INTERNET_GATEWAY
+
+RECOVERY_LIMIT = 30.0  # seconds a spoke may be cut off after the hub's boot path ran
+REPLY_RE = re.compile(r"^\[(\d+\.\d+)\] \d+ bytes from .* icmp_seq=(\d+)", re.M)
+SUMMARY_RE = re.compile(r"(\d+) packets transmitted, (\d+) received")
+
+# IPv6 from the documentation range only (RFC 3849), only inside the lab's namespaces.
+INTERNET6 = ipaddress.IPv6Network("2001:db8::/64")
+WEB6 = "2001:db8::80"
+
+
+def guarded(checker: Checker, name: str, nodes: str, scenario: Callable[[], None]) -> None:
+    """Run a scenario; if it crashes, its row says why instead of the lab run dying."""
+    try:
+        scenario()
+    except Exception as exc:
+        checker.record(name, nodes, False, f"{type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}")
+
+
+# -- pings with timestamps ------------------------------------------------------------------
+
+
+@dataclass
+class Pinger:
+    """A ping running in a node with receive timestamps (-D), so gaps can be measured."""
+
+    node: Node
+    log: Path
+    pid: int
+
+    @classmethod
+    def start(cls, node: Node, target: str, log: Path, seconds: float, interval: float = 0.05) -> Pinger:
+        argv = ["ping", "-n", "-D", "-i", str(interval), "-W", "1", "-w", str(int(seconds)), target]
+        return cls(node, log, node.spawn(argv, log=log))
+
+    def replies(self) -> list[tuple[float, int]]:
+        """(receive time, icmp_seq) of every answered ping so far."""
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return [(float(t), int(seq)) for t, seq in REPLY_RE.findall(text)]
+
+    def answered_after(self, moment: float) -> bool:
+        return any(t > moment for t, _ in self.replies())
+
+    def stop(self, timeout: float = 5) -> tuple[int, int]:
+        """End the ping like Ctrl-C (it prints its summary); returns (sent, received)."""
+        if self.node.lab.is_running(self.pid):
+            try:
+                os.killpg(self.pid, signal.SIGINT)
+            except ProcessLookupError:
+                pass
+        wait_for(lambda: not self.node.lab.is_running(self.pid), timeout, interval=0.1)
+        match = SUMMARY_RE.search(self.log.read_text(errors="replace"))
+        return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+
+
+def outage(replies: list[tuple[float, int]], moment: float) -> tuple[float, float] | None:
+    """The longest silence between two answers that ends after `moment`: (start, end) receive times."""
+    later = [(a, b) for (a, _), (b, _) in zip(replies, replies[1:], strict=False) if b > moment]
+    return max(later, key=lambda pair: pair[1] - pair[0]) if later else None
+
+
+def wait_until_answered(pingers: list[Pinger], moment: float, timeout: float) -> None:
+    wait_for(lambda: all(p.answered_after(moment) for p in pingers), timeout, interval=0.25)
+
+
+# -- 1. the hub's WireGuard process killed, its boot path rerun ---------------------------------
+
+
+def netns_pids(node: Node) -> list[int]:
+    done = subprocess.run(["ip", "netns", "pids", node.netns], capture_output=True, text=True)
+    return [int(p) for p in done.stdout.split()]
+
+
+def wireguard_go_pid(node: Node, interface: str) -> int | None:
+    """The wireguard-go serving `interface` inside this node's namespace (never another node's)."""
+    for pid in netns_pids(node):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if cmdline and cmdline[0].endswith(b"wireguard-go") and interface.encode() in cmdline[1:]:
+            return pid
+    return None
+
+
+def spoke_fingerprint(node: Node, interface: str) -> str:
+    """Hash of the spoke's /etc/wireguard and its wireguard-go PID, read from outside the node.
+
+    Read through the node's private folder on the host, so nothing is run on the spoke.
+    """
+    folder = node.dir / "root" / "etc" / "wireguard"
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return f"{digest.hexdigest()[:16]} pid {wireguard_go_pid(node, interface)}"
+
+
+def run_boot_path(checker: Checker) -> str:
+    """What the hub does at boot: wg-quick@IFACE (ssh hub), or its SSM sync unit (aws hub)."""
+    hub = checker.vpn.hub
+    node = checker.node(hub.name)
+    if hub.kind == "aws":
+        _systemctl(node, ["start", "wgsites-sync.service"])
+        return "the sync unit (wgsites-sync.service)"
+    node.run(["wg-quick", "up", hub.interface])
+    return f"wg-quick up {hub.interface}"
+
+
+def hub_process_killed(checker: Checker) -> None:
+    """Kill the hub's wireguard-go; the boot path alone must bring every tunnel back, spokes untouched."""
+    world, hub = checker.world, checker.vpn.hub
+    hub_node = checker.node(hub.name)
+    spokes = [s for s in world.vpn.spokes if s.name in world.nodes]
+    before = {s.name: spoke_fingerprint(world.nodes[s.name], s.interface) for s in spokes}
+    pingers = {
+        s.name: Pinger.start(world.nodes[s.name], str(hub.address), world.lab.run_dir / f"kill-hub-{s.name}.ping", 60, 0.1)
+        for s in spokes
+    }
+    wait_until_answered(list(pingers.values()), time.time(), 10)
+    pid = wireguard_go_pid(hub_node, hub.interface)
+    if pid is None:
+        raise RuntimeError(f"no wireguard-go for {hub.interface} in {hub_node.netns}")
+    killed_at = time.time()
+    os.kill(pid, signal.SIGKILL)
+    gone = wait_for(lambda: hub_node.run(["ip", "link", "show", hub.interface], check=False).returncode != 0, 10, 0.1)
+    boot_start = time.time()
+    boot = run_boot_path(checker)
+    boot_took = time.time() - boot_start
+    up = wireguard_go_pid(hub_node, hub.interface)
+    checker.record(
+        "hub's WireGuard killed, boot path rerun",
+        hub.name,
+        gone is not None and up is not None and up != pid,
+        f"wireguard-go {pid} SIGKILLed; {hub.interface} gone after {gone if gone is None else round(gone, 1)} s; "
+        f"{boot} took {boot_took:.2f} s; new wireguard-go {up}",
+    )
+    wait_until_answered(list(pingers.values()), boot_start + boot_took, RECOVERY_LIMIT + 5)
+    time.sleep(1)
+    for spoke in spokes:
+        _record_recovery(checker, spoke, pingers[spoke.name], killed_at, before[spoke.name])
+
+
+def _record_recovery(checker: Checker, spoke: Spoke, pinger: Pinger, killed_at: float, before: str) -> None:
+    sent, got = pinger.stop()
+    gap = outage(pinger.replies(), killed_at)
+    back = gap[1] - killed_at if gap else None
+    after = spoke_fingerprint(checker.world.nodes[spoke.name], spoke.interface)
+    answered = f"answered again {back:.1f} s after the kill" if back is not None else "never answered again"
+    untouched = "unchanged" if after == before else f"CHANGED {before} -> {after}"
+    checker.record(
+        "tunnel back after the hub's restart",
+        spoke.name,
+        back is not None and back <= RECOVERY_LIMIT and after == before,
+        f"{answered} ({sent - got}/{sent} pings at 100 ms lost); spoke's files and wireguard-go {untouched}, nothing run on it",
+    )
+
+
+# -- 2. a laptop roams to a new public address ----------------------------------------------------
+
+
+def roaming_peer(checker: Checker) -> Spoke | None:
+    """The first roaming device behind a NAT box of its own: the one that can change café."""
+    return next((s for s in checker.vpn.spokes if s.kind == "peer" and s.name in checker.world.nat), None)
+
+
+def move_nat_wan(box: Node, old: str, new: str) -> None:
+    """The café's uplink gets a new public address (what a laptop sees when it changes network)."""
+    box.run(f"ip addr del {old}/24 dev wan0 && ip addr add {new}/24 dev wan0 && ip route replace default via {INTERNET_GATEWAY}")
+
+
+def peer_roams(checker: Checker) -> None:
+    """Mid-ping, the peer's public address changes: traffic must resume within one keepalive."""
+    peer = roaming_peer(checker)
+    if peer is None:
+        return
+    world, hub = checker.world, checker.vpn.hub
+    node, box = world.nodes[peer.name], world.nat[peer.name]
+    old = world.public[peer.name]
+    new = str(ipaddress.IPv4Address(old) + 110)
+    pinger = Pinger.start(node, str(hub.address), world.lab.run_dir / "roam.ping", 40)
+    wait_until_answered([pinger], time.time(), 10)
+    time.sleep(1)
+    moved_at = time.time()
+    move_nat_wan(box, old, new)
+    world.public[peer.name] = new
+    wait_until_answered([pinger], moved_at + 0.5, peer.keepalive + 5)
+    time.sleep(2)
+    sent, got = pinger.stop()
+    gap = outage(pinger.replies(), moved_at)
+    silence = gap[1] - gap[0] if gap else None
+    seen = hub_endpoint_of(checker, peer.name)
+    limit = peer.keepalive or 25
+    checker.record(
+        "laptop roams: traffic resumes within one keepalive",
+        peer.name,
+        silence is not None and silence <= limit and seen.startswith(new + ":"),
+        f"{old} -> {new} mid-ping: longest gap {silence:.2f} s (limit {limit} s), {sent - got}/{sent} pings at 50 ms lost; "
+        f"hub now sees {seen}"
+        if silence is not None
+        else f"{old} -> {new}: no answer after the move; hub sees {seen}",
+    )
+
+
+def hub_endpoint_of(checker: Checker, name: str) -> str:
+    hub = checker.vpn.hub
+    out = checker.node(hub.name).run(["wg", "show", hub.interface, "endpoints"]).stdout
+    key = checker.dep.keys.public[name]
+    return next((line.split("\t")[1] for line in out.splitlines() if line.startswith(key)), "-")
+
+
+# -- 3. IPv6 at the café beside a full tunnel -----------------------------------------------------
+
+
+@dataclass
+class Cafe6:
+    """A peer's café with IPv6: the box's WAN and inside addresses, the peer's own address."""
+
+    peer: Spoke
+    box: Node
+    wan: str
+    peer_address: str
+
+
+def add_web6(checker: Checker) -> tuple[Node, Path]:
+    """An IPv6-only web host on the lab internet that logs who reached it."""
+    world = checker.world
+    assert world.wiring is not None
+    web6 = world.lab.node("web6")
+    port = world.wiring.link(web6, "eth0", world.lab.nodes["internet"])
+    world.lab.nodes["internet"].run(["ip", "link", "set", port, "master", "br0"])
+    web6.run(["ip", "-6", "address", "add", f"{WEB6}/64", "dev", "eth0", "nodad"])
+    return web6, web6.start_web_logger("::", 80)
+
+
+def give_cafe_ipv6(checker: Checker, peer: Spoke, index: int, web6: Node) -> Cafe6:
+    """Static IPv6 on the café box (WAN and inside /64, forwarding) and on the peer, with a default route."""
+    box, node = checker.world.nat[peer.name], checker.world.nodes[peer.name]
+    wan = str(INTERNET6.network_address + 0x10 + index)
+    inside = ipaddress.IPv6Network(f"2001:db8:1:{index:x}::/64")
+    gateway, address = str(inside.network_address + 1), str(inside.network_address + 2)
+    box.run(["ip", "-6", "address", "add", f"{wan}/64", "dev", "wan0", "nodad"])
+    box.run(["ip", "-6", "address", "add", f"{gateway}/64", "dev", "lan0", "nodad"])
+    box.sysctl("net.ipv6.conf.all.forwarding", 1)
+    node.run(["ip", "-6", "address", "add", f"{address}/64", "dev", "wan0", "nodad"])
+    node.run(["ip", "-6", "route", "add", "default", "via", gateway, "dev", "wan0"])
+    web6.run(["ip", "-6", "route", "add", str(inside), "via", wan])
+    count_to_web6(box, address)
+    return Cafe6(peer, box, wan, address)
+
+
+def count_to_web6(box: Node, source: str) -> None:
+    """An nft counter on the café box for IPv6 from the peer to the web host (leaving outside the tunnel)."""
+    box.run(
+        "nft -f - <<'EOF'\n"
+        "table ip6 labcount {\n"
+        f"  chain leak {{ type filter hook forward priority 0; ip6 saddr {source} ip6 daddr {WEB6} counter; }}\n"
+        "}\nEOF"
+    )
+
+
+def counted(box: Node) -> int:
+    out = box.run(["nft", "list", "chain", "ip6", "labcount", "leak"]).stdout
+    match = re.search(r"counter packets (\d+)", out)
+    return int(match.group(1)) if match else -1
+
+
+def try_web6(node: Node) -> tuple[int, int]:
+    """(curl -6 exit code, ping -6 replies) from the peer to the IPv6 web host."""
+    code = node.run(
+        ["curl", "-6", "-s", "-o", "/dev/null", "-m", "3", "--noproxy", "*", f"http://[{WEB6}]/"], check=False
+    ).returncode
+    out = node.run(["ping", "-6", "-n", "-c", "2", "-i", "0.2", "-W", "1", WEB6], check=False).stdout
+    match = SUMMARY_RE.search(out)
+    return code, int(match.group(2)) if match else 0
+
+
+def ipv6_stays_in_tunnel(checker: Checker) -> None:
+    """IPv6 at the café: a full-tunnel peer's IPv6 must never leave beside the tunnel."""
+    peers = [s for s in checker.vpn.spokes if s.kind == "peer" and s.name in checker.world.nat]
+    if not any(p.tunnel == "full" for p in peers):
+        return
+    web6, web6_log = add_web6(checker)
+    cafes = [give_cafe_ipv6(checker, peer, i + 1, web6) for i, peer in enumerate(peers)]
+    for cafe in cafes:
+        checker.attempt(
+            "IPv6 at the café: full tunnel does not leak" if cafe.peer.tunnel == "full" else "IPv6 at the café: split tunnel",
+            cafe.peer.name,
+            lambda cafe=cafe: _judge_ipv6(checker, cafe, web6_log),
+        )
+
+
+def _judge_ipv6(checker: Checker, cafe: Cafe6, web6_log: Path) -> tuple[bool, str]:
+    node = checker.world.nodes[cafe.peer.name]
+    earlier = len(web6_log.read_text().split())
+    code, pongs = try_web6(node)
+    seen = set(web6_log.read_text().split()[earlier:])  # who reached it during this try
+    packets = counted(cafe.box)
+    direct = cafe.peer_address in seen
+    detail = (
+        f"curl -6 [{WEB6}] exit {code}, ping -6 {pongs}/2; meanwhile the web host saw {sorted(seen) or 'nobody'}; "
+        f"café box counted {packets} packet(s) from {cafe.peer_address} to it"
+    )
+    if cafe.peer.tunnel == "full":
+        return not direct and packets == 0 and (code != 0 or bool(seen)), detail
+    # a split tunnel carries only the VPN's networks: reaching an IPv6 host directly is expected
+    return direct and packets > 0 and code == 0, detail + " (expected: a split tunnel leaves the internet to the café)"
+
+
+def run_faults(checker: Checker) -> None:
+    """Every namespace fault scenario, each guarded; the hub's restart last (it disturbs every tunnel)."""
+    guarded(checker, "laptop roams: traffic resumes within one keepalive", "-", lambda: peer_roams(checker))
+    guarded(checker, "IPv6 at the café", "-", lambda: ipv6_stays_in_tunnel(checker))
+    guarded(checker, "hub's WireGuard killed, boot path rerun", checker.vpn.hub.name, lambda: hub_process_killed(checker))
+
+
+# -- helpers for the engine's fault tests (tests/pulumi/test_pulumi_faults.py) ----------------------
+
+
+def install_lock(interface: str) -> str:
+    """The install script's run lock (one wgsites run at a time per interface)."""
+    return f"/run/lock/wgsites-{interface}.lock"
+
+
+def hold_install_lock(node: Node, interface: str, seconds: int = 120) -> int:
+    """Hold the host's wgsites lock, as a concurrent run (a reresolve, another push) would: an install waits.
+
+    Returns the holder's PID; end its group to release. Why: it makes a push take a
+    while honestly, so the CLI can be interrupted while the install runs on the host.
+    """
+    lock = install_lock(interface)
+    pid = node.spawn(["flock", lock, "sleep", str(seconds)])
+    held = wait_for(lambda: node.run(["flock", "-n", lock, "true"], check=False).returncode != 0, 10, 0.1)
+    if held is None:
+        raise RuntimeError(f"could not take {lock} on {node.name}")
+    return pid
+
+
+def release(node: Node, pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    wait_for(lambda: not node.lab.is_running(pid), 5, 0.05)
+
+
+def install_waiting(node: Node) -> bool:
+    """Whether an install script runs on the host, waiting for the lock (`flock -w 120 9`)."""
+    for pid in netns_pids(node):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if cmdline[:3] == [b"flock", b"-w", b"120"]:
+            return True
+    return False
+
+
+def running_matches_file(node: Node, interface: str) -> tuple[bool, str]:
+    """Whether the running interface is what its config file says (addresses, peers, firewall table).
+
+    Why: an install cut off after it wrote the file but before it applied it leaves a
+    host that the next `up` believes is up to date.
+    """
+    conf = node.read_file(f"/etc/wireguard/{interface}.conf")
+    file_peers = set(re.findall(r"^PublicKey = (\S+)", conf, re.M))
+    running_peers = set(node.run(["wg", "show", interface, "peers"]).stdout.split())
+    wants_table = bool(re.search(r"^PostUp = nft -f", conf, re.M))
+    has_table = f"wgsites_{interface}" in node.run(["nft", "list", "tables"]).stdout
+    file_addresses = {a.strip() for line in re.findall(r"^Address = (.+)$", conf, re.M) for a in line.split(",")}
+    shown = node.run(["ip", "-o", "address", "show", "dev", interface, "scope", "global"], check=False).stdout
+    running_addresses = set(re.findall(r"inet6? (\S+)", shown))
+    ok = file_peers == running_peers and wants_table == has_table and file_addresses == running_addresses
+    return ok, (
+        f"address in file {sorted(file_addresses)}, running {sorted(running_addresses)}; "
+        f"peers in file {len(file_peers)}, running {len(running_peers)}, same: {file_peers == running_peers}; "
+        f"firewall table in file: {wants_table}, loaded: {has_table}"
+    )
