@@ -39,7 +39,6 @@ DEFAULT_PRIVATE_DIRS: tuple[str, ...] = (
     "/etc/nftables.d",
     "/var/lib/wgsites",
     "/run/systemd",  # hides this machine's systemd: scripts in a node take their no-systemd path
-    "/run/lock",  # the install script's run lock: else every lab node (and this machine) shares one per interface name
 )
 """Directories a node gets its own empty copy of, so what its scripts install stays in the lab."""
 
@@ -466,6 +465,9 @@ class Lab:
             overlays.add(ancestor)
             source.mkdir(parents=True, exist_ok=True)
             binds.append((target, source, True))
+        # /run is always the node's own (an overlay of this machine's): the install script's lock, scratch
+        # and log (/run/wgsites), wireguard-go's sockets and sshd's runtime dir must not be shared
+        overlays.add("/run")
         for ancestor in sorted(overlays, key=lambda p: p.count("/")):
             layer = node.dir / "overlay" / ancestor.lstrip("/")
             (layer / "upper").mkdir(parents=True, exist_ok=True)
