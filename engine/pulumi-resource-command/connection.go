@@ -16,10 +16,11 @@ import (
 )
 
 type connection struct {
-	host, user, password, privateKey, privateKeyPassword, agentSocketPath string
-	port, dialErrorLimit                                                  int
-	perDialTimeout                                                        time.Duration
-	proxy                                                                 *connection
+	host, user                                                string
+	password, privateKey, privateKeyPassword, agentSocketPath *string // nil: not given
+	port, dialErrorLimit                                      int
+	perDialTimeout                                            time.Duration
+	proxy                                                     *connection
 }
 
 func parseConnection(v resource.PropertyValue) (*connection, error) {
@@ -30,10 +31,10 @@ func parseConnection(v resource.PropertyValue) (*connection, error) {
 	c := &connection{
 		host:               str(m, "host"),
 		user:               str(m, "user"),
-		password:           str(m, "password"),
-		privateKey:         str(m, "privateKey"),
-		privateKeyPassword: str(m, "privateKeyPassword"),
-		agentSocketPath:    str(m, "agentSocketPath"),
+		password:           optStr(m, "password"),
+		privateKey:         optStr(m, "privateKey"),
+		privateKeyPassword: optStr(m, "privateKeyPassword"),
+		agentSocketPath:    optStr(m, "agentSocketPath"),
 		port:               int(num(m, "port", 22)),
 		dialErrorLimit:     int(num(m, "dialErrorLimit", 10)),
 		perDialTimeout:     time.Duration(num(m, "perDialTimeout", 15)) * time.Second,

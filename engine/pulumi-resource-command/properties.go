@@ -51,6 +51,17 @@ func str(m resource.PropertyMap, k string) string {
 	return ""
 }
 
+// optStr is a string input that may be absent (nil), as upstream's optional *string fields are:
+// there an empty string that was given is still given.
+func optStr(m resource.PropertyMap, k string) *string {
+	v := plain(m[resource.PropertyKey(k)])
+	if !v.IsString() {
+		return nil
+	}
+	s := v.StringValue()
+	return &s
+}
+
 func num(m resource.PropertyMap, k string, def float64) float64 {
 	v := plain(m[resource.PropertyKey(k)])
 	if v.IsNumber() {
