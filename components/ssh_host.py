@@ -39,6 +39,7 @@ class SshHostArgs:
     stack: str
     target: SshTarget
     private_key: pulumi.Input[str] | None = None  # SSH key (PEM); None: the SSH agent
+    private_key_password: pulumi.Input[str] | None = None  # the key's passphrase, if it has one
 
 
 class SshHost(pulumi.ComponentResource):
@@ -64,6 +65,7 @@ class SshHost(pulumi.ComponentResource):
             port=target.port,
             user=target.user,
             private_key=None if args.private_key is None else pulumi.Output.secret(args.private_key),
+            private_key_password=None if args.private_key_password is None else pulumi.Output.secret(args.private_key_password),
         )
         self._args = args
         self._connection = connection

@@ -33,6 +33,7 @@ class WireGuardVpnArgs:
     stack: str
     region: str | None = None  # required for an aws hub: where its SSM parameters live
     ssh_private_key: pulumi.Input[str] | None = None  # for every SSH host; None: the SSH agent
+    ssh_private_key_password: pulumi.Input[str] | None = None  # secret; the passphrase of ssh_private_key
     key_rotations: Mapping[str, int | str] = field(default_factory=dict)  # raise one to re-key that node
     # what the aws hub's and roaming peers' keys are derived from (base64, 32-64 bytes);
     # the stack's secret wgsites:keySeed, as settings.load() read and checked it; None when no node needs it
@@ -66,7 +67,7 @@ class WireGuardVpn(pulumi.ComponentResource):
         self.hosts = {}
         for node in managed:
             assert node.ssh is not None
-            host_args = SshHostArgs(vpn, node.name, stack, node.ssh, args.ssh_private_key)
+            host_args = SshHostArgs(vpn, node.name, stack, node.ssh, args.ssh_private_key, args.ssh_private_key_password)
             self.hosts[node.name] = SshHost(f"{name}-{node.name}", host_args, child)
             public[node.name] = self.hosts[node.name].public_key
         self.public_keys = {n.name: pulumi.Output.from_input(public[n.name]) for n in vpn.nodes}
