@@ -1,7 +1,7 @@
 // Diff, create, update, delete, read and the local.run invoke, with upstream's semantics
-// (provider/pkg/provider/local and remote commandController.go):
+// (provider/pkg/provider/local/ and remote/ commandController.go, common/inputs.go):
 //   - any input change is an update, which runs `update` if set, else `create`, with the new inputs;
-//   - a change of `triggers` is a replacement;
+//   - a change of `triggers` is a replacement (upstream marks it replaceOnChanges);
 //   - `delete` runs with the stored (old) inputs;
 //   - outputs are the inputs plus `stdout` and `stderr`; during a preview both are unknown.
 package main
