@@ -14,6 +14,7 @@ vpn = WireGuardVpn(
         stack=conf.stack,
         region=conf.region,
         ssh_private_key=conf.ssh_private_key,
+        ssh_private_key_password=conf.ssh_private_key_password,
         key_rotations=conf.key_rotations,
         key_seed=conf.key_seed,
     ),

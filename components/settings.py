@@ -2,13 +2,15 @@
 
 The VPN itself is one object, `wgsites:vpn`, parsed by the core (`wgsites.config`);
 the rest are scalars declared in Pulumi.yaml, plus undeclared keys: the secrets
-`wgsites:sshPrivateKey` and `wgsites:keySeed` (secrets are not declared: a declared
+`wgsites:sshPrivateKey`, `wgsites:sshPrivateKeyPassword` and `wgsites:keySeed` (secrets are not declared: a declared
 secret with a default fails Pulumi's validation) and the object `wgsites:keyRotations`
 (Pulumi.yaml cannot declare objects).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,6 +26,8 @@ from wgsites.model import Spoke, Vpn
 
 KEY_SEED = "wgsites:keySeed"
 NEW_SEED_COMMAND = 'pulumi config set --secret wgsites:keySeed "$(head -c 32 /dev/urandom | base64)"'
+KEY_PASSWORD = "wgsites:sshPrivateKeyPassword"
+SET_KEY_PASSWORD = f"pulumi config set --secret {KEY_PASSWORD} (it asks for the passphrase)"
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,7 @@ class Settings:
     ssh_private_key: pulumi.Output[str] | None  # None: pulumi-command uses the SSH agent
     key_rotations: Mapping[str, int | str] = field(default_factory=dict)
     key_seed: pulumi.Output[str] | None = None  # secret; None when no node's key is made by Pulumi
+    ssh_private_key_password: pulumi.Output[str] | None = None  # secret; the passphrase of ssh_private_key
 
 
 def own_key_nodes(vpn: Vpn) -> list[str]:
@@ -99,20 +104,61 @@ def key_seed(vpn: Vpn, stack: str) -> pulumi.Output[str] | None:
     return pulumi.Output.secret(value) if value is not None and own_key_nodes(vpn) else None
 
 
-def _ssh_private_key(config: pulumi.Config) -> pulumi.Output[str] | None:
+def _ssh_private_key(config: pulumi.Config) -> tuple[pulumi.Output[str] | None, str | None]:
+    """The key as a secret, and its text when it came from a file (to tell whether it needs a passphrase)."""
     secret = config.get_secret("sshPrivateKey")
     if secret is not None:
-        return secret
+        return secret, None
     path = config.get("sshPrivateKeyPath") or ""
     if not path:
-        return None
+        return None, None
     file = Path(path).expanduser()
     try:
-        return pulumi.Output.secret(file.read_text())
+        text = file.read_text()
     except OSError as exc:
         raise ConfigError(
             [f"wgsites:sshPrivateKeyPath: {path!r} cannot be read ({exc.strerror}); give the path of an SSH private key"]
         ) from None
+    return pulumi.Output.secret(text), text
+
+
+def is_passphrase_protected(key: str) -> bool:
+    """An OpenSSH or PEM private key that needs a passphrase; False for anything it cannot tell."""
+    if "Proc-Type: 4,ENCRYPTED" in key or "-----BEGIN ENCRYPTED PRIVATE KEY-----" in key:
+        return True
+    begin, end = "-----BEGIN OPENSSH PRIVATE KEY-----", "-----END OPENSSH PRIVATE KEY-----"
+    if begin not in key or end not in key:
+        return False
+    try:
+        blob = base64.b64decode(key.split(begin, 1)[1].split(end, 1)[0], validate=False)
+    except (binascii.Error, ValueError):
+        return False
+    magic = b"openssh-key-v1\0"  # then the cipher's name, a length-prefixed string: "none" if not encrypted
+    if not blob.startswith(magic) or len(blob) < len(magic) + 4:
+        return False
+    size = int.from_bytes(blob[len(magic) : len(magic) + 4], "big")
+    return blob[len(magic) + 4 : len(magic) + 4 + size] != b"none"
+
+
+def _ssh_private_key_password(config: pulumi.Config, key_text: str | None, has_key: bool) -> pulumi.Output[str] | None:
+    """The key's passphrase, a secret given only with a key; a key from a path that needs one and lacks it fails here."""
+    password = config.get_secret("sshPrivateKeyPassword")
+    if password is None:
+        if key_text is not None and is_passphrase_protected(key_text):
+            raise ConfigError(
+                [f"wgsites:sshPrivateKeyPath: the key is protected by a passphrase; give it as a secret: {SET_KEY_PASSWORD}"]
+            )
+        return None
+    if not has_key:
+        raise ConfigError(
+            [
+                f"{KEY_PASSWORD}: set, but there is no SSH key for it to unlock; set wgsites:sshPrivateKeyPath "
+                f"(or wgsites:sshPrivateKey) too, or remove it: pulumi config rm {KEY_PASSWORD}"
+            ]
+        )
+    if not pulumi.runtime.is_config_secret(KEY_PASSWORD):
+        raise ConfigError([f"{KEY_PASSWORD}: stored in plain text in the stack file; set it as a secret: {SET_KEY_PASSWORD}"])
+    return password
 
 
 def load() -> Settings:
@@ -132,10 +178,21 @@ def load() -> Settings:
             if not region:
                 raise ConfigError(["aws:region: missing for an aws hub; set it: pulumi config set aws:region eu-central-1"])
         check_rendered_sizes(vpn, stack, region)
-        ssh_key = _ssh_private_key(config) if _has_ssh_hosts(vpn) else None
+        ssh_key = key_password = None
+        if _has_ssh_hosts(vpn):
+            ssh_key, key_text = _ssh_private_key(config)
+            key_password = _ssh_private_key_password(config, key_text, has_key=ssh_key is not None)
     except ConfigError as exc:
         raise pulumi.RunError("\n".join(exc.messages)) from None
-    return Settings(vpn=vpn, stack=stack, region=region, ssh_private_key=ssh_key, key_rotations=rotations, key_seed=seed)
+    return Settings(
+        vpn=vpn,
+        stack=stack,
+        region=region,
+        ssh_private_key=ssh_key,
+        key_rotations=rotations,
+        key_seed=seed,
+        ssh_private_key_password=key_password,
+    )
 
 
 def _has_ssh_hosts(vpn: Vpn) -> bool:

@@ -33,13 +33,16 @@ def _checked_key(name: str, host: str, answer: str, key_urn: str) -> str:
 _QUIET = pulumi.ResourceOptions(additional_secret_outputs=["stdout", "stderr"])
 
 
-def ssh_connection(target: SshTarget, private_key: pulumi.Input[str] | None) -> remote.ConnectionArgs:
-    """How pulumi-command reaches TARGET: the SSH key given (secret), else the SSH agent."""
+def ssh_connection(
+    target: SshTarget, private_key: pulumi.Input[str] | None, password: pulumi.Input[str] | None = None
+) -> remote.ConnectionArgs:
+    """How pulumi-command reaches TARGET: the SSH key given (secret, with its passphrase), else the SSH agent."""
     return remote.ConnectionArgs(
         host=target.host,
         port=target.port,
         user=target.user,
         private_key=None if private_key is None else pulumi.Output.secret(private_key),
+        private_key_password=None if password is None else pulumi.Output.secret(password),
     )
 
 

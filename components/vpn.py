@@ -33,6 +33,7 @@ class WireGuardVpnArgs:
     stack: str
     region: str | None = None  # required for an aws hub: where its SSM parameters live
     ssh_private_key: pulumi.Input[str] | None = None  # for every SSH host; None: the SSH agent
+    ssh_private_key_password: pulumi.Input[str] | None = None  # secret; the passphrase of ssh_private_key
     key_rotations: Mapping[str, int | str] = field(default_factory=dict)  # raise one to re-key that node
     # what the aws hub's and roaming peers' keys are derived from (base64, 32-64 bytes);
     # the stack's secret wgsites:keySeed, as settings.load() read and checked it; None when no node needs it
@@ -64,7 +65,7 @@ class WireGuardVpn(pulumi.ComponentResource):
         public: dict[str, pulumi.Input[str]] = {node: key.public_key for node, key in keys.items()}
         public.update({s.name: s.public_key for s in vpn.spokes if s.key_source == "own"})
         ssh_nodes = [n for n in vpn.nodes if n.delivery == "ssh"]
-        connections = {n.name: ssh_connection(n.ssh, args.ssh_private_key) for n in ssh_nodes}
+        connections = {n.name: ssh_connection(n.ssh, args.ssh_private_key, args.ssh_private_key_password) for n in ssh_nodes}
 
         def script(node, action: str) -> str:
             return install_command(vpn, node.name, stack, action, node.ssh.user)

@@ -72,6 +72,9 @@ class PulumiLab:
     project: Path = field(init=False)
     runs: list[PulumiRun] = field(default_factory=list)
     source: Path = ROOT  # the wgsites tree the project is copied from (an older release, for upgrade tests)
+    ssh_key: Path | None = field(init=False)  # the stack's wgsites:sshPrivateKeyPath; None: the SSH agent
+    # the operator's SSH agent socket: none unless a test gives one (not the tester's own agent)
+    ssh_auth_sock: str = ""
 
     def __post_init__(self) -> None:
         vpn = load_stack_file(self.stack_file)
@@ -86,6 +89,7 @@ class PulumiLab:
         self.copy_program(self.source)
         (self.project / ".venv").symlink_to(ROOT / ".venv")
         self.bin = engine_bin()
+        self.ssh_key = self.world.ssh_key
         self.write_stack_file()
         (self.lab.run_dir / "state").mkdir()
         self.pulumi("login", f"file://{self.lab.run_dir / 'state'}")
@@ -121,6 +125,7 @@ class PulumiLab:
             "PULUMI_SKIP_UPDATE_CHECK": "true",
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
             "PULUMI_SKIP_CONFIRMATIONS": "true",
+            "SSH_AUTH_SOCK": self.ssh_auth_sock,  # empty is no agent, for pulumi-command too
         }
 
     def pulumi(self, *args: str, check: bool = True, timeout: float = 300, stdin: str | None = None) -> PulumiRun:
@@ -171,7 +176,11 @@ class PulumiLab:
         document = yaml.safe_load(path.read_text()) if path.exists() else {}
         document = document or {}
         config = document.setdefault("config", {})  # keeps what `pulumi config set` put there (the seed)
-        config.update({CONFIG_KEY: self.raw, "wgsites:sshPrivateKeyPath": str(self.world.ssh_key)})
+        config[CONFIG_KEY] = self.raw
+        if self.ssh_key is None:
+            config.pop("wgsites:sshPrivateKeyPath", None)
+        else:
+            config["wgsites:sshPrivateKeyPath"] = str(self.ssh_key)
         path.write_text(yaml.safe_dump(document, sort_keys=False))
 
     def set_vpn(self, raw: dict[str, Any]) -> None:
