@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any
 
-from .endpoints import ip_text, join_endpoint, split_endpoint
-from .keys import is_valid_key
+from .endpoints import ip_text, split_endpoint
 from .model import (
     DEFAULT_LISTEN_PORT,
     Action,
-    AddressRange,
     AwsOptions,
     ForwardRule,
     Hub,
@@ -34,177 +32,13 @@ from .model import (
     choices,
     default,
 )
-from .names import INTERFACE_RE, NAME_RE
-from .plaintext import unsafe_character
+from .reader import ConfigError, Reader, unsafe_strings
 from .validate import check_vpn
 
 CONFIG_KEY = "wgsites:vpn"
-T = TypeVar("T")
 
 
-class ConfigError(ValueError):
-    """One or more user mistakes in a stack file; str() lists them one per line."""
-
-    def __init__(self, messages: list[str]):
-        self.messages = messages
-        super().__init__("\n".join(messages))
-
-
-class _Reader:
-    """Reads typed values out of nested dicts, recording errors with their key path."""
-
-    def __init__(self) -> None:
-        self.errors: list[str] = []
-
-    def fail(self, path: str, value: Any, fix: str) -> None:
-        self.errors.append(f"{path}: {_show(value)} {fix}")
-
-    def get(
-        self,
-        obj: Mapping[str, Any],
-        path: str,
-        key: str,
-        convert: Callable[[str, Any], T],
-        default: Any = ...,
-    ) -> T | None:
-        if key not in obj or obj[key] is None:
-            if default is ...:
-                self.errors.append(f"{path}.{key}: missing; {_REQUIRED_HINT.get(key, 'set it')}")
-                return None
-            return default
-        return convert(f"{path}.{key}", obj[key])
-
-    def unknown_keys(self, obj: Mapping[str, Any], path: str, known: set[str]) -> None:
-        for key in obj:
-            if key not in known:
-                self.errors.append(f"{path}.{key}: unknown key; use one of: {', '.join(sorted(known))}")
-
-    # converters: each returns the typed value or None after recording an error
-
-    def mapping(self, path: str, value: Any) -> Mapping[str, Any] | None:
-        if isinstance(value, Mapping):
-            return value
-        self.fail(path, value, "is not a mapping; write it as `key: value` lines")
-        return None
-
-    def integer(self, lo: int, hi: int) -> Callable[[str, Any], int | None]:
-        def convert(path: str, value: Any) -> int | None:
-            if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-                self.fail(path, value, f"is not a whole number from {lo} to {hi}; use one in that range")
-                return None
-            return value
-
-        return convert
-
-    def boolean(self, path: str, value: Any) -> bool | None:
-        if isinstance(value, bool):
-            return value
-        self.fail(path, value, "is not true or false; write true or false")
-        return None
-
-    def choice(self, *options: str) -> Callable[[str, Any], str | None]:
-        def convert(path: str, value: Any) -> str | None:
-            if value in options:
-                return value
-            self.fail(path, value, f"is not one of {', '.join(options)}; use one of them")
-            return None
-
-        return convert
-
-    def name(self, path: str, value: Any) -> str | None:
-        if isinstance(value, str) and NAME_RE.fullmatch(value):
-            return value
-        self.fail(path, value, "is not a valid name; use 1-32 lowercase letters, digits and inner dashes")
-        return None
-
-    def interface(self, path: str, value: Any) -> str | None:
-        if isinstance(value, str) and INTERFACE_RE.fullmatch(value):
-            return value
-        self.fail(
-            path,
-            value,
-            "is not a valid interface name; use at most 15 letters, digits or _=+.- (Linux limit)",
-        )
-        return None
-
-    def address(self, path: str, value: Any) -> ipaddress.IPv4Address | None:
-        try:
-            return ipaddress.IPv4Address(str(value).strip())
-        except ValueError:
-            self.fail(path, value, "is not an IPv4 address; write it like 10.10.11.1 (no prefix)")
-            return None
-
-    def network(self, path: str, value: Any) -> ipaddress.IPv4Network | None:
-        try:
-            return ipaddress.IPv4Network(str(value).strip())
-        except ValueError as exc:
-            if "host bits set" in str(exc):
-                fixed = ipaddress.IPv4Network(str(value).strip(), strict=False)
-                self.fail(path, value, f"has host bits set; write the network as {fixed}")
-            else:
-                self.fail(path, value, "is not an IPv4 network; write it like 10.10.10.0/24")
-            return None
-
-    def networks(self, path: str, value: Any) -> tuple[ipaddress.IPv4Network, ...] | None:
-        if not isinstance(value, list):
-            self.fail(path, value, "is not a list; write it as [10.10.10.0/24, ...]")
-            return None
-        nets = [self.network(f"{path}[{i}]", v) for i, v in enumerate(value)]
-        return tuple(n for n in nets if n is not None)
-
-    def strings(self, path: str, value: Any) -> tuple[str, ...] | None:
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            self.fail(path, value, "is not a list of strings; write it as [a, b]")
-            return None
-        return tuple(value)
-
-    def endpoint(self, path: str, value: Any) -> str | None:
-        parsed = split_endpoint(value) if isinstance(value, str) else None
-        if parsed is not None:
-            return join_endpoint(*parsed)  # rebuilt from its parts, never the raw text
-        self.fail(path, value, "is not host or host:port; write it like vpn.example.net:51820 or 203.0.113.5")
-        return None
-
-    def public_key(self, path: str, value: Any) -> str | None:
-        if isinstance(value, str) and is_valid_key(value):
-            return value
-        self.fail(path, value, "is not a WireGuard public key; paste the 44-character base64 output of `wg pubkey`")
-        return None
-
-    def address_range(self, path: str, value: Any) -> AddressRange | None:
-        parts = str(value).split("-") if isinstance(value, str) else []
-        try:
-            first, last = (ipaddress.IPv4Address(p.strip()) for p in parts)
-        except ValueError:
-            first = last = None
-        if first is None or last is None or first > last:
-            self.fail(path, value, "is not a range; write it as FIRST-LAST, e.g. 10.10.10.10-10.10.10.49")
-            return None
-        return AddressRange(first, last)
-
-
-_REQUIRED_HINT = {
-    "network": "set the VPN network, e.g. network: 10.10.11.0/24",
-    "hub": "describe the hub (kind: aws or ssh, name, address)",
-    "name": "give it a name, e.g. name: laptop",
-    "kind": "set kind: aws (a new cloud VM) or kind: ssh (a Linux host you have)",
-    "address": "give it a free address in the VPN network",
-    "host": "set the host name or address sshd listens on",
-    "vpnRange": "set the addresses reserved for VPN users, e.g. 10.10.10.10-10.10.10.49",
-    "protocol": "set protocol: tcp or udp",
-    "port": "set the port number",
-}
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, str):
-        return repr(value)
-    if isinstance(value, Mapping):
-        return "{...}"
-    return repr(value)
-
-
-def _ssh(r: _Reader, path: str, value: Any) -> SshTarget | None:
+def _ssh(r: Reader, path: str, value: Any) -> SshTarget | None:
     obj = r.mapping(path, value)
     if obj is None:
         return None
@@ -215,7 +49,7 @@ def _ssh(r: _Reader, path: str, value: Any) -> SshTarget | None:
     return SshTarget(host, port, user) if host and port and user else None
 
 
-def _host(r: _Reader) -> Callable[[str, Any], str | None]:
+def _host(r: Reader) -> Callable[[str, Any], str | None]:
     def convert(path: str, value: Any) -> str | None:
         parsed = split_endpoint(value) if isinstance(value, str) and not value.strip().startswith("[") else None
         if parsed is not None and parsed[1] is None:
@@ -226,7 +60,7 @@ def _host(r: _Reader) -> Callable[[str, Any], str | None]:
     return convert
 
 
-def _user(r: _Reader) -> Callable[[str, Any], str | None]:
+def _user(r: Reader) -> Callable[[str, Any], str | None]:
     def convert(path: str, value: Any) -> str | None:
         if isinstance(value, str) and re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", value):
             return value
@@ -236,7 +70,7 @@ def _user(r: _Reader) -> Callable[[str, Any], str | None]:
     return convert
 
 
-def _uplink(r: _Reader, path: str, value: Any) -> Uplink | None:
+def _uplink(r: Reader, path: str, value: Any) -> Uplink | None:
     if isinstance(value, str):
         value = {"type": value}
     obj = r.mapping(path, value)
@@ -250,13 +84,13 @@ def _uplink(r: _Reader, path: str, value: Any) -> Uplink | None:
     )
 
 
-def _masquerade(r: _Reader, path: str, value: Any) -> str | bool | None:
+def _masquerade(r: Reader, path: str, value: Any) -> str | bool | None:
     if isinstance(value, bool):
         return value
     return r.interface(path, value)
 
 
-def _proxy_arp(r: _Reader, path: str, value: Any) -> ProxyArp | None:
+def _proxy_arp(r: Reader, path: str, value: Any) -> ProxyArp | None:
     obj = r.mapping(path, value)
     if obj is None:
         return None
@@ -266,7 +100,7 @@ def _proxy_arp(r: _Reader, path: str, value: Any) -> ProxyArp | None:
     return ProxyArp(vpn_range, dhcp_range) if vpn_range else None
 
 
-def _aws(r: _Reader, path: str, value: Any) -> AwsOptions | None:
+def _aws(r: Reader, path: str, value: Any) -> AwsOptions | None:
     obj = r.mapping(path, value)
     if obj is None:
         return None
@@ -287,7 +121,7 @@ def _aws(r: _Reader, path: str, value: Any) -> AwsOptions | None:
     )
 
 
-def _instance_type(r: _Reader) -> Callable[[str, Any], str | None]:
+def _instance_type(r: Reader) -> Callable[[str, Any], str | None]:
     def convert(path: str, value: Any) -> str | None:
         # family with a generation digit (t4g, m7i-flex, u-6tb1), then a size EC2 has
         size = r"(nano|micro|small|medium|large|[0-9]*xlarge|metal|metal-[0-9]+xl)"
@@ -299,7 +133,7 @@ def _instance_type(r: _Reader) -> Callable[[str, Any], str | None]:
     return convert
 
 
-def _hub(r: _Reader, path: str, value: Any, default_port: int) -> Hub | None:
+def _hub(r: Reader, path: str, value: Any, default_port: int) -> Hub | None:
     obj = r.mapping(path, value)
     if obj is None:
         return None
@@ -347,7 +181,7 @@ def _hub(r: _Reader, path: str, value: Any, default_port: int) -> Hub | None:
     return Hub(**fields)
 
 
-def _spoke(r: _Reader, path: str, value: Any, kind: str) -> Spoke | None:
+def _spoke(r: Reader, path: str, value: Any, kind: str) -> Spoke | None:
     obj = r.mapping(path, value)
     if obj is None:
         return None
@@ -402,7 +236,7 @@ def _spoke(r: _Reader, path: str, value: Any, kind: str) -> Spoke | None:
     return Spoke(**fields)
 
 
-def _file(r: _Reader) -> Callable[[str, Any], str | None]:
+def _file(r: Reader) -> Callable[[str, Any], str | None]:
     def convert(path: str, value: Any) -> str | None:
         if isinstance(value, str) and value.endswith(".conf"):
             return value
@@ -412,7 +246,7 @@ def _file(r: _Reader) -> Callable[[str, Any], str | None]:
     return convert
 
 
-def _forward_rule(r: _Reader, path: str, value: Any) -> ForwardRule | None:
+def _forward_rule(r: Reader, path: str, value: Any) -> ForwardRule | None:
     obj = r.mapping(path, value)
     if obj is None:
         return None
@@ -423,34 +257,10 @@ def _forward_rule(r: _Reader, path: str, value: Any) -> ForwardRule | None:
     return ForwardRule(protocol, port, action) if protocol and port and action else None
 
 
-def _list(r: _Reader, path: str, value: Any) -> list[Any]:
+def _list(r: Reader, path: str, value: Any) -> list[Any]:
     if isinstance(value, list):
         return value
     r.fail(path, value, "is not a list; write each entry on its own `- ` line")
-    return []
-
-
-def unsafe_strings(value: Any, path: str) -> list[str]:
-    """One message per string (value or key) under VALUE that holds a line break or control character.
-
-    Checked before anything else: such a value could add a line (a root hook) to a rendered file.
-    """
-    if isinstance(value, str):
-        code = unsafe_character(value)
-        if code is None:
-            return []
-        return [f"{path}: {_show(value)} contains {code}, a line break or control character; write it on one line"]
-    if isinstance(value, Mapping):
-        errors = []
-        for key, item in value.items():
-            code = unsafe_character(key) if isinstance(key, str) else None
-            if code:
-                errors.append(f"{path}: the key {key!r} contains {code}, a line break or control character; remove it")
-            else:
-                errors += unsafe_strings(item, f"{path}.{key}")
-        return errors
-    if isinstance(value, list):
-        return [e for i, item in enumerate(value) for e in unsafe_strings(item, f"{path}[{i}]")]
     return []
 
 
@@ -458,7 +268,7 @@ def parse_vpn(raw: Any, path: str = CONFIG_KEY) -> Vpn:
     """Parse the `wgsites:vpn` object; raise ConfigError naming every mistake."""
     if errors := unsafe_strings(raw, path):
         raise ConfigError(errors)
-    r = _Reader()
+    r = Reader()
     obj = r.mapping(path, raw)
     if obj is None:
         raise ConfigError(r.errors)
