@@ -8,11 +8,12 @@ from pathlib import Path
 from wgsites.cli import local_keys
 from wgsites.model import Vpn
 from wgsites.render import KeyRing, render_node
-from wgsites.stack import load_stack_file
+from wgsites.stack import read_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 STACKS = ("router", "internal", "sites", "travel", "home")
-HUB_ENDPOINT = "203.0.113.10"  # stands in for an aws hub's Elastic IP
+HUB_ENDPOINT = "203.0.113.10"
+REGION = "eu-central-1"  # stands in for an aws hub's Elastic IP
 
 
 @dataclass
@@ -31,11 +32,14 @@ def stack_file(stack: str) -> Path:
 
 
 def render_stack(stack: str, tmp: Path, vpn: Vpn | None = None) -> Rendered:
-    vpn = vpn or load_stack_file(stack_file(stack))
+    """STACK's example file rendered as `wgsites render` does (VPN instead of its wgsites:vpn, if given)."""
+    region = REGION  # the examples' own aws:region
+    if vpn is None:
+        example = read_stack(stack_file(stack))
+        vpn, region = example.vpn, example.region or REGION
     keys = local_keys(vpn, tmp)
     endpoint = HUB_ENDPOINT if vpn.hub.kind == "aws" else None
     files = {
-        node.name: {f.name: f.content for f in render_node(vpn, node.name, stack, keys, hub_endpoint=endpoint)}
-        for node in vpn.nodes
+        node.name: {f.name: f.content for f in render_node(vpn, node.name, stack, keys, endpoint, region)} for node in vpn.nodes
     }
     return Rendered(stack, vpn, keys, files)

@@ -15,7 +15,7 @@ from .keys import generate_private_key, is_valid_key, public_key_of
 from .model import Vpn
 from .qr import qr_code
 from .render import KeyRing, render_node
-from .stack import load_stack_file, stack_name
+from .stack import load_stack_file, read_stack
 from .status import collect, format_rows
 
 
@@ -57,12 +57,12 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    vpn = load_stack_file(args.stack_file)
-    stack = stack_name(args.stack_file)
+    stack_file = read_stack(args.stack_file)
+    vpn, stack = stack_file.vpn, stack_file.stack
     out = Path(args.out)
     keys = local_keys(vpn, out)
     for node in vpn.nodes:
-        files = render_node(vpn, node.name, stack, keys, hub_endpoint=args.hub_endpoint)
+        files = render_node(vpn, node.name, stack, keys, hub_endpoint=args.hub_endpoint, region=stack_file.region)
         for file in files:
             write_private_file(out / node.name / file.name, file.content, file.mode)
         # the QR code holds the config, key included: 0600 like it; none for a device that brings its own

@@ -32,11 +32,6 @@ def public_key_of(private_key: str) -> str:
     return base64.b64encode(bytes(PrivateKey(raw).public_key)).decode()
 
 
-def generate_preshared_key() -> str:
-    # `wg genpsk` is 32 random bytes; a fresh Curve25519 secret is exactly that
-    return generate_private_key()
-
-
 def is_valid_key(value: str) -> bool:
     """A WireGuard key is 32 bytes in standard base64 (44 characters, one '=')."""
     if len(value) != 44 or not value.endswith("="):

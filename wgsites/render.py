@@ -200,7 +200,6 @@ def render_wg_quick(
         {
             "name": entry.name,
             "public_key": keys.public[entry.name],
-            "preshared_key": None,
             "allowed_ips": [str(n) for n in entry.allowed_ips],
             "endpoint": entry.endpoint,
             "keepalive": entry.keepalive,
@@ -282,9 +281,9 @@ def render_node(
     stack: str,
     keys: KeyRing,
     hub_endpoint: str | None = None,
-    ssm: SsmNames | None = None,
+    region: str | None = None,
 ) -> list[HostFile]:
-    """All of one node's files, as `wgsites render` writes them."""
+    """All of one node's files, as `wgsites render` writes them; REGION is an aws hub's (its SSM parameters)."""
     node = vpn.node(name)
     iface = node.interface
     files = [HostFile(f"{iface}.conf", render_wg_quick(vpn, name, stack, keys, hub_endpoint), 0o600)]
@@ -297,5 +296,7 @@ def render_node(
         if nft := render_nftables(vpn, name, stack):
             files.append(HostFile(f"{iface}.nft", nft, 0o600))
     if name == vpn.hub.name and vpn.hub.kind == "aws":
-        files.append(HostFile("user-data.yaml", render_user_data(vpn, stack, ssm or ssm_names(stack, iface, "us-east-1"))))
+        if region is None:
+            raise ValueError(f"the aws hub {name} needs its region for its user data: set aws:region")
+        files.append(HostFile("user-data.yaml", render_user_data(vpn, stack, ssm_names(stack, iface, region))))
     return files

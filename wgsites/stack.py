@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from .config import CONFIG_KEY, ConfigError, parse_vpn
@@ -12,10 +14,22 @@ from .names import STACK_RE
 from .stackfile import StackFileError, read_stack_document
 
 
+@dataclass(frozen=True)
+class StackFile:
+    vpn: Vpn
+    stack: str
+    region: str | None  # aws:region (else AWS_REGION / AWS_DEFAULT_REGION, as for any AWS tool); aws hubs only
+
+
 def load_stack_file(path: str | Path) -> Vpn:
+    return read_stack(path).vpn
+
+
+def read_stack(path: str | Path) -> StackFile:
     """Read `Pulumi.<stack>.yaml` as the Pulumi CLI does (stackfile.py), parse its `wgsites:vpn` object
     and check that every rendered file fits where it goes (limits.py)."""
     path = Path(path)
+    stack = stack_name(path)
     try:
         document = read_stack_document(path)
     except StackFileError as exc:
@@ -25,10 +39,13 @@ def load_stack_file(path: str | Path) -> Vpn:
         raise ConfigError([f"{path}: no `config: {CONFIG_KEY}:` object; describe the VPN under that key"])
     vpn = parse_vpn(config[CONFIG_KEY])
     region = config.get("aws:region")
-    errors = rendered_size_errors(vpn, stack_name(path), region if isinstance(region, str) else None)
+    region = region if isinstance(region, str) else os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    errors = rendered_size_errors(vpn, stack, region)
+    if vpn.hub.kind == "aws" and not region:
+        errors.append(f"aws:region: missing for an aws hub; set it in {path.name} (pulumi config set aws:region eu-central-1)")
     if errors:
         raise ConfigError(errors)
-    return vpn
+    return StackFile(vpn, stack, region if vpn.hub.kind == "aws" else None)
 
 
 def stack_name(path: str | Path) -> str:

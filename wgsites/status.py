@@ -18,7 +18,8 @@ from .model import Spoke, Vpn
 STALE_SECONDS = 180  # WireGuard re-handshakes every 2 minutes on a live tunnel
 # Only comments, section headers and PublicKey lines of the config: never a PrivateKey line, even
 # from a config that was there before wgsites.
-COMMAND = "wg show {iface} dump; echo '--- config'; grep -iE '^[[:space:]]*(#|\\[|publickey)' /etc/wireguard/{iface}.conf"
+# Ends with `true`: the exit status is ssh's own (a config with no match must not read as an unreachable host).
+COMMAND = "wg show {iface} dump; echo '--- config'; grep -iE '^[[:space:]]*(#|\\[|publickey)' /etc/wireguard/{iface}.conf; true"
 
 
 @dataclass(frozen=True)
