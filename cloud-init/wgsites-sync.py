@@ -20,8 +20,8 @@ SETTINGS = "/etc/wgsites/sync.env"
 
 
 def load_settings(path: str = SETTINGS) -> None:
-    """KEY=VALUE lines; the process environment wins, so a test can point elsewhere."""
-    with open(path, encoding="utf-8") as handle:
+    """KEY=VALUE lines; the process environment wins, so a test can point elsewhere (WGSITES_SYNC_SETTINGS too)."""
+    with open(os.environ.get("WGSITES_SYNC_SETTINGS", path), encoding="utf-8") as handle:
         for line in handle:
             line = line.strip()
             if line and not line.startswith("#") and "=" in line:
@@ -54,6 +54,29 @@ def read(path: str) -> str | None:
         return None
 
 
+def sync_key(ssm, iface: str, running: bool) -> bool:
+    """The key file follows the SecureString, decrypted (a KMS call) only when its version moved."""
+    name = os.environ["WGSITES_KEY_PARAMETER"]
+    wg_dir = os.environ.get("WGSITES_WG_DIR", "/etc/wireguard")
+    key_path = f"{wg_dir}/{iface}.key"
+    version_path = f"{os.environ.get('WGSITES_STATE_DIR', '/var/lib/wgsites')}/{iface}/key-version"
+    version = str(ssm.get_parameter(Name=name, WithDecryption=False)["Parameter"]["Version"])  # no decryption
+    if read(version_path) == version and read(key_path) is not None:
+        return True
+    key_value = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"].strip()
+    if not is_key(key_value):  # never shown: it may be a key with a typo
+        print(f"wgsites-sync: {name} holds no WireGuard key; {iface} keeps its key", file=sys.stderr)
+        return False
+    key_text = key_value + "\n"
+    if read(key_path) != key_text:
+        write_private(key_path, key_text)
+        if running:
+            subprocess.run(["wg", "set", iface, "private-key", key_path], check=True)
+        print(f"wgsites-sync: private key of {iface} updated", file=sys.stderr)
+    write_private(version_path, version)
+    return True
+
+
 def main() -> int:
     load_settings()
     import boto3  # Ubuntu's python3-boto3
@@ -62,23 +85,12 @@ def main() -> int:
     # endpoint_url: None on AWS; set only where the SSM API is elsewhere (the lab). Passed
     # explicitly because older botocore ignores AWS_ENDPOINT_URL_SSM.
     ssm = boto3.client("ssm", region_name=os.environ["WGSITES_REGION"], endpoint_url=os.environ.get("AWS_ENDPOINT_URL_SSM"))
-    key = ssm.get_parameter(Name=os.environ["WGSITES_KEY_PARAMETER"], WithDecryption=True)
+    running = subprocess.run(["ip", "link", "show", "dev", iface], capture_output=True).returncode == 0
+    if not sync_key(ssm, iface, running):
+        return 1
     parameter = ssm.get_parameter(Name=os.environ["WGSITES_CONFIG_PARAMETER"])["Parameter"]
     config = parameter["Value"]
-    key_value = key["Parameter"]["Value"].strip()
-    if not is_key(key_value):  # never shown: it may be a key with a typo
-        parameter_name = os.environ["WGSITES_KEY_PARAMETER"]
-        print(f"wgsites-sync: {parameter_name} holds no WireGuard key; {iface} keeps its key", file=sys.stderr)
-        return 1
-    key_text = key_value + "\n"
-    key_path = f"/etc/wireguard/{iface}.key"
-    running = subprocess.run(["ip", "link", "show", "dev", iface], capture_output=True).returncode == 0
-    if read(key_path) != key_text:
-        write_private(key_path, key_text)
-        if running:
-            subprocess.run(["wg", "set", iface, "private-key", key_path], check=True)
-        print(f"wgsites-sync: private key of {iface} updated", file=sys.stderr)
-    if running and read(f"/etc/wireguard/{iface}.conf") == config:
+    if running and read(f"{os.environ.get('WGSITES_WG_DIR', '/etc/wireguard')}/{iface}.conf") == config:
         return 0
     result = subprocess.run([os.environ["WGSITES_INSTALL"], "install"], input=config, text=True, stdout=subprocess.DEVNULL)
     if result.returncode == 0:
