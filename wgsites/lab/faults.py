@@ -345,7 +345,7 @@ def run_faults(checker: Checker) -> None:
 
 def install_lock(interface: str) -> str:
     """The install script's run lock (one wgsites run at a time per interface)."""
-    return f"/run/lock/wgsites-{interface}.lock"
+    return f"/run/wgsites/{interface}.lock"
 
 
 def hold_install_lock(node: Node, interface: str, seconds: int = 120) -> int:
@@ -355,6 +355,7 @@ def hold_install_lock(node: Node, interface: str, seconds: int = 120) -> int:
     while honestly, so the CLI can be interrupted while the install runs on the host.
     """
     lock = install_lock(interface)
+    node.run(["install", "-d", "-m", "700", str(Path(lock).parent)])  # as the install script makes it
     pid = node.spawn(["flock", lock, "sleep", str(seconds)])
     held = wait_for(lambda: node.run(["flock", "-n", lock, "true"], check=False).returncode != 0, 10, 0.1)
     if held is None:
