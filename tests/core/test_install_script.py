@@ -179,6 +179,8 @@ def test_adding_a_peer_reloads_in_place_without_dropping_the_running_tunnel(worl
     assert done.stdout == f"{world.public['hub']}\n"
     assert "reloaded in place" in done.stderr
     assert "route added: 10.60.0.0/24" in done.stderr
+    # every host change is echoed before it is made, as wg-quick does
+    assert "[#] wg syncconf wg0 " in done.stderr and "[#] ip -4 route add 10.60.0.0/24 dev wg0" in done.stderr
     sent, received = map(int, re.search(r"(\d+) packets transmitted, (\d+) received", result["out"]).groups())
     print(f"during the reload: {received}/{sent} pings answered; s1's latest handshake {shake}")
     assert (sent, received) == (100, 100), result["out"]
@@ -295,6 +297,7 @@ def test_a_config_that_fails_to_apply_is_rolled_back(world: World) -> None:
     done = script(hub, VPN1, "install", bad_prefix, check=False)
     assert done.returncode != 0 and done.stdout == ""
     assert "could not apply the new config; the previous one is back" in done.stderr, done.stderr
+    assert "the new config failed: restoring the previous one" in done.stderr  # the exit trap's rollback
     assert hub.read_file(CONF) == good
     assert wg(hub, "private-key") == key
     assert handshakes(hub)[world.public["s1"]] == shake
