@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from lab.netns import Lab, Node, generate_ssh_keypair
 from wgsites.config import parse_vpn
 from wgsites.keys import generate_private_key, public_key_of
-from wgsites.lab.netns import Lab, Node, generate_ssh_keypair
 from wgsites.render import KeyRing, install_command, render_wg_quick
 
 pytestmark = pytest.mark.lab

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from wgsites.lab.netns import DEFAULT_PRIVATE_DIRS, Lab, LabCommandError, Node, generate_ssh_keypair, ssh
+from lab.netns import DEFAULT_PRIVATE_DIRS, Lab, LabCommandError, Node, generate_ssh_keypair, ssh
 
 pytestmark = [
     pytest.mark.lab,
@@ -169,7 +169,7 @@ def test_teardown_cleans_up_after_an_exception() -> None:
 def test_sigterm_tears_the_lab_down() -> None:
     script = (
         "import json, time\n"
-        "from wgsites.lab.netns import Lab\n"
+        "from lab.netns import Lab\n"
         "lab = Lab()\n"
         "node = lab.node('a')\n"
         "pid = node.spawn('sleep 300')\n"

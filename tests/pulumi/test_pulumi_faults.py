@@ -16,12 +16,12 @@ from dataclasses import dataclass
 
 import pytest
 
+from lab.checks import Checker, table
+from lab.deploy import wait_for
+from lab.faults import hold_install_lock, install_waiting, netns_pids, release, running_matches_file
+from lab.netns import Lab
+from lab.pulumi_lab import PulumiLab
 from tests.stacks import stack_file
-from wgsites.lab.checks import Checker, table
-from wgsites.lab.deploy import wait_for
-from wgsites.lab.faults import hold_install_lock, install_waiting, netns_pids, release, running_matches_file
-from wgsites.lab.netns import Lab
-from wgsites.lab.pulumi_lab import PulumiLab
 
 pytestmark = pytest.mark.lab
 

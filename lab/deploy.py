@@ -22,9 +22,10 @@ from pathlib import Path
 
 import yaml
 
-from ..keys import generate_private_key, public_key_of
-from ..model import Vpn
-from ..render import KeyRing, install_command, render_user_data, render_wg_quick, ssm_names
+from wgsites.keys import generate_private_key, public_key_of
+from wgsites.model import Vpn
+from wgsites.render import KeyRing, install_command, render_user_data, render_wg_quick, ssm_names
+
 from .netns import Node, ssh
 from .world import CLOUD_API, World, node_kind
 

@@ -7,8 +7,9 @@ import ipaddress
 import re
 import time
 
-from ..model import Spoke
-from ..render import KeyRing, render_wg_quick
+from wgsites.model import Spoke
+from wgsites.render import KeyRing, render_wg_quick
+
 from .checks import Checker
 from .deploy import install_file_peer, make_keys, put_parameters, wait_for
 from .world import add_device

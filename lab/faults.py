@@ -20,7 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..model import Spoke
+from wgsites.model import Spoke
+
 from .checks import Checker
 from .deploy import _systemctl, wait_for
 from .netns import Node

@@ -25,17 +25,18 @@ from typing import Any
 
 import yaml
 
-from ..config import CONFIG_KEY, parse_vpn
-from ..model import Vpn
-from ..render import KeyRing
-from ..stack import load_stack_file, stack_name
-from ..stackfile import read_stack_document
+from wgsites.config import CONFIG_KEY, parse_vpn
+from wgsites.model import Vpn
+from wgsites.render import KeyRing
+from wgsites.stack import load_stack_file, stack_name
+from wgsites.stackfile import read_stack_document
+
 from .checks import Check, Checker, table
 from .deploy import Deployment, install_file_peer
 from .netns import Lab, Node
 from .world import World, add_device, build_world
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "components", "wgsites", "cloud-init", "requirements.txt")
 PASSPHRASE = "wgsites-lab"  # encrypts this throwaway stack's secrets; never a real secret
 
@@ -105,7 +106,7 @@ class PulumiLab:
             if target.is_dir():
                 shutil.rmtree(target)
             if (source / name).is_dir():
-                shutil.copytree(source / name, target, ignore=shutil.ignore_patterns("__pycache__", "lab"))
+                shutil.copytree(source / name, target, ignore=shutil.ignore_patterns("__pycache__"))
             elif (source / name).exists():
                 shutil.copy2(source / name, target)
 
@@ -255,7 +256,7 @@ def host_snapshot(node: Node, interface: str) -> str:
 
 
 def run_pulumi_lab(stack_file: str | Path, keep: bool = False) -> int:
-    """`wgsites lab STACK --pulumi`: pulumi up, the checks, pulumi destroy."""
+    """`python -m lab STACK --pulumi`: pulumi up, the checks, pulumi destroy."""
     start = time.monotonic()
     with Lab() as lab:
         print(f"lab {lab.prefix}: `pulumi up` of {stack_name(stack_file)} from the operator node", flush=True)

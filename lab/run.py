@@ -1,4 +1,4 @@
-"""`wgsites lab STACK_FILE`: build the stack's world, deploy it, check it, tear it down."""
+"""`python -m lab STACK_FILE`: build the stack's world, deploy it, check it, tear it down."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-from ..stack import load_stack_file, stack_name
+from wgsites.stack import load_stack_file, stack_name
+
 from .checks import Check, Checker, table
 from .deploy import deploy
 from .faults import run_faults

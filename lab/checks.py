@@ -13,9 +13,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..addressing import AddressPlan
-from ..model import Spoke
-from ..status import text_table
+from wgsites.addressing import AddressPlan
+from wgsites.model import Spoke
+from wgsites.status import text_table
+
 from .deploy import Deployment, wait_for
 from .netns import Node
 from .world import WEB, LanHost

@@ -17,7 +17,8 @@ import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..model import SshTarget, Vpn
+from wgsites.model import SshTarget, Vpn
+
 from .netns import Lab, Node, generate_ssh_keypair
 
 INTERNET = ipaddress.IPv4Network("203.0.113.0/24")
