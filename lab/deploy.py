@@ -26,7 +26,8 @@ from wgsites.keys import generate_private_key, public_key_of
 from wgsites.model import Vpn
 from wgsites.render import KeyRing, install_command, render_user_data, render_wg_quick, ssm_names
 
-from .netns import Node, ssh
+from .netns import Node
+from .services import ssh
 from .world import CLOUD_API, World, node_kind
 
 MOTO_PORT = 5000

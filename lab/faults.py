@@ -25,6 +25,7 @@ from wgsites.model import Spoke
 from .checks import Checker
 from .deploy import _systemctl, wait_for
 from .netns import Node
+from .services import start_web_logger
 from .world import INTERNET_GATEWAY
 
 RECOVERY_LIMIT = 30.0  # seconds a spoke may be cut off after the hub's boot path ran
@@ -257,7 +258,7 @@ def add_web6(checker: Checker) -> tuple[Node, Path]:
     port = world.wiring.link(web6, "eth0", world.lab.nodes["internet"])
     world.lab.nodes["internet"].run(["ip", "link", "set", port, "master", "br0"])
     web6.run(["ip", "-6", "address", "add", f"{WEB6}/64", "dev", "eth0", "nodad"])
-    return web6, web6.start_web_logger("::", 80)
+    return web6, start_web_logger(web6, "::", 80)
 
 
 def give_cafe_ipv6(checker: Checker, peer: Spoke, index: int, web6: Node) -> Cafe6:

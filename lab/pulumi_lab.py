@@ -34,6 +34,7 @@ from wgsites.stackfile import read_stack_document
 from .checks import Check, Checker, table
 from .deploy import Deployment, install_file_peer
 from .netns import Lab, Node
+from .services import start_sshd
 from .world import World, add_device, build_world
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -205,7 +206,7 @@ class PulumiLab:
         self.operator.run(["ip", "link", "set", port, "master", "mgmt"])
         address = f"172.16.0.{index}"
         node.add_address("mgmt0", f"{address}/24")
-        return node, address, node.start_sshd(self.world.ssh_public_key, address, 22)
+        return node, address, start_sshd(node, self.world.ssh_public_key, address, 22)
 
     # after an up -----------------------------------------------------------------------------
 

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from wgsites.model import SshTarget, Vpn
 
-from .netns import Lab, Node, generate_ssh_keypair
+from .netns import Lab, Node
+from .services import generate_ssh_keypair, start_sshd, start_web_logger
 
 INTERNET = ipaddress.IPv4Network("203.0.113.0/24")
 INTERNET_GATEWAY = "203.0.113.254"
@@ -131,7 +132,7 @@ def _lan(
         address = str(lan.network_address + offset)
         host.add_address("eth0", f"{address}/{lan.prefixlen}")
         host.add_route("default", via=gw_addr)
-        log = host.start_web_logger(address, 80)
+        log = start_web_logger(host, address, 80)
         world.lan_hosts.append(LanHost(host, address, log, owner))
     return bridge
 
@@ -148,7 +149,7 @@ def build_world(lab: Lab, stack: str, vpn: Vpn, run_dir: Path) -> World:
 
     world.web = lab.node("web")
     _attach_public(world, wiring, inet, world.web, "eth0", WEB)
-    world.web_log = world.web.start_web_logger(WEB, 80)
+    world.web_log = start_web_logger(world.web, WEB, 80)
 
     world.operator = operator = lab.node("operator")
     _attach_public(world, wiring, inet, operator, "eth0", OPERATOR_PUBLIC)
@@ -173,7 +174,7 @@ def build_world(lab: Lab, stack: str, vpn: Vpn, run_dir: Path) -> World:
         operator.run(["ip", "link", "set", port, "master", "mgmt"])
         address = str(MGMT.network_address + 10 + ssh_index)
         node.add_address("mgmt0", f"{address}/24")
-        node.start_sshd(world.ssh_public_key, address, 22)
+        start_sshd(node, world.ssh_public_key, address, 22)
         return dataclasses.replace(target, host=address, port=22)
 
     # the hub
@@ -229,7 +230,7 @@ def build_world(lab: Lab, stack: str, vpn: Vpn, run_dir: Path) -> World:
     for rule in vpn.forward_rules:  # something must listen for a forward rule to refuse
         if rule.protocol == "tcp":
             for host in world.lan_hosts:
-                host.node.start_web_logger(host.address, rule.port)
+                start_web_logger(host.node, host.address, rule.port)
     return world
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from lab.netns import DEFAULT_PRIVATE_DIRS, Lab, LabCommandError, Node, generate_ssh_keypair, ssh
+from lab.netns import DEFAULT_PRIVATE_DIRS, Lab, LabCommandError, Node
+from lab.services import generate_ssh_keypair, ssh, start_sshd, start_web_logger
 
 pytestmark = [
     pytest.mark.lab,
@@ -127,7 +128,7 @@ def test_sshd_runs_commands_with_stdin_in_the_node(lab: Lab) -> None:
     a, b = lab.node("a"), lab.node("b")
     wire(lab, a, "eth0", "203.0.113.1/24", b, "eth0", "203.0.113.2/24")
     key, public = generate_ssh_keypair(lab.run_dir / "keys")
-    b.start_sshd(public, listen="203.0.113.2")
+    start_sshd(b, public, listen="203.0.113.2")
     done = ssh(a, host="203.0.113.2", port=22, user="root", key=key, command="cat > /etc/wireguard/x && id -u", input="payload\n")
     assert done.stdout == "0\n"
     assert (b.dir / "root/etc/wireguard/x").read_text() == "payload\n"
@@ -143,7 +144,7 @@ def test_web_logger_logs_client_source_address(lab: Lab) -> None:
     server, c1, c2 = lab.node("srv"), lab.node("c1"), lab.node("c2")
     wire(lab, c1, "eth0", "10.20.0.2/24", server, "eth1", "10.20.0.1/24")
     wire(lab, c2, "eth0", "10.30.0.2/24", server, "eth2", "10.30.0.1/24")
-    log = server.start_web_logger("0.0.0.0", 80)
+    log = start_web_logger(server, "0.0.0.0", 80)
     get = "import urllib.request as u, sys; print(u.build_opener(u.ProxyHandler({})).open(sys.argv[1]).read().decode(), end='')"
     assert c1.run([sys.executable, "-c", get, "http://10.20.0.1/"]).stdout == "10.20.0.2\n"
     assert c2.run([sys.executable, "-c", get, "http://10.30.0.1:80/x"]).stdout == "10.30.0.2\n"
