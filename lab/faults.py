@@ -16,17 +16,16 @@ import re
 import signal
 import subprocess
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from wgsites.model import Spoke
 
+from .addresses import INTERNET, INTERNET_GATEWAY, ROAM, moved
 from .checks import Checker
 from .deploy import _systemctl, wait_for
 from .netns import Node
 from .services import start_web_logger
-from .world import INTERNET_GATEWAY
 
 RECOVERY_LIMIT = 30.0  # seconds a spoke may be cut off after the hub's boot path ran
 REPLY_RE = re.compile(r"^\[(\d+\.\d+)\] \d+ bytes from .* icmp_seq=(\d+)", re.M)
@@ -35,14 +34,6 @@ SUMMARY_RE = re.compile(r"(\d+) packets transmitted, (\d+) received")
 # IPv6 from the documentation range only (RFC 3849), only inside the lab's namespaces.
 INTERNET6 = ipaddress.IPv6Network("2001:db8::/64")
 WEB6 = "2001:db8::80"
-
-
-def guarded(checker: Checker, name: str, nodes: str, scenario: Callable[[], None]) -> None:
-    """Run a scenario; if it crashes, its row says why instead of the lab run dying."""
-    try:
-        scenario()
-    except Exception as exc:
-        checker.record(name, nodes, False, f"{type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}")
 
 
 # -- pings with timestamps ------------------------------------------------------------------
@@ -194,7 +185,10 @@ def roaming_peer(checker: Checker) -> Spoke | None:
 
 def move_nat_wan(box: Node, old: str, new: str) -> None:
     """The café's uplink gets a new public address (what a laptop sees when it changes network)."""
-    box.run(f"ip addr del {old}/24 dev wan0 && ip addr add {new}/24 dev wan0 && ip route replace default via {INTERNET_GATEWAY}")
+    box.run(
+        f"ip addr del {old}/{INTERNET.prefixlen} dev wan0 && ip addr add {new}/{INTERNET.prefixlen} dev wan0"
+        f" && ip route replace default via {INTERNET_GATEWAY}"
+    )
 
 
 def peer_roams(checker: Checker) -> None:
@@ -205,7 +199,7 @@ def peer_roams(checker: Checker) -> None:
     world, hub = checker.world, checker.vpn.hub
     node, box = world.nodes[peer.name], world.nat[peer.name]
     old = world.public[peer.name]
-    new = str(ipaddress.IPv4Address(old) + 110)
+    new = moved(old, ROAM)
     pinger = Pinger.start(node, str(hub.address), world.lab.run_dir / "roam.ping", 40)
     wait_until_answered([pinger], time.time(), 10)
     time.sleep(1)
@@ -337,9 +331,9 @@ def _judge_ipv6(checker: Checker, cafe: Cafe6, web6_log: Path) -> tuple[bool, st
 
 def run_faults(checker: Checker) -> None:
     """Every namespace fault scenario, each guarded; the hub's restart last (it disturbs every tunnel)."""
-    guarded(checker, "laptop roams: traffic resumes within one keepalive", "-", lambda: peer_roams(checker))
-    guarded(checker, "IPv6 at the café", "-", lambda: ipv6_stays_in_tunnel(checker))
-    guarded(checker, "hub's WireGuard killed, boot path rerun", checker.vpn.hub.name, lambda: hub_process_killed(checker))
+    checker.guard("laptop roams: traffic resumes within one keepalive", "-", lambda: peer_roams(checker))
+    checker.guard("IPv6 at the café", "-", lambda: ipv6_stays_in_tunnel(checker))
+    checker.guard("hub's WireGuard killed, boot path rerun", checker.vpn.hub.name, lambda: hub_process_killed(checker))
 
 
 # -- helpers for the engine's fault tests (tests/pulumi/test_pulumi_faults.py) ----------------------

@@ -59,6 +59,9 @@ USERSPACE_WG_ENV: Mapping[str, str] = {
 }
 """No kernel module here: wg-quick must fall back to wireguard-go (LAB-NOTES point 1)."""
 
+RESOLV_CONF = "# {node}: a lab node's own resolv.conf; no name server until a tunnel's DNS brings one"
+"""What a node's /etc/resolv.conf says before wg-quick's resolvconf writes it: this machine's resolver is not reachable."""
+
 IFNAME_MAX = 15  # IFNAMSIZ - 1: the kernel refuses longer interface names
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -394,6 +397,9 @@ class Lab:
         # /run is always the node's own (an overlay of this machine's): the install script's lock, scratch
         # and log (/run/wgsites), wireguard-go's sockets and sshd's runtime dir must not be shared
         overlays.add("/run")
+        # /etc too: what a node's tools write there stays in the node, above all /etc/resolv.conf, which
+        # wg-quick's `DNS =` has resolvconf rewrite (LAB-NOTES point 12); the node starts with its own, empty
+        overlays.add("/etc")
         for ancestor in sorted(overlays, key=lambda p: p.count("/")):
             layer = node.dir / "overlay" / ancestor.lstrip("/")
             (layer / "upper").mkdir(parents=True, exist_ok=True)
@@ -404,6 +410,8 @@ class Lab:
             if missing:
                 lines.append(f"mkdir -p {q(target)}")
             lines.append(f"mount --bind {q(str(source))} {q(target)}")
+        lines.append("rm -f /etc/resolv.conf")  # in the overlay: a symlink to this machine's resolver goes too
+        lines.append(f"echo {q(RESOLV_CONF.format(node=node.name))} > /etc/resolv.conf")
         return "\n".join(lines)
 
     def link(self, a: Node, a_ifname: str, b: Node, b_ifname: str) -> None:

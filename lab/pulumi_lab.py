@@ -31,11 +31,11 @@ from wgsites.render import KeyRing
 from wgsites.stack import load_stack_file, stack_name
 from wgsites.stackfile import read_stack_document
 
-from .checks import Check, Checker, table
+from .checks import Check, Checker, crash_detail, table
 from .deploy import Deployment, install_file_peer
 from .netns import Lab, Node
 from .services import start_sshd
-from .world import World, add_device, build_world
+from .world import World, add_device, build_world, manage_node
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "components", "wgsites", "cloud-init", "requirements.txt")
@@ -192,20 +192,17 @@ class PulumiLab:
         self.write_stack_file()
 
     def add_roaming_node(self, name: str, public: str, index: int) -> Node:
-        """A new device behind its own NAT, for a peer about to be added to the stack."""
-        return add_device(self.world, name, public, index)
+        """A new device behind its own NAT, for a peer about to be added to the stack (INDEX: the caller's numbering;
+        its inside network is a /24 the stack leaves free)."""
+        return add_device(self.world, name, public)
 
     def add_ssh_node(self, name: str, public: str, index: int) -> tuple[Node, str, int]:
         """A new host behind its own NAT with sshd on the management network: (node, its SSH address, sshd PID).
 
-        For a site about to be added to the stack; its address is 172.16.0.INDEX.
+        For a site about to be added to the stack; it is host INDEX of the management network.
         """
-        node = add_device(self.world, name, public, index)
-        assert self.world.wiring is not None
-        port = self.world.wiring.link(node, "mgmt0", self.operator)
-        self.operator.run(["ip", "link", "set", port, "master", "mgmt"])
-        address = f"172.16.0.{index}"
-        node.add_address("mgmt0", f"{address}/24")
+        node = add_device(self.world, name, public)
+        address = manage_node(self.world, node, index)
         return node, address, start_sshd(node, self.world.ssh_public_key, address, 22)
 
     # after an up -----------------------------------------------------------------------------
@@ -265,8 +262,9 @@ def run_pulumi_lab(stack_file: str | Path, keep: bool = False) -> int:
             pl = PulumiLab(lab, Path(stack_file))
             pl.up()
             results = pl.check()
-        except PulumiError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+        except Exception as exc:  # a row, never a traceback (PulumiError: the CLI's own output)
+            print(table([Check("lab: pulumi up of the stack", "-", False, crash_detail(exc))]))
+            print(str(exc)[-4000:], file=sys.stderr)
             return 1
         print(table(results))
         if keep:

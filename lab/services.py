@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-from .netns import Node, run_on_host
+from .addresses import LAB_NAME, WEB
+from .netns import LabError, Node, run_on_host
 
 WEB_LOGGER = Path(__file__).with_name("web_logger.py")
 
@@ -134,3 +136,21 @@ def ssh(
         command,
     ]
     return client.run(argv, input=input, check=check, timeout=timeout)
+
+
+DNS_RESPONDER = Path(__file__).with_name("dns_responder.py")
+
+
+def start_dns_responder(node: Node, listen: str) -> Path:
+    """The lab resolver on UDP 53 of LISTEN, answering LAB_NAME with WEB; returns its log (source, name per line)."""
+    log = node.dir / "dns.queries"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.touch()
+    out = node.dir / "dns.log"
+    pid = node.spawn([sys.executable, "-u", str(DNS_RESPONDER), listen, LAB_NAME, WEB, str(log)], log=out)
+    deadline = time.monotonic() + 10
+    while "listening" not in (out.read_text() if out.exists() else ""):
+        if not node.lab.is_running(pid) or time.monotonic() > deadline:
+            raise LabError(f"[{node.name}] the lab resolver did not start: {node.lab.log_tail(pid)}")
+        time.sleep(0.05)
+    return log
