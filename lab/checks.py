@@ -23,6 +23,10 @@ from .netns import Node
 from .stand_ins import dns_through_the_tunnel, own_key_devices
 from .world import LanHost
 
+CURL_EXIT = {"reject": 7, "drop": 28, "accept": 0}
+"""What curl says across a forward rule: refused (7), timed out (28), answered (0)."""
+PAST = {"reject": "rejected", "drop": "dropped", "accept": "accepted"}
+
 
 @dataclass(frozen=True)
 class Check:
@@ -245,10 +249,10 @@ class Checker:
                         across = self.http(src.node, dst.address, rule.port)
                         local = self.http(owner, dst.address, rule.port)  # the listener is there
                         sent, got = self.ping(src.node, dst.address)
-                        ok = across == (7 if rule.action == "reject" else 28) and local == 0 and got == sent
+                        ok = across == CURL_EXIT[rule.action] and local == 0 and got == sent
                         return ok, f"tcp {rule.port} across: curl exit {across}; from its own gateway: {local}; ping {got}/{sent}"
 
-                    self.attempt(f"tcp {rule.port} {rule.action}ed between sites", f"{src.owner}->{dst.owner}", body)
+                    self.attempt(f"tcp {rule.port} {PAST[rule.action]} between sites", f"{src.owner}->{dst.owner}", body)
 
     def proxy_arp(self) -> None:
         hub = self.vpn.hub
@@ -316,4 +320,6 @@ def table(results: list[Check]) -> str:
 def crash_detail(exc: BaseException) -> str:
     """A crash as one table cell: its type and the first line of its message."""
     first = str(exc).splitlines()[0][:160] if str(exc) else ""
-    return f"{type(exc).__name__}: {first}"
+    said = (getattr(exc, "stderr", "") or "").strip().splitlines()  # a command's own words (LabCommandError)
+    said = [line for line in said if "rror" in line] or said[-1:]  # its error line, else its last
+    return f"{type(exc).__name__}: {first}" + (f": {said[-1][:200]}" if said else "")
