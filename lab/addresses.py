@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Iterator
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Network
 
 INTERNET = IPv4Network("203.0.113.0/24")
 """The lab's internet: one bridge in the `internet` namespace; nothing routes out of it."""
@@ -34,6 +34,12 @@ NAT_BOXES = range(50, 80)
 """Offsets of the NAT boxes' WANs (café, home router, CGNAT) of spokes without an endpoint: .50+i."""
 WAN_CHANGE = 100  # a site's WAN that changes (ISP reconnect) moves up by this
 ROAM = 110  # a laptop that changes café moves up by this
+
+INTERNET6 = IPv6Network("2001:db8::/64")
+"""The lab internet's IPv6 (RFC 3849), given to a café only by the IPv6 fault scenario."""
+WEB6 = str(INTERNET6.network_address + 0x80)  # an IPv6-only web host there
+CAFE6_WAN = 0x10  # café number i's WAN: 2001:db8::10+i
+CAFE6_INSIDE = "2001:db8:1:{index:x}::/64"  # café number i's inside network
 
 LAB_NAME = "web.lab.example"
 """The one name the lab resolver answers (with WEB); `.example` is reserved (RFC 2606)."""

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from wgsites.model import Spoke
 
-from .addresses import INTERNET, INTERNET_GATEWAY, ROAM, moved
+from .addresses import CAFE6_INSIDE, CAFE6_WAN, INTERNET, INTERNET6, INTERNET_GATEWAY, ROAM, WEB6, moved
 from .checks import Checker
 from .deploy import _systemctl, wait_for
 from .netns import Node
@@ -30,10 +30,6 @@ from .services import start_web_logger
 RECOVERY_LIMIT = 30.0  # seconds a spoke may be cut off after the hub's boot path ran
 REPLY_RE = re.compile(r"^\[(\d+\.\d+)\] \d+ bytes from .* icmp_seq=(\d+)", re.M)
 SUMMARY_RE = re.compile(r"(\d+) packets transmitted, (\d+) received")
-
-# IPv6 from the documentation range only (RFC 3849), only inside the lab's namespaces.
-INTERNET6 = ipaddress.IPv6Network("2001:db8::/64")
-WEB6 = "2001:db8::80"
 
 
 # -- pings with timestamps ------------------------------------------------------------------
@@ -251,15 +247,15 @@ def add_web6(checker: Checker) -> tuple[Node, Path]:
     web6 = world.lab.node("web6")
     port = world.wiring.link(web6, "eth0", world.lab.nodes["internet"])
     world.lab.nodes["internet"].run(["ip", "link", "set", port, "master", "br0"])
-    web6.run(["ip", "-6", "address", "add", f"{WEB6}/64", "dev", "eth0", "nodad"])
+    web6.run(["ip", "-6", "address", "add", f"{WEB6}/{INTERNET6.prefixlen}", "dev", "eth0", "nodad"])
     return web6, start_web_logger(web6, "::", 80)
 
 
 def give_cafe_ipv6(checker: Checker, peer: Spoke, index: int, web6: Node) -> Cafe6:
     """Static IPv6 on the café box (WAN and inside /64, forwarding) and on the peer, with a default route."""
     box, node = checker.world.nat[peer.name], checker.world.nodes[peer.name]
-    wan = str(INTERNET6.network_address + 0x10 + index)
-    inside = ipaddress.IPv6Network(f"2001:db8:1:{index:x}::/64")
+    wan = str(INTERNET6.network_address + CAFE6_WAN + index)
+    inside = ipaddress.IPv6Network(CAFE6_INSIDE.format(index=index))
     gateway, address = str(inside.network_address + 1), str(inside.network_address + 2)
     box.run(["ip", "-6", "address", "add", f"{wan}/64", "dev", "wan0", "nodad"])
     box.run(["ip", "-6", "address", "add", f"{gateway}/64", "dev", "lan0", "nodad"])

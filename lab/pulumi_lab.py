@@ -35,6 +35,7 @@ from .checks import Check, Checker, crash_detail, table
 from .deploy import Deployment, install_file_peer
 from .netns import Lab, Node
 from .services import start_sshd
+from .stand_ins import paste_private_key
 from .world import World, add_device, build_world, manage_node
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -213,7 +214,10 @@ class PulumiLab:
             if spoke.delivery == "file":
                 node = self.world.nodes[spoke.name]
                 node.run(["sh", "-c", f"wg-quick down {spoke.interface} 2>/dev/null || true"])
-                install_file_peer(node, spoke.interface, outputs[f"{spoke.name}_config"])
+                config = outputs[f"{spoke.name}_config"]
+                if spoke.name in self.world.own_keys:  # the lab plays this device: it pastes its own key
+                    config = paste_private_key(config, self.world.own_keys[spoke.name][1], spoke.name)
+                install_file_peer(node, spoke.interface, config)
 
     def deployment(self, outputs: dict[str, Any]) -> Deployment:
         keys = KeyRing(public=dict(outputs["public_keys"]))
@@ -240,6 +244,10 @@ def lab_rewrite(raw: dict[str, Any], lab_vpn: Vpn) -> dict[str, Any]:
                 item["endpoint"] = spoke.endpoint
             if spoke.ssh:
                 item["ssh"] = {"host": spoke.ssh.host, "port": spoke.ssh.port, "user": spoke.ssh.user}
+            if "publicKey" in item and getattr(spoke, "public_key", None):  # the lab plays the device
+                item["publicKey"] = spoke.public_key
+            if "dns" in item:  # the lab resolver
+                item["dns"] = list(getattr(spoke, "dns", ()))
     return raw
 
 
