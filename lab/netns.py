@@ -2,13 +2,12 @@
 
 Why: rendered configs and scripts must run the way a real host runs them (real
 `wg-quick`, real sshd, real routing) without touching this machine's networking or
-files. A node is a network namespace plus a persistent private mount namespace
-(LAB-NOTES point 2) in which a few directories (`/etc/wireguard`,
-`/var/run/wireguard`, ...) are per-node folders of the lab's run directory.
+files. A node is a network namespace plus a persistent private mount namespace (LAB-NOTES
+point 2): `/etc/wireguard`, `/var/run/wireguard`, ... are per-node folders of the lab's run
+directory, `/etc` and `/run` per-node overlays of this machine's.
 
-This module knows nothing about WireGuard stacks; a later layer maps stacks onto it.
-Processes and signals at teardown: `processes`; sshd, the SSH client, the web
-logger: `services`.
+Nothing here knows WireGuard stacks (`world` maps them onto nodes). Processes and
+signals at teardown: `processes`; sshd, the SSH client, the web logger: `services`.
 Standard library only; needs root, `ip`, `nsenter`, `unshare`, `mount`.
 """
 
@@ -59,8 +58,8 @@ USERSPACE_WG_ENV: Mapping[str, str] = {
 }
 """No kernel module here: wg-quick must fall back to wireguard-go (LAB-NOTES point 1)."""
 
+# a node's /etc/resolv.conf before wg-quick's resolvconf writes it: this machine's resolver is not reachable from the lab
 RESOLV_CONF = "# {node}: a lab node's own resolv.conf; no name server until a tunnel's DNS brings one"
-"""What a node's /etc/resolv.conf says before wg-quick's resolvconf writes it: this machine's resolver is not reachable."""
 
 IFNAME_MAX = 15  # IFNAMSIZ - 1: the kernel refuses longer interface names
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
