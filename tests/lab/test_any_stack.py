@@ -91,3 +91,22 @@ def test_a_stack_the_lab_cannot_build_is_a_row(tmp_path):
     print("\n" + table(results))
     assert [(c.name, c.passed) for c in results] == [("lab: build the stack's world", False)]
     assert "NAT boxes for 30 spokes" in results[0].detail
+
+
+def test_a_crashing_check_is_a_fail_row_and_the_run_goes_on(monkeypatch):
+    """A check whose body crashes, and a whole step that crashes, each leave a FAIL row with the reason."""
+    from lab.checks import Checker
+    from tests.stacks import stack_file
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(Checker, "hops", staticmethod(boom))  # inside the path check's body
+    monkeypatch.setattr(Checker, "mtu", boom)  # a whole step
+    with Lab() as lab:
+        results = run_stack(lab, stack_file("sites"), faults=False, changes=False)
+    print("\n" + table(results))
+    rows = {(c.name, c.passed, c.detail) for c in results}
+    assert ("checks: MTU", False, "RuntimeError: boom") in rows
+    assert ("path gateway, hub tunnel, target", False, "RuntimeError: boom") in rows
+    assert any(c.name == "hub learned the endpoint" and c.passed for c in results)  # the checks after it ran
