@@ -1,4 +1,4 @@
-"""`python -m wgsites`: check and render a stack file, run the lab."""
+"""`python -m wgsites`: check and render a stack file, ask the hosts for their status (the lab is `python -m lab`)."""
 
 from __future__ import annotations
 
@@ -93,12 +93,6 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0 if rows and all(r.state == "ok" for r in rows) else 1
 
 
-def cmd_lab(args: argparse.Namespace) -> int:
-    from .lab.run import run_lab
-
-    return run_lab(args.stack_file, keep=args.keep, pulumi=args.pulumi)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wgsites", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -117,11 +111,6 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("stack_file")
     status.add_argument("--ssh-key", help="SSH private key (default: your SSH agent and ~/.ssh)")
     status.set_defaults(func=cmd_status)
-    lab = sub.add_parser("lab", help="bring the stack up in network namespaces and check it (root)")
-    lab.add_argument("stack_file")
-    lab.add_argument("--keep", action="store_true", help="leave the lab running to look around")
-    lab.add_argument("--pulumi", action="store_true", help="deploy with the real `pulumi up` over SSH")
-    lab.set_defaults(func=cmd_lab)
     return parser
 
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from lab.netns import Lab, Node
 from wgsites.config import parse_vpn
-from wgsites.lab.netns import Lab, Node
 from wgsites.model import Vpn
 from wgsites.render import RENDERED_END, KeyRing, install_command, render_wg_quick
 

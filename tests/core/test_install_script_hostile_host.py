@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from lab.netns import Lab, Node
+from lab.services import generate_ssh_keypair, start_sshd
 from wgsites.config import parse_vpn
 from wgsites.keys import generate_private_key, public_key_of
-from wgsites.lab.netns import Lab, Node, generate_ssh_keypair
 from wgsites.render import KeyRing, install_command, render_wg_quick
 
 pytestmark = pytest.mark.lab
@@ -52,7 +53,7 @@ def hosts() -> Iterator[Hosts]:
         op.add_address("eth0", "192.0.2.1/24")
         host.add_address("eth0", "192.0.2.2/24")
         key, public = generate_ssh_keypair(lab.run_dir)
-        host.start_sshd(public, "192.0.2.2")
+        start_sshd(host, public, "192.0.2.2")
         # the node's /run must be its own, or the planted directories below would be this machine's
         host.run(["touch", "/run/wgsites-lab-probe"])
         if Path("/run/wgsites-lab-probe").exists():

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from lab.netns import Lab
 from tests.stacks import STACKS, render_stack
-from wgsites.lab.netns import Lab
 from wgsites.render import render_install_script
 
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from lab.netns import Lab, Node
 from wgsites.config import parse_vpn
-from wgsites.lab.netns import Lab, Node
 from wgsites.model import Vpn
 from wgsites.render import INSTALL_PATH, KeyRing, install_command, render_install_script, render_wg_quick
 

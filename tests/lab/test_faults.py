@@ -10,11 +10,11 @@ import re
 
 import pytest
 
+from lab.checks import Check, table
+from lab.faults import RECOVERY_LIMIT
+from lab.netns import Lab
+from lab.run import run_stack
 from tests.stacks import stack_file
-from wgsites.lab.checks import Check, table
-from wgsites.lab.faults import RECOVERY_LIMIT
-from wgsites.lab.netns import Lab
-from wgsites.lab.run import run_stack
 
 pytestmark = pytest.mark.lab
 

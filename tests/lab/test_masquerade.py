@@ -12,10 +12,10 @@ import copy
 import pytest
 import yaml
 
+from lab.checks import table
+from lab.netns import Lab
+from lab.run import run_stack
 from tests.stacks import stack_file
-from wgsites.lab.checks import table
-from wgsites.lab.netns import Lab
-from wgsites.lab.run import run_stack
 
 
 @pytest.mark.lab

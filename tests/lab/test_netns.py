@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from wgsites.lab.netns import DEFAULT_PRIVATE_DIRS, Lab, LabCommandError, Node, generate_ssh_keypair, ssh
+from lab.netns import DEFAULT_PRIVATE_DIRS, Lab, LabCommandError, Node
+from lab.services import generate_ssh_keypair, ssh, start_sshd, start_web_logger
 
 pytestmark = [
     pytest.mark.lab,
@@ -127,7 +128,7 @@ def test_sshd_runs_commands_with_stdin_in_the_node(lab: Lab) -> None:
     a, b = lab.node("a"), lab.node("b")
     wire(lab, a, "eth0", "203.0.113.1/24", b, "eth0", "203.0.113.2/24")
     key, public = generate_ssh_keypair(lab.run_dir / "keys")
-    b.start_sshd(public, listen="203.0.113.2")
+    start_sshd(b, public, listen="203.0.113.2")
     done = ssh(a, host="203.0.113.2", port=22, user="root", key=key, command="cat > /etc/wireguard/x && id -u", input="payload\n")
     assert done.stdout == "0\n"
     assert (b.dir / "root/etc/wireguard/x").read_text() == "payload\n"
@@ -143,7 +144,7 @@ def test_web_logger_logs_client_source_address(lab: Lab) -> None:
     server, c1, c2 = lab.node("srv"), lab.node("c1"), lab.node("c2")
     wire(lab, c1, "eth0", "10.20.0.2/24", server, "eth1", "10.20.0.1/24")
     wire(lab, c2, "eth0", "10.30.0.2/24", server, "eth2", "10.30.0.1/24")
-    log = server.start_web_logger("0.0.0.0", 80)
+    log = start_web_logger(server, "0.0.0.0", 80)
     get = "import urllib.request as u, sys; print(u.build_opener(u.ProxyHandler({})).open(sys.argv[1]).read().decode(), end='')"
     assert c1.run([sys.executable, "-c", get, "http://10.20.0.1/"]).stdout == "10.20.0.2\n"
     assert c2.run([sys.executable, "-c", get, "http://10.30.0.1:80/x"]).stdout == "10.30.0.2\n"
@@ -169,7 +170,7 @@ def test_teardown_cleans_up_after_an_exception() -> None:
 def test_sigterm_tears_the_lab_down() -> None:
     script = (
         "import json, time\n"
-        "from wgsites.lab.netns import Lab\n"
+        "from lab.netns import Lab\n"
         "lab = Lab()\n"
         "node = lab.node('a')\n"
         "pid = node.spawn('sleep 300')\n"
@@ -185,3 +186,19 @@ def test_sigterm_tears_the_lab_down() -> None:
     child.send_signal(signal.SIGTERM)
     assert child.wait(timeout=20) == -signal.SIGTERM
     assert_torn_down(prefix, Path(run_dir), [pid])
+
+
+def test_resolvconf_in_a_node_changes_only_that_node(lab: Lab) -> None:
+    """wg-quick's `DNS =` runs resolvconf (openresolv): it must write the node's /etc/resolv.conf, never this machine's."""
+    before = Path("/etc/resolv.conf").read_bytes()
+    had_state = Path("/run/resolvconf").exists()
+    had_backup = Path("/etc/resolv.conf.bak").exists()  # openresolv backs up a resolv.conf it did not write
+    a, b = lab.node("a"), lab.node("b")
+    assert a.read_file("/etc/resolv.conf").startswith("# a: a lab node's own resolv.conf")
+    a.run("printf 'nameserver 203.0.113.251\\n' | resolvconf -a tun.wg0 -m 0 -x")
+    assert "nameserver 203.0.113.251" in a.read_file("/etc/resolv.conf")
+    assert "203.0.113.251" not in b.read_file("/etc/resolv.conf")
+    a.run(["resolvconf", "-d", "tun.wg0", "-f"])
+    assert Path("/etc/resolv.conf").read_bytes() == before
+    assert Path("/run/resolvconf").exists() == had_state
+    assert Path("/etc/resolv.conf.bak").exists() == had_backup

@@ -6,10 +6,10 @@ import time
 
 import pytest
 
+from lab.checks import table
+from lab.netns import Lab
+from lab.run import run_stack
 from tests.stacks import STACKS, stack_file
-from wgsites.lab.checks import table
-from wgsites.lab.netns import Lab
-from wgsites.lab.run import run_stack
 
 # What each stack must at least show, beyond the checks every stack gets (handshake, pings, MTU, routes).
 MUST_SHOW = {

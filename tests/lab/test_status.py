@@ -6,10 +6,10 @@ import dataclasses
 
 import pytest
 
+from lab.deploy import deploy, run_over_ssh
+from lab.netns import Lab
+from lab.world import build_world
 from tests.stacks import stack_file
-from wgsites.lab.deploy import deploy, run_over_ssh
-from wgsites.lab.netns import Lab
-from wgsites.lab.world import build_world
 from wgsites.model import Spoke
 from wgsites.render import install_command, render_wg_quick
 from wgsites.stack import load_stack_file

@@ -11,12 +11,12 @@ import dataclasses
 
 import pytest
 
+from lab.checks import Checker
+from lab.deploy import deploy, put_parameters, wait_for
+from lab.netns import Lab
+from lab.run import LAB_SYNC_SECONDS
+from lab.world import build_world
 from tests.stacks import stack_file
-from wgsites.lab.checks import Checker
-from wgsites.lab.deploy import deploy, put_parameters, wait_for
-from wgsites.lab.netns import Lab
-from wgsites.lab.run import LAB_SYNC_SECONDS
-from wgsites.lab.world import build_world
 from wgsites.render import KeyRing
 from wgsites.stack import load_stack_file
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from wgsites.lab.pulumi_lab import PROJECT_FILES, engine_bin
+from lab.pulumi_lab import PROJECT_FILES, engine_bin
 
 ROOT = Path(__file__).resolve().parents[2]
 LEAKY = Path(__file__).resolve().parent / "fixtures" / "leaky"
@@ -74,7 +74,7 @@ def project_copy(dest: Path, stack: str) -> Path:
     for name in (*PROJECT_FILES, "policy", f"Pulumi.{stack}.yaml"):
         source = ROOT / name
         if source.is_dir():
-            shutil.copytree(source, dest / name, ignore=shutil.ignore_patterns("__pycache__", "lab"))
+            shutil.copytree(source, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(source, dest / name)
     (dest / ".venv").symlink_to(ROOT / ".venv")

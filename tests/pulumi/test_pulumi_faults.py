@@ -16,12 +16,13 @@ from dataclasses import dataclass
 
 import pytest
 
+from lab.checks import Checker, table
+from lab.deploy import wait_for
+from lab.faults import hold_install_lock, install_waiting, netns_pids, release, running_matches_file
+from lab.netns import Lab
+from lab.pulumi_lab import PulumiLab
+from lab.services import start_sshd
 from tests.stacks import stack_file
-from wgsites.lab.checks import Checker, table
-from wgsites.lab.deploy import wait_for
-from wgsites.lab.faults import hold_install_lock, install_waiting, netns_pids, release, running_matches_file
-from wgsites.lab.netns import Lab
-from wgsites.lab.pulumi_lab import PulumiLab
 
 pytestmark = pytest.mark.lab
 
@@ -152,7 +153,7 @@ def test_a_new_site_unreachable_fails_naming_it_and_changes_no_other_host(pl, ca
         assert host_state(pl, name) == state, f"{name} was changed by an up that could not reach office"
     assert not pending_operations(pl)
 
-    node.start_sshd(pl.world.ssh_public_key, address, 22)
+    start_sshd(node, pl.world.ssh_public_key, address, 22)
     again = pl.up()
     all_passed(pl.check())
     report(

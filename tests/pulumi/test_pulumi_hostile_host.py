@@ -12,10 +12,10 @@ import re
 
 import pytest
 
+from lab.checks import table
+from lab.netns import Lab
+from lab.pulumi_lab import PulumiLab
 from tests.stacks import stack_file
-from wgsites.lab.checks import table
-from wgsites.lab.netns import Lab
-from wgsites.lab.pulumi_lab import PulumiLab
 
 ZERO_KEY = "A" * 43 + "="
 # A `wg` in front of the real one (/usr/local/sbin is private to the lab node and first on

@@ -16,10 +16,10 @@ import time
 import pytest
 
 from components.settings import is_passphrase_protected
+from lab.checks import table
+from lab.netns import Lab
+from lab.pulumi_lab import PulumiLab
 from tests.stacks import stack_file
-from wgsites.lab.checks import table
-from wgsites.lab.netns import Lab
-from wgsites.lab.pulumi_lab import PulumiLab
 
 KEY_PASSWORD = "wgsites:sshPrivateKeyPassword"
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from lab.checks import table
+from lab.netns import Lab
+from lab.pulumi_lab import PulumiLab, host_snapshot
 from tests.stacks import stack_file
-from wgsites.lab.checks import table
-from wgsites.lab.netns import Lab
-from wgsites.lab.pulumi_lab import PulumiLab, host_snapshot
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench" / "RESULTS.md"

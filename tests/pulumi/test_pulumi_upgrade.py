@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from lab.checks import table
+from lab.netns import Lab
+from lab.pulumi_lab import PROJECT_FILES, ROOT, PulumiLab
 from tests.stacks import stack_file
-from wgsites.lab.checks import table
-from wgsites.lab.netns import Lab
-from wgsites.lab.pulumi_lab import PROJECT_FILES, ROOT, PulumiLab
 
 PREVIOUS = "cc0e331"  # the last commit of the previous landing (stop 12)
 

@@ -1,12 +1,13 @@
-"""Lab primitives on network namespaces: nodes, links, processes, sshd, a web logger.
+"""Lab primitives on network namespaces: nodes (a netns plus a private mount namespace) and links.
 
 Why: rendered configs and scripts must run the way a real host runs them (real
 `wg-quick`, real sshd, real routing) without touching this machine's networking or
-files. A node is a network namespace plus a persistent private mount namespace
-(LAB-NOTES point 2) in which a few directories (`/etc/wireguard`,
-`/var/run/wireguard`, ...) are per-node folders of the lab's run directory.
+files. A node is a network namespace plus a persistent private mount namespace (LAB-NOTES
+point 2): `/etc/wireguard`, `/var/run/wireguard`, ... are per-node folders of the lab's run
+directory, `/etc` and `/run` per-node overlays of this machine's.
 
-This module knows nothing about WireGuard stacks; a later layer maps stacks onto it.
+Nothing here knows WireGuard stacks (`world` maps them onto nodes). Processes and
+signals at teardown: `processes`; sshd, the SSH client, the web logger: `services`.
 Standard library only; needs root, `ip`, `nsenter`, `unshare`, `mount`.
 """
 
@@ -20,14 +21,23 @@ import shlex
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import FrameType, TracebackType
-from typing import Any
+from types import TracebackType
+
+from .processes import (
+    TeardownOnSignal,
+    block_signals,
+    is_under,
+    mounts_under,
+    namespace_ids,
+    signal_group,
+    stop_processes,
+    unblock_signals,
+)
 
 DEFAULT_PRIVATE_DIRS: tuple[str, ...] = (
     "/etc/wireguard",
@@ -48,11 +58,11 @@ USERSPACE_WG_ENV: Mapping[str, str] = {
 }
 """No kernel module here: wg-quick must fall back to wireguard-go (LAB-NOTES point 1)."""
 
+# a node's /etc/resolv.conf before wg-quick's resolvconf writes it: this machine's resolver is not reachable from the lab
+RESOLV_CONF = "# {node}: a lab node's own resolv.conf; no name server until a tunnel's DNS brings one"
+
 IFNAME_MAX = 15  # IFNAMSIZ - 1: the kernel refuses longer interface names
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_CATCH_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-_Handler = Callable[[int, FrameType | None], Any] | int | None
 
 
 class LabError(RuntimeError):
@@ -85,7 +95,7 @@ def _argv(cmd: str | Sequence[str]) -> list[str]:
     return ["sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)
 
 
-def _host(argv: Sequence[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
+def run_on_host(argv: Sequence[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run a lab-management command in the host's namespaces (ip -n, mount, umount)."""
     done = subprocess.run(list(argv), stdin=subprocess.DEVNULL, capture_output=True, text=True)
     if check and done.returncode != 0:
@@ -97,26 +107,6 @@ def _check_name(kind: str, name: str, max_len: int | None = None) -> None:
     if not _NAME_RE.match(name) or (max_len is not None and len(name) > max_len):
         limit = f", at most {max_len} chars" if max_len else ""
         raise ValueError(f"bad {kind} name {name!r} (letters, digits, _.-{limit})")
-
-
-def _is_under(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip("/") + "/")
-
-
-def _connect_host(listen: str) -> str:
-    """Where to connect to reach a server bound to `listen` (wildcards mean loopback)."""
-    return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(listen, listen)
-
-
-def _mounts_under(root: Path) -> list[str]:
-    """Mount points at or below `root` in this process's mount namespace."""
-    found = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            target = line.split()[4].replace("\\040", " ")
-            if _is_under(target, str(root)):
-                found.append(target)
-    return found
 
 
 class Node:
@@ -182,7 +172,7 @@ class Node:
         try:
             out, err = proc.communicate(input, timeout=timeout)
         except subprocess.TimeoutExpired:
-            _signal_group(proc.pid, signal.SIGKILL)
+            signal_group(proc.pid, signal.SIGKILL)
             try:
                 out, err = proc.communicate(timeout=5)
             except subprocess.TimeoutExpired:
@@ -261,7 +251,7 @@ class Node:
         path = os.path.normpath(path)
         roots = [*self.private_dirs, *(os.path.realpath(d) for d in self.private_dirs)]
         roots.append(str(self.lab.run_dir))
-        return any(_is_under(path, root) for root in roots)
+        return any(is_under(path, root) for root in roots)
 
     def write_file(self, path: str, content: str, mode: int = 0o644) -> None:
         """Install a file as the node sees it; refuses paths that would reach the host."""
@@ -273,68 +263,6 @@ class Node:
         return self.run(["cat", "--", path]).stdout
 
     # -- services ---------------------------------------------------------------------
-
-    def start_sshd(self, authorized_public_key: str, listen: str, port: int = 22) -> int:
-        """A real OpenSSH sshd, key-only, with its own host key; returns its PID.
-
-        The lab's stand-in for a cloud VM reachable by pulumi-command's remote.Command.
-        StrictModes is off because the run dir lives under the world-writable /tmp.
-        """
-        conf_dir = self.dir / f"sshd-{port}"
-        conf_dir.mkdir(parents=True, exist_ok=True)
-        host_key = conf_dir / "ssh_host_ed25519_key"
-        if not host_key.exists():
-            _host(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", self.netns, "-f", str(host_key)])
-        authorized = conf_dir / "authorized_keys"
-        authorized.write_text(authorized_public_key.strip() + "\n")
-        authorized.chmod(0o600)
-        config = conf_dir / "sshd_config"
-        config.write_text(
-            "\n".join(
-                [
-                    f"Port {port}",
-                    f"ListenAddress {listen}",
-                    f"HostKey {host_key}",
-                    f"AuthorizedKeysFile {authorized}",
-                    "PidFile none",
-                    "PubkeyAuthentication yes",
-                    "PasswordAuthentication no",
-                    "KbdInteractiveAuthentication no",
-                    "PermitRootLogin prohibit-password",
-                    "UsePAM no",
-                    "StrictModes no",
-                    "PrintMotd no",
-                    "PrintLastLog no",
-                    "X11Forwarding no",
-                    "",
-                ]
-            )
-        )
-        # sshd refuses to start without its privilege-separation dir. It lands in the node's
-        # /run overlay when there is one, else in the host's /run (a runtime dir, as the package does).
-        self.run(["mkdir", "-p", "-m", "0755", "/run/sshd"])
-        pid = self.spawn(["/usr/sbin/sshd", "-D", "-e", "-f", str(config)], log=conf_dir / "sshd.log")
-        self.wait_for_port(_connect_host(listen), port, pid=pid)
-        return pid
-
-    def start_web_logger(self, listen: str, port: int = 80) -> Path:
-        """An HTTP server that answers 200 with, and logs, each client's source address.
-
-        Why: tests need proof of which address a request arrived from (NAT, routing).
-        Returns the log file (one address per line).
-        """
-        script = self.lab.run_dir / "web_logger.py"
-        if not script.exists():
-            script.write_text(_WEB_LOGGER)
-        log = self.dir / f"web-{port}.clients"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        log.touch()
-        pid = self.spawn(
-            [sys.executable, "-u", str(script), listen, str(port), str(log)],
-            log=self.dir / f"web-{port}.log",
-        )
-        self.wait_for_port(_connect_host(listen), port, pid=pid)
-        return log
 
     def wait_for_port(self, host: str, port: int, *, pid: int | None = None, timeout: float = 10) -> None:
         """Poll with real TCP connects from inside the node until `host:port` accepts."""
@@ -376,15 +304,15 @@ class Lab:
         self._lock = threading.RLock()
         self._alive = True
         self._run_dir_mounted = False
-        self._saved_handlers: dict[int, _Handler] = {}
+        self._signals = TeardownOnSignal(self.teardown)
         atexit.register(self.teardown)
-        self._install_signal_handlers()
+        self._signals.install()
         try:
             # LAB-NOTES point 2: node mount-namespace files can only be bound in a private mount.
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            _host(["mount", "--bind", str(self.run_dir), str(self.run_dir)])
+            run_on_host(["mount", "--bind", str(self.run_dir), str(self.run_dir)])
             self._run_dir_mounted = True
-            _host(["mount", "--make-private", str(self.run_dir)])
+            run_on_host(["mount", "--make-private", str(self.run_dir)])
         except BaseException:
             self.teardown()
             raise
@@ -413,11 +341,11 @@ class Lab:
             if name in self.nodes:
                 raise ValueError(f"node {name!r} exists already")
             node = Node(self, name, private_dirs)
-            _host(["ip", "netns", "add", node.netns])
+            run_on_host(["ip", "netns", "add", node.netns])
             self.nodes[name] = node
             node.dir.mkdir(parents=True, exist_ok=True)
             node.mount_ns_file.touch()
-            _host(
+            run_on_host(
                 [
                     "nsenter",
                     f"--net={node.netns_file}",
@@ -468,6 +396,9 @@ class Lab:
         # /run is always the node's own (an overlay of this machine's): the install script's lock, scratch
         # and log (/run/wgsites), wireguard-go's sockets and sshd's runtime dir must not be shared
         overlays.add("/run")
+        # /etc too: what a node's tools write there stays in the node, above all /etc/resolv.conf, which
+        # wg-quick's `DNS =` has resolvconf rewrite (LAB-NOTES point 12); the node starts with its own, empty
+        overlays.add("/etc")
         for ancestor in sorted(overlays, key=lambda p: p.count("/")):
             layer = node.dir / "overlay" / ancestor.lstrip("/")
             (layer / "upper").mkdir(parents=True, exist_ok=True)
@@ -478,6 +409,8 @@ class Lab:
             if missing:
                 lines.append(f"mkdir -p {q(target)}")
             lines.append(f"mount --bind {q(str(source))} {q(target)}")
+        lines.append("rm -f /etc/resolv.conf")  # in the overlay: a symlink to this machine's resolver goes too
+        lines.append(f"echo {q(RESOLV_CONF.format(node=node.name))} > /etc/resolv.conf")
         return "\n".join(lines)
 
     def link(self, a: Node, a_ifname: str, b: Node, b_ifname: str) -> None:
@@ -490,7 +423,7 @@ class Lab:
         _check_name("interface", a_ifname, IFNAME_MAX)
         _check_name("interface", b_ifname, IFNAME_MAX)
         self._require_alive()
-        _host(["ip", "-n", a.netns, "link", "add", a_ifname, "type", "veth"] + ["peer", "name", b_ifname, "netns", b.netns])
+        run_on_host(["ip", "-n", a.netns, "link", "add", a_ifname, "type", "veth"] + ["peer", "name", b_ifname, "netns", b.netns])
         a.set_up(a_ifname)
         b.set_up(b_ifname)
 
@@ -526,13 +459,13 @@ class Lab:
             if not self._alive:
                 return
             self._alive = False
-            blocked = _block_signals()
+            blocked = block_signals()
             try:
                 problems = self._teardown()
             finally:
-                self._restore_signal_handlers()
+                self._signals.restore()
                 atexit.unregister(self.teardown)
-                _unblock_signals(blocked)
+                unblock_signals(blocked)
         if problems:
             raise LabError(f"lab {self.prefix} teardown incomplete: " + "; ".join(problems))
 
@@ -540,261 +473,28 @@ class Lab:
         problems: list[str] = []
         self._stop_processes(problems)
         for node in self.nodes.values():
-            if _mounts_under(node.mount_ns_file):
-                done = _host(["umount", str(node.mount_ns_file)], check=False)
+            if mounts_under(node.mount_ns_file):
+                done = run_on_host(["umount", str(node.mount_ns_file)], check=False)
                 if done.returncode:
                     problems.append(f"umount {node.mount_ns_file}: {done.stderr.strip()}")
             if node.netns_file.exists():
-                done = _host(["ip", "netns", "delete", node.netns], check=False)
+                done = run_on_host(["ip", "netns", "delete", node.netns], check=False)
                 if done.returncode:
                     problems.append(f"ip netns delete {node.netns}: {done.stderr.strip()}")
         if self._run_dir_mounted:
-            done = _host(["umount", str(self.run_dir)], check=False)
+            done = run_on_host(["umount", str(self.run_dir)], check=False)
             if done.returncode:
                 problems.append(f"umount {self.run_dir}: {done.stderr.strip()}")
-        leftover = _mounts_under(self.run_dir)
+        leftover = mounts_under(self.run_dir)
         if leftover:
             problems.append(f"still mounted: {leftover}")
         elif self._own_run_dir:
             shutil.rmtree(self.run_dir, ignore_errors=True)
         return problems
 
-    def _namespace_ids(self) -> set[tuple[int, int]]:
-        """(dev, inode) of our bound namespaces, as /proc/PID/ns/* links resolve."""
-        ids = set()
-        for node in self.nodes.values():
-            for path in (node.netns_file, node.mount_ns_file):
-                try:
-                    st = os.stat(path)
-                except OSError:
-                    continue
-                if st.st_dev == _nsfs_dev():  # else: a plain file, nothing bound on it
-                    ids.add((st.st_dev, st.st_ino))
-        return ids
-
     def _stop_processes(self, problems: list[str]) -> None:
-        """End what we spawned (whole groups) and anything left in our namespaces.
-
-        The namespace sweep catches daemons started through `run` (wg-quick's
-        wireguard-go, sshd sessions) that left our process groups: only processes
-        inside namespaces this lab created are touched.
-        """
-        groups = set(self._procs)
-        ns_ids = self._namespace_ids()
-        for sig, grace in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 5.0)):
-            for pid in groups:
-                _signal_group(pid, sig)
-            for pid in _members(groups, ns_ids):
-                _signal(pid, sig)
-            deadline = time.monotonic() + grace
-            while time.monotonic() < deadline:
-                for proc, _ in self._procs.values():
-                    proc.poll()
-                running = [p for p, _ in self._procs.values() if p.returncode is None]
-                if not running and not _members(groups, ns_ids):
-                    return
-                time.sleep(0.02)
-        left = [p.pid for p, _ in self._procs.values() if p.returncode is None]
-        problems.append(f"processes survived SIGKILL: {left + _members(groups, ns_ids)}")
-
-    # -- signals --------------------------------------------------------------------
-
-    def _install_signal_handlers(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            return  # signal.signal only works in the main thread
-        for sig in _CATCH_SIGNALS:
-            if signal.getsignal(sig) != signal.SIG_IGN:  # an ignored signal stays ignored
-                self._saved_handlers[sig] = signal.signal(sig, self._on_signal)
-
-    def _restore_signal_handlers(self) -> None:
-        for sig, previous in self._saved_handlers.items():
-            if signal.getsignal(sig) == self._on_signal:  # leave a newer handler alone
-                signal.signal(sig, previous)
-
-    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        """Tear down, then let the previous handler (or the default action) proceed."""
-        previous = self._saved_handlers.get(signum, signal.SIG_DFL)
-        try:
-            self.teardown()
-        finally:
-            if callable(previous):
-                previous(signum, frame)
-            elif previous in (signal.SIG_DFL, None):
-                signal.signal(signum, signal.SIG_DFL)
-                os.kill(os.getpid(), signum)
-
-
-def _block_signals() -> set[signal.Signals]:
-    """Keep SIGINT/SIGTERM from interrupting teardown halfway; they arrive after it."""
-    if threading.current_thread() is not threading.main_thread():
-        return set()
-    return signal.pthread_sigmask(signal.SIG_BLOCK, _CATCH_SIGNALS)
-
-
-def _unblock_signals(previous: set[signal.Signals]) -> None:
-    if threading.current_thread() is threading.main_thread():
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
-_NSFS_DEV: int | None = None
-
-
-def _nsfs_dev() -> int:
-    """Device number of the nsfs pseudo filesystem (what /proc/self/ns/* resolve to)."""
-    global _NSFS_DEV
-    if _NSFS_DEV is None:
-        _NSFS_DEV = os.stat("/proc/self/ns/net").st_dev
-    return _NSFS_DEV
-
-
-def _signal(pid: int, sig: int) -> None:
-    try:
-        os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
-
-
-def _signal_group(pgid: int, sig: int) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _members(groups: set[int], ns_ids: set[tuple[int, int]]) -> list[int]:
-    """Live (non-zombie) processes in one of `groups` or one of the namespaces `ns_ids`."""
-    me = os.getpid()
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == me:
-            continue
-        pid = int(entry)
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        state, pgrp = fields[0], int(fields[2])
-        if state in ("Z", "X"):
-            continue
-        if pgrp in groups:
-            found.append(pid)
-            continue
-        for kind in ("net", "mnt"):
-            try:
-                st = os.stat(f"/proc/{pid}/ns/{kind}")
-            except OSError:
-                continue
-            if (st.st_dev, st.st_ino) in ns_ids:
-                found.append(pid)
-                break
-    return found
-
-
-# -- SSH ------------------------------------------------------------------------------
-
-
-def generate_ssh_keypair(directory: Path, name: str = "id_ed25519") -> tuple[Path, str]:
-    """A fresh passphrase-less ed25519 key; returns (private key path, public key line)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    key = directory / name
-    if key.exists():
-        raise FileExistsError(key)
-    _host(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "wgsites-lab", "-f", str(key)])
-    return key, Path(f"{key}.pub").read_text().strip()
-
-
-def ssh(
-    client: Node,
-    *,
-    host: str,
-    port: int = 22,
-    user: str = "root",
-    key: Path,
-    command: str,
-    input: str | None = None,
-    check: bool = True,
-    timeout: float = 60,
-) -> subprocess.CompletedProcess[str]:
-    """Run `command` on `host` over real SSH from inside `client`.
-
-    The lab's stand-in for pulumi-command's remote.Command, which also ignores host
-    keys. `-F /dev/null` keeps this machine's ssh_config out of the picture.
-    """
-    argv = [
-        "ssh",
-        "-F",
-        "/dev/null",
-        "-i",
-        str(key),
-        "-p",
-        str(port),
-        "-o",
-        "StrictHostKeyChecking=no",
-        "-o",
-        "UserKnownHostsFile=/dev/null",
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        "IdentitiesOnly=yes",
-        "-o",
-        "ConnectTimeout=10",
-        "-o",
-        "LogLevel=ERROR",
-        f"{user}@{host}",
-        "--",
-        command,
-    ]
-    return client.run(argv, input=input, check=check, timeout=timeout)
-
-
-_WEB_LOGGER = '''\
-"""Answer every request with 200 and the client address; append it to a log."""
-import http.server
-import socket
-import socketserver
-import sys
-import threading
-
-listen, port, log = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-lock = threading.Lock()
-
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    def answer(self, body):
-        client = self.client_address[0]
-        if client.startswith("::ffff:") and "." in client:
-            client = client[len("::ffff:"):]
-        with lock, open(log, "a") as f:
-            f.write(client + "\\n")
-        data = (client + "\\n").encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if body:
-            self.wfile.write(data)
-
-    def do_GET(self):
-        self.answer(True)
-
-    def do_POST(self):
-        self.answer(True)
-
-    def do_HEAD(self):
-        self.answer(False)
-
-
-class Server(http.server.ThreadingHTTPServer):
-    address_family = socket.AF_INET6 if ":" in listen else socket.AF_INET
-    daemon_threads = True
-
-    def server_bind(self):
-        # HTTPServer.server_bind asks DNS for its own name (getfqdn): in a namespace with a
-        # default route and no resolver that hangs for seconds. Nothing here needs the name.
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = listen, port
-
-
-Server((listen, port), Handler).serve_forever()
-'''
+        """End what we spawned and anything left in our namespaces (processes.stop_processes)."""
+        paths = [p for node in self.nodes.values() for p in (node.netns_file, node.mount_ns_file)]
+        left = stop_processes([proc for proc, _ in self._procs.values()], namespace_ids(paths))
+        if left:
+            problems.append(f"processes survived SIGKILL: {left}")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import re
 import time
 
-from ..model import Spoke
-from ..render import KeyRing, render_wg_quick
+from wgsites.model import Spoke
+from wgsites.render import KeyRing, render_wg_quick
+
+from .addresses import ADDED_PEER_PUBLIC, INTERNET, INTERNET_GATEWAY, WAN_CHANGE, moved
 from .checks import Checker
 from .deploy import install_file_peer, make_keys, put_parameters, wait_for
 from .world import add_device
@@ -17,28 +18,32 @@ from .world import add_device
 def wan_address_change(checker: Checker) -> None:
     """A site behind NAT gets a new public address (ISP reconnect): keepalive must bring it back."""
     world, vpn = checker.world, checker.vpn
-    hub_node = checker.node(vpn.hub.name)
     for spoke in vpn.spokes:
         if spoke.endpoint or spoke.kind != "site" or spoke.name not in world.nat:
             continue
-        box = world.nat[spoke.name]
-        old = world.public[spoke.name]
-        new = str(ipaddress.IPv4Address(old) + 100)
-        box.run(f"ip addr del {old}/24 dev wan0 && ip addr add {new}/24 dev wan0 && ip route replace default via 203.0.113.254")
-        world.public[spoke.name] = new
-        target = str(spoke.address)
-        took = wait_for(lambda t=target: checker.ping(hub_node, t, 1)[1] == 1, 75, interval=1)
-        out = hub_node.run(["wg", "show", vpn.hub.interface, "endpoints"]).stdout
-        seen = next(
-            (line.split("\t")[1] for line in out.splitlines() if line.startswith(checker.dep.keys.public[spoke.name])), "-"
-        )
-        checker.record(
-            "WAN address change: tunnel recovers by itself",
-            spoke.name,
-            took is not None and took <= 60 and seen.startswith(new + ":"),
-            f"{old} -> {new}: hub reached {target} again after "
-            f"{f'{took:.1f} s' if took is not None else 'never'}; hub now sees {seen}",
-        )
+        checker.attempt("WAN address change: tunnel recovers by itself", spoke.name, lambda spoke=spoke: _new_wan(checker, spoke))
+
+
+def _new_wan(checker: Checker, spoke: Spoke) -> tuple[bool, str]:
+    world, vpn = checker.world, checker.vpn
+    hub_node = checker.node(vpn.hub.name)
+    box = world.nat[spoke.name]
+    old = world.public[spoke.name]
+    new = moved(old, WAN_CHANGE)
+    box.run(
+        f"ip addr del {old}/{INTERNET.prefixlen} dev wan0 && ip addr add {new}/{INTERNET.prefixlen} dev wan0"
+        f" && ip route replace default via {INTERNET_GATEWAY}"
+    )
+    world.public[spoke.name] = new
+    target = str(spoke.address)
+    took = wait_for(lambda: checker.ping(hub_node, target, 1)[1] == 1, 75, interval=1)
+    out = hub_node.run(["wg", "show", vpn.hub.interface, "endpoints"]).stdout
+    key = checker.dep.keys.public[spoke.name]
+    seen = next((line.split("\t")[1] for line in out.splitlines() if line.startswith(key)), "-")
+    return took is not None and took <= 60 and seen.startswith(new + ":"), (
+        f"{old} -> {new}: hub reached {target} again after {f'{took:.1f} s' if took is not None else 'never'}; "
+        f"hub now sees {seen}"
+    )
 
 
 def add_peer_through_ssm(checker: Checker) -> None:
@@ -50,7 +55,7 @@ def add_peer_through_ssm(checker: Checker) -> None:
     address = next(a for a in vpn.network.hosts() if a not in used)
     new_peer = Spoke(name="added", kind="peer", address=address, interface="wg0")
     grown = dataclasses.replace(vpn, spokes=(*vpn.spokes, new_peer))
-    node = add_device(world, "added", "203.0.113.90", 90)
+    node = add_device(world, "added", ADDED_PEER_PUBLIC)
     world.vpn = grown
     keys: KeyRing = make_keys(world, previous=checker.dep.keys)
     hub_endpoint = f"{world.public[vpn.hub.name]}:{vpn.hub.listen_port}"
@@ -89,9 +94,13 @@ def add_peer_through_ssm(checker: Checker) -> None:
         got == sent and same_session,
         f"{got}/{sent} pings at 50 ms answered; {pinger.name}'s session kept: {same_session}",
     )
-    install_file_peer(node, "wg0", render_wg_quick(grown, "added", world.stack, keys, hub_endpoint=hub_endpoint))
-    sent, got = checker.ping(node, str(vpn.hub.address), 5)
-    checker.record("the added peer's tunnel works", "added", got > 0, f"{got}/{sent} answered (first may start the handshake)")
+
+    def added_works() -> tuple[bool, str]:
+        install_file_peer(node, "wg0", render_wg_quick(grown, "added", world.stack, keys, hub_endpoint=hub_endpoint))
+        sent, got = checker.ping(node, str(vpn.hub.address), 5)
+        return got > 0, f"{got}/{sent} answered (first may start the handshake)"
+
+    checker.attempt("the added peer's tunnel works", "added", added_works)
 
 
 def _handshake(output: str, key: str) -> str:

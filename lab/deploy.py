@@ -22,11 +22,15 @@ from pathlib import Path
 
 import yaml
 
-from ..keys import generate_private_key, public_key_of
-from ..model import Vpn
-from ..render import KeyRing, install_command, render_user_data, render_wg_quick, ssm_names
-from .netns import Node, ssh
-from .world import CLOUD_API, World, node_kind
+from wgsites.keys import generate_private_key, public_key_of
+from wgsites.model import Vpn
+from wgsites.render import KeyRing, install_command, render_user_data, render_wg_quick, ssm_names
+
+from .addresses import CLOUD_API
+from .netns import Node
+from .services import ssh
+from .stand_ins import paste_private_key
+from .world import World, node_kind
 
 MOTO_PORT = 5000
 LAB_CREDENTIALS = {
@@ -184,6 +188,8 @@ def deploy(world: World, keys: KeyRing | None = None) -> Deployment:
     hub_endpoint = f"{world.public[vpn.hub.name]}:{vpn.hub.listen_port}"
     for node in vpn.nodes:
         dep.configs[node.name] = render_wg_quick(vpn, node.name, world.stack, keys, hub_endpoint=hub_endpoint)
+        if node.name in world.own_keys:  # the lab plays this bring-your-own-key device: it pastes its key
+            dep.configs[node.name] = paste_private_key(dep.configs[node.name], world.own_keys[node.name][1], node.name)
     if vpn.hub.kind == "aws":
         start_ssm(world)
         put_parameters(world, keys, dep.configs[vpn.hub.name])

@@ -13,12 +13,19 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..addressing import AddressPlan
-from ..model import Spoke
-from ..status import text_table
+from wgsites.addressing import AddressPlan
+from wgsites.model import Spoke
+from wgsites.status import text_table
+
+from .addresses import WEB
 from .deploy import Deployment, wait_for
 from .netns import Node
-from .world import WEB, LanHost
+from .stand_ins import dns_through_the_tunnel, own_key_devices
+from .world import LanHost
+
+CURL_EXIT = {"reject": 7, "drop": 28, "accept": 0}
+"""What curl says across a forward rule: refused (7), timed out (28), answered (0)."""
+PAST = {"reject": "rejected", "drop": "dropped", "accept": "accepted"}
 
 
 @dataclass(frozen=True)
@@ -42,11 +49,20 @@ class Checker:
         return passed
 
     def attempt(self, name: str, nodes: str, body: Callable[[], tuple[bool, str]]) -> bool:
+        """The one path of a check: BODY says (passed, detail); if it crashes, the row is a FAIL with the reason."""
         try:
             passed, detail = body()
         except Exception as exc:  # a check that crashes is a failed check, with the reason
-            passed, detail = False, f"{type(exc).__name__}: {str(exc).splitlines()[0][:160]}"
+            passed, detail = False, crash_detail(exc)
         return self.record(name, nodes, passed, detail)
+
+    def guard(self, name: str, nodes: str, step: Callable[[], object]) -> bool:
+        """Run a step that records rows of its own (a scenario, a group of checks); a crash adds a FAIL row."""
+        try:
+            step()
+        except Exception as exc:
+            return self.record(name, nodes, False, crash_detail(exc))
+        return True
 
     # helpers ---------------------------------------------------------------------------
 
@@ -98,18 +114,20 @@ class Checker:
                 out = node.run(["wg", "show", spoke.interface, "latest-handshakes"], check=False).stdout.split()
                 return len(out) == 2 and out[1] != "0"
 
-            took = wait_for(shaken, 20)
-            self.record(
-                "handshake with the hub",
-                spoke.name,
-                took is not None,
-                f"after {took:.1f} s" if took is not None else "no handshake in 20 s",
-            )
+            def body(shaken=shaken) -> tuple[bool, str]:
+                took = wait_for(shaken, 20)
+                return took is not None, f"after {took:.1f} s" if took is not None else "no handshake in 20 s"
+
+            self.attempt("handshake with the hub", spoke.name, body)
 
     def ping_hub(self) -> None:
         for spoke in self.vpn.spokes:
-            sent, got = self.ping(self.node(spoke.name), self.hub_address)
-            self.record(f"ping hub {self.hub_address}", spoke.name, got == sent, f"{got}/{sent} answered")
+
+            def body(spoke=spoke) -> tuple[bool, str]:
+                sent, got = self.ping(self.node(spoke.name), self.hub_address)
+                return got == sent, f"{got}/{sent} answered"
+
+            self.attempt(f"ping hub {self.hub_address}", spoke.name, body)
 
     def reach_lans(self) -> None:
         for spoke in self.vpn.spokes:
@@ -146,42 +164,48 @@ class Checker:
 
     def routes(self) -> None:
         for spoke in self.vpn.spokes:
-            node, iface = self.node(spoke.name), spoke.interface
-            plan = self.plans[spoke.name]
-            wanted = [n for e in plan.peers for n in e.allowed_ips if n.prefixlen != 0]
-            main = node.run(["ip", "route", "show", "dev", iface]).stdout
-            have = {ipaddress.ip_network(line.split()[0], strict=False) for line in main.splitlines()}
-            missing = [str(n) for n in wanted if not any(n.subnet_of(h) for h in have if h.version == n.version)]
-            detail = "; ".join(line.strip() for line in main.splitlines())
-            if plan.full_tunnel:
-                v4 = node.run(["ip", "route", "show", "table", "51820"]).stdout
-                v6 = node.run(["ip", "-6", "route", "show", "table", "51820"]).stdout
-                rules = node.run(["ip", "rule", "show"]).stdout
-                full = f"default dev {iface}" in v4 and f"default dev {iface}" in v6 and "lookup 51820" in rules
-                missing += [] if full else ["default routes in table 51820 (IPv4 and IPv6)"]
-                detail += f"; table 51820: v4 {'ok' if 'default' in v4 else '-'}, v6 {'ok' if 'default' in v6 else '-'}"
-            self.record("routes as the guide lists", spoke.name, not missing, f"missing {missing}" if missing else detail)
+            self.attempt("routes as the guide lists", spoke.name, lambda spoke=spoke: self._routes(spoke))
+
+    def _routes(self, spoke: Spoke) -> tuple[bool, str]:
+        node, iface = self.node(spoke.name), spoke.interface
+        plan = self.plans[spoke.name]
+        wanted = [n for e in plan.peers for n in e.allowed_ips if n.prefixlen != 0]
+        main = node.run(["ip", "route", "show", "dev", iface]).stdout
+        have = {ipaddress.ip_network(line.split()[0], strict=False) for line in main.splitlines()}
+        missing = [str(n) for n in wanted if not any(n.subnet_of(h) for h in have if h.version == n.version)]
+        detail = "; ".join(line.strip() for line in main.splitlines())
+        if plan.full_tunnel:
+            v4 = node.run(["ip", "route", "show", "table", "51820"]).stdout
+            v6 = node.run(["ip", "-6", "route", "show", "table", "51820"]).stdout
+            rules = node.run(["ip", "rule", "show"]).stdout
+            full = f"default dev {iface}" in v4 and f"default dev {iface}" in v6 and "lookup 51820" in rules
+            missing += [] if full else ["default routes in table 51820 (IPv4 and IPv6)"]
+            detail += f"; table 51820: v4 {'ok' if 'default' in v4 else '-'}, v6 {'ok' if 'default' in v6 else '-'}"
+        return not missing, f"missing {missing}" if missing else detail
 
     def mtu(self) -> None:
         for name, plan in self.plans.items():
-            out = self.node(name).run(["ip", "-o", "link", "show", "dev", plan.interface]).stdout
-            match = re.search(r"mtu (\d+)", out)
-            have = int(match.group(1)) if match else 0
-            self.record(f"MTU {plan.mtu}", name, have == plan.mtu, f"{plan.interface} has mtu {have}")
+
+            def body(name=name, plan=plan) -> tuple[bool, str]:
+                out = self.node(name).run(["ip", "-o", "link", "show", "dev", plan.interface]).stdout
+                match = re.search(r"mtu (\d+)", out)
+                have = int(match.group(1)) if match else 0
+                return have == plan.mtu, f"{plan.interface} has mtu {have}"
+
+            self.attempt(f"MTU {plan.mtu}", name, body)
 
     def endpoints_learned(self) -> None:
         hub = self.vpn.hub
-        out = self.node(hub.name).run(["wg", "show", hub.interface, "endpoints"]).stdout
-        endpoints = dict(line.split("\t") for line in out.splitlines() if "\t" in line)
         for spoke in self.vpn.spokes:
-            seen = endpoints.get(self.dep.keys.public[spoke.name], "(none)")
-            public = self.world.public[spoke.name]
-            self.record(
-                "hub learned the endpoint",
-                f"{hub.name}:{spoke.name}",
-                seen.startswith(f"{public}:"),
-                f"wg show endpoint {seen}, expected {public}:*",
-            )
+
+            def body(spoke=spoke) -> tuple[bool, str]:
+                out = self.node(hub.name).run(["wg", "show", hub.interface, "endpoints"]).stdout
+                endpoints = dict(line.split("\t") for line in out.splitlines() if "\t" in line)
+                seen = endpoints.get(self.dep.keys.public[spoke.name], "(none)")
+                public = self.world.public[spoke.name]
+                return seen.startswith(f"{public}:"), f"wg show endpoint {seen}, expected {public}:*"
+
+            self.attempt("hub learned the endpoint", f"{hub.name}:{spoke.name}", body)
 
     def full_tunnel_egress(self) -> None:
         hub_public = self.world.public[self.vpn.hub.name]
@@ -202,15 +226,13 @@ class Checker:
     def keys_stay_home(self) -> None:
         """SSH hosts printed only their public key, made on the host."""
         for name, printed in self.dep.install_output.items():
-            iface = self.iface(name)
-            derived = self.node(name).run(f"wg pubkey < /etc/wireguard/{iface}.key").stdout.strip()
-            ok = printed.strip() == derived == self.dep.keys.public[name] and len(printed.splitlines()) == 1
-            self.record(
-                "install printed only the host's public key",
-                name,
-                ok,
-                f"stdout {len(printed.splitlines())} line(s), matches the host's key: {ok}",
-            )
+
+            def body(name=name, printed=printed) -> tuple[bool, str]:
+                derived = self.node(name).run(f"wg pubkey < /etc/wireguard/{self.iface(name)}.key").stdout.strip()
+                ok = printed.strip() == derived == self.dep.keys.public[name] and len(printed.splitlines()) == 1
+                return ok, f"stdout {len(printed.splitlines())} line(s), matches the host's key: {ok}"
+
+            self.attempt("install printed only the host's public key", name, body)
 
     def forward_rules(self) -> None:
         """The guide's example: TCP 22 between sites refused, ping passing."""
@@ -227,57 +249,62 @@ class Checker:
                         across = self.http(src.node, dst.address, rule.port)
                         local = self.http(owner, dst.address, rule.port)  # the listener is there
                         sent, got = self.ping(src.node, dst.address)
-                        ok = across == (7 if rule.action == "reject" else 28) and local == 0 and got == sent
+                        ok = across == CURL_EXIT[rule.action] and local == 0 and got == sent
                         return ok, f"tcp {rule.port} across: curl exit {across}; from its own gateway: {local}; ping {got}/{sent}"
 
-                    self.attempt(f"tcp {rule.port} {rule.action}ed between sites", f"{src.owner}->{dst.owner}", body)
+                    self.attempt(f"tcp {rule.port} {PAST[rule.action]} between sites", f"{src.owner}->{dst.owner}", body)
 
     def proxy_arp(self) -> None:
         hub = self.vpn.hub
         if not hub.proxy_arp:
             return
-        mac = self.node(hub.name).run(["cat", "/sys/class/net/eth0/address"]).stdout.strip()
         for spoke in self.vpn.spokes:
-            for host in self.world.hosts_of(hub.name):
-                self.ping(self.node(spoke.name), host.address, 1)
-                neigh = host.node.run(["ip", "neigh", "show", str(spoke.address)]).stdout
-                self.record(
-                    "proxy ARP answers for the VPN user",
-                    f"{host.node.name}:{spoke.name}",
-                    mac in neigh,
-                    f"{host.address} maps {spoke.address} to {neigh.strip() or '-'} (host {mac})",
-                )
+            for lan_host in self.world.hosts_of(hub.name):
+
+                def body(spoke=spoke, lan_host=lan_host) -> tuple[bool, str]:
+                    mac = self.node(hub.name).run(["cat", "/sys/class/net/eth0/address"]).stdout.strip()
+                    self.ping(self.node(spoke.name), lan_host.address, 1)
+                    neigh = lan_host.node.run(["ip", "neigh", "show", str(spoke.address)]).stdout
+                    return mac in neigh, f"{lan_host.address} maps {spoke.address} to {neigh.strip() or '-'} (host {mac})"
+
+                self.attempt("proxy ARP answers for the VPN user", f"{lan_host.node.name}:{spoke.name}", body)
 
     def site_path(self) -> None:
-        """Guide's mtr: from a host behind a site, the path is its gateway, the hub's tunnel address, the target."""
+        """Guide's mtr: from a host behind a site, the path is its own LAN's gateway, the hub's tunnel address, the target."""
         for src in self.world.lan_hosts:
             if src.owner == self.vpn.hub.name:
                 continue
             for dst in self.world.hosts_of(self.vpn.hub.name):
-                site = self.vpn.node(src.owner)
-                gateway = str(next(ipaddress.ip_network(lan).network_address + 1 for lan in site.lans))
-                expected = [gateway, self.hub_address, dst.address]
-                have = self.hops(src.node, dst.address)
-                self.record(
-                    "path gateway, hub tunnel, target",
-                    f"{src.owner}->{self.vpn.hub.name}",
-                    have == expected,
-                    f"traceroute {have}, expected {expected}",
-                )
+
+                def body(src=src, dst=dst) -> tuple[bool, str]:
+                    expected = [src.gateway, self.hub_address, dst.address]
+                    have = self.hops(src.node, dst.address)
+                    return have == expected, f"traceroute from {src.address} {have}, expected {expected}"
+
+                self.attempt("path gateway, hub tunnel, target", f"{src.owner}->{self.vpn.hub.name}", body)
+
+    def steps(self) -> list[tuple[str, Callable[[], None]]]:
+        """Every check of a running stack, in order; the lab's stand-ins (own keys, DNS) are in `stand_ins`."""
+        return [
+            ("handshakes", self.handshakes),
+            ("ping hub", self.ping_hub),
+            ("MTU", self.mtu),
+            ("routes", self.routes),
+            ("host keys", self.keys_stay_home),
+            ("own-key devices", lambda: own_key_devices(self)),
+            ("LAN hosts", self.reach_lans),
+            ("LAN to LAN", self.lan_to_lan),
+            ("site path", self.site_path),
+            ("forward rules", self.forward_rules),
+            ("proxy ARP", self.proxy_arp),
+            ("full tunnel egress", self.full_tunnel_egress),
+            ("DNS", lambda: dns_through_the_tunnel(self)),
+            ("endpoints", self.endpoints_learned),
+        ]
 
     def run_all(self) -> list[Check]:
-        self.handshakes()
-        self.ping_hub()
-        self.mtu()
-        self.routes()
-        self.keys_stay_home()
-        self.reach_lans()
-        self.lan_to_lan()
-        self.site_path()
-        self.forward_rules()
-        self.proxy_arp()
-        self.full_tunnel_egress()
-        self.endpoints_learned()
+        for name, step in self.steps():
+            self.guard(f"checks: {name}", "-", step)
         return self.results
 
 
@@ -288,3 +315,11 @@ def table(results: list[Check]) -> str:
     header, _, rest = body.partition("\n")
     passed = sum(c.passed for c in results)
     return f"{header}\n{'-' * min(160, len(header) + 20)}\n{rest}\n{passed} passed, {len(results) - passed} failed"
+
+
+def crash_detail(exc: BaseException) -> str:
+    """A crash as one table cell: its type and the first line of its message."""
+    first = str(exc).splitlines()[0][:160] if str(exc) else ""
+    said = (getattr(exc, "stderr", "") or "").strip().splitlines()  # a command's own words (LabCommandError)
+    said = [line for line in said if "rror" in line] or said[-1:]  # its error line, else its last
+    return f"{type(exc).__name__}: {first}" + (f": {said[-1][:200]}" if said else "")

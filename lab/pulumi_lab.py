@@ -25,17 +25,20 @@ from typing import Any
 
 import yaml
 
-from ..config import CONFIG_KEY, parse_vpn
-from ..model import Vpn
-from ..render import KeyRing
-from ..stack import load_stack_file, stack_name
-from ..stackfile import read_stack_document
-from .checks import Check, Checker, table
+from wgsites.config import CONFIG_KEY, parse_vpn
+from wgsites.model import Vpn
+from wgsites.render import KeyRing
+from wgsites.stack import load_stack_file, stack_name
+from wgsites.stackfile import read_stack_document
+
+from .checks import Check, Checker, crash_detail, table
 from .deploy import Deployment, install_file_peer
 from .netns import Lab, Node
-from .world import World, add_device, build_world
+from .services import start_sshd
+from .stand_ins import paste_private_key
+from .world import World, add_device, build_world, manage_node
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "components", "wgsites", "cloud-init", "requirements.txt")
 PASSPHRASE = "wgsites-lab"  # encrypts this throwaway stack's secrets; never a real secret
 
@@ -105,7 +108,7 @@ class PulumiLab:
             if target.is_dir():
                 shutil.rmtree(target)
             if (source / name).is_dir():
-                shutil.copytree(source / name, target, ignore=shutil.ignore_patterns("__pycache__", "lab"))
+                shutil.copytree(source / name, target, ignore=shutil.ignore_patterns("__pycache__"))
             elif (source / name).exists():
                 shutil.copy2(source / name, target)
 
@@ -190,21 +193,18 @@ class PulumiLab:
         self.write_stack_file()
 
     def add_roaming_node(self, name: str, public: str, index: int) -> Node:
-        """A new device behind its own NAT, for a peer about to be added to the stack."""
-        return add_device(self.world, name, public, index)
+        """A new device behind its own NAT, for a peer about to be added to the stack (INDEX: the caller's numbering;
+        its inside network is a /24 the stack leaves free)."""
+        return add_device(self.world, name, public)
 
     def add_ssh_node(self, name: str, public: str, index: int) -> tuple[Node, str, int]:
         """A new host behind its own NAT with sshd on the management network: (node, its SSH address, sshd PID).
 
-        For a site about to be added to the stack; its address is 172.16.0.INDEX.
+        For a site about to be added to the stack; it is host INDEX of the management network.
         """
-        node = add_device(self.world, name, public, index)
-        assert self.world.wiring is not None
-        port = self.world.wiring.link(node, "mgmt0", self.operator)
-        self.operator.run(["ip", "link", "set", port, "master", "mgmt"])
-        address = f"172.16.0.{index}"
-        node.add_address("mgmt0", f"{address}/24")
-        return node, address, node.start_sshd(self.world.ssh_public_key, address, 22)
+        node = add_device(self.world, name, public)
+        address = manage_node(self.world, node, index)
+        return node, address, start_sshd(node, self.world.ssh_public_key, address, 22)
 
     # after an up -----------------------------------------------------------------------------
 
@@ -214,7 +214,10 @@ class PulumiLab:
             if spoke.delivery == "file":
                 node = self.world.nodes[spoke.name]
                 node.run(["sh", "-c", f"wg-quick down {spoke.interface} 2>/dev/null || true"])
-                install_file_peer(node, spoke.interface, outputs[f"{spoke.name}_config"])
+                config = outputs[f"{spoke.name}_config"]
+                if spoke.name in self.world.own_keys:  # the lab plays this device: it pastes its own key
+                    config = paste_private_key(config, self.world.own_keys[spoke.name][1], spoke.name)
+                install_file_peer(node, spoke.interface, config)
 
     def deployment(self, outputs: dict[str, Any]) -> Deployment:
         keys = KeyRing(public=dict(outputs["public_keys"]))
@@ -241,6 +244,10 @@ def lab_rewrite(raw: dict[str, Any], lab_vpn: Vpn) -> dict[str, Any]:
                 item["endpoint"] = spoke.endpoint
             if spoke.ssh:
                 item["ssh"] = {"host": spoke.ssh.host, "port": spoke.ssh.port, "user": spoke.ssh.user}
+            if "publicKey" in item and getattr(spoke, "public_key", None):  # the lab plays the device
+                item["publicKey"] = spoke.public_key
+            if "dns" in item:  # the lab resolver
+                item["dns"] = list(getattr(spoke, "dns", ()))
     return raw
 
 
@@ -255,7 +262,7 @@ def host_snapshot(node: Node, interface: str) -> str:
 
 
 def run_pulumi_lab(stack_file: str | Path, keep: bool = False) -> int:
-    """`wgsites lab STACK --pulumi`: pulumi up, the checks, pulumi destroy."""
+    """`python -m lab STACK --pulumi`: pulumi up, the checks, pulumi destroy."""
     start = time.monotonic()
     with Lab() as lab:
         print(f"lab {lab.prefix}: `pulumi up` of {stack_name(stack_file)} from the operator node", flush=True)
@@ -263,8 +270,9 @@ def run_pulumi_lab(stack_file: str | Path, keep: bool = False) -> int:
             pl = PulumiLab(lab, Path(stack_file))
             pl.up()
             results = pl.check()
-        except PulumiError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+        except Exception as exc:  # a row, never a traceback (PulumiError: the CLI's own output)
+            print(table([Check("lab: pulumi up of the stack", "-", False, crash_detail(exc))]))
+            print(str(exc)[-4000:], file=sys.stderr)
             return 1
         print(table(results))
         if keep:

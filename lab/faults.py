@@ -16,31 +16,20 @@ import re
 import signal
 import subprocess
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..model import Spoke
+from wgsites.model import Spoke
+
+from .addresses import CAFE6_INSIDE, CAFE6_WAN, INTERNET, INTERNET6, INTERNET_GATEWAY, ROAM, WEB6, moved
 from .checks import Checker
 from .deploy import _systemctl, wait_for
 from .netns import Node
-from .world import INTERNET_GATEWAY
+from .services import start_web_logger
 
 RECOVERY_LIMIT = 30.0  # seconds a spoke may be cut off after the hub's boot path ran
 REPLY_RE = re.compile(r"^\[(\d+\.\d+)\] \d+ bytes from .* icmp_seq=(\d+)", re.M)
 SUMMARY_RE = re.compile(r"(\d+) packets transmitted, (\d+) received")
-
-# IPv6 from the documentation range only (RFC 3849), only inside the lab's namespaces.
-INTERNET6 = ipaddress.IPv6Network("2001:db8::/64")
-WEB6 = "2001:db8::80"
-
-
-def guarded(checker: Checker, name: str, nodes: str, scenario: Callable[[], None]) -> None:
-    """Run a scenario; if it crashes, its row says why instead of the lab run dying."""
-    try:
-        scenario()
-    except Exception as exc:
-        checker.record(name, nodes, False, f"{type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}")
 
 
 # -- pings with timestamps ------------------------------------------------------------------
@@ -192,7 +181,10 @@ def roaming_peer(checker: Checker) -> Spoke | None:
 
 def move_nat_wan(box: Node, old: str, new: str) -> None:
     """The café's uplink gets a new public address (what a laptop sees when it changes network)."""
-    box.run(f"ip addr del {old}/24 dev wan0 && ip addr add {new}/24 dev wan0 && ip route replace default via {INTERNET_GATEWAY}")
+    box.run(
+        f"ip addr del {old}/{INTERNET.prefixlen} dev wan0 && ip addr add {new}/{INTERNET.prefixlen} dev wan0"
+        f" && ip route replace default via {INTERNET_GATEWAY}"
+    )
 
 
 def peer_roams(checker: Checker) -> None:
@@ -203,7 +195,7 @@ def peer_roams(checker: Checker) -> None:
     world, hub = checker.world, checker.vpn.hub
     node, box = world.nodes[peer.name], world.nat[peer.name]
     old = world.public[peer.name]
-    new = str(ipaddress.IPv4Address(old) + 110)
+    new = moved(old, ROAM)
     pinger = Pinger.start(node, str(hub.address), world.lab.run_dir / "roam.ping", 40)
     wait_until_answered([pinger], time.time(), 10)
     time.sleep(1)
@@ -255,15 +247,15 @@ def add_web6(checker: Checker) -> tuple[Node, Path]:
     web6 = world.lab.node("web6")
     port = world.wiring.link(web6, "eth0", world.lab.nodes["internet"])
     world.lab.nodes["internet"].run(["ip", "link", "set", port, "master", "br0"])
-    web6.run(["ip", "-6", "address", "add", f"{WEB6}/64", "dev", "eth0", "nodad"])
-    return web6, web6.start_web_logger("::", 80)
+    web6.run(["ip", "-6", "address", "add", f"{WEB6}/{INTERNET6.prefixlen}", "dev", "eth0", "nodad"])
+    return web6, start_web_logger(web6, "::", 80)
 
 
 def give_cafe_ipv6(checker: Checker, peer: Spoke, index: int, web6: Node) -> Cafe6:
     """Static IPv6 on the café box (WAN and inside /64, forwarding) and on the peer, with a default route."""
     box, node = checker.world.nat[peer.name], checker.world.nodes[peer.name]
-    wan = str(INTERNET6.network_address + 0x10 + index)
-    inside = ipaddress.IPv6Network(f"2001:db8:1:{index:x}::/64")
+    wan = str(INTERNET6.network_address + CAFE6_WAN + index)
+    inside = ipaddress.IPv6Network(CAFE6_INSIDE.format(index=index))
     gateway, address = str(inside.network_address + 1), str(inside.network_address + 2)
     box.run(["ip", "-6", "address", "add", f"{wan}/64", "dev", "wan0", "nodad"])
     box.run(["ip", "-6", "address", "add", f"{gateway}/64", "dev", "lan0", "nodad"])
@@ -335,9 +327,9 @@ def _judge_ipv6(checker: Checker, cafe: Cafe6, web6_log: Path) -> tuple[bool, st
 
 def run_faults(checker: Checker) -> None:
     """Every namespace fault scenario, each guarded; the hub's restart last (it disturbs every tunnel)."""
-    guarded(checker, "laptop roams: traffic resumes within one keepalive", "-", lambda: peer_roams(checker))
-    guarded(checker, "IPv6 at the café", "-", lambda: ipv6_stays_in_tunnel(checker))
-    guarded(checker, "hub's WireGuard killed, boot path rerun", checker.vpn.hub.name, lambda: hub_process_killed(checker))
+    checker.guard("laptop roams: traffic resumes within one keepalive", "-", lambda: peer_roams(checker))
+    checker.guard("IPv6 at the café", "-", lambda: ipv6_stays_in_tunnel(checker))
+    checker.guard("hub's WireGuard killed, boot path rerun", checker.vpn.hub.name, lambda: hub_process_killed(checker))
 
 
 # -- helpers for the engine's fault tests (tests/pulumi/test_pulumi_faults.py) ----------------------

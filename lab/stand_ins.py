@@ -1,0 +1,133 @@
+"""Where the lab stands in for what it cannot have, and the checks that say so in the table.
+
+Why: a stack that passes `check` must run in the lab. A bring-your-own-key device
+holds a key nobody else knows: the lab plays that device with a key of its own
+(`world.play_own_key_devices`) and pastes it where the config's comment says, as
+its user would. A peer's public DNS server (9.9.9.9) is not on the lab internet:
+the lab resolver answers instead (`world.lab_dns`), and the checks show where the
+lookups went: through the tunnel for a full tunnel, beside it for a split one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from wgsites.keys import public_key_of
+from wgsites.model import Spoke
+
+from .addresses import LAB_NAME, RESOLVER, WEB, LabSetupError
+from .netns import Node
+
+if TYPE_CHECKING:
+    from .checks import Checker
+
+OWN_KEY_COMMENT = "# Your own key:"
+"""How a bring-your-own-key device's config starts the line that says where its private key goes."""
+HOST_RESOLVER = Path("/etc/resolv.conf")
+
+
+def paste_private_key(config: str, private_key: str, name: str) -> str:
+    """The device's config with `PrivateKey = ...` on the line after the comment that asks for it."""
+    lines = config.splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        if line.startswith(OWN_KEY_COMMENT):
+            return "".join([*lines[: i + 1], f"PrivateKey = {private_key}\n", *lines[i + 1 :]])
+    raise LabSetupError(f"the config of {name} has no line saying where its own key goes ({OWN_KEY_COMMENT!r})")
+
+
+def short(key: str) -> str:
+    return f"{key[:6]}...{key[-3:]}"
+
+
+def own_key_devices(checker: Checker) -> None:
+    """Each bring-your-own-key device: the lab's key is the one its tunnel runs with, and it handshakes."""
+    for name, (stack_key, private) in checker.world.own_keys.items():
+
+        def body(name=name, stack_key=stack_key, private=private) -> tuple[bool, str]:
+            iface = checker.iface(name)
+            node = checker.node(name)
+            running = node.run(["wg", "show", iface, "public-key"]).stdout.strip()
+            shaken = node.run(["wg", "show", iface, "latest-handshakes"]).stdout.split()
+            pasted = f"PrivateKey = {private}" in checker.dep.configs.get(name, "")
+            ok = pasted and running == public_key_of(private) and len(shaken) == 2 and shaken[1] != "0"
+            return ok, (
+                f"the lab played this device: the stack's publicKey {short(stack_key)} replaced by the lab's "
+                f"{short(running)} in the lab's copy only; its private key pasted under the config's comment: {pasted}; "
+                f"handshake: {len(shaken) == 2 and shaken[1] != '0'}"
+            )
+
+        checker.attempt("bring-your-own key: the lab plays the device", name, body)
+
+
+def host_resolver_fingerprint() -> str:
+    """This machine's resolver configuration, to prove the lab left it alone."""
+    try:
+        data = HOST_RESOLVER.read_bytes()
+    except OSError as exc:
+        return f"unreadable ({exc.strerror})"
+    return hashlib.sha256(data).hexdigest()[:16] + ("; /run/resolvconf exists" if Path("/run/resolvconf").exists() else "")
+
+
+def count_dns(box: Node) -> int:
+    """DNS packets (UDP and TCP port 53) that left the box's inside network, counted by nft on the box."""
+    if "labdns" not in box.run(["nft", "list", "tables"]).stdout:
+        box.run(
+            "nft -f - <<'EOF'\n"
+            "table ip labdns {\n"
+            '  chain count { type filter hook forward priority 0; iifname "lan0" udp dport 53 counter; '
+            'iifname "lan0" tcp dport 53 counter; }\n'
+            "}\nEOF"
+        )
+    out = box.run(["nft", "list", "chain", "ip", "labdns", "count"]).stdout
+    return sum(int(n) for n in re.findall(r"counter packets (\d+)", out))
+
+
+def dns_through_the_tunnel(checker: Checker) -> None:
+    """Each spoke with the lab resolver as DNS server: a lookup, who the resolver saw, what its café counted."""
+    world = checker.world
+    spokes = [s for s in world.vpn.spokes if RESOLVER in s.dns]
+    if not spokes:
+        return
+    for box in (world.nat[s.name] for s in spokes if s.name in world.nat):
+        count_dns(box)  # the counters exist before any lookup is judged
+    for spoke in spokes:
+        name = "DNS through the tunnel, none on the café" if spoke.tunnel == "full" else "DNS of a split tunnel goes direct"
+        checker.attempt(name, spoke.name, lambda spoke=spoke: _judge_lookup(checker, spoke))
+    checker.attempt(
+        "this machine's resolver untouched",
+        "-",
+        lambda: (
+            (now := host_resolver_fingerprint()) == world.host_resolver,
+            f"/etc/resolv.conf here: {world.host_resolver} before, {now} after",
+        ),
+    )
+
+
+def _judge_lookup(checker: Checker, spoke: Spoke) -> tuple[bool, str]:
+    world = checker.world
+    node = checker.node(spoke.name)
+    box = world.nat.get(spoke.name)
+    assert world.resolver_log is not None
+    resolv = node.read_file("/etc/resolv.conf")
+    before = count_dns(box) if box else 0
+    earlier = len(world.resolver_log.read_text().splitlines())
+    done = node.run(["getent", "ahostsv4", LAB_NAME], check=False, timeout=30)
+    answer = done.stdout.split()[0] if done.stdout.split() else "-"
+    sources = sorted({line.split()[0] for line in world.resolver_log.read_text().splitlines()[earlier:]})
+    packets = (count_dns(box) - before) if box else 0
+    stack_dns, lab_dns = world.dns_rewrites.get(spoke.name, (spoke.dns, spoke.dns))
+    detail = (
+        f"stack's DNS {', '.join(stack_dns)} -> lab's {', '.join(lab_dns)}; resolv.conf has it: "
+        f"{f'nameserver {RESOLVER}' in resolv}; {LAB_NAME} -> {answer}; the resolver saw {sources or 'nobody'}; "
+        f"DNS packets from the café's inside: {packets if box else 'no café'}"
+    )
+    resolved = answer == WEB and f"nameserver {RESOLVER}" in resolv
+    if spoke.tunnel == "full":
+        hub_public = world.public[world.vpn.hub.name]
+        return resolved and sources == [hub_public] and packets == 0, detail + f" (expected: only {hub_public}, 0 packets)"
+    direct = world.public[spoke.name]
+    ok = resolved and direct in sources and (packets > 0 or box is None)
+    return ok, detail + f" (expected: {direct} directly, counted on the café)"
