@@ -1,16 +1,19 @@
 #!/usr/bin/python3
-"""wgsites-sync: apply this gateway's WireGuard config and key from SSM Parameter Store.
+"""wgsites-sync: the gateway's agent; applies the bundle the bootstrap fetched from SSM, in place.
 
-Run by a systemd timer (at boot and every few seconds). It changes nothing when
-the parameters did not change; otherwise it hands the new config to the wgsites
-install script, which reloads the interface in place (`wg syncconf`), so other
-tunnels never drop. The key is written to a 0600 file and never printed. What the
-parameters hold is not trusted: a key that is not one WireGuard key is refused here,
-and the install script refuses a config with any line wgsites does not write.
+It travels in the bundle (the bootstrap runs the bundle's own agent), so an upgrade of
+wgsites upgrades it too, with the VM running on. Each period it makes the host match the
+bundle: the install script in place, the timer's period, the private key (its SecureString
+decrypted only when its version moved), and the config, handed to the install script,
+which reloads the interface in place (`wg syncconf`) so other tunnels never drop. Nothing
+the parameters hold is trusted: a key that is not one WireGuard key is refused here, the
+install script refuses a config with any line wgsites does not write.
 """
 
 import base64
 import binascii
+import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -77,26 +80,58 @@ def sync_key(ssm, iface: str, running: bool) -> bool:
     return True
 
 
-def main() -> int:
+def install_script(bundle: dict, path: str) -> None:
+    """The bundle's install script at PATH (what the agent runs, and what `reresolve` timers call)."""
+    if read(path) != bundle["install"]:
+        write_private(path, bundle["install"])
+        os.chmod(path, 0o755)
+        print(f"wgsites-sync: {path} updated", file=sys.stderr)
+
+
+def sync_period(seconds: int) -> None:
+    """The timer's period as the bundle says, in a drop-in; systemd reloads it (the lab's timer reads the file)."""
+    unit_dir = os.environ.get("WGSITES_UNIT_DIR", "/etc/systemd/system")
+    path = f"{unit_dir}/wgsites-sync.timer.d/period.conf"
+    text = f"# written by wgsites-sync from the bundle\n[Timer]\nOnUnitActiveSec={seconds}s\n"
+    if read(path) == text:
+        return
+    write_private(path, text)
+    os.chmod(path, 0o644)
+    if os.path.isdir("/run/systemd/system"):
+        subprocess.run(["systemctl", "daemon-reload"], check=False)
+        subprocess.run(["systemctl", "restart", "--no-block", "wgsites-sync.timer"], check=False)
+    print(f"wgsites-sync: polling every {seconds} s", file=sys.stderr)
+
+
+def main(bundle_path: str) -> int:
     load_settings()
     import boto3  # Ubuntu's python3-boto3
 
+    text = read(bundle_path)
+    bundle = json.loads(text)
     iface = os.environ["WGSITES_INTERFACE"]
+    install = os.environ["WGSITES_INSTALL"]
+    applied_path = f"{os.environ.get('WGSITES_STATE_DIR', '/var/lib/wgsites')}/{iface}/applied-bundle"
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    install_script(bundle, install)
+    sync_period(int(bundle["sync_seconds"]))
     # endpoint_url: None on AWS; set only where the SSM API is elsewhere (the lab). Passed
     # explicitly because older botocore ignores AWS_ENDPOINT_URL_SSM.
     ssm = boto3.client("ssm", region_name=os.environ["WGSITES_REGION"], endpoint_url=os.environ.get("AWS_ENDPOINT_URL_SSM"))
     running = subprocess.run(["ip", "link", "show", "dev", iface], capture_output=True).returncode == 0
     if not sync_key(ssm, iface, running):
         return 1
-    parameter = ssm.get_parameter(Name=os.environ["WGSITES_CONFIG_PARAMETER"])["Parameter"]
-    config = parameter["Value"]
-    if running and read(f"{os.environ.get('WGSITES_WG_DIR', '/etc/wireguard')}/{iface}.conf") == config:
+    config = bundle["config"]
+    same = read(f"{os.environ.get('WGSITES_WG_DIR', '/etc/wireguard')}/{iface}.conf") == config
+    # a new bundle may carry new rules for the same config (they live in the install script)
+    if running and same and read(applied_path) == digest:
         return 0
-    result = subprocess.run([os.environ["WGSITES_INSTALL"], "install"], input=config, text=True, stdout=subprocess.DEVNULL)
+    result = subprocess.run([install, "install"], input=config, text=True, stdout=subprocess.DEVNULL)
     if result.returncode == 0:
-        print(f"wgsites-sync: applied config version {parameter.get('Version', '?')}", file=sys.stderr)
+        write_private(applied_path, digest)
+        print(f"wgsites-sync: applied the bundle to {iface}", file=sys.stderr)
     return result.returncode
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1]))

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from wgsites.model import Vpn
-from wgsites.render import render_user_data, ssm_names
+from wgsites.bundle import GatewayParameters, chunks, manifest
+from wgsites.model import Hub
 
 CANONICAL = "099720109477"
 UBUNTU_NOBLE = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-{arch}-server-*"
@@ -31,7 +31,7 @@ def architecture(instance_type: str) -> str:
 
 def read_parameters_policy(arns: list[str]) -> str:
     """Read exactly these parameters; the aws/ssm key's own policy lets SSM decrypt for the account."""
-    statement = {"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": sorted(arns)}
+    statement = {"Effect": "Allow", "Action": ["ssm:GetParameter", "ssm:GetParameters"], "Resource": sorted(arns)}
     return json.dumps({"Version": "2012-10-17", "Statement": [statement]}, sort_keys=True)
 
 
@@ -48,10 +48,12 @@ ASSUME_ROLE_EC2 = json.dumps(
 
 @dataclass(frozen=True)
 class AwsGatewayArgs:
-    vpn: Vpn
+    hub: Hub
     stack: str
-    region: str
-    config: pulumi.Input[str]  # the hub's wg-quick config (no key in it), exactly as the core renders it
+    parameters: GatewayParameters  # where the bundle and the key go in SSM
+    user_data: str  # the static bootstrap, as the core renders it
+    bundle: pulumi.Input[str]  # the bundle (config, install script, agent, period), as the core renders it; no key
+    chunks: int  # how many chunk parameters it takes (the core knows before the keys are known)
     private_key: pulumi.Input[str]  # the hub's WireGuard key (secret)
 
 
@@ -59,7 +61,8 @@ class AwsGateway(pulumi.ComponentResource):
     """Security group, IAM role and instance profile, SSM parameters, instance, Elastic IP."""
 
     security_group: aws.ec2.SecurityGroup
-    config_parameter: aws.ssm.Parameter
+    chunk_parameters: list[aws.ssm.Parameter]
+    manifest_parameter: aws.ssm.Parameter
     key_parameter: aws.ssm.Parameter
     role: aws.iam.Role
     role_policy: aws.iam.RolePolicy
@@ -72,10 +75,9 @@ class AwsGateway(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AwsGatewayArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("wgsites:aws_gateway:AwsGateway", name, None, opts)
-        hub = args.vpn.hub
+        hub, ssm = args.hub, args.parameters
         child = pulumi.ResourceOptions(parent=self)
         tags = {"Name": f"wgsites-{args.stack}-{hub.name}", "wgsites:stack": args.stack, "wgsites:node": hub.name}
-        ssm = ssm_names(args.stack, hub.interface, args.region)
 
         v4 = [c for c in hub.aws.admin_cidrs if ipaddress.ip_network(c).version == 4]
         v6 = [c for c in hub.aws.admin_cidrs if ipaddress.ip_network(c).version == 6]
@@ -113,16 +115,33 @@ class AwsGateway(pulumi.ComponentResource):
             opts=child,
         )
 
-        # Config in the clear (`insecure_value`), so a preview shows its diff; `value` is always masked.
-        self.config_parameter = aws.ssm.Parameter(
-            f"{name}-config",
-            name=ssm.config,
+        # The bundle in the clear (`insecure_value`), so a preview shows its diff (`value` is always masked);
+        # Standard-tier chunks (4 KB each, free), then the manifest that names them, written last: the VM
+        # applies a bundle only when its chunks match the manifest's hash. delete_before_replace: a renamed
+        # node's parameters keep their SSM names, which a create-before-delete would find taken.
+        bundle = pulumi.Output.from_input(args.bundle)
+        self.chunk_parameters = [
+            aws.ssm.Parameter(
+                f"{name}-bundle-{i:04d}",
+                name=ssm.chunk(i),
+                type="String",
+                tier="Standard",
+                insecure_value=bundle.apply(lambda text, i=i: chunks(text, args.chunks)[i]),
+                description=f"wgsites {args.stack}: bundle of {hub.name} ({hub.interface}), part {i + 1} of {args.chunks}",
+                tags=tags,
+                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+            )
+            for i in range(args.chunks)
+        ]
+        self.manifest_parameter = aws.ssm.Parameter(
+            f"{name}-bundle",
+            name=ssm.manifest,
             type="String",
-            tier="Intelligent-Tiering",  # Advanced only when the config outgrows 4 KB
-            insecure_value=args.config,
-            description=f"wgsites {args.stack}: wg-quick config of {hub.name} ({hub.interface}), no key",
+            tier="Standard",
+            insecure_value=bundle.apply(lambda text: manifest(text, args.chunks)),
+            description=f"wgsites {args.stack}: which bundle {hub.name} ({hub.interface}) applies (chunks, SHA-256)",
             tags=tags,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=self.chunk_parameters, delete_before_replace=True),
         )
         self.key_parameter = aws.ssm.Parameter(
             f"{name}-private-key",
@@ -131,7 +150,7 @@ class AwsGateway(pulumi.ComponentResource):
             value=pulumi.Output.secret(args.private_key),
             description=f"wgsites {args.stack}: WireGuard private key of {hub.name} ({hub.interface})",
             tags=tags,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
 
         self.role = aws.iam.Role(
@@ -144,7 +163,9 @@ class AwsGateway(pulumi.ComponentResource):
         self.role_policy = aws.iam.RolePolicy(
             f"{name}-read-parameters",
             role=self.role.id,
-            policy=pulumi.Output.all(self.config_parameter.arn, self.key_parameter.arn).apply(read_parameters_policy),
+            policy=pulumi.Output.all(
+                self.manifest_parameter.arn, self.key_parameter.arn, *(p.arn for p in self.chunk_parameters)
+            ).apply(read_parameters_policy),
             opts=child,
         )
         self.instance_profile = aws.iam.InstanceProfile(f"{name}-profile", role=self.role.name, tags=tags, opts=child)
@@ -158,14 +179,16 @@ class AwsGateway(pulumi.ComponentResource):
             ],
             opts=pulumi.InvokeOutputOptions(parent=self),
         )
-        self.user_data = render_user_data(args.vpn, args.stack, ssm)
+        self.user_data = args.user_data
         self.instance = aws.ec2.Instance(
             f"{name}-instance",
             ami=ami.id,
             instance_type=hub.aws.instance_type,
             vpc_security_group_ids=[self.security_group.id],
             iam_instance_profile=self.instance_profile.name,
-            user_data_replace_on_change=False,
+            # the user data is a static bootstrap: it changes only with instance-level choices (stack, interface,
+            # region), and cloud-init runs it once per instance, so a change needs a new instance to take effect
+            user_data_replace_on_change=True,
             metadata_options=aws.ec2.InstanceMetadataOptionsArgs(
                 http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1
             ),
@@ -173,11 +196,11 @@ class AwsGateway(pulumi.ComponentResource):
                 encrypted=True, volume_type="gp3", delete_on_termination=True, tags=tags
             ),
             tags=tags,
-            user_data=self.user_data,  # plain text, so a preview shows its diff (the core keeps it under 16 KB)
+            user_data=self.user_data,  # plain text, so a preview shows its diff
             opts=pulumi.ResourceOptions(
                 parent=self,
-                # the sync unit reads the parameters at first boot: let them and the policy exist first
-                depends_on=[self.config_parameter, self.key_parameter, self.role_policy],
+                # the bootstrap reads the parameters at first boot: let them and the policy exist first
+                depends_on=[self.manifest_parameter, self.key_parameter, self.role_policy],
                 # a newer Ubuntu image must not replace a running gateway; `pulumi up --replace` does it knowingly
                 ignore_changes=["ami"],
             ),

@@ -17,8 +17,16 @@ from dataclasses import dataclass, field
 import pulumi
 
 from wgsites.addressing import AddressPlan
+from wgsites.bundle import gateway_parameters
 from wgsites.model import Vpn
-from wgsites.render import KeyRing, install_command, render_wg_quick
+from wgsites.render import (
+    KeyRing,
+    gateway_bundle_chunks,
+    install_command,
+    render_gateway_bundle,
+    render_user_data,
+    render_wg_quick,
+)
 
 from .aws_gateway import AwsGateway, AwsGatewayArgs
 from .keys import derived_key
@@ -100,7 +108,13 @@ class WireGuardVpn(pulumi.ComponentResource):
             if not args.region:
                 raise pulumi.RunError("aws:region: missing for an aws hub; set it with `pulumi config set aws:region ...`")
             gateway_args = AwsGatewayArgs(
-                vpn, stack, args.region, config=self.configs[hub.name], private_key=self.private_keys[hub.name]
+                hub,
+                stack,
+                parameters=gateway_parameters(stack, hub.interface, args.region),
+                user_data=render_user_data(hub, stack, gateway_parameters(stack, hub.interface, args.region)),
+                bundle=self.configs[hub.name].apply(lambda config: render_gateway_bundle(vpn, stack, config)),
+                chunks=gateway_bundle_chunks(vpn, stack),
+                private_key=self.private_keys[hub.name],
             )
             self.gateway = AwsGateway(f"{name}-{hub.name}", gateway_args, child)
             if hub.endpoint is None:

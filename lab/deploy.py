@@ -22,9 +22,10 @@ from pathlib import Path
 
 import yaml
 
+from wgsites.bundle import GatewayParameters, chunk_count, chunks, gateway_parameters, manifest
 from wgsites.keys import generate_private_key, public_key_of
 from wgsites.model import Vpn
-from wgsites.render import KeyRing, install_command, render_user_data, render_wg_quick, ssm_names
+from wgsites.render import KeyRing, install_command, render_gateway_bundle, render_user_data, render_wg_quick
 
 from .addresses import CLOUD_API
 from .netns import Node
@@ -102,28 +103,38 @@ def start_ssm(world: World) -> None:
     world.cloud.wait_for_port(CLOUD_API, MOTO_PORT, pid=pid, timeout=30)
 
 
-def put_parameters(world: World, keys: KeyRing, config: str) -> None:
-    """What the Pulumi layer's ssm.Parameter resources do: config as String, key as SecureString.
+def gateway_parameter_names(world: World) -> GatewayParameters:
+    return gateway_parameters(world.stack, world.vpn.hub.interface, LAB_CREDENTIALS["AWS_DEFAULT_REGION"], ssm_endpoint())
+
+
+def put_parameters(world: World, keys: KeyRing, config: str, vpn: Vpn | None = None, text: str | None = None) -> None:
+    """What the Pulumi layer's ssm.Parameter resources do: the bundle of CONFIG (rendered for VPN, default the
+    world's) in its chunks, then its manifest, and the key as a SecureString.
 
     Runs on the operator node with boto3; the key travels on stdin, never in argv.
     """
     assert world.operator
-    hub = world.vpn.hub
-    names = ssm_names(world.stack, hub.interface, LAB_CREDENTIALS["AWS_DEFAULT_REGION"])
+    vpn = vpn or world.vpn
+    names = gateway_parameter_names(world)
+    text = text or render_gateway_bundle(vpn, world.stack, config)  # TEXT: a bundle made by hand (tests)
+    count = chunk_count(text)
     script = (
         "import boto3, json, sys\n"
         "p = json.load(sys.stdin)\n"
         "c = boto3.client('ssm', endpoint_url=p['endpoint'], region_name=p['region'])\n"
-        "c.put_parameter(Name=p['config_name'], Value=p['config'], Type='String', Overwrite=True)\n"
+        "for name, value in p['chunks']:\n"
+        "    c.put_parameter(Name=name, Value=value, Type='String', Overwrite=True)\n"
+        "c.put_parameter(Name=p['manifest_name'], Value=p['manifest'], Type='String', Overwrite=True)\n"
         "c.put_parameter(Name=p['key_name'], Value=p['key'], Type='SecureString', Overwrite=True)\n"
     )
     payload = {
         "endpoint": ssm_endpoint(),
         "region": names.region,
-        "config_name": names.config,
-        "config": config,
+        "chunks": [(names.chunk(i), piece) for i, piece in enumerate(chunks(text, count))],
+        "manifest_name": names.manifest,
+        "manifest": manifest(text, count),
         "key_name": names.key,
-        "key": keys.private[hub.name],
+        "key": keys.private[vpn.hub.name],
     }
     world.operator.run([sys.executable, "-c", script], input=json.dumps(payload), env=LAB_CREDENTIALS)
 
@@ -167,8 +178,12 @@ def _systemctl(node: Node, args: list[str]) -> None:
         lock = shlex.quote(str(node.dir / f"{service}.lock"))
         exec_start = f"flock {lock} {_unit(node, service)['ExecStart']}"
         if unit.endswith(".timer") and verb == "enable" and "--now" in args:
-            period = _unit(node, unit)["OnUnitActiveSec"].rstrip("s")
-            node.spawn(f"while true; do {exec_start}; sleep {shlex.quote(period)}; done", env=LAB_CREDENTIALS)
+            # the period as systemd would take it: the unit's, or a drop-in's (the agent writes one from the bundle)
+            default = _unit(node, unit)["OnUnitActiveSec"].rstrip("s")
+            drop_ins = shlex.quote(f"/etc/systemd/system/{unit}.d")
+            period = f"$(cat {drop_ins}/*.conf 2>/dev/null | sed -n 's/^OnUnitActiveSec=\\([0-9]*\\)s$/\\1/p' | tail -n 1)"
+            loop = f"while true; do {exec_start}; p={period}; sleep ${{p:-{default}}}; done"
+            node.spawn(loop, env=LAB_CREDENTIALS)
         elif unit.endswith(".service") and verb == "start":
             node.run(exec_start, env=LAB_CREDENTIALS, timeout=90)
         else:
@@ -193,8 +208,7 @@ def deploy(world: World, keys: KeyRing | None = None) -> Deployment:
     if vpn.hub.kind == "aws":
         start_ssm(world)
         put_parameters(world, keys, dep.configs[vpn.hub.name])
-        names = ssm_names(world.stack, vpn.hub.interface, LAB_CREDENTIALS["AWS_DEFAULT_REGION"], endpoint_url=ssm_endpoint())
-        apply_cloud_init(world.nodes[vpn.hub.name], render_user_data(vpn, world.stack, names))
+        apply_cloud_init(world.nodes[vpn.hub.name], render_user_data(vpn.hub, world.stack, gateway_parameter_names(world)))
     for node in vpn.nodes:
         kind = node_kind(vpn, node.name)
         if kind == "ssh":

@@ -14,9 +14,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+from .bundle import gateway_parameters
 from .config import CONFIG_KEY, ConfigError
 from .model import Vpn
-from .render import install_command, render_user_data, ssm_names
+from .render import install_command, render_user_data
 
 EC2_USER_DATA_BYTES = 16384
 MAX_ARG_STRLEN = 131072  # includes the terminating NUL
@@ -24,8 +25,9 @@ LONGEST_REGION = "ap-southeast-99"  # stands in for aws:region when the stack fi
 
 
 def user_data_bytes(vpn: Vpn, stack: str, region: str | None) -> int:
+    """The aws hub's user data: a static bootstrap, whose size only its names move (rules travel in the bundle)."""
     hub = vpn.hub
-    return len(render_user_data(vpn, stack, ssm_names(stack, hub.interface, region or LONGEST_REGION)).encode())
+    return len(render_user_data(hub, stack, gateway_parameters(stack, hub.interface, region or LONGEST_REGION)).encode())
 
 
 def install_argument_bytes(vpn: Vpn, stack: str, name: str) -> int:
@@ -64,15 +66,12 @@ def rendered_size_errors(vpn: Vpn, stack: str, region: str | None = None, path: 
     """One message per limit a rendered file passes, naming the key that grew it, the size and the fix."""
     errors: list[str] = []
     if vpn.hub.kind == "aws":
-
-        def user_data(v: Vpn) -> int:
-            return user_data_bytes(v, stack, region)
-
-        measured = user_data(vpn)
+        measured = user_data_bytes(vpn, stack, region)
         if measured > EC2_USER_DATA_BYTES:
-            limit = f"EC2's limit of {EC2_USER_DATA_BYTES} bytes (before base64)"
-            what = f"the user data of the aws hub {vpn.hub.name}"
-            errors.append(_too_large(vpn, what, measured, limit, user_data, EC2_USER_DATA_BYTES, path))
+            errors.append(
+                f"{path}.hub: the user data of the aws hub {vpn.hub.name} is {measured} bytes, over EC2's limit of "
+                f"{EC2_USER_DATA_BYTES} bytes (before base64); shorten the stack's and the hub's names"
+            )
     sizes = {name: install_argument_bytes(vpn, stack, name) for name in ssh_managed(vpn)}
     if sizes and max(sizes.values()) > MAX_ARG_STRLEN:
         name = max(sizes, key=sizes.__getitem__)

@@ -16,8 +16,9 @@ from pathlib import Path
 import jinja2
 
 from .addressing import AddressPlan
+from .bundle import GatewayParameters, bundle_text, chunk_count, gateway_parameters
 from .keys import is_valid_key
-from .model import Spoke, Vpn
+from .model import Hub, Spoke, Vpn
 from .names import nft_table
 from .plaintext import unsafe_character
 
@@ -66,6 +67,7 @@ def gzip_base64(text: str) -> str:
 _env.filters["gzip_base64"] = gzip_base64
 
 INSTALL_PATH = "/usr/local/sbin/wgsites-install-{interface}"
+STAND_IN_KEY = "ccoBvlR+TqgVW9QgONvVmH5ErbYYrvDfk4OeTFdNgUU="  # a valid public key of 44 characters, for lengths
 # The end of the first line of every config wgsites renders: how it knows a file is its own.
 RENDERED_MARK = "Rendered by wgsites; edits are overwritten."
 # The last line of every config wgsites renders: a config cut short on its way (a dropped SSH
@@ -88,21 +90,6 @@ class KeyRing:
 
     public: Mapping[str, str]
     private: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class SsmNames:
-    """Where an aws hub's sync unit finds its config and key."""
-
-    config: str
-    key: str
-    region: str
-    endpoint_url: str | None = None  # only the lab points the unit elsewhere
-
-
-def ssm_names(stack: str, interface: str, region: str, endpoint_url: str | None = None) -> SsmNames:
-    base = f"/wgsites/{stack}/{interface}"
-    return SsmNames(config=f"{base}/config", key=f"{base}/private-key", region=region, endpoint_url=endpoint_url)
 
 
 @dataclass(frozen=True)
@@ -248,22 +235,32 @@ def install_command(vpn: Vpn, name: str, stack: str, action: str = "install", us
     return command if user == "root" else f"sudo -n {command}"
 
 
-def render_user_data(vpn: Vpn, stack: str, ssm: SsmNames) -> str:
-    """cloud-init for the aws hub: packages, the install script and the SSM sync unit.
-
-    It holds no peer and no key, so adding a peer never changes it (no VM replacement).
-    """
-    hub = vpn.hub
+def render_user_data(hub: Hub, stack: str, parameters: GatewayParameters) -> str:
+    """cloud-init for the aws hub: packages, the bootstrap, its timer. Static: no peer, no key, no rule,
+    no script that changes with a wgsites upgrade (all of that is in the bundle)."""
     return _render(
         "user-data.yaml.j2",
         stack=stack,
-        hub=hub,
+        hub=hub.name,
+        interface=hub.interface,
         install_path=INSTALL_PATH.format(interface=hub.interface),
-        install_script=render_install_script(vpn, hub.name, stack),
-        sync_script=(CLOUD_INIT / "wgsites-sync.py").read_text(),
-        ssm=ssm,
-        sync_seconds=hub.aws.sync_seconds,
+        bootstrap=Trusted((CLOUD_INIT / "wgsites-bootstrap.py").read_text()),
+        parameters=parameters,
     )
+
+
+def render_gateway_bundle(vpn: Vpn, stack: str, config: str) -> str:
+    """The aws hub's bundle: CONFIG (as render_wg_quick made it), its install script, the sync agent, the period."""
+    hub = vpn.hub
+    agent = (CLOUD_INIT / "wgsites-sync.py").read_text()
+    return bundle_text(config, render_install_script(vpn, hub.name, stack), agent, hub.aws.sync_seconds)
+
+
+def gateway_bundle_chunks(vpn: Vpn, stack: str) -> int:
+    """How many chunks the aws hub's bundle takes, known before its keys are: every key is 44 characters,
+    so a config rendered with stand-in keys has the length of the real one."""
+    stand_in = KeyRing(public={node.name: STAND_IN_KEY for node in vpn.nodes})
+    return chunk_count(render_gateway_bundle(vpn, stack, render_wg_quick(vpn, vpn.hub.name, stack, stand_in)))
 
 
 @dataclass(frozen=True)
@@ -298,5 +295,6 @@ def render_node(
     if name == vpn.hub.name and vpn.hub.kind == "aws":
         if region is None:
             raise ValueError(f"the aws hub {name} needs its region for its user data: set aws:region")
-        files.append(HostFile("user-data.yaml", render_user_data(vpn, stack, ssm_names(stack, iface, region))))
+        files.append(HostFile("user-data.yaml", render_user_data(vpn.hub, stack, gateway_parameters(stack, iface, region))))
+        files.append(HostFile("bundle.json", render_gateway_bundle(vpn, stack, files[0].content), 0o600))
     return files

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 
 import pytest
 import wgmocks as m
 
 from components.aws_gateway import architecture
-from wgsites.render import KeyRing, render_user_data, render_wg_quick, ssm_names
+from wgsites.bundle import gateway_parameters
+from wgsites.render import (
+    KeyRing,
+    gateway_bundle_chunks,
+    render_gateway_bundle,
+    render_install_script,
+    render_user_data,
+    render_wg_quick,
+)
 
 TAGGABLE = [m.SG, m.PARAMETER, m.ROLE, m.PROFILE, m.INSTANCE, m.EIP_TYPE]
 
@@ -64,7 +73,6 @@ def test_instance_hardening_and_wiring(home):
     assert instance["rootBlockDevice"]["volumeType"] == "gp3"
     assert instance["instanceType"] == "t4g.nano"
     assert instance["ami"] == m.AMI_ID
-    assert instance["userDataReplaceOnChange"] is False
     assert instance["vpcSecurityGroupIds"] == ["vpn-gateway-sg-id"]
     assert instance["iamInstanceProfile"] == "vpn-gateway-profile-1234"
     assert "keyName" not in instance and "associatePublicIpAddress" not in instance
@@ -78,10 +86,12 @@ def test_instance_hardening_and_wiring(home):
 def test_user_data_is_the_core_render(stack):
     run = m.run_stack(stack)
     vpn = m.model(run)
-    expected = render_user_data(vpn, stack, ssm_names(stack, vpn.hub.interface, "eu-central-1"))
+    expected = render_user_data(vpn.hub, stack, gateway_parameters(stack, vpn.hub.interface, "eu-central-1"))
     instance = run.mocks.one(m.INSTANCE).inputs
     assert instance["userData"] == expected  # plain, so a preview shows its diff
     assert "userDataBase64" not in instance
+    assert instance["userDataReplaceOnChange"] is True  # cloud-init runs user data once per instance
+    assert len(expected.encode()) < 8000 and "PrivateKey" not in expected and "[Peer]" not in expected
 
 
 def test_ubuntu_noble_ami_for_the_instance_architecture():
@@ -113,30 +123,39 @@ def test_architecture(instance_type, arch):
     assert architecture(instance_type) == arch
 
 
-def test_parameters_hold_the_core_config_and_the_hub_key(home):
+def test_parameters_hold_the_core_bundle_and_the_hub_key(home):
     vpn = m.model(home)
-    names = ssm_names("home", "wg0", "eu-central-1")
-    config = m.unwrap(home.mocks.named("vpn-gateway-config").inputs)
+    names = gateway_parameters("home", "wg0", "eu-central-1")
     keys = KeyRing(public=m.expected_public_keys(vpn))
-    assert config["insecureValue"] == render_wg_quick(vpn, "gateway", "home", keys)
-    assert "PrivateKey" not in config["insecureValue"]
-    assert (config["name"], config["type"], config["tier"]) == (names.config, "String", "Intelligent-Tiering")
-    assert not m.is_secret_input(home.mocks.named("vpn-gateway-config").inputs["insecureValue"])
+    config = render_wg_quick(vpn, "gateway", "home", keys)
+    bundle = m.gateway_bundle(home.mocks)
+    assert bundle == json.loads(render_gateway_bundle(vpn, "home", config))
+    assert bundle["config"] == config and not re.search(r"PrivateKey = [A-Za-z0-9+/]{43}=", json.dumps(bundle))
+    assert bundle["install"] == render_install_script(vpn, "gateway", "home") and bundle["sync_seconds"] == 30
+    chunks = [r for r in home.mocks.of_type(m.PARAMETER) if r.name.startswith("vpn-gateway-bundle-")]
+    assert len(chunks) == gateway_bundle_chunks(vpn, "home") > 1
+    for chunk in chunks:
+        inputs = m.unwrap(chunk.inputs)
+        assert inputs["type"] == "String" and inputs["tier"] == "Standard" and len(inputs["insecureValue"]) <= 4000
+        assert inputs["name"].startswith(names.manifest + "/") and not m.is_secret_input(chunk.inputs["insecureValue"])
+    manifest = m.unwrap(home.mocks.named("vpn-gateway-bundle").inputs)
+    assert (manifest["name"], manifest["type"]) == (names.manifest, "String")
+    assert any(dep.endswith("::vpn-gateway-bundle-0000") for dep in home.mocks.requests["vpn-gateway-bundle"].dependencies)
     key = home.mocks.named("vpn-gateway-private-key").inputs
     assert m.is_secret_input(key["value"])
     assert m.unwrap(key["value"]) == home.private_keys["gateway"]
     assert (key["name"], key["type"]) == (names.key, "SecureString")
 
 
-def test_role_reads_exactly_the_two_parameters(home):
-    arns = sorted(
-        f"arn:aws:ssm:eu-central-1:{m.ACCOUNT}:parameter{n}"
-        for n in ("/wgsites/home/wg0/config", "/wgsites/home/wg0/private-key")
-    )
+def test_role_reads_exactly_its_parameters(home):
+    names = [r.name for r in home.mocks.of_type(m.PARAMETER)]
+    ssm_names = [m.unwrap(home.mocks.named(n).inputs)["name"] for n in names]
+    arns = sorted(f"arn:aws:ssm:eu-central-1:{m.ACCOUNT}:parameter{n}" for n in ssm_names)
+    assert "/wgsites/home/wg0/private-key" in ssm_names and "/wgsites/home/wg0/bundle" in ssm_names
     policy = json.loads(home.mocks.one(m.ROLE_POLICY).inputs["policy"])
     assert policy == {
         "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": arns}],
+        "Statement": [{"Effect": "Allow", "Action": ["ssm:GetParameter", "ssm:GetParameters"], "Resource": arns}],
     }
     assert home.mocks.one(m.ROLE_POLICY).inputs["role"] == "vpn-gateway-role-id"
     trust = json.loads(home.mocks.one(m.ROLE).inputs["assumeRolePolicy"])
@@ -160,8 +179,8 @@ def test_adding_a_peer_changes_parameters_and_pushes_never_the_instance(home):
     assert m.unwrap(after.one(m.INSTANCE).inputs) == m.unwrap(before.one(m.INSTANCE).inputs)
     vpn = m.model(bigger)
     keys = KeyRing(public=m.expected_public_keys(vpn))
-    new_config = after.named("vpn-gateway-config").inputs["insecureValue"]
-    assert new_config != before.named("vpn-gateway-config").inputs["insecureValue"]
+    new_config = m.gateway_config(after)
+    assert new_config != m.gateway_config(before)
     assert new_config == render_wg_quick(vpn, "gateway", "home", keys)
     assert "# tablet\n" in new_config
     home_push = after.named("vpn-home-install").inputs["stdin"]
@@ -169,3 +188,36 @@ def test_adding_a_peer_changes_parameters_and_pushes_never_the_instance(home):
     assert m.unwrap(after.one(m.SG).inputs) == m.unwrap(before.one(m.SG).inputs)
     assert after.one(m.ROLE_POLICY).inputs == before.one(m.ROLE_POLICY).inputs
     assert "tablet_config" in bigger.exports
+
+
+# Every setting of the stack a user may change on a running gateway, and the instance-level ones.
+SETTINGS = {
+    "masquerade": lambda v: v["hub"].update(masquerade=True),
+    "forward rules": lambda v: v.update(forwardRules=[{"protocol": "tcp", "port": 25, "action": "drop"}]),
+    "sync period": lambda v: v["hub"].setdefault("aws", {}).update(syncSeconds=60),
+    "listen port": lambda v: v.update(listenPort=443),
+    "network": lambda v: renumber(v, "10.98.0"),
+    "a peer": lambda v: v["peers"].append({"name": "tablet", "address": v["peers"][0]["address"].rsplit(".", 1)[0] + ".77"}),
+    "uplink": lambda v: v["hub"].update(uplink={"type": "ethernet", "mtu": 1300}),
+    "admin networks": lambda v: v["hub"].setdefault("aws", {}).update(adminCidrs=["198.51.100.7/32"]),
+}
+
+
+def renumber(raw: dict, prefix: str) -> None:
+    """The VPN network moved to PREFIX.0/24, every node keeping its host number."""
+    raw["network"] = f"{prefix}.0/24"
+    for node in [raw["hub"], *raw.get("sites", []), *raw.get("peers", [])]:
+        node["address"] = f"{prefix}.{node['address'].rsplit('.', 1)[1]}"
+
+
+@pytest.mark.parametrize("stack", ["home", "travel"])
+@pytest.mark.parametrize("setting", SETTINGS, ids=SETTINGS.keys())
+def test_no_setting_of_a_running_gateway_touches_its_instance(stack, setting):
+    """The setting reaches the VM in the bundle (applied in place by its agent); the instance's inputs stay identical."""
+    before = m.run_stack(stack)
+    raw = copy.deepcopy(before.vpn_raw)
+    SETTINGS[setting](raw)
+    after = m.run_stack(stack, vpn=raw)
+    assert m.unwrap(after.mocks.one(m.INSTANCE).inputs) == m.unwrap(before.mocks.one(m.INSTANCE).inputs), setting
+    if setting not in ("admin networks", "listen port"):  # those change the security group instead
+        assert m.gateway_bundle(after.mocks) != m.gateway_bundle(before.mocks), setting

@@ -62,7 +62,7 @@ def test_options_that_keep_secrets_and_hosts_safe(home):
     assert any(dep.endswith("::vpn-home-key") for dep in install.dependencies)
     instance = requests["vpn-gateway-instance"]
     assert list(instance.ignoreChanges) == ["ami"]  # a new Ubuntu image never replaces the gateway
-    for needed in ("::vpn-gateway-config", "::vpn-gateway-private-key", "::vpn-gateway-read-parameters"):
+    for needed in ("::vpn-gateway-bundle", "::vpn-gateway-private-key", "::vpn-gateway-read-parameters"):
         assert any(dep.endswith(needed) for dep in instance.dependencies), needed
 
 

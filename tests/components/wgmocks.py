@@ -377,3 +377,17 @@ def hub_endpoint(vpn) -> str | None:
 def secret_outputs_of(run: Run, resource_name: str) -> set[str]:
     """The `additional_secret_outputs` the program asked for on that resource."""
     return set(run.mocks.secret_outputs[resource_name])
+
+
+def gateway_bundle(mocks: RecordingMocks) -> dict[str, Any]:
+    """The aws hub's bundle as the VM assembles it: the manifest's chunks in order, checked by its hash."""
+    meta = json.loads(unwrap(mocks.named("vpn-gateway-bundle").inputs["insecureValue"]))
+    pieces = [unwrap(mocks.named(f"vpn-gateway-bundle-{i:04d}").inputs["insecureValue"]) for i in range(meta["chunks"])]
+    text = "".join(pieces)[: meta["length"]]
+    assert hashlib.sha256(text.encode()).hexdigest() == meta["sha256"], "the chunks do not assemble to the manifest's hash"
+    return json.loads(text)
+
+
+def gateway_config(mocks: RecordingMocks) -> str:
+    """The aws hub's wg-quick config as its SSM bundle carries it."""
+    return gateway_bundle(mocks)["config"]

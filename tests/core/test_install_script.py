@@ -38,7 +38,7 @@ ORIGINAL_CONF = "# the operator's own wg0, here before wgsites\n[Interface]\nAdd
 LAB_ADDRESS = {"hub": "192.0.2.1", "s1": "192.0.2.2", "s2": "192.0.2.3"}
 
 
-def make_vpn(*sites: str) -> Vpn:
+def make_vpn(*sites: str, rules: tuple[dict, ...] = ({"protocol": "tcp", "port": 22, "action": "reject"},)) -> Vpn:
     known = {
         "s1": {"name": "s1", "address": "10.50.0.2", "ssh": {"host": LAB_ADDRESS["s1"]}},
         "s2": {"name": "s2", "address": "10.50.0.3", "lans": [NEW_LAN], "ssh": {"host": LAB_ADDRESS["s2"]}},
@@ -55,7 +55,7 @@ def make_vpn(*sites: str) -> Vpn:
             },
             "sites": [known[s] for s in sites],
             # gives the hub (and s2, a gateway) an nftables file, so install/remove handle one
-            "forwardRules": [{"protocol": "tcp", "port": 22, "action": "reject"}],
+            "forwardRules": list(rules),
         }
     )
 
@@ -356,6 +356,37 @@ def test_a_key_file_without_a_final_newline_still_reloads(world: World) -> None:
     assert wg(s1, "public-key") == world.public["s1"]
     assert pings(s1, HUB_VPN)
     assert pings(hub, "10.50.0.2")
+
+
+def test_new_forward_rules_reach_a_running_host_with_its_config_unchanged(world: World) -> None:
+    """The rules live in the install script, not in the config: the config is the same, the rules must still change."""
+    hub, s1 = world.nodes["hub"], world.nodes["s1"]
+    more = make_vpn("s1", rules=({"protocol": "tcp", "port": 22, "action": "reject"}, {"protocol": "udp", "port": 53}))
+    config = world.conf(more, "hub")
+    assert config == world.conf(VPN1, "hub")  # only the script differs
+    shake = handshakes(hub)[world.public["s1"]]
+    done = script(hub, more, "install", config)
+    assert "config unchanged" in done.stderr and "[#] nft -f /etc/wireguard/wg0.nft" in done.stderr, done.stderr
+    assert "udp dport 53 reject" in hub.run(["nft", "list", "table", "inet", "wgsites_wg0"]).stdout
+    assert handshakes(hub)[world.public["s1"]] == shake and pings(s1, HUB_VPN)
+    script(hub, VPN1, "install", world.conf(VPN1, "hub"))  # back
+    assert "udp dport 53" not in hub.run(["nft", "list", "table", "inet", "wgsites_wg0"]).stdout
+
+
+def test_the_firewall_comes_and_goes_in_place_without_a_restart(world: World) -> None:
+    """Forward rules (or masquerade) turned off, then on again: the hooks that load them change, the interface stays up."""
+    hub, s1 = world.nodes["hub"], world.nodes["s1"]
+    bare = make_vpn("s1", rules=())
+    ifindex = hub.read_file("/sys/class/net/wg0/ifindex")  # a restart makes a new interface, with a new index
+    shake = handshakes(hub)[world.public["s1"]]
+    off = script(hub, bare, "install", world.conf(bare, "hub"))
+    assert "reloaded in place" in off.stderr and "restarting" not in off.stderr, off.stderr
+    assert hub.run(["nft", "list", "table", "inet", "wgsites_wg0"], check=False).returncode != 0  # the table is gone
+    on = script(hub, VPN1, "install", world.conf(VPN1, "hub"))
+    assert "reloaded in place" in on.stderr and "restarting" not in on.stderr, on.stderr
+    assert "tcp dport 22 reject" in hub.run(["nft", "list", "table", "inet", "wgsites_wg0"]).stdout
+    assert hub.read_file("/sys/class/net/wg0/ifindex") == ifindex  # the same interface all along
+    assert handshakes(hub)[world.public["s1"]] == shake and pings(s1, HUB_VPN)
 
 
 def test_remove_restores_what_was_there_before(world: World) -> None:

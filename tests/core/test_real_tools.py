@@ -109,10 +109,12 @@ def test_shellcheck_catches_a_mistake(tmp_path):
     assert subprocess.run([shellcheck(), str(path)], capture_output=True).returncode != 0
 
 
-def test_sync_script_is_embedded_unchanged(tmp_path):
-    """The aws hub's user data carries the exact install script and sync script the core renders."""
+def test_user_data_carries_the_bootstrap_and_the_bundle_the_rest(tmp_path):
+    """The aws hub's user data holds only the bootstrap (static); the install script and the agent are in the bundle."""
     rendered = render_stack("home", tmp_path)
     user_data = rendered.files["gateway"]["user-data.yaml"]
+    import json
+
     import yaml
 
     files = {
@@ -120,7 +122,10 @@ def test_sync_script_is_embedded_unchanged(tmp_path):
         for f in yaml.safe_load(user_data)["write_files"]
         if f.get("encoding") == "gz+b64"
     }
-    assert len(user_data.encode()) <= 16384  # EC2's limit for user data
-    assert files["/usr/local/sbin/wgsites-install-wg0"] == render_install_script(rendered.vpn, "gateway", "home")
-    sync = (Path(__file__).resolve().parents[2] / "cloud-init/wgsites-sync.py").read_text()
-    assert files["/usr/local/sbin/wgsites-sync"] == sync
+    cloud_init = Path(__file__).resolve().parents[2] / "cloud-init"
+    assert files == {"/usr/local/sbin/wgsites-bootstrap": (cloud_init / "wgsites-bootstrap.py").read_text()}
+    assert len(user_data.encode()) < 8000  # far below EC2's 16384, whatever the stack holds
+    bundle = json.loads(rendered.files["gateway"]["bundle.json"])
+    assert bundle["install"] == render_install_script(rendered.vpn, "gateway", "home")
+    assert bundle["agent"] == (cloud_init / "wgsites-sync.py").read_text()
+    assert bundle["config"] == rendered.files["gateway"]["wg0.conf"]

@@ -67,7 +67,7 @@ MUST_PASS = {
 
 def write_stack(tmp_path: Path, raw: dict, name: str) -> Path:
     path = tmp_path / f"Pulumi.{name}.yaml"
-    path.write_text(yaml.safe_dump({"config": {"wgsites:vpn": raw}}, sort_keys=False))
+    path.write_text(yaml.safe_dump({"config": {"aws:region": "eu-central-1", "wgsites:vpn": raw}}, sort_keys=False))
     return path
 
 

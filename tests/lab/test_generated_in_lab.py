@@ -96,7 +96,7 @@ def test_a_generated_stack_runs_in_the_lab(name, tmp_path):
     shape, seed = SHAPES[name]
     raw = draw(shape, seed)
     path = tmp_path / f"Pulumi.{name}.yaml"
-    path.write_text(yaml.safe_dump({"config": {"wgsites:vpn": raw}}, sort_keys=False))
+    path.write_text(yaml.safe_dump({"config": {"aws:region": "eu-central-1", "wgsites:vpn": raw}}, sort_keys=False))
     print(f"\n{name} (seed {seed}):\n{path.read_text()}")
     start = time.monotonic()
     with Lab() as lab:

@@ -220,7 +220,7 @@ def test_key_in_user_data_base64_fires():
 
 
 def test_key_in_plain_config_parameter_fires():
-    typ, props = home("gateway-config")
+    typ, props = home("gateway-bundle-0000")  # a chunk of the bundle (its config inside)
     assert props["type"] == "String"
     props["insecureValue"] = leaky_config() + props["insecureValue"]
     assert rules.private_key_in_plain_parameter(typ, props) == [

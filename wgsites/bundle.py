@@ -1,0 +1,75 @@
+"""What the aws gateway gets through SSM: one versioned bundle of everything that changes on it.
+
+The VM's user data is a static bootstrap (it changes only with instance-level choices):
+cloud-init runs it once per instance, and EC2 stops and starts an instance whose user data
+changes. So the config, the install script (with the nftables rules and the sysctl in it),
+the sync agent itself and its period all travel in the bundle, and the agent applies each
+change in place. A bundle is JSON text cut into chunks of at most 4,000 characters, each a
+Standard-tier String parameter (SSM's limit is 4 KB there), plus a manifest with the number
+of chunks and the text's SHA-256: the VM assembles the chunks and applies the text only
+when its hash matches, so a bundle read while Pulumi rewrites it is never half applied.
+The private key is not in the bundle: it has its own SecureString.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+
+BUNDLE_FORMAT = 1
+CHUNK_CHARS = 4000
+
+
+@dataclass(frozen=True)
+class GatewayParameters:
+    """Where an aws gateway's parameters are; the names change only with the stack or the interface."""
+
+    prefix: str  # /wgsites/<stack>/<interface>
+    region: str
+    endpoint_url: str | None = None  # only the lab points the VM elsewhere
+
+    @property
+    def manifest(self) -> str:
+        return f"{self.prefix}/bundle"
+
+    def chunk(self, index: int) -> str:
+        return f"{self.prefix}/bundle/{index:04d}"
+
+    @property
+    def key(self) -> str:
+        return f"{self.prefix}/private-key"
+
+
+def gateway_parameters(stack: str, interface: str, region: str, endpoint_url: str | None = None) -> GatewayParameters:
+    return GatewayParameters(f"/wgsites/{stack}/{interface}", region, endpoint_url)
+
+
+def bundle_text(config: str, install_script: str, agent: str, sync_seconds: int) -> str:
+    """The bundle as the VM reads it: one JSON object, keys sorted, so equal content is equal text."""
+    bundle = {
+        "format": BUNDLE_FORMAT,
+        "config": config,  # the wg-quick config, no key in it
+        "install": install_script,  # the install script, nftables and sysctl inside
+        "agent": agent,  # the sync agent the bootstrap runs every period
+        "sync_seconds": sync_seconds,
+    }
+    return json.dumps(bundle, sort_keys=True, separators=(",", ":"))
+
+
+def chunk_count(text: str) -> int:
+    return max(1, math.ceil(len(text) / CHUNK_CHARS))
+
+
+def chunks(text: str, count: int) -> list[str]:
+    """TEXT in COUNT pieces of at most CHUNK_CHARS; a piece past its end is "-" (SSM takes no empty value),
+    cut off again by the manifest's length."""
+    if len(text) > count * CHUNK_CHARS:
+        raise ValueError(f"a bundle of {len(text)} characters does not fit {count} chunks")
+    return [text[i * CHUNK_CHARS : (i + 1) * CHUNK_CHARS] or "-" for i in range(count)]
+
+
+def manifest(text: str, count: int) -> str:
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return json.dumps({"chunks": count, "format": BUNDLE_FORMAT, "length": len(text), "sha256": digest}, sort_keys=True)
