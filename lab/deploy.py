@@ -191,7 +191,10 @@ def _systemctl(node: Node, args: list[str]) -> None:
 
 
 def install_file_peer(node: Node, interface: str, config: str) -> None:
+    """What a user does with a config delivered as a file; for a site's router, also what its comment asks."""
     node.write_file(f"/etc/wireguard/{interface}.conf", config, 0o600)
+    if "turn on IP forwarding" in config:
+        node.sysctl("net.ipv4.ip_forward", 1)
     node.run(["wg-quick", "up", interface])
 
 

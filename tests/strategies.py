@@ -123,7 +123,7 @@ def stacks(draw: st.DrawFn, max_sites: int = 3, max_peers: int = 4) -> dict[str,
     for i, tunnel in enumerate(tunnels):
         peer: dict[str, Any] = {"name": f"peer{i}", "address": str(addresses[1 + n_sites + i]), "tunnel": tunnel}
         peer["interface"] = draw(INTERFACES)
-        if draw(st.booleans()):
+        if tunnel == "full" or draw(st.booleans()):  # a full tunnel needs its resolver (check refuses it without)
             peer["dns"] = draw(dns_servers())
         if draw(st.booleans()):
             peer["listenPort"] = draw(PORTS)

@@ -126,7 +126,7 @@ def render_nftables(vpn: Vpn, name: str, stack: str) -> str | None:
     """
     plan = AddressPlan(vpn).plan(name)
     node = vpn.node(name)
-    gateway = name == vpn.hub.name or (bool(node.lans) and not node.is_device)
+    gateway = name == vpn.hub.name or (bool(node.lans) and node.delivery != "file")
     rules = vpn.forward_rules if gateway else ()
     if not plan.masquerade and not rules:
         return None
@@ -179,7 +179,9 @@ def render_wg_quick(
     # a device's config is imported by the official apps, which refuse any key they do not know
     # (hooks, SaveConfig): it holds its key inline, or, when the user brings their own, a comment
     # saying where to paste it
-    device = node.is_device
+    # a config delivered as a file (a device, or a site's router you configure yourself) runs no hook: the
+    # files a hook would load are installed by no one there
+    device = node.delivery == "file"
     hooks = [] if private_key or device else [key_hook()]
     if render_nftables(vpn, name, stack):
         hooks += firewall_hooks(plan.interface)
@@ -201,6 +203,7 @@ def render_wg_quick(
         dns=node.dns if isinstance(node, Spoke) else (),
         hooks=hooks,
         device=device,
+        routes=[str(lan) for lan in node.lans] if device else [],
         mark=RENDERED_MARK,
         end=RENDERED_END,
         peers=peers,

@@ -444,6 +444,11 @@ def check_spokes(vpn: Vpn, path: str) -> list[str]:
                 f"{spoke_path}.endpoint: '{spoke.endpoint}' has no port and listenPort is not set; "
                 "write host:port or set listenPort"
             )
+        if spoke.tunnel == "full" and not spoke.dns:
+            errors.append(
+                f"{spoke_path}.dns: missing for a full-tunnel peer, which would keep the resolver of the network it is on "
+                "(a café's), reached outside the tunnel; set dns, e.g. dns: [9.9.9.9], or a resolver on a LAN of the VPN"
+            )
     if hub.proxy_arp and hub.masquerade:
         errors.append(f"{path}.hub.masquerade: set with proxyArp; proxy-ARP users are on the LAN itself, so remove it")
     return errors

@@ -42,7 +42,7 @@ PROXY = {
 AWS = {
     "network": "10.99.0.0/24",
     "hub": {"name": "gateway", "kind": "aws", "address": "10.99.0.1", "masquerade": "ens5"},
-    "peers": [{"name": "phone", "address": "10.99.0.11", "tunnel": "full"}],
+    "peers": [{"name": "phone", "address": "10.99.0.11", "tunnel": "full", "dns": ["9.9.9.9"]}],
 }
 
 
@@ -147,7 +147,7 @@ CASES = [
         f"{P}.peers[0].address: '10.10.12.2' is outside the VPN network 10.10.11.0/24; pick a free address in 10.10.11.0/24",
     ),
     (
-        BASE,
+        edit(BASE, "peers.0.dns", ["10.10.10.1"]),
         "peers.0.tunnel",
         "full",
         f"{P}.peers[0].tunnel: 'full' needs the hub to masquerade; set hub.masquerade "
@@ -603,6 +603,14 @@ CASES = [
         False,
         f"{P}.hub.forwarding: False but the hub must route for LANs (office); "
         "remove forwarding: false (it is only for a hub that isolates its spokes)",
+    ),
+    # a full tunnel without a resolver of its own keeps the local network's, outside the tunnel
+    (
+        edit(AWS, "peers.0.dns", ...),
+        "peers.0.tunnel",
+        "full",
+        f"{P}.peers[0].dns: missing for a full-tunnel peer, which would keep the resolver of the network it is on "
+        "(a café's), reached outside the tunnel; set dns, e.g. dns: [9.9.9.9], or a resolver on a LAN of the VPN",
     ),
     # a value that would add a line to a rendered file: refused before any other check, naming the key
     (BASE, "hub.name", "router\n", f"{P}.hub.name: 'router\\n' {one_line('000A')}"),

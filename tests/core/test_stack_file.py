@@ -30,6 +30,7 @@ config:
       - name: phone
         address: 10.99.0.11
         tunnel: {tunnel}
+        dns: [9.9.9.9]
 """
 GOOD = {"port": "51820", "masquerade": "ens5", "tunnel": "full"}
 P = "wgsites:vpn"
@@ -59,7 +60,7 @@ YAML_CASES = [
     ),
     (
         stack() + "  wgsites:vpn:\n    network: 10.0.0.0/24\n",
-        f"{P}: {{...}} on line 15 repeats the key set on line 3; Pulumi refuses a key written twice, so keep one",
+        f"{P}: {{...}} on line 16 repeats the key set on line 3; Pulumi refuses a key written twice, so keep one",
     ),
     (
         stack(port="0100"),
@@ -105,11 +106,11 @@ YAML_CASES = [
     ),
     (
         stack(tunnel="[full"),
-        "{file}: not valid YAML at line 15, column 1 (" + UNCLOSED + "); fix the indentation or quoting there",
+        "{file}: not valid YAML at line 15, column 12 (" + UNCLOSED + "); fix the indentation or quoting there",
     ),
     (
         stack() + "---\nconfig: {}\n",
-        "{file}: not valid YAML at line 15, column 1 (but found another document); fix the indentation or quoting there",
+        "{file}: not valid YAML at line 16, column 1 (but found another document); fix the indentation or quoting there",
     ),
     (
         stack(masquerade="2001-12-14"),

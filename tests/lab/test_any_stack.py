@@ -1,4 +1,5 @@
-"""The lab runs any stack that passes `check`: own keys, DNS, several LANs in 192.168/16 and 172.16/12, port 443.
+"""The lab runs any stack that passes `check`: own keys, DNS, several LANs in 192.168/16 and 172.16/12, port 443,
+a site whose router gets its config as a file.
 
 Why: a user's stack is not one of the examples. The lab must play a bring-your-own-key
 device, stand in for a peer's public DNS server, keep its own networks out of the
@@ -41,7 +42,9 @@ EVERYTHING = {
             "lans": ["192.168.0.0/24", "172.16.0.0/24"],
             "keepalive": 25,
             "ssh": {"host": "office.example.net"},
-        }
+        },
+        # a router wgsites cannot reach: its config comes as a file, and says to turn on forwarding
+        {"name": "shop", "address": "10.77.0.3", "lans": ["10.30.0.0/24"]},
     ],
     "peers": [
         {"name": "own", "address": "10.77.0.10", "publicKey": public_key_of(generate_private_key())},
@@ -62,6 +65,9 @@ MUST_PASS = {
     ("LAN 172.16.0.20 -> 10.10.10.20", "office->hub"),
     ("path gateway, hub tunnel, target", "office->hub"),
     ("handshake with the hub", "office"),
+    ("handshake with the hub", "shop"),
+    ("reach LAN host 10.30.0.20", "split"),
+    ("LAN 10.30.0.20 -> 10.10.10.20", "shop->hub"),
 }
 
 
@@ -79,7 +85,7 @@ def test_a_stack_with_everything_at_once(tmp_path):
     rows = {(c.name, c.nodes) for c in results}
     assert MUST_PASS <= rows, f"rows missing: {MUST_PASS - rows}"
     paths = [c for c in results if c.name == "path gateway, hub tunnel, target"]
-    assert len(paths) == 2  # one per LAN of the office, each from its own gateway
+    assert len(paths) == 3  # one per LAN behind a site (the office's two, the shop's one), each from its own gateway
     failed = [c for c in results if not c.passed]
     assert not failed, "\n" + table(failed)
 
