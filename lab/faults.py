@@ -332,7 +332,7 @@ def run_faults(checker: Checker) -> None:
     checker.guard("hub's WireGuard killed, boot path rerun", checker.vpn.hub.name, lambda: hub_process_killed(checker))
 
 
-# -- helpers for the engine's fault tests (tests/pulumi/test_pulumi_faults.py) ----------------------
+# -- helpers for the engine's fault tests (tests/engine/test_pulumi_faults.py) ----------------------
 
 
 def install_lock(interface: str) -> str:

@@ -1,4 +1,10 @@
-"""Suite-wide setup.
+"""Suite-wide setup: markers from what each folder needs (tests/README.md), and one CPython workaround.
+
+A test is marked by its folder: `lab` (network namespaces, root), `engine` (the real Pulumi
+engine, built on first use; its tests use the lab too), `tools` (host tools: wg, wg-quick,
+cloud-init, shellcheck, zbarimg). A test anywhere that brings up a real WireGuard interface
+(the `wg_interface` fixture) needs root too: it is marked `lab`. So `-m "not lab"` runs
+without root and never builds the engine.
 
 hypothesis is imported here, at collection, in the main thread: its pytest plugin imports it
 lazily otherwise, and when that first import happens inside a Pulumi SDK worker thread,
@@ -6,4 +12,19 @@ pytest's assertion rewriting hits a CPython 3.11.7 bug ("SystemError: AST constr
 recursion depth mismatch").
 """
 
+from pathlib import Path
+
 import hypothesis  # noqa: F401
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+NEEDS = {"lab": ("lab",), "engine": ("lab", "engine"), "tools": ("tools",)}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        folder = Path(str(item.fspath)).resolve().relative_to(TESTS).parts[0]
+        for marker in NEEDS.get(folder, ()):
+            item.add_marker(marker)
+        if "wg_interface" in getattr(item, "fixturenames", ()):
+            item.add_marker("lab")

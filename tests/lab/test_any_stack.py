@@ -11,15 +11,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import pytest
 import yaml
 
 from lab.checks import table
 from lab.netns import Lab
 from lab.run import run_stack
 from wgsites.keys import generate_private_key, public_key_of
-
-pytestmark = pytest.mark.lab
 
 # 192.168.0.0/24 and 172.16.0.0/24 are the first blocks the lab would take for a café and its
 # management network: the stack holding them makes the lab pick others

@@ -16,8 +16,6 @@ from lab.netns import Lab
 from lab.run import run_stack
 from tests.stacks import stack_file
 
-pytestmark = pytest.mark.lab
-
 _RUNS: dict[str, list[Check]] = {}
 
 

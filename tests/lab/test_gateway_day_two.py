@@ -12,8 +12,6 @@ from __future__ import annotations
 import dataclasses
 import re
 
-import pytest
-
 from lab.deploy import deploy, put_parameters, wait_for
 from lab.netns import Lab
 from lab.run import LAB_SYNC_SECONDS
@@ -31,7 +29,6 @@ def with_period(vpn, seconds: int):
     return dataclasses.replace(vpn, hub=dataclasses.replace(vpn.hub, aws=dataclasses.replace(vpn.hub.aws, sync_seconds=seconds)))
 
 
-@pytest.mark.lab
 def test_every_change_reaches_the_running_gateway_in_place():
     vpn = with_period(load_stack_file(stack_file("home")), LAB_SYNC_SECONDS)
     with Lab() as lab:

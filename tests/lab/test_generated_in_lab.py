@@ -29,8 +29,6 @@ from lab.netns import Lab
 from lab.run import run_stack
 from tests.strategies import stacks
 
-pytestmark = pytest.mark.lab
-
 Raw = dict[str, Any]
 
 

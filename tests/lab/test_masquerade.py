@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 
-import pytest
 import yaml
 
 from lab.checks import table
@@ -18,7 +17,6 @@ from lab.run import run_stack
 from tests.stacks import stack_file
 
 
-@pytest.mark.lab
 def test_masquerade_never_nats_into_a_lan_of_the_vpn(tmp_path):
     document = yaml.safe_load(stack_file("router").read_text())
     vpn = copy.deepcopy(document["config"]["wgsites:vpn"])

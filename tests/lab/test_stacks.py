@@ -37,7 +37,6 @@ MUST_SHOW = {
 }
 
 
-@pytest.mark.lab
 @pytest.mark.parametrize("stack", STACKS)
 def test_stack_in_the_lab(stack):
     start = time.monotonic()

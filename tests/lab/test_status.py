@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import pytest
-
 from lab.deploy import deploy, run_over_ssh
 from lab.netns import Lab
 from lab.world import build_world
@@ -16,7 +14,6 @@ from wgsites.stack import load_stack_file
 from wgsites.status import collect, format_rows
 
 
-@pytest.mark.lab
 def test_status_tells_which_side_never_answered():
     with Lab() as lab:
         world = build_world(lab, "router", load_stack_file(stack_file("router")), lab.run_dir)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import pytest
-
 from lab.checks import Checker
 from lab.deploy import deploy, put_parameters, wait_for
 from lab.netns import Lab
@@ -23,7 +21,6 @@ from wgsites.stack import load_stack_file
 PWNED = "/etc/wireguard/pwned"
 
 
-@pytest.mark.lab
 def test_a_tampered_ssm_parameter_is_refused_and_the_gateway_keeps_running():
     vpn = load_stack_file(stack_file("travel"))
     aws = dataclasses.replace(vpn.hub.aws, sync_seconds=LAB_SYNC_SECONDS)

@@ -1,6 +1,6 @@
 """The real program's resources, as the engine would hand them to the pack: type and plain inputs.
 
-Each stack runs once under Pulumi's mocks (tests/components/wgmocks.py) and is
+Each stack runs once under Pulumi's mocks (tests/mocks/wgmocks.py) and is
 shared read-only; tests mutate deep copies.
 """
 

@@ -1,6 +1,6 @@
 """`wgsites:sshPrivateKeyPassword` under mocks: a secret, only with a key, in every SSH host's connection.
 
-The real engine using it on a passphrase-protected key is tests/pulumi/test_pulumi_ssh_auth.py.
+The real engine using it on a passphrase-protected key is tests/engine/test_pulumi_ssh_auth.py.
 """
 
 from __future__ import annotations

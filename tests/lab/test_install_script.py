@@ -21,9 +21,6 @@ from wgsites.config import parse_vpn
 from wgsites.model import Vpn
 from wgsites.render import RENDERED_END, KeyRing, install_command, render_wg_quick
 
-# Lab nodes hide this machine's /run/systemd, so the script takes its no-systemd path there.
-pytestmark = pytest.mark.lab
-
 STACK = "lab"
 IFACE = "wg0"
 CONF = f"/etc/wireguard/{IFACE}.conf"

@@ -48,7 +48,7 @@ def test_every_drawn_stack_parses_renders_and_its_devices_import_in_every_app(ra
 
 @pytest.fixture(scope="module")
 def wg_interface():
-    """A real (userspace) WireGuard interface in a throwaway lab node, as tests/core/test_real_tools.py has it."""
+    """A real (userspace) WireGuard interface in a throwaway lab node, as tests/tools/test_real_tools.py has it."""
     with Lab() as lab:
         node = lab.node("wggen")
         node.run(["wireguard-go", "wg0"])

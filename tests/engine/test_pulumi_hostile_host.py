@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from lab.checks import table
 from lab.netns import Lab
 from lab.pulumi_lab import PulumiLab
@@ -29,7 +27,6 @@ fi
 """
 
 
-@pytest.mark.lab
 def test_a_forged_key_answer_fails_that_host_and_pushes_nothing_with_it():
     with Lab() as lab:
         pl = PulumiLab(lab, stack_file("sites"))

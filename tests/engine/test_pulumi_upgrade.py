@@ -39,7 +39,6 @@ def all_passed(results) -> None:
     assert not failed, "\n" + table(failed)
 
 
-@pytest.mark.lab
 @pytest.mark.parametrize("stack", ["router", "sites"])
 def test_an_upgrade_of_wgsites_replaces_nothing_and_drops_nothing(stack, tmp_path):
     with Lab() as lab:

@@ -41,7 +41,6 @@ def all_passed(results) -> None:
     assert not failed, "\n" + table(failed)
 
 
-@pytest.mark.lab
 @pytest.mark.parametrize("stack", ["router", "internal", "sites"])
 def test_pulumi_up_for_real(stack, capsys):
     timings: dict[str, float] = {}

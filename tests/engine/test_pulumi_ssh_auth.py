@@ -13,8 +13,6 @@ import shutil
 import subprocess
 import time
 
-import pytest
-
 from components.settings import is_passphrase_protected
 from lab.checks import table
 from lab.netns import Lab
@@ -41,7 +39,6 @@ def untouched(pl: PulumiLab) -> bool:
     return router.run(["find", "/etc/wireguard", "/var/lib/wgsites", "-mindepth", "1"]).stdout == ""
 
 
-@pytest.mark.lab
 def test_a_passphrase_protected_key_given_by_path():
     with Lab() as lab:
         pl = PulumiLab(lab, stack_file("router"))
@@ -80,7 +77,6 @@ def test_a_passphrase_protected_key_given_by_path():
             assert passphrase not in run.output, f"the passphrase is in the output of {' '.join(run.args)}"
 
 
-@pytest.mark.lab
 def test_a_stale_ssh_agent_fails_every_command_and_says_what_to_do():
     with Lab() as lab:
         pl = PulumiLab(lab, stack_file("router"))

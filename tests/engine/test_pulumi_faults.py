@@ -24,8 +24,6 @@ from lab.pulumi_lab import PulumiLab
 from lab.services import start_sshd
 from tests.stacks import stack_file
 
-pytestmark = pytest.mark.lab
-
 LOCKED = "the stack is currently locked by 1 lock(s)"
 
 

@@ -13,7 +13,7 @@ import re
 import pytest
 
 from tests import apps
-from tests.components import wgmocks
+from tests.mocks import wgmocks
 from tests.stacks import STACKS, render_stack, stack_file
 from wgsites.config import CONFIG_KEY, parse_vpn
 from wgsites.keys import generate_private_key, public_key_of

@@ -20,8 +20,6 @@ from wgsites.config import parse_vpn
 from wgsites.keys import generate_private_key, public_key_of
 from wgsites.render import KeyRing, install_command, render_wg_quick
 
-pytestmark = pytest.mark.lab
-
 IFACE, CONF, KEY = "wg0", "/etc/wireguard/wg0.conf", "/etc/wireguard/wg0.key"
 RUN_DIR = "/run/wgsites"
 STARTED = "/run/wgsites-test-slow-wg-quick"  # the node's own /run (checked by the fixture)
