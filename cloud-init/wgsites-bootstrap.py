@@ -6,10 +6,13 @@ everything that changes (config, install script, rules, the agent, its period) i
 bundle. Run by the wgsites-sync timer. Each period it reads the manifest; when its hash
 differs from the bundle kept here, it reads the chunks, and keeps the new bundle only if
 they assemble to that hash (a bundle read while Pulumi rewrites it waits for the next
-period). Then it runs the kept bundle's agent, also when SSM cannot be reached (a boot
-without network still brings the tunnel up from the last bundle).
+period) and are signed by the stack (WGSITES_BUNDLE_KEY: the bundle is code that runs as
+root here, and writing SSM parameters must not be enough to run code). Then it runs the
+kept bundle's agent, also when SSM cannot be reached (a boot without network still brings
+the tunnel up from the last bundle).
 """
 
+import base64
 import hashlib
 import json
 import os
@@ -52,10 +55,26 @@ def sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def fetch(ssm, prefix: str, kept: str | None) -> str | None:
-    """The bundle text SSM holds now, or None when it is the kept one or does not assemble (mid-update)."""
+def signed(meta: dict, public_key: str) -> bool:
+    """Whether the manifest's signature over its hash is the stack's (the key is in this VM's user data)."""
+    from nacl.exceptions import BadSignatureError
+    from nacl.signing import VerifyKey
+
+    try:
+        VerifyKey(base64.b64decode(public_key)).verify(meta["sha256"].encode(), base64.b64decode(meta["signature"]))
+    except (BadSignatureError, KeyError, ValueError, TypeError):
+        return False
+    return True
+
+
+def fetch(ssm, prefix: str, kept: str | None, public_key: str) -> str | None:
+    """The bundle text SSM holds now, or None when it is the kept one, is not signed by the stack, or does not
+    assemble (mid-update)."""
     meta = json.loads(ssm.get_parameter(Name=f"{prefix}/bundle")["Parameter"]["Value"])
     if kept is not None and sha256(kept) == meta["sha256"]:
+        return None
+    if not signed(meta, public_key):
+        print("wgsites-bootstrap: the bundle is not signed by this stack's key; keeping the last one", file=sys.stderr)
         return None
     names = [f"{prefix}/bundle/{i:04d}" for i in range(meta["chunks"])]
     values = {}
@@ -81,7 +100,7 @@ def main() -> int:
 
         # endpoint_url: None on AWS; set only where the SSM API is elsewhere (the lab)
         ssm = boto3.client("ssm", region_name=os.environ["WGSITES_REGION"], endpoint_url=os.environ.get("AWS_ENDPOINT_URL_SSM"))
-        new = fetch(ssm, os.environ["WGSITES_PARAMETERS"], kept)
+        new = fetch(ssm, os.environ["WGSITES_PARAMETERS"], kept, os.environ["WGSITES_BUNDLE_KEY"])
     except Exception as exc:  # no network at boot, SSM throttling: the kept bundle still applies
         print(f"wgsites-bootstrap: cannot read the bundle from SSM ({type(exc).__name__}); using the kept one", file=sys.stderr)
         new = None

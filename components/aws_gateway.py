@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from wgsites.bundle import GatewayParameters, chunks, manifest
+from wgsites.bundle import GatewayParameters, chunks
 from wgsites.model import Hub
 
 CANONICAL = "099720109477"
@@ -51,9 +51,10 @@ class AwsGatewayArgs:
     hub: Hub
     stack: str
     parameters: GatewayParameters  # where the bundle and the key go in SSM
-    user_data: str  # the static bootstrap, as the core renders it
+    user_data: pulumi.Input[str]  # the static bootstrap, as the core renders it (with the bundle's public key)
     bundle: pulumi.Input[str]  # the bundle (config, install script, agent, period), as the core renders it; no key
     chunks: int  # how many chunk parameters it takes (the core knows before the keys are known)
+    manifest: pulumi.Input[str]  # which bundle to apply: chunks, length, hash, the stack's signature
     private_key: pulumi.Input[str]  # the hub's WireGuard key (secret)
 
 
@@ -71,7 +72,7 @@ class AwsGateway(pulumi.ComponentResource):
     eip: aws.ec2.Eip
     eip_association: aws.ec2.EipAssociation
     public_ip: pulumi.Output[str]
-    user_data: str
+    user_data: pulumi.Input[str]
 
     def __init__(self, name: str, args: AwsGatewayArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("wgsites:aws_gateway:AwsGateway", name, None, opts)
@@ -138,7 +139,7 @@ class AwsGateway(pulumi.ComponentResource):
             name=ssm.manifest,
             type="String",
             tier="Standard",
-            insecure_value=bundle.apply(lambda text: manifest(text, args.chunks)),
+            insecure_value=args.manifest,
             description=f"wgsites {args.stack}: which bundle {hub.name} ({hub.interface}) applies (chunks, SHA-256)",
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=self.chunk_parameters, delete_before_replace=True),

@@ -4,7 +4,7 @@ First its key (HostKey), then, once every node's public key is known, its config
 
 The host makes its own private key and reports only the public key, so its key
 never crosses the network or enters Pulumi state. Its config (no key in it)
-travels on stdin, never in a command line (PULUMI-NOTES 6-7).
+travels on stdin, never in a command line (docs/pulumi-notes.md 6-7).
 """
 
 from __future__ import annotations

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 import pulumi
 
 from wgsites.addressing import AddressPlan
-from wgsites.bundle import gateway_parameters
+from wgsites.bundle import digest, gateway_parameters, manifest
+from wgsites.keys import bundle_signing_key, sign_text, verify_key_text
 from wgsites.model import Vpn
 from wgsites.render import (
     KeyRing,
@@ -107,13 +108,24 @@ class WireGuardVpn(pulumi.ComponentResource):
         if hub.kind == "aws":
             if not args.region:
                 raise pulumi.RunError("aws:region: missing for an aws hub; set it with `pulumi config set aws:region ...`")
+            parameters = gateway_parameters(stack, hub.interface, args.region)
+            chunks = gateway_bundle_chunks(vpn, stack)
+            bundle = self.configs[hub.name].apply(lambda config: render_gateway_bundle(vpn, stack, config))
+            # the bundle is code that runs as root on the VM: it carries the stack's signature (a key derived
+            # from the secret seed), which the bootstrap checks with the public half its user data holds
+            secret_seed = pulumi.Output.secret(seed)
+            bundle_key = pulumi.Output.unsecret(secret_seed.apply(lambda s: verify_key_text(bundle_signing_key(s))))
+            signed = pulumi.Output.all(secret_seed, bundle).apply(
+                lambda a: manifest(a[1], chunks, sign_text(bundle_signing_key(a[0]), digest(a[1])))
+            )
             gateway_args = AwsGatewayArgs(
                 hub,
                 stack,
-                parameters=gateway_parameters(stack, hub.interface, args.region),
-                user_data=render_user_data(hub, stack, gateway_parameters(stack, hub.interface, args.region)),
-                bundle=self.configs[hub.name].apply(lambda config: render_gateway_bundle(vpn, stack, config)),
-                chunks=gateway_bundle_chunks(vpn, stack),
+                parameters=parameters,
+                user_data=bundle_key.apply(lambda key: render_user_data(hub, stack, parameters, key)),
+                bundle=bundle,
+                chunks=chunks,
+                manifest=pulumi.Output.unsecret(signed),  # a hash and a signature: public
                 private_key=self.private_keys[hub.name],
             )
             self.gateway = AwsGateway(f"{name}-{hub.name}", gateway_args, child)

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import yaml
 
-from wgsites.bundle import GatewayParameters, chunk_count, chunks, gateway_parameters, manifest
-from wgsites.keys import generate_private_key, public_key_of
+from wgsites.bundle import GatewayParameters, chunk_count, chunks, digest, gateway_parameters, manifest
+from wgsites.keys import generate_private_key, public_key_of, sign_text, verify_key_text
 from wgsites.model import Vpn
 from wgsites.render import KeyRing, install_command, render_gateway_bundle, render_user_data, render_wg_quick
 
@@ -96,7 +96,7 @@ def make_keys(world: World, previous: KeyRing | None = None) -> KeyRing:
 
 
 def start_ssm(world: World) -> None:
-    """moto's SSM API on the lab internet, standing in for AWS (LAB-NOTES 15)."""
+    """moto's SSM API on the lab internet, standing in for AWS (docs/lab-notes.md 15)."""
     assert world.cloud
     moto = str(Path(sys.executable).parent / "moto_server")
     pid = world.cloud.spawn([moto, "-H", CLOUD_API, "-p", str(MOTO_PORT)])
@@ -107,7 +107,9 @@ def gateway_parameter_names(world: World) -> GatewayParameters:
     return gateway_parameters(world.stack, world.vpn.hub.interface, LAB_CREDENTIALS["AWS_DEFAULT_REGION"], ssm_endpoint())
 
 
-def put_parameters(world: World, keys: KeyRing, config: str, vpn: Vpn | None = None, text: str | None = None) -> None:
+def put_parameters(
+    world: World, keys: KeyRing, config: str, vpn: Vpn | None = None, text: str | None = None, signature: str | None = None
+) -> None:
     """What the Pulumi layer's ssm.Parameter resources do: the bundle of CONFIG (rendered for VPN, default the
     world's) in its chunks, then its manifest, and the key as a SecureString.
 
@@ -118,6 +120,7 @@ def put_parameters(world: World, keys: KeyRing, config: str, vpn: Vpn | None = N
     names = gateway_parameter_names(world)
     text = text or render_gateway_bundle(vpn, world.stack, config)  # TEXT: a bundle made by hand (tests)
     count = chunk_count(text)
+    signature = signature or sign_text(world.bundle_key, digest(text))  # SIGNATURE: a forged one (tests)
     script = (
         "import boto3, json, sys\n"
         "p = json.load(sys.stdin)\n"
@@ -132,7 +135,7 @@ def put_parameters(world: World, keys: KeyRing, config: str, vpn: Vpn | None = N
         "region": names.region,
         "chunks": [(names.chunk(i), piece) for i, piece in enumerate(chunks(text, count))],
         "manifest_name": names.manifest,
-        "manifest": manifest(text, count),
+        "manifest": manifest(text, count, signature),
         "key_name": names.key,
         "key": keys.private[vpn.hub.name],
     }
@@ -211,7 +214,8 @@ def deploy(world: World, keys: KeyRing | None = None) -> Deployment:
     if vpn.hub.kind == "aws":
         start_ssm(world)
         put_parameters(world, keys, dep.configs[vpn.hub.name])
-        apply_cloud_init(world.nodes[vpn.hub.name], render_user_data(vpn.hub, world.stack, gateway_parameter_names(world)))
+        user_data = render_user_data(vpn.hub, world.stack, gateway_parameter_names(world), verify_key_text(world.bundle_key))
+        apply_cloud_init(world.nodes[vpn.hub.name], user_data)
     for node in vpn.nodes:
         kind = node_kind(vpn, node.name)
         if kind == "ssh":

@@ -2,7 +2,7 @@
 
 Why: rendered configs and scripts must run the way a real host runs them (real
 `wg-quick`, real sshd, real routing) without touching this machine's networking or
-files. A node is a network namespace plus a persistent private mount namespace (LAB-NOTES
+files. A node is a network namespace plus a persistent private mount namespace (docs/lab-notes.md
 point 2): `/etc/wireguard`, `/var/run/wireguard`, ... are per-node folders of the lab's run
 directory, `/etc` and `/run` per-node overlays of this machine's.
 
@@ -56,7 +56,7 @@ USERSPACE_WG_ENV: Mapping[str, str] = {
     "WG_QUICK_USERSPACE_IMPLEMENTATION": "wireguard-go",
     "WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD": "1",
 }
-"""No kernel module here: wg-quick must fall back to wireguard-go (LAB-NOTES point 1)."""
+"""No kernel module here: wg-quick must fall back to wireguard-go (docs/lab-notes.md 1)."""
 
 # a node's /etc/resolv.conf before wg-quick's resolvconf writes it: this machine's resolver is not reachable from the lab
 RESOLV_CONF = "# {node}: a lab node's own resolv.conf; no name server until a tunnel's DNS brings one"
@@ -232,7 +232,7 @@ class Node:
         self.run(argv)
 
     def sysctl(self, key: str, value: str | int) -> None:
-        """Per network namespace for net.* keys (LAB-NOTES point 5): the host is untouched."""
+        """Per network namespace for net.* keys (docs/lab-notes.md 5): the host is untouched."""
         self.run(["sysctl", "-q", "-w", f"{key}={value}"])
 
     def add_bridge(self, name: str, members: Sequence[str]) -> None:
@@ -308,7 +308,7 @@ class Lab:
         atexit.register(self.teardown)
         self._signals.install()
         try:
-            # LAB-NOTES point 2: node mount-namespace files can only be bound in a private mount.
+            # docs/lab-notes.md 2: node mount-namespace files can only be bound in a private mount.
             self.run_dir.mkdir(parents=True, exist_ok=True)
             run_on_host(["mount", "--bind", str(self.run_dir), str(self.run_dir)])
             self._run_dir_mounted = True
@@ -397,7 +397,7 @@ class Lab:
         # and log (/run/wgsites), wireguard-go's sockets and sshd's runtime dir must not be shared
         overlays.add("/run")
         # /etc too: what a node's tools write there stays in the node, above all /etc/resolv.conf, which
-        # wg-quick's `DNS =` has resolvconf rewrite (LAB-NOTES point 12); the node starts with its own, empty
+        # wg-quick's `DNS =` has resolvconf rewrite (docs/lab-notes.md 12); the node starts with its own, empty
         overlays.add("/etc")
         for ancestor in sorted(overlays, key=lambda p: p.count("/")):
             layer = node.dir / "overlay" / ancestor.lstrip("/")

@@ -1,7 +1,7 @@
 """Processes and signals of a lab, read from /proc: what to end at teardown, and how.
 
 Why: a namespace's daemons (wireguard-go, sshd sessions) outlive the command that
-started them and leave its process group (LAB-NOTES point 6); teardown must find
+started them and leave its process group (docs/lab-notes.md 6); teardown must find
 exactly those, in namespaces this lab created, and nothing else on this machine.
 Standard library only.
 """

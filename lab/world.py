@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 from pathlib import Path
 
+from nacl.signing import SigningKey
+
 from wgsites.keys import generate_private_key, public_key_of
 from wgsites.model import SshTarget, Vpn
 
@@ -108,6 +110,8 @@ class World:
     dns_rewrites: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=dict)  # node -> (stack's, lab's)
     own_keys: dict[str, tuple[str, str]] = field(default_factory=dict)  # BYO device -> (stack's public key, lab's private)
     host_resolver: str = ""  # this machine's /etc/resolv.conf when the world was built (it must stay so)
+    # signs an aws hub's bundles, as the program's key derived from the stack's seed does
+    bundle_key: SigningKey = field(default_factory=SigningKey.generate)
 
     def hosts_of(self, owner: str) -> list[LanHost]:
         return [h for h in self.lan_hosts if h.owner == owner]

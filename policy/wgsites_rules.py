@@ -210,7 +210,7 @@ def command_logging_none(resource_type: str, props: Mapping[str, Any]) -> list[s
         return []
     logging = props.get("logging")
     if logging != "none":
-        return [f"logging is {logging!r}; set logging='none' (PULUMI-NOTES 7: stdout/stderr are logged even when secret)"]
+        return [f"logging is {logging!r}; set logging='none' (docs/pulumi-notes.md 7: stdout/stderr are logged even when secret)"]
     return []
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+
+from nacl.signing import SigningKey
 
 from wgsites.cli import local_keys
 from wgsites.model import Vpn
@@ -12,8 +15,9 @@ from wgsites.stack import read_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 STACKS = ("router", "internal", "sites", "travel", "home")
-HUB_ENDPOINT = "203.0.113.10"
-REGION = "eu-central-1"  # stands in for an aws hub's Elastic IP
+HUB_ENDPOINT = "203.0.113.10"  # stands in for an aws hub's Elastic IP
+REGION = "eu-central-1"
+BUNDLE_KEY = SigningKey(hashlib.sha256(b"wgsites test bundle signing key").digest())  # signs an aws hub's bundle
 
 
 @dataclass
@@ -40,6 +44,7 @@ def render_stack(stack: str, tmp: Path, vpn: Vpn | None = None) -> Rendered:
     keys = local_keys(vpn, tmp)
     endpoint = HUB_ENDPOINT if vpn.hub.kind == "aws" else None
     files = {
-        node.name: {f.name: f.content for f in render_node(vpn, node.name, stack, keys, endpoint, region)} for node in vpn.nodes
+        node.name: {f.name: f.content for f in render_node(vpn, node.name, stack, keys, endpoint, region, BUNDLE_KEY)}
+        for node in vpn.nodes
     }
     return Rendered(stack, vpn, keys, files)

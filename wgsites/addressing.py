@@ -17,7 +17,7 @@ ANY_V4 = ipaddress.IPv4Network("0.0.0.0/0")
 ANY_V6 = ipaddress.IPv6Network("::/0")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-# LAB-NOTES 11: link MTU by uplink type, WireGuard overhead by outer family.
+# docs/lab-notes.md 11: link MTU by uplink type, WireGuard overhead by outer family.
 LINK_MTU = {"ethernet": 1500, "pppoe": 1492, "dslite": 1460}
 OVERHEAD = {False: 60, True: 80}
 MIN_MTU = 1280

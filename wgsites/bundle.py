@@ -7,7 +7,9 @@ the sync agent itself and its period all travel in the bundle, and the agent app
 change in place. A bundle is JSON text cut into chunks of at most 4,000 characters, each a
 Standard-tier String parameter (SSM's limit is 4 KB there), plus a manifest with the number
 of chunks and the text's SHA-256: the VM assembles the chunks and applies the text only
-when its hash matches, so a bundle read while Pulumi rewrites it is never half applied.
+when its hash matches, so a bundle read while Pulumi rewrites it is never half applied, and
+only when the manifest carries the stack's signature over that hash: the bundle holds code
+that runs as root on the VM, and an SSM writer without the stack's seed cannot sign one.
 The private key is not in the bundle: it has its own SecureString.
 """
 
@@ -70,6 +72,11 @@ def chunks(text: str, count: int) -> list[str]:
     return [text[i * CHUNK_CHARS : (i + 1) * CHUNK_CHARS] or "-" for i in range(count)]
 
 
-def manifest(text: str, count: int) -> str:
-    digest = hashlib.sha256(text.encode()).hexdigest()
-    return json.dumps({"chunks": count, "format": BUNDLE_FORMAT, "length": len(text), "sha256": digest}, sort_keys=True)
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def manifest(text: str, count: int, signature: str) -> str:
+    """Which bundle the VM applies: its chunks, length, SHA-256, and the stack's Ed25519 signature over that hash."""
+    meta = {"chunks": count, "format": BUNDLE_FORMAT, "length": len(text), "sha256": digest(text), "signature": signature}
+    return json.dumps(meta, sort_keys=True)

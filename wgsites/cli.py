@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import shlex
 import subprocess
 import sys
 from pathlib import Path
+
+from nacl.signing import SigningKey
 
 from .addressing import describe
 from .config import ConfigError
@@ -36,6 +39,22 @@ def local_keys(vpn: Vpn, out: Path) -> KeyRing:
     return KeyRing(public=public, private=private)
 
 
+def local_bundle_key(vpn: Vpn, out: Path) -> SigningKey | None:
+    """An aws hub's bundle signing key for an offline render: made into OUT (0600), reused when there.
+    (`pulumi up` derives it from the stack's secret wgsites:keySeed instead.)"""
+    if vpn.hub.kind != "aws":
+        return None
+    path = out / vpn.hub.name / "bundle-signing.key"
+    try:
+        seed = base64.b64decode(path.read_text().strip(), validate=True)
+    except (OSError, ValueError):
+        seed = b""
+    if len(seed) != 32:
+        seed = os.urandom(32)
+        write_private_file(path, base64.b64encode(seed).decode() + "\n", 0o600)
+    return SigningKey(seed)
+
+
 def write_private_file(path: Path, content: str | bytes, mode: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)  # never through a symlink
@@ -61,8 +80,9 @@ def cmd_render(args: argparse.Namespace) -> int:
     vpn, stack = stack_file.vpn, stack_file.stack
     out = Path(args.out)
     keys = local_keys(vpn, out)
+    bundle_key = local_bundle_key(vpn, out)
     for node in vpn.nodes:
-        files = render_node(vpn, node.name, stack, keys, hub_endpoint=args.hub_endpoint, region=stack_file.region)
+        files = render_node(vpn, node.name, stack, keys, args.hub_endpoint, stack_file.region, bundle_key)
         for file in files:
             write_private_file(out / node.name / file.name, file.content, file.mode)
         # the QR code holds the config, key included: 0600 like it; none for a device that brings its own

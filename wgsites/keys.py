@@ -16,6 +16,7 @@ import nacl.bindings
 import nacl.encoding
 import nacl.exceptions
 import nacl.hash
+import nacl.signing
 from nacl.public import PrivateKey
 
 SEED_MIN_BYTES = 32
@@ -99,6 +100,35 @@ def clamp(key: bytes) -> bytes:
     k[31] &= 127
     k[31] |= 64
     return bytes(k)
+
+
+BUNDLE_SIGNING_PERSON = b"wgsites-bundle"  # another personalization: a signing key is never a WireGuard key
+BUNDLE_SIGNING_LABEL = "bundle-signing/0"
+
+
+def bundle_signing_key(seed: str) -> nacl.signing.SigningKey:
+    """The Ed25519 key that signs the aws gateway's bundles, derived from the stack's secret seed.
+
+    The VM's user data holds its public half: whoever may write the gateway's SSM parameters,
+    but holds no seed, cannot make a bundle (code that runs as root there) the VM accepts.
+    """
+    digest = nacl.hash.blake2b(
+        BUNDLE_SIGNING_LABEL.encode(),
+        key=seed_bytes(seed),
+        digest_size=32,
+        person=BUNDLE_SIGNING_PERSON,
+        encoder=nacl.encoding.RawEncoder,
+    )
+    return nacl.signing.SigningKey(digest)
+
+
+def sign_text(key: nacl.signing.SigningKey, text: str) -> str:
+    """KEY's Ed25519 signature over TEXT, base64."""
+    return base64.b64encode(key.sign(text.encode()).signature).decode()
+
+
+def verify_key_text(key: nacl.signing.SigningKey) -> str:
+    return base64.b64encode(bytes(key.verify_key)).decode()
 
 
 def derive_private_key(seed: str, label: str) -> str:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from .bundle import gateway_parameters
 from .config import CONFIG_KEY, ConfigError
 from .model import Vpn
-from .render import install_command, render_user_data
+from .render import STAND_IN_KEY, install_command, render_user_data
 
 EC2_USER_DATA_BYTES = 16384
 MAX_ARG_STRLEN = 131072  # includes the terminating NUL
@@ -27,7 +27,8 @@ LONGEST_REGION = "ap-southeast-99"  # stands in for aws:region when the stack fi
 def user_data_bytes(vpn: Vpn, stack: str, region: str | None) -> int:
     """The aws hub's user data: a static bootstrap, whose size only its names move (rules travel in the bundle)."""
     hub = vpn.hub
-    return len(render_user_data(hub, stack, gateway_parameters(stack, hub.interface, region or LONGEST_REGION)).encode())
+    parameters = gateway_parameters(stack, hub.interface, region or LONGEST_REGION)
+    return len(render_user_data(hub, stack, parameters, STAND_IN_KEY).encode())
 
 
 def install_argument_bytes(vpn: Vpn, stack: str, name: str) -> int:

@@ -53,7 +53,7 @@ class SshTarget:
 
 @dataclass(frozen=True)
 class Uplink:
-    """The node's own internet link; it decides the tunnel MTU (LAB-NOTES 11)."""
+    """The node's own internet link; it decides the tunnel MTU (docs/lab-notes.md 11)."""
 
     type: UplinkType = "ethernet"
     ipv6: bool = False  # True when the tunnel's outer packets travel over IPv6

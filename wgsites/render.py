@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
+from nacl.signing import SigningKey
 
 from .addressing import AddressPlan
-from .bundle import GatewayParameters, bundle_text, chunk_count, gateway_parameters
-from .keys import is_valid_key
+from .bundle import GatewayParameters, bundle_text, chunk_count, digest, gateway_parameters, manifest
+from .keys import is_valid_key, sign_text, verify_key_text
 from .model import Hub, Spoke, Vpn
 from .names import nft_table
 from .plaintext import unsafe_character
@@ -238,7 +239,7 @@ def install_command(vpn: Vpn, name: str, stack: str, action: str = "install", us
     return command if user == "root" else f"sudo -n {command}"
 
 
-def render_user_data(hub: Hub, stack: str, parameters: GatewayParameters) -> str:
+def render_user_data(hub: Hub, stack: str, parameters: GatewayParameters, bundle_key: str) -> str:
     """cloud-init for the aws hub: packages, the bootstrap, its timer. Static: no peer, no key, no rule,
     no script that changes with a wgsites upgrade (all of that is in the bundle)."""
     return _render(
@@ -249,6 +250,7 @@ def render_user_data(hub: Hub, stack: str, parameters: GatewayParameters) -> str
         install_path=INSTALL_PATH.format(interface=hub.interface),
         bootstrap=Trusted((CLOUD_INIT / "wgsites-bootstrap.py").read_text()),
         parameters=parameters,
+        bundle_key=bundle_key,  # the public key the bootstrap checks bundles with
     )
 
 
@@ -282,8 +284,10 @@ def render_node(
     keys: KeyRing,
     hub_endpoint: str | None = None,
     region: str | None = None,
+    bundle_key: SigningKey | None = None,
 ) -> list[HostFile]:
-    """All of one node's files, as `wgsites render` writes them; REGION is an aws hub's (its SSM parameters)."""
+    """All of one node's files, as `wgsites render` writes them; an aws hub's need its REGION (its SSM
+    parameters) and the key that signs its bundle."""
     node = vpn.node(name)
     iface = node.interface
     files = [HostFile(f"{iface}.conf", render_wg_quick(vpn, name, stack, keys, hub_endpoint), 0o600)]
@@ -296,8 +300,12 @@ def render_node(
         if nft := render_nftables(vpn, name, stack):
             files.append(HostFile(f"{iface}.nft", nft, 0o600))
     if name == vpn.hub.name and vpn.hub.kind == "aws":
-        if region is None:
-            raise ValueError(f"the aws hub {name} needs its region for its user data: set aws:region")
-        files.append(HostFile("user-data.yaml", render_user_data(vpn.hub, stack, gateway_parameters(stack, iface, region))))
-        files.append(HostFile("bundle.json", render_gateway_bundle(vpn, stack, files[0].content), 0o600))
+        if region is None or bundle_key is None:
+            raise ValueError(f"the aws hub {name} needs its region (set aws:region) and a bundle signing key")
+        parameters = gateway_parameters(stack, iface, region)
+        files.append(HostFile("user-data.yaml", render_user_data(vpn.hub, stack, parameters, verify_key_text(bundle_key))))
+        text = render_gateway_bundle(vpn, stack, files[0].content)
+        count = chunk_count(text)
+        files.append(HostFile("bundle.json", text, 0o600))
+        files.append(HostFile("bundle-manifest.json", manifest(text, count, sign_text(bundle_key, digest(text)))))
     return files

@@ -142,7 +142,7 @@ def test_a_new_site_unreachable_fails_naming_it_and_changes_no_other_host(pl, ca
 
     failed = pl.pulumi(*up_args(pl), check=False, timeout=600)
 
-    # the error quotes the whole command (PULUMI-NOTES 7): show its head only
+    # the error quotes the whole command (docs/pulumi-notes.md 7): show its head only
     errors = [line.strip()[:200] for line in failed.output.splitlines() if "unable to connect" in line]
     assert failed.returncode != 0, failed.output[-3000:]
     assert f"unable to connect to {address}:22" in failed.output, failed.output[-3000:]

@@ -153,7 +153,7 @@ def test_first_install_brings_the_tunnel_up(world: World) -> None:
 def test_adding_a_peer_reloads_in_place_without_dropping_the_running_tunnel(world: World) -> None:
     hub, s1, s2 = (world.nodes[n] for n in ("hub", "s1", "s2"))
     assert pings(s1, HUB_VPN)
-    # wg-quick sets a fwmark for full tunnels; syncconf without FwMark would reset it (LAB-NOTES 8)
+    # wg-quick sets a fwmark for full tunnels; syncconf without FwMark would reset it (docs/lab-notes.md 8)
     hub.run(["wg", "set", IFACE, "fwmark", "0xca6c"])
     before = {what: wg(hub, what) for what in ("private-key", "listen-port", "fwmark")}
     assert before["fwmark"] == "0xca6c" and before["listen-port"] == "51820"
@@ -321,7 +321,7 @@ def test_a_failed_first_install_puts_the_operators_config_back_as_it_was(world: 
 
 
 def test_naive_syncconf_of_a_stripped_config_wipes_the_key(world: World) -> None:
-    """LAB-NOTES 8 on a real interface: why the script feeds syncconf the full device state."""
+    """docs/lab-notes.md 8 on a real interface: why the script feeds syncconf the full device state."""
     s1 = world.nodes["s1"]
     assert pings(s1, HUB_VPN)
     s1.run(["wg", "set", IFACE, "fwmark", "0xca6c"])

@@ -1,5 +1,8 @@
 """Whoever can write the gateway's SSM parameters cannot run a command on it.
 
+The bundle is code that runs as root there: one without the stack's signature is refused by
+the bootstrap; a signed one whose config smuggles a hook is refused by the install script.
+
 The travel stack's aws hub in the lab (its real cloud-init and sync unit against moto's SSM):
 a config parameter with a smuggled hook, then a key parameter that holds no key. The sync
 refuses both, the gateway keeps its config, its key and its tunnel, and the hook never runs.
@@ -7,7 +10,10 @@ refuses both, the gateway keeps its config, its key and its tunnel, and the hook
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+
+from nacl.signing import SigningKey
 
 from lab.checks import Checker
 from lab.deploy import deploy, put_parameters, wait_for
@@ -37,7 +43,12 @@ def test_a_tampered_ssm_parameter_is_refused_and_the_gateway_keeps_running():
         def refused(text: str) -> bool:  # in what the sync timer printed (the lab's timer logs to the node's folder)
             return any(text in log.read_text() for log in (hub.dir / "logs").glob("*.log"))
 
+        # an SSM writer without the stack's seed: any bundle it writes lacks the stack's signature
         tampered = good.replace("[Interface]\n", f"[Interface]\nPostUp = touch {PWNED}\n")
+        forged = base64.b64encode(SigningKey.generate().sign(b"x").signature).decode()
+        put_parameters(world, dep.keys, tampered, signature=forged)
+        assert wait_for(lambda: refused("not signed by this stack's key"), LAB_SYNC_SECONDS + 15) is not None
+        # and a signed bundle whose config holds a hook (a pipeline gone wrong): the install script refuses it
         put_parameters(world, dep.keys, tampered)
         assert wait_for(lambda: refused("a hook wgsites does not write"), LAB_SYNC_SECONDS + 15) is not None
         no_key = KeyRing(public=dep.keys.public, private={**dep.keys.private, vpn.hub.name: "not-a-key\nPostUp = x"})

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import re
 
 import pytest
 import wgmocks as m
+from nacl.signing import VerifyKey
 
 from components.aws_gateway import architecture
 from wgsites.bundle import gateway_parameters
+from wgsites.keys import bundle_signing_key, verify_key_text
 from wgsites.render import (
     KeyRing,
     gateway_bundle_chunks,
@@ -86,7 +89,8 @@ def test_instance_hardening_and_wiring(home):
 def test_user_data_is_the_core_render(stack):
     run = m.run_stack(stack)
     vpn = m.model(run)
-    expected = render_user_data(vpn.hub, stack, gateway_parameters(stack, vpn.hub.interface, "eu-central-1"))
+    bundle_key = verify_key_text(bundle_signing_key(m.TEST_SEED))  # derived from the stack's seed
+    expected = render_user_data(vpn.hub, stack, gateway_parameters(stack, vpn.hub.interface, "eu-central-1"), bundle_key)
     instance = run.mocks.one(m.INSTANCE).inputs
     assert instance["userData"] == expected  # plain, so a preview shows its diff
     assert "userDataBase64" not in instance
@@ -140,6 +144,11 @@ def test_parameters_hold_the_core_bundle_and_the_hub_key(home):
         assert inputs["name"].startswith(names.manifest + "/") and not m.is_secret_input(chunk.inputs["insecureValue"])
     manifest = m.unwrap(home.mocks.named("vpn-gateway-bundle").inputs)
     assert (manifest["name"], manifest["type"]) == (names.manifest, "String")
+    meta = json.loads(manifest["insecureValue"])  # signed with the stack's key, checkable with the user data's public half
+    VerifyKey(bundle_signing_key(m.TEST_SEED).verify_key.encode()).verify(
+        meta["sha256"].encode(), base64.b64decode(meta["signature"])
+    )
+    assert not m.is_secret_input(home.mocks.named("vpn-gateway-bundle").inputs["insecureValue"])
     assert any(dep.endswith("::vpn-gateway-bundle-0000") for dep in home.mocks.requests["vpn-gateway-bundle"].dependencies)
     key = home.mocks.named("vpn-gateway-private-key").inputs
     assert m.is_secret_input(key["value"])

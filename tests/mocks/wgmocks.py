@@ -3,7 +3,7 @@
 Config reaches the program the way the language host hands it over: the
 `PULUMI_CONFIG` JSON (object values as JSON text) and `PULUMI_CONFIG_SECRET_KEYS`
 in the environment, loaded with `set_all_config` before the program runs
-(PULUMI-NOTES 16). Each run gets fresh mocks, a fresh root stack and its own
+(docs/pulumi-notes.md 16). Each run gets fresh mocks, a fresh root stack and its own
 config, so several stacks run in one process.
 
 Every run gets a key seed as secret config (`wgsites:keySeed`, TEST_SEED unless
