@@ -8,10 +8,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, event, given, settings
 
-from lab.netns import Lab
 from tests import apps
 from tests.stacks import render_stack
 from tests.strategies import stacks
@@ -44,15 +42,6 @@ def test_every_drawn_stack_parses_renders_and_its_devices_import_in_every_app(ra
                 config = re.sub(r"(?m)^(# Your own key: .*\n)", rf"\1PrivateKey = {generate_private_key()}\n", config)
             refused = apps.refusals(config, node.interface)
             assert not refused, f"{node.name}: refused by {refused}"
-
-
-@pytest.fixture(scope="module")
-def wg_interface():
-    """A real (userspace) WireGuard interface in a throwaway lab node, as tests/tools/test_real_tools.py has it."""
-    with Lab() as lab:
-        node = lab.node("wggen")
-        node.run(["wireguard-go", "wg0"])
-        yield node, "wg0"
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

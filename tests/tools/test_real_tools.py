@@ -9,9 +9,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
-from lab.netns import Lab
 from tests.stacks import STACKS, render_stack
 from wgsites.render import render_install_script
 
@@ -22,15 +19,6 @@ def all_files(tmp_path: Path):
         for node, files in rendered.files.items():
             for name, content in files.items():
                 yield stack, node, name, content
-
-
-@pytest.fixture(scope="module")
-def wg_interface():
-    """A real (userspace) WireGuard interface in a throwaway lab node (its own /run/wireguard)."""
-    with Lab() as lab:
-        node = lab.node("wgtools")
-        node.run(["wireguard-go", "wg0"])
-        yield node, "wg0"
 
 
 def test_every_config_passes_wg_quick_strip_and_wg_setconf(tmp_path, wg_interface):
