@@ -62,7 +62,10 @@ def managed(pl: PulumiLab) -> dict[str, str]:
 def host_state(pl: PulumiLab, name: str) -> str:
     """What an up may change on a host: its config file (content and time) and its running peers."""
     node, iface = pl.world.nodes[name], managed(pl)[name]
-    return node.run(f"stat -c %Y /etc/wireguard/{iface}.conf; cat /etc/wireguard/{iface}.conf; wg show {iface} peers").stdout
+    # sorted: wireguard-go lists its peers in no fixed order
+    return node.run(
+        f"stat -c %Y /etc/wireguard/{iface}.conf; cat /etc/wireguard/{iface}.conf; wg show {iface} peers | sort"
+    ).stdout
 
 
 def pending_operations(pl: PulumiLab) -> list[str]:

@@ -21,7 +21,7 @@ def test_masquerade_never_nats_into_a_lan_of_the_vpn(tmp_path):
     document = yaml.safe_load(stack_file("router").read_text())
     vpn = copy.deepcopy(document["config"]["wgsites:vpn"])
     vpn["hub"]["masquerade"] = True
-    vpn["peers"].append({"name": "phone", "address": "10.10.11.3", "tunnel": "full"})
+    vpn["peers"].append({"name": "phone", "address": "10.10.11.3", "tunnel": "full", "dns": ["9.9.9.9"]})
     document["config"]["wgsites:vpn"] = vpn
     path = tmp_path / "Pulumi.routernat.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
