@@ -172,11 +172,9 @@ def load() -> Settings:
         vpn = parse_vpn(raw)
         rotations = _key_rotations(config.get_object("keyRotations"), vpn)
         seed = key_seed(vpn, stack)
-        region = None
+        region = None  # WireGuardVpn refuses an aws hub without one, before any resource
         if vpn.hub.kind == "aws":
             region = pulumi.Config("aws").get("region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-            if not region:
-                raise ConfigError(["aws:region: missing for an aws hub; set it: pulumi config set aws:region eu-central-1"])
         check_rendered_sizes(vpn, stack, region)
         ssh_key = key_password = None
         if _has_ssh_hosts(vpn):

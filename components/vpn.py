@@ -65,6 +65,8 @@ class WireGuardVpn(pulumi.ComponentResource):
         seed = args.key_seed
         if (seed is None or isinstance(seed, str)) and (errors := check_key_seed(seed, vpn, stack)):
             raise pulumi.RunError("\n".join(errors))
+        if hub.kind == "aws" and not args.region:  # its SSM parameters and its bootstrap name the region
+            raise pulumi.RunError("aws:region: missing for an aws hub; set it: pulumi config set aws:region eu-central-1")
         super().__init__("wgsites:vpn:WireGuardVpn", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
@@ -106,8 +108,6 @@ class WireGuardVpn(pulumi.ComponentResource):
         self.gateway = None
         endpoint: pulumi.Input[str] | None = None  # None: the model's hub.endpoint
         if hub.kind == "aws":
-            if not args.region:
-                raise pulumi.RunError("aws:region: missing for an aws hub; set it with `pulumi config set aws:region ...`")
             parameters = gateway_parameters(stack, hub.interface, args.region)
             chunks = gateway_bundle_chunks(vpn, stack)
             bundle = self.configs[hub.name].apply(lambda config: render_gateway_bundle(vpn, stack, config))
