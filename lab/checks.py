@@ -96,8 +96,14 @@ class Checker:
 
     @staticmethod
     def hops(node: Node, target: str, max_hops: int = 5) -> list[str]:
-        out = node.run(["traceroute", "-n", "-q", "1", "-w", "2", "-m", str(max_hops), target], check=False).stdout
-        return [line.split()[1] for line in out.splitlines()[1:] if len(line.split()) > 1]
+        """The address answering at each hop: three probes a hop, the first that answered (an ICMP reply that
+        comes late, as the hub's rate limit lets it, is not a missing hop)."""
+        out = node.run(["traceroute", "-n", "-q", "3", "-w", "2", "-m", str(max_hops), target], check=False).stdout
+        hops = []
+        for line in out.splitlines()[1:]:
+            answered = [word for word in line.split()[1:] if word[0].isdigit() and word.count(".") == 3]
+            hops.append(answered[0] if answered else "*")
+        return hops
 
     def reachable_hosts(self, spoke: Spoke) -> list[LanHost]:
         """LAN hosts a split-tunnel spoke should reach through the hub."""
