@@ -31,7 +31,7 @@ from .addresses import CLOUD_API
 from .netns import Node
 from .services import ssh
 from .stand_ins import paste_private_key
-from .world import World, node_kind
+from .world import World
 
 MOTO_PORT = 5000
 LAB_CREDENTIALS = {
@@ -83,7 +83,7 @@ def make_keys(world: World, previous: KeyRing | None = None) -> KeyRing:
             if node.name in previous.private:
                 private[node.name] = previous.private[node.name]
             continue
-        kind = node_kind(world.vpn, node.name)
+        kind = node.delivery
         if kind == "ssh":
             command = install_command(world.vpn, node.name, world.stack, "public-key", node.ssh.user)
             public[node.name] = run_over_ssh(world, node.name, command).strip()
@@ -217,7 +217,7 @@ def deploy(world: World, keys: KeyRing | None = None) -> Deployment:
         user_data = render_user_data(vpn.hub, world.stack, gateway_parameter_names(world), verify_key_text(world.bundle_key))
         apply_cloud_init(world.nodes[vpn.hub.name], user_data)
     for node in vpn.nodes:
-        kind = node_kind(vpn, node.name)
+        kind = node.delivery
         if kind == "ssh":
             command = install_command(vpn, node.name, world.stack, "install", node.ssh.user)
             dep.install_output[node.name] = run_over_ssh(world, node.name, command, dep.configs[node.name])

@@ -326,8 +326,3 @@ def add_device(world: World, name: str, public: str) -> Node:
     world.public[name] = public
     _behind_nat(world, world.wiring, world.lab.nodes["internet"], node, name, public)
     return node
-
-
-def node_kind(vpn: Vpn, name: str) -> str:
-    """How a node gets its config: 'aws' (cloud-init + SSM), 'ssh' (install script) or 'file'."""
-    return vpn.node(name).delivery
