@@ -104,7 +104,7 @@ def _aws(r: Reader, path: str, value: Any) -> AwsOptions | None:
     obj = r.mapping(path, value)
     if obj is None:
         return None
-    r.unknown_keys(obj, path, {"instanceType", "adminCidrs", "syncSeconds"})
+    r.unknown_keys(obj, path, {"instanceType", "adminCidrs", "syncSeconds", "subnetId", "vpcId"})
     admin = []
     for i, cidr in enumerate(r.get(obj, path, "adminCidrs", r.strings, ()) or ()):
         try:
@@ -118,7 +118,28 @@ def _aws(r: Reader, path: str, value: Any) -> AwsOptions | None:
         instance_type=instance_type or default(AwsOptions, "instance_type"),
         admin_cidrs=tuple(admin),
         sync_seconds=r.get(obj, path, "syncSeconds", r.integer(10, 3600), default(AwsOptions, "sync_seconds")),
+        subnet_id=r.get(obj, path, "subnetId", _aws_id(r, "subnet"), None),
+        vpc_id=r.get(obj, path, "vpcId", _aws_id(r, "vpc"), None),
     )
+
+
+def _aws_id(r: Reader, prefix: str) -> Callable[[str, Any], str | None]:
+    def convert(path: str, value: Any) -> str | None:
+        if isinstance(value, str) and re.fullmatch(prefix + r"-(?:[0-9a-f]{8}|[0-9a-f]{17})", value):
+            return value
+        r.fail(path, value, f"is not a {prefix} id; copy it from the VPC console, like {prefix}-0123456789abcdef0")
+        return None
+
+    return convert
+
+
+def _aliases(r: Reader, path: str, value: Any) -> tuple[str, ...] | None:
+    names = r.strings(path, value)
+    if names is None:
+        return None
+    for i, name in enumerate(names):
+        r.name(f"{path}[{i}]", name)
+    return names
 
 
 def _instance_type(r: Reader) -> Callable[[str, Any], str | None]:
@@ -153,6 +174,7 @@ def _hub(r: Reader, path: str, value: Any, default_port: int) -> Hub | None:
             "uplink",
             "ssh",
             "aws",
+            "aliases",
         },
     )
     fields = dict(
@@ -169,6 +191,7 @@ def _hub(r: Reader, path: str, value: Any, default_port: int) -> Hub | None:
         uplink=r.get(obj, path, "uplink", lambda p, v: _uplink(r, p, v), Uplink()),
         ssh=r.get(obj, path, "ssh", lambda p, v: _ssh(r, p, v), None),
         aws=r.get(obj, path, "aws", lambda p, v: _aws(r, p, v), AwsOptions()),
+        aliases=r.get(obj, path, "aliases", lambda p, v: _aliases(r, p, v), ()),
     )
     if fields["kind"] == "ssh" and "ssh" not in obj:
         r.errors.append(f"{path}.ssh: missing for kind: ssh; set ssh.host (and ssh.user, ssh.port if not root and 22)")
@@ -196,6 +219,7 @@ def _spoke(r: Reader, path: str, value: Any, kind: str) -> Spoke | None:
         "publicKey",
         "ssh",
         "uplink",
+        "aliases",
     }
     if kind == "peer":
         known |= {"tunnel", "dns", "file"}
@@ -215,6 +239,7 @@ def _spoke(r: Reader, path: str, value: Any, kind: str) -> Spoke | None:
         ssh=r.get(obj, path, "ssh", lambda p, v: _ssh(r, p, v), None),
         file=r.get(obj, path, "file", _file(r), None),
         uplink=r.get(obj, path, "uplink", lambda p, v: _uplink(r, p, v), Uplink()),
+        aliases=r.get(obj, path, "aliases", lambda p, v: _aliases(r, p, v), ()),
     )
     if fields["public_key"] and fields["ssh"]:
         r.errors.append(
