@@ -218,6 +218,7 @@ def render_install_script(vpn: Vpn, name: str, stack: str) -> str:
         "install.sh.j2",
         name=name,
         stack=stack,
+        owner=f"{stack}/{name}",
         interface=node.interface,
         nft_table=nft_table(node.interface),
         allowed_hooks=allowed_hooks(node.interface),
