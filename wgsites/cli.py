@@ -8,17 +8,20 @@ import os
 import shlex
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from nacl.signing import SigningKey
 
 from .addressing import describe
 from .config import ConfigError
+from .endpoints import split_endpoint
+from .importer import ImportOptions, import_vpn, read_wg_config, same_peers, stack_text
 from .keys import generate_private_key, is_valid_key, public_key_of
 from .model import Vpn
 from .qr import qr_code
 from .render import KeyRing, render_node
-from .stack import load_stack_file, read_stack
+from .stack import load_stack_file, read_stack, stack_name
 from .status import collect, format_rows
 
 
@@ -113,6 +116,33 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0 if rows and all(r.state == "ok" for r in rows) else 1
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    stack = stack_name(out)  # Pulumi.<stack>.yaml: refused before anything is read when it names no stack
+    if out.exists():
+        raise ConfigError([f"--out: {out} exists; import never overwrites a stack file (its secrets), name another"])
+    target = split_endpoint(args.ssh)
+    if target is None:
+        raise ConfigError([f"--ssh: {args.ssh!r} is not HOST or HOST:PORT; give where Pulumi reaches the hub, e.g. 10.10.10.1"])
+    options = ImportOptions(target[0], target[1] or 22, args.ssh_user, args.endpoint, args.hub_name)
+    configs = [read_wg_config(path) for path in args.configs]
+    raw, notes = import_vpn(configs, options)
+    try:
+        notes += same_peers(raw, configs[0], stack)
+    except ConfigError as exc:  # the configs parse, but describe a VPN check would refuse
+        raise ConfigError(["the imported stack would not pass check:", *exc.messages]) from None
+    text = stack_text(raw, [Path(p) for p in args.configs])
+    with tempfile.TemporaryDirectory() as folder:  # it must read back as `check` reads it, before it is written
+        trial = Path(folder) / out.name
+        trial.write_text(text)
+        read_stack(trial)
+    write_private_file(out, text, 0o644)  # no secret in it: public keys and addresses
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"wrote {out}: hub {raw['hub']['name']} and {len(raw.get('sites', []))} site(s), {len(raw.get('peers', []))} peer(s)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wgsites", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -131,6 +161,14 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("stack_file")
     status.add_argument("--ssh-key", help="SSH private key (default: your SSH agent and ~/.ssh)")
     status.set_defaults(func=cmd_status)
+    adopt = sub.add_parser("import", help="write a stack file from the wg-quick configs you already run (the hub's first)")
+    adopt.add_argument("configs", nargs="+", metavar="CONFIG", help="the hub's wg-quick config, then any spokes' own")
+    adopt.add_argument("--out", required=True, help="the stack file to write: Pulumi.<stack>.yaml (never overwritten)")
+    adopt.add_argument("--ssh", required=True, help="HOST or HOST:PORT where Pulumi reaches the hub over SSH")
+    adopt.add_argument("--ssh-user", default="root", help="login on the hub (not root: it needs passwordless sudo)")
+    adopt.add_argument("--hub-name", default="hub", help="the hub's name in the stack (default: hub)")
+    adopt.add_argument("--endpoint", help="what spokes dial (host or host:port), when no spoke's config given says it")
+    adopt.set_defaults(func=cmd_import)
     return parser
 
 
