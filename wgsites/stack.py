@@ -13,7 +13,6 @@ from .model import Vpn
 from .names import STACK_RE
 from .stackfile import StackFileError, read_stack_document
 
-
 AUTO_DEPLOY = "wgsites:autoDeploy"
 
 
