@@ -35,7 +35,7 @@ def workflow(name: str) -> dict:
 
 def test_every_workflow_passes_actionlint():
     files = sorted(WORKFLOWS.glob("*.yml"))
-    assert {f.name for f in files} == {"pull-request.yml", "main.yml", "pulumi-stack.yml", "test-suite.yml"}
+    assert {"pull-request.yml", "main.yml", "pulumi-stack.yml", "test-suite.yml"} <= {f.name for f in files}
     done = actionlint(*files)
     assert done.returncode == 0 and done.stdout == "", done.stdout + done.stderr
 

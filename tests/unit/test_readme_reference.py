@@ -124,7 +124,7 @@ def test_the_script_rewrites_a_stale_block_and_refuses_missing_markers():
     assert replace_block(stale) == f"intro\n{generated()}rest\n"
     with pytest.raises(ValueError, match="markers"):
         replace_block("no markers here\n")
-    done = subprocess.run([str(ROOT / "scripts/readme-reference")], capture_output=True, text=True, cwd="/")
+    done = subprocess.run([str(ROOT / "scripts/readme-reference"), "--check"], capture_output=True, text=True, cwd="/")
     assert done.returncode == 0 and "already up to date" in done.stdout, done.stdout + done.stderr
 
 
