@@ -3,7 +3,8 @@
 actionlint also knows the inputs of pulumi/actions, aws-actions/configure-aws-credentials and
 actions/* at the versions used, so a misspelt input (`comment-on-pr`, `role-to-assume`) fails here.
 The rest holds the workflows to what README "Pull requests and CI" promises: AWS by OIDC only, the
-preview's diff posted on the pull request, no refresh from a pull request, `up` only on main.
+preview's diff posted on the pull request, no refresh from a pull request, `up` only on main, and
+the SSH agent step run for real: a passphrase-protected key loaded, its copy removed, nothing printed.
 """
 
 from __future__ import annotations
@@ -95,3 +96,50 @@ def test_pull_requests_preview_and_only_main_deploys():
         assert flow["jobs"]["test"]["uses"] == "./.github/workflows/test-suite.yml"
     (suite,) = workflow("test-suite.yml")["jobs"]["test"]["steps"][-1:]
     assert "sudo" in suite["run"] and "scripts/test" in suite["run"]  # README command two
+
+
+def agent_step() -> dict:
+    (step,) = [
+        s for s in workflow("pulumi-stack.yml")["jobs"]["pulumi"]["steps"] if s.get("name") == "SSH agent holding the hosts' key"
+    ]
+    return step
+
+
+def run_step(step: dict, tmp_path: Path, env: dict[str, str]) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
+    """The step's run: block under bash as Actions runs it (bash -e), with GITHUB_ENV; the variables it exports."""
+    github_env = tmp_path / "github_env"
+    github_env.touch()
+    (tmp_path / "tmp").mkdir()
+    base = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "GITHUB_ENV": str(github_env), "TMPDIR": str(tmp_path / "tmp")}
+    done = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    exported = dict(line.split("=", 1) for line in github_env.read_text().splitlines())
+    return done, exported
+
+
+def test_the_agent_step_loads_a_passphrase_protected_key(tmp_path):
+    passphrase = "correct horse battery staple"
+    key = tmp_path / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", passphrase, "-C", "wgsites-ci", "-f", str(key)], check=True)
+    done, exported = run_step(agent_step(), tmp_path, {"SSH_KEY": key.read_text(), "SSH_KEY_PASSPHRASE": passphrase})
+    assert done.returncode == 0, done.stderr
+    assert set(exported) == {"SSH_AUTH_SOCK", "SSH_AGENT_PID"}
+    try:
+        listed = subprocess.run(
+            ["ssh-add", "-L"], env={"SSH_AUTH_SOCK": exported["SSH_AUTH_SOCK"]}, capture_output=True, text=True
+        )
+        assert listed.stdout.split()[:2] == (tmp_path / "id_ed25519.pub").read_text().split()[:2]
+        assert passphrase not in done.stdout + done.stderr and "PRIVATE KEY" not in done.stdout + done.stderr
+    finally:
+        subprocess.run(["ssh-agent", "-k"], env={"SSH_AGENT_PID": exported["SSH_AGENT_PID"]}, capture_output=True)
+
+
+def test_the_agent_step_without_a_key_warns_and_goes_on(tmp_path):
+    done, exported = run_step(agent_step(), tmp_path, {"SSH_KEY": "", "SSH_KEY_PASSPHRASE": ""})
+    assert done.returncode == 0 and exported == {}
+    assert done.stdout.startswith("::warning::no WGSITES_SSH_PRIVATE_KEY secret")
