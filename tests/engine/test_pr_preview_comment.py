@@ -5,7 +5,8 @@ A laptop-and-router stack is up in the lab; a pull request adds a tablet. pulumi
 cut at 64,000 characters, inside `<pre>` under a heading (pulumi/actions src/libs/pr.ts);
 `pr_comment` builds that text the same way. The comment must show the router's new `[Peer]` lines
 as a reviewer reads them, and hold no secret: no private key (the router's, made on it; the
-laptop's and the tablet's, derived), not the key seed, the state passphrase or the SSH key.
+laptop's and the tablet's, derived), not the key seed, the state passphrase, the SSH key or its
+passphrase.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import html
 import re
 import secrets
 import shlex
+import shutil
+import subprocess
 import time
 
 from lab import pulumi_lab
@@ -51,6 +54,14 @@ def test_the_preview_comment_shows_the_new_peer_and_no_secret(monkeypatch):
     monkeypatch.setattr(pulumi_lab, "PASSPHRASE", passphrase)
     with Lab() as lab:
         pl = PulumiLab(lab, stack_file("router"))
+        # the hosts' SSH key with a passphrase, given as CI gives a stack its secrets (on stdin, never argv)
+        ssh_passphrase = secrets.token_urlsafe(24)
+        locked = lab.run_dir / "id_ed25519_locked"
+        shutil.copy2(pl.world.ssh_key, locked)
+        subprocess.run(["ssh-keygen", "-q", "-p", "-P", "", "-N", ssh_passphrase, "-f", str(locked)], check=True)
+        pl.ssh_key = locked
+        pl.write_stack_file()
+        pl.pulumi("config", "set", "--secret", "wgsites:sshPrivateKeyPassword", "--stack", pl.stack, stdin=ssh_passphrase)
         pl.up()
         outputs = pl.outputs()
         hub = pl.world.vpn.hub
@@ -89,6 +100,7 @@ def test_the_preview_comment_shows_the_new_peer_and_no_secret(monkeypatch):
         "the tablet's private key": tablet_key,
         "the key seed": seed,
         "the state passphrase": passphrase,
+        "the SSH key's passphrase": ssh_passphrase,
     }
     for what, value in leaks.items():
         assert value and value not in comment, f"{what} is in the pull-request comment"
