@@ -184,3 +184,13 @@ def test_every_declared_object_is_in_the_generated():
         assert schema.inline(inner) in schema.key(schema.HUB, where).type.replace("vpnRange: A-B", "vpnRange").replace(
             "dhcpRange: C-D", "dhcpRange"
         ), where
+
+
+def test_the_keys_beside_the_vpn_are_the_ones_read():
+    """The program's own reads (components/settings.py) and check's (wgsites/stack.py) are the STACK table's keys."""
+    settings = (ROOT / "components" / "settings.py").read_text()
+    program = {f"wgsites:{k}" for k in re.findall(r'config\.(?:get|get_secret|get_object|require\w*)\("(\w+)"\)', settings)}
+    stack = (ROOT / "wgsites" / "stack.py").read_text()
+    checked = set(re.findall(r'^AUTO_DEPLOY = "([\w:]+)"$', stack, re.M)) | set(re.findall(r'config\.get\("([\w:]+)"\)', stack))
+    read = (program - {CONFIG_KEY}) | checked
+    assert read == {k.name for k in schema.STACK}, read ^ {k.name for k in schema.STACK}
