@@ -17,15 +17,28 @@ def _cell(text: str) -> str:
     return text.replace("\n", " ")
 
 
-def _rows(table: tuple[Key, ...], with_default: bool = True) -> list[str]:
+def _rows(table: tuple[Key, ...], with_default: bool = True, prefix: str = "") -> list[str]:
     if with_default:
         lines = ["| key | type | default | meaning |", "|---|---|---|---|"]
     else:
         lines = ["| key | type | meaning |", "|---|---|---|"]
     for key in table:
-        name = f"`{key.name}`" + (f" ({key.only})" if key.only else "")
+        name = f"`{prefix}{key.name}`" + (f" ({key.only})" if key.only else "")
         cells = [name, key.type, key.default_text, key.meaning] if with_default else [name, key.type, key.meaning]
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    return lines
+
+
+def _objects() -> list[str]:
+    """One table of the small objects' keys, each named by where it sits (`ssh.port`)."""
+    lines = _rows(schema.SSH, prefix="ssh.")
+    for prefix, table in (
+        ("uplink.", schema.UPLINK),
+        ("proxyArp.", schema.PROXY_ARP),
+        ("aws.", schema.AWS),
+        ("forwardRules[].", schema.FORWARD_RULE),
+    ):
+        lines += _rows(table, prefix=prefix)[2:]
     return lines
 
 
@@ -46,6 +59,10 @@ def reference() -> str:
         "`sites[]` and `peers[]` (spokes):",
         "",
         *_rows(schema.SPOKE),
+        "",
+        "Inside those objects:",
+        "",
+        *_objects(),
         END,
     ]
     return "\n".join(parts) + "\n"

@@ -39,16 +39,18 @@ from wgsites.reference import reference as generated
 
 
 def reference() -> dict[str, list[tuple[str, str, str]]]:
-    """Per table of the "Stack configuration" section (top, hub, spokes): (keys, type, default) of each row."""
+    """Per table of the "Stack configuration" section (top, hub, spokes, objects): (keys, type, default) of each row."""
     text = (ROOT / "README.md").read_text()
     section = text[text.index("## Stack configuration") : text.index("## Phones and laptops")]
-    tables = {"top": [], "hub": [], "spokes": []}
+    tables = {"top": [], "hub": [], "spokes": [], "objects": []}
     current = "top"
     for line in section.splitlines():
         if line.startswith("`hub`:"):
             current = "hub"
         elif line.startswith("`sites[]` and `peers[]`"):
             current = "spokes"
+        elif line.startswith("Inside those objects:"):
+            current = "objects"
         elif line.startswith("| `") and not line.startswith("| `wgsites:") and not line.startswith("| `aws:"):
             cells = [c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]]
             if len(cells) >= 3:
@@ -175,15 +177,18 @@ def test_the_parser_accepts_exactly_the_declared_keys(where, table, place, path)
     assert accepted == f"{path}.colour: unknown key; use one of: {', '.join(sorted(declared))}"
 
 
-def test_every_declared_object_is_in_the_generated():
+def test_every_declared_key_is_in_the_reference():
     text = generated()
     for table in (schema.VPN, schema.HUB, schema.SPOKE, schema.STACK):
         for declared in table:
             assert f"| `{declared.name}`" in text, declared.name
-    for inner, where in ((schema.SSH, "ssh"), (schema.AWS, "aws"), (schema.PROXY_ARP, "proxyArp")):
-        assert schema.inline(inner) in schema.key(schema.HUB, where).type.replace("vpnRange: A-B", "vpnRange").replace(
-            "dhcpRange: C-D", "dhcpRange"
-        ), where
+    inner = {"ssh.": schema.SSH, "uplink.": schema.UPLINK, "proxyArp.": schema.PROXY_ARP, "aws.": schema.AWS}
+    for prefix, table in {**inner, "forwardRules[].": schema.FORWARD_RULE}.items():
+        for declared in table:
+            assert f"| `{prefix}{declared.name}` | {declared.type} | {declared.default_text} |" in text, prefix + declared.name
+    # the hub's row names each object's keys with their defaults
+    for where in ("ssh", "aws"):
+        assert schema.inline(inner[f"{where}."]) in schema.key(schema.HUB, where).type, where
 
 
 def test_the_keys_beside_the_vpn_are_the_ones_read():
