@@ -1,4 +1,4 @@
-"""`python -m wgsites`: check and render a stack file, ask the hosts for their status (the lab is `python -m lab`)."""
+"""`python -m wgsites`: check, render and draw a stack file, ask the hosts for their status (the lab is `python -m lab`)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from nacl.signing import SigningKey
 
 from .addressing import describe
 from .config import ConfigError
+from .diagram import dot_source
 from .endpoints import split_endpoint
 from .importer import ImportOptions, import_vpn, read_wg_config, same_peers, stack_text
 from .keys import generate_private_key, is_valid_key, public_key_of
@@ -98,6 +99,32 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_diagram(args: argparse.Namespace) -> int:
+    stack_file = read_stack(args.stack_file)
+    out = Path(args.out)
+    dot = dot_source(stack_file.vpn, stack_file.stack)
+    written = draw(dot, out / stack_file.stack)
+    print(f"drew stack {stack_file.stack}: {', '.join(str(p) for p in written)}")
+    return 0
+
+
+def draw(dot: str, base: Path) -> list[Path]:
+    """BASE.dot, and Graphviz's BASE.svg and BASE.png drawn from it; ValueError when `dot` is missing or fails."""
+    base.parent.mkdir(parents=True, exist_ok=True)
+    written = [base.with_suffix(".dot")]
+    written[0].write_text(dot)
+    for fmt in ("svg", "png"):
+        target = base.with_suffix(f".{fmt}")
+        try:
+            done = subprocess.run(["dot", f"-T{fmt}", "-o", str(target)], input=dot.encode(), capture_output=True, timeout=60)
+        except FileNotFoundError:
+            raise ValueError("Graphviz's `dot` is not installed; install it (apt-get install graphviz)") from None
+        if done.returncode != 0:
+            raise ValueError(f"dot -T{fmt} failed: {done.stderr.decode(errors='replace').strip()}")
+        written.append(target)
+    return written
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     vpn = load_stack_file(args.stack_file)
 
@@ -157,6 +184,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="the hub's public address when the stack cannot know it (an aws hub's Elastic IP)",
     )
     render.set_defaults(func=cmd_render)
+    diagram = sub.add_parser("diagram", help="draw the topology as DOT, SVG and PNG (Graphviz)")
+    diagram.add_argument("stack_file")
+    diagram.add_argument("--out", default=".", help="folder; writes DIR/<stack>.dot, .svg and .png (default: here)")
+    diagram.set_defaults(func=cmd_diagram)
     status = sub.add_parser("status", help="ask the hosts managed over SSH which tunnels are up, and why not")
     status.add_argument("stack_file")
     status.add_argument("--ssh-key", help="SSH private key (default: your SSH agent and ~/.ssh)")
