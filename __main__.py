@@ -3,6 +3,7 @@
 import pulumi
 
 from components import settings
+from components.drift import read_markers
 from components.vpn import WireGuardVpn, WireGuardVpnArgs
 
 # A bad config raises here, with the core's messages, before any resource is registered.
@@ -17,6 +18,8 @@ vpn = WireGuardVpn(
         ssh_private_key_password=conf.ssh_private_key_password,
         key_rotations=conf.key_rotations,
         key_seed=conf.key_seed,
+        # what each SSH-managed host runs, read now: a host that drifted gets its repair in this up
+        drift_markers=read_markers(conf.vpn, conf.stack, conf.ssh_access),
     ),
 )
 

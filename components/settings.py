@@ -23,6 +23,7 @@ from wgsites.config import ConfigError, parse_vpn
 from wgsites.keys import SEED_MAX_BYTES, SEED_MIN_BYTES, seed_bytes
 from wgsites.limits import check_rendered_sizes
 from wgsites.model import Spoke, Vpn
+from wgsites.ssh import SshAccess
 
 KEY_SEED = "wgsites:keySeed"
 NEW_SEED_COMMAND = 'pulumi config set --secret wgsites:keySeed "$(head -c 32 /dev/urandom | base64)"'
@@ -39,6 +40,8 @@ class Settings:
     key_rotations: Mapping[str, int | str] = field(default_factory=dict)
     key_seed: pulumi.Output[str] | None = None  # secret; None when no node's key is made by Pulumi
     ssh_private_key_password: pulumi.Output[str] | None = None  # secret; the passphrase of ssh_private_key
+    # the drift check's way in (the same key, as plain values for OpenSSH); None: no check this run
+    ssh_access: SshAccess | None = None
 
 
 def own_key_nodes(vpn: Vpn) -> list[str]:
@@ -176,10 +179,12 @@ def load() -> Settings:
         if vpn.hub.kind == "aws":
             region = pulumi.Config("aws").get("region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
         check_rendered_sizes(vpn, stack, region)
-        ssh_key = key_password = None
+        ssh_key = key_password = access = None
         if _has_ssh_hosts(vpn):
             ssh_key, key_text = _ssh_private_key(config)
             key_password = _ssh_private_key_password(config, key_text, has_key=ssh_key is not None)
+            if config.get_bool("driftCheck") is not False:
+                access = _ssh_access(config)
     except ConfigError as exc:
         raise pulumi.RunError("\n".join(exc.messages)) from None
     return Settings(
@@ -190,6 +195,16 @@ def load() -> Settings:
         key_rotations=rotations,
         key_seed=seed,
         ssh_private_key_password=key_password,
+        ssh_access=access,
+    )
+
+
+def _ssh_access(config: pulumi.Config) -> SshAccess:
+    """The key _ssh_private_key checked, as OpenSSH takes it: the path, or the secret text (kept in memory)."""
+    return SshAccess(
+        key_path=config.get("sshPrivateKeyPath") or None,
+        key_text=config.get("sshPrivateKey"),
+        passphrase=config.get("sshPrivateKeyPassword"),
     )
 
 

@@ -89,16 +89,22 @@ class SshHostArgs:
     remove: str  # its `remove` action: puts the host back as it was when it leaves the stack
     config: pulumi.Input[str]  # the node's wg-quick config, exactly as the core renders it (no key in it)
     key: HostKey  # the push waits for the host's key
+    # its `repair` action with the drift check's marker (components.drift); None: the host could not
+    # be read this time, so the repair command stays as the state has it
+    repair: str
+    repair_known: bool = True
 
 
 class SshHost(pulumi.ComponentResource):
-    """The push step: `<name>-install` installs the config on stdin and reloads the interface in place.
+    """The push step: `<name>-install` installs the config on stdin and reloads the interface in place;
+    `<name>-repair` puts the running interface back to it when the drift check found a difference.
 
-    It re-runs on any change of its config (an update, never a replace: a replacement
+    The install re-runs on any change of its config (an update, never a replace: a replacement
     would run the old resource's `remove` after the new install).
     """
 
     install_command: remote.Command
+    repair_command: remote.Command
 
     def __init__(self, name: str, args: SshHostArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("wgsites:ssh_host:SshHost", name, None, opts)
@@ -112,5 +118,23 @@ class SshHost(pulumi.ComponentResource):
             logging="none",
             add_previous_output_in_env=False,
             opts=pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=self, depends_on=[args.key.command]), _QUIET),
+        )
+        # `<name>-repair` puts back a host that drifted: it runs when its marker (what the drift check
+        # saw) changes, after the install; no delete, so a replacement or a rename never undoes anything
+        self.repair_command = remote.Command(
+            f"{name}-repair",
+            connection=args.connection,
+            create=args.repair,
+            update=args.repair,
+            logging="none",
+            add_previous_output_in_env=False,
+            opts=pulumi.ResourceOptions.merge(
+                pulumi.ResourceOptions(
+                    parent=self,
+                    depends_on=[self.install_command],
+                    ignore_changes=[] if args.repair_known else ["create", "update"],
+                ),
+                _QUIET,
+            ),
         )
         self.register_outputs({})

@@ -47,6 +47,8 @@ class WireGuardVpnArgs:
     # what the aws hub's and roaming peers' keys are derived from (base64, 32-64 bytes);
     # the stack's secret wgsites:keySeed, as settings.load() read and checked it; None when no node needs it
     key_seed: pulumi.Input[str] | None = None
+    # the drift check's marker of each SSH-managed node it could read (components.drift.read_markers)
+    drift_markers: Mapping[str, str] = field(default_factory=dict)
 
 
 class WireGuardVpn(pulumi.ComponentResource):
@@ -157,6 +159,8 @@ class WireGuardVpn(pulumi.ComponentResource):
                     remove=script(n, "remove"),
                     config=self.configs[n.name],
                     key=self.host_keys[n.name],
+                    repair=install_command(vpn, n.name, stack, "repair", n.ssh.user, args.drift_markers.get(n.name, "")),
+                    repair_known=n.name in args.drift_markers,
                 ),
                 node_opts(n),
             )

@@ -229,14 +229,18 @@ def render_install_script(vpn: Vpn, name: str, stack: str) -> str:
     )
 
 
-def install_command(vpn: Vpn, name: str, stack: str, action: str = "install", user: str = "root") -> str:
+def install_command(
+    vpn: Vpn, name: str, stack: str, action: str = "install", user: str = "root", argument: str | None = None
+) -> str:
     """The exact command line a remote.Command (or the lab) runs over SSH.
 
     The script travels in the command line (no secret in it); the config goes on stdin.
     """
-    assert action in ("install", "public-key", "remove", "reresolve")
+    assert action in ("install", "public-key", "remove", "reresolve", "state", "repair")
     script = render_install_script(vpn, name, stack)
     command = f"bash -c {shlex.quote(script)} wgsites-install {action}"
+    if argument is not None:
+        command += f" {shlex.quote(argument)}"
     return command if user == "root" else f"sudo -n {command}"
 
 

@@ -258,5 +258,12 @@ STACK = (
         "otherwise CI only previews it",
         False,
     ),
+    Key(
+        "wgsites:driftCheck",
+        "bool",
+        "`true`: every preview and up reads what each SSH-managed host runs (`wg show`), and a host that drifted "
+        '(a peer added by hand, another port, a lost key file) gets a repair (see "Drift"); `false`: no SSH read',
+        True,
+    ),
     Key("aws:region", "string", "where the AWS gateway and its SSM parameters live"),
 )

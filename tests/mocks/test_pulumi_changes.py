@@ -212,7 +212,7 @@ def test_a_peer_file_never_replaces_what_wgsites_did_not_write(tmp_path, monkeyp
 def test_ssh_private_key_from_secret_config_only_in_secret_inputs():
     run = m.run_stack("sites", config={"wgsites:sshPrivateKey": FAKE_SSH_KEY}, secret_keys=["wgsites:sshPrivateKey"])
     commands = run.mocks.of_type(m.REMOTE)
-    assert len(commands) == 4
+    assert len(commands) == 6  # key, install, repair per host
     for command in commands:
         assert m.is_secret_input(command.inputs["connection"])
         assert m.unwrap(command.inputs["connection"])["privateKey"] == FAKE_SSH_KEY
@@ -285,7 +285,7 @@ def test_a_seed_in_plain_text_is_refused():
 def test_a_stack_of_ssh_hosts_needs_no_seed():
     run = m.run_stack("sites", key_seed=None)
     assert run.vpn_component.private_keys == {}
-    assert len(run.mocks.of_type(m.REMOTE)) == 4
+    assert len(run.mocks.of_type(m.REMOTE)) == 6
 
 
 def test_a_long_seed_wrapped_by_base64_works():

@@ -86,11 +86,14 @@ def test_project_file():
     assert project["name"] == "wgsites"
     assert project["runtime"] == {"name": "python", "options": {"toolchain": "pip", "virtualenv": ".venv"}}
     # only scalars, each typed and described; a declared key without a default would be required
-    assert set(project["config"]) == {"sshPrivateKeyPath", "autoDeploy"}
+    assert set(project["config"]) == {"sshPrivateKeyPath", "autoDeploy", "driftCheck"}
     # wgsites:autoDeploy (read by check and scripts/ci-stacks, not the program) is declared as the schema has it
     auto_deploy = schema.key(schema.STACK, "wgsites:autoDeploy")
     assert project["config"]["autoDeploy"]["type"] == "boolean"
     assert project["config"]["autoDeploy"]["default"] is auto_deploy.default is False
+    drift = schema.key(schema.STACK, "wgsites:driftCheck")
+    assert project["config"]["driftCheck"]["type"] == "boolean"
+    assert project["config"]["driftCheck"]["default"] is drift.default is True
     for spec in project["config"].values():
         assert spec["type"] in ("string", "boolean", "integer") and spec["description"]
         assert "default" in spec

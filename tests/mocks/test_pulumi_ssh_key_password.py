@@ -34,7 +34,7 @@ def test_the_password_goes_to_every_ssh_connection_as_a_secret(tmp_path):
     config = {"wgsites:sshPrivateKeyPath": locked_key(tmp_path, PASSWORD), "wgsites:sshPrivateKeyPassword": PASSWORD}
     run = m.run_stack("sites", config=config, secret_keys=["wgsites:sshPrivateKeyPassword"])
     commands = run.mocks.of_type(m.REMOTE)
-    assert len(commands) == 4
+    assert len(commands) == 6  # key, install, repair per host
     for command in commands:
         assert m.is_secret_input(command.inputs["connection"])
         assert m.unwrap(command.inputs["connection"])["privateKeyPassword"] == PASSWORD

@@ -194,7 +194,9 @@ def test_every_declared_key_is_in_the_reference():
 def test_the_keys_beside_the_vpn_are_the_ones_read():
     """The program's own reads (components/settings.py) and check's (wgsites/stack.py) are the STACK table's keys."""
     settings = (ROOT / "components" / "settings.py").read_text()
-    program = {f"wgsites:{k}" for k in re.findall(r'config\.(?:get|get_secret|get_object|require\w*)\("(\w+)"\)', settings)}
+    program = {
+        f"wgsites:{k}" for k in re.findall(r'config\.(?:get|get_bool|get_secret|get_object|require\w*)\("(\w+)"\)', settings)
+    }
     stack = (ROOT / "wgsites" / "stack.py").read_text()
     checked = set(re.findall(r'^AUTO_DEPLOY = "([\w:]+)"$', stack, re.M)) | set(re.findall(r'config\.get\("([\w:]+)"\)', stack))
     read = (program - {CONFIG_KEY}) | checked

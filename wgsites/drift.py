@@ -1,0 +1,160 @@
+"""Drift: what a host managed over SSH runs that its installed config does not say.
+
+The install script's `state` action prints wgsites' records, `wg show IFACE dump` (its private
+key masked) and the installed config; this module reads that text and names each difference: a
+peer added by hand (`wg set`), a peer missing, other AllowedIPs, another listen port, a key file
+gone or not the running key, the interface down. `wgsites status` shows the findings; the Pulumi
+program folds them into a marker on the host's repair command, so `pulumi preview` shows the
+drift and the next `up` puts the host back. Everything printed is rebuilt from parsed values: a
+compromised host cannot put text of its own into a command line or a diff.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .keys import is_valid_key
+from .reader import ConfigError
+
+REPAIRS = re.compile(r" \(repair (\d+)\)$")
+# what findings are written with: a marker the host reports back must be one of ours, not text of its own
+MARKER_TEXT = re.compile(r"[A-Za-z0-9 .,:;/()?+=_-]{0,400}")
+MARKER_LIMIT = 300  # the install script refuses more than 400
+
+
+@dataclass(frozen=True)
+class Device:
+    """The running interface, as `wg show dump` lists it."""
+
+    public_key: str | None
+    listen_port: int | None
+    peers: dict[str, tuple[str, ...]]  # public key -> its AllowedIPs, sorted
+
+
+@dataclass(frozen=True)
+class HostState:
+    installed: bool
+    owner: str | None
+    key: str | None  # the public key of the key file; None: no key file
+    repaired: str  # the marker of the last repair ("" for none)
+    device: Device | None  # None: the interface is down
+    config: dict[str, tuple[str, ...]]  # the installed config's peers: public key -> AllowedIPs
+    config_port: int | None
+
+
+def short(key: str) -> str:
+    return f"{key[:8]}..." if is_valid_key(key) else "with a malformed key"
+
+
+def _networks(text: str) -> tuple[str, ...]:
+    nets = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        try:
+            nets.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError:
+            nets.append("(malformed)")
+    return tuple(sorted(nets))
+
+
+def _device(lines: list[str]) -> Device | None:
+    if not lines:
+        return None
+    head = lines[0].split("\t")
+    public = head[1] if len(head) > 1 and is_valid_key(head[1]) else None
+    port = int(head[2]) if len(head) > 2 and head[2].isdigit() else None
+    peers = {}
+    for line in lines[1:]:
+        fields = line.split("\t")
+        if len(fields) >= 4:
+            key = fields[0] if is_valid_key(fields[0]) else "(malformed key)"
+            peers[key] = _networks("" if fields[3] == "(none)" else fields[3])
+    return Device(public, port, peers)
+
+
+def _config(lines: list[str]) -> tuple[dict[str, tuple[str, ...]], int | None]:
+    """Peers and ListenPort of an installed config (one wgsites wrote: `Key = value` lines)."""
+    peers: dict[str, tuple[str, ...]] = {}
+    section, key, port = None, None, None
+    for raw in lines:
+        line = raw.split("#", 1)[0].strip()
+        if line.startswith("["):
+            section, key = line.lower(), None
+            continue
+        name, _, value = (p.strip() for p in line.partition("="))
+        name = name.lower()
+        if section == "[interface]" and name == "listenport" and value.isdigit():
+            port = int(value)
+        elif section == "[peer]" and name == "publickey" and is_valid_key(value):
+            key = value
+            peers[key] = ()
+        elif section == "[peer]" and name == "allowedips" and key:
+            peers[key] = _networks(value)
+    return peers, port
+
+
+def parse_state(text: str, where: str | Path = "the host") -> HostState:
+    """The `state` action's output; ConfigError when it is not that (an old install script, a broken host)."""
+    head, dump, config = [], [], []
+    part = head
+    for line in text.splitlines():
+        if line == "[dump]":
+            part = dump
+        elif line == "[config]":
+            part = config
+        else:
+            part.append(line)
+    records = dict(line.split(" ", 1) for line in head if " " in line)
+    if not {"installed", "owner", "key", "repaired"} <= set(records) or part is head:
+        raise ConfigError([f"{where}: its install script printed no state; the next `pulumi up` updates it"])
+    key = records["key"] if is_valid_key(records["key"]) else None
+    repaired = records["repaired"] if records["repaired"] != "-" else ""
+    peers, port = _config(config)
+    return HostState(
+        installed=records["installed"] == "yes",
+        owner=None if records["owner"] == "-" else records["owner"],
+        key=key,
+        repaired=repaired if REPAIRS.search(repaired) and MARKER_TEXT.fullmatch(repaired) else "",
+        device=_device(dump),
+        config=peers,
+        config_port=port,
+    )
+
+
+def findings(state: HostState, owner: str, interface: str) -> list[str]:
+    """What the host runs that its installed config does not say; none before wgsites installed it here."""
+    if not state.installed or not state.config or (state.owner and state.owner != owner):
+        return []
+    found = []
+    device = state.device
+    if device is None:
+        return [f"{interface} is down"]
+    if state.key is None:
+        found.append(f"the key file /etc/wireguard/{interface}.key is missing")
+    elif device.public_key != state.key:
+        found.append(f"{interface} runs another key than its key file's")
+    if state.config_port is not None and device.listen_port != state.config_port:
+        found.append(f"{interface} listens on port {device.listen_port}, the stack says {state.config_port}")
+    for key in sorted(set(device.peers) - set(state.config)):
+        found.append(f"peer {short(key)} is not in the stack (added by hand?)")
+    for key in sorted(set(state.config) - set(device.peers)):
+        found.append(f"peer {short(key)} of the stack is not running")
+    for key in sorted(set(state.config) & set(device.peers)):
+        if device.peers[key] != state.config[key]:
+            running, wanted = ", ".join(device.peers[key]) or "none", ", ".join(state.config[key])
+            found.append(f"peer {short(key)} has AllowedIPs {running}, the stack says {wanted}")
+    return found
+
+
+def marker(state: HostState, found: list[str]) -> str:
+    """The text the repair command carries: the last repair's while the host is in sync, else the
+    findings with the repair's number (so the same drift again is a new marker)."""
+    if not found:
+        return state.repaired
+    match = REPAIRS.search(state.repaired)
+    text = "; ".join(found)
+    if len(text) > MARKER_LIMIT:
+        text = text[: MARKER_LIMIT - 3] + "..."
+    return f"{text} (repair {int(match.group(1)) + 1 if match else 1})"
