@@ -8,6 +8,7 @@ completed a handshake (and who should have dialled), a handshake gone stale.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,8 +36,13 @@ class PeerState:
 class StatusRow:
     node: str
     peer: str
-    state: str  # ok, stale, never, missing
+    state: str  # ok, stale, never, missing, unreachable (an SSH host), unknown or old (an aws hub's view)
     detail: str
+    # the facts behind the state, for `status --json`; None where not known
+    endpoint: str | None = None
+    handshake_age: int | None = None  # seconds
+    rx: int | None = None  # bytes received from the peer
+    tx: int | None = None
 
 
 def parse_dump(text: str) -> list[PeerState]:
@@ -80,9 +86,8 @@ def diagnose(vpn: Vpn, node: str, output: str, now: float | None = None) -> list
         else:
             age = int(now - peer.latest_handshake)
             state = "ok" if age <= STALE_SECONDS else "stale"
-            rows.append(
-                StatusRow(node, entry.name, state, f"handshake {age} s ago from {peer.endpoint}, {peer.rx} B in, {peer.tx} B out")
-            )
+            detail = f"handshake {age} s ago from {peer.endpoint}, {peer.rx} B in, {peer.tx} B out"
+            rows.append(StatusRow(node, entry.name, state, detail, peer.endpoint, age, peer.rx, peer.tx))
     return rows
 
 
@@ -120,6 +125,11 @@ def text_table(rows: list[tuple[str, ...]]) -> str:
     """Aligned columns (the last one free), for the terminal: `status` and the lab's checks."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     return "\n".join("  ".join([*(f"{v:<{w}}" for v, w in zip(row[:-1], widths, strict=True)), row[-1]]) for row in rows)
+
+
+def json_rows(rows: list[StatusRow]) -> list[dict]:
+    """`status --json`: one object per row, every field named."""
+    return [dataclasses.asdict(row) for row in rows]
 
 
 def format_rows(rows: list[StatusRow]) -> str:
