@@ -36,9 +36,13 @@ def read_parameters_policy(arns: list[str]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": [statement]}, sort_keys=True)
 
 
-def publish_status_policy(arns: list[str]) -> str:
-    """Overwrite exactly the status parameters Pulumi made (hub_status.py); create, delete or tag none."""
-    statement = {"Effect": "Allow", "Action": ["ssm:PutParameter"], "Resource": sorted(arns)}
+def publish_status_policy(manifest_arn: str) -> str:
+    """Overwrite the gateway's own status: its manifest, and the chunks under it (hub_status.py).
+
+    The chunks by a wildcard under the manifest's own path, not one ARN each: a role's inline policies
+    hold at most 10,240 characters together, which 89 chunk ARNs (1,000 peers) and the read policy's 39
+    reach (about 10,200); the path reaches no bundle or key parameter."""
+    statement = {"Effect": "Allow", "Action": ["ssm:PutParameter"], "Resource": [manifest_arn, f"{manifest_arn}/*"]}
     return json.dumps({"Version": "2012-10-17", "Statement": [statement]}, sort_keys=True)
 
 
@@ -262,6 +266,6 @@ class AwsGateway(pulumi.ComponentResource):
         self.status_policy = aws.iam.RolePolicy(
             f"{name}-publish-status",
             role=self.role.id,
-            policy=pulumi.Output.all(*(p.arn for p in self.status_parameters)).apply(publish_status_policy),
+            policy=self.status_parameters[0].arn.apply(publish_status_policy),
             opts=pulumi.ResourceOptions(parent=self),
         )

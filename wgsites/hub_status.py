@@ -11,8 +11,10 @@ characters: about 35 peers per chunk, 1,000 peers about 30 chunks (bench/hub_sta
 
 Pulumi owns every status parameter (created with a placeholder, their values ignored on
 later ups, so the agent and `pulumi up` never fight; `pulumi destroy` removes them all),
-as many chunk slots as the stack's largest possible document needs: the gateway's role may
-write exactly those parameters and nothing else.
+as many chunk slots as the stack's largest possible document needs; the gateway's role may
+write the manifest and what lies under its path, nothing else. Why SSM and not CloudWatch:
+`status` and the agent already speak SSM, Standard parameters and their calls cost nothing,
+and the lab's SSM stand-in runs the agent for real; the price is a write per chunk.
 """
 
 from __future__ import annotations

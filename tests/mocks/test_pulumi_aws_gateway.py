@@ -168,6 +168,7 @@ def test_role_reads_exactly_its_parameters_and_writes_only_its_status(home):
         return sorted(f"arn:aws:ssm:eu-central-1:{m.ACCOUNT}:parameter{n}" for n in names)
 
     policies = {r.name: json.loads(r.inputs["policy"]) for r in home.mocks.of_type(m.ROLE_POLICY)}
+    (manifest,) = arns(["/wgsites/home/wg0/status"])  # and the chunks under it, whatever their number
     assert policies == {
         "vpn-gateway-read-parameters": {
             "Version": "2012-10-17",
@@ -175,7 +176,7 @@ def test_role_reads_exactly_its_parameters_and_writes_only_its_status(home):
         },
         "vpn-gateway-publish-status": {
             "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": ["ssm:PutParameter"], "Resource": arns(status)}],
+            "Statement": [{"Effect": "Allow", "Action": ["ssm:PutParameter"], "Resource": [manifest, f"{manifest}/*"]}],
         },
     }
     assert all(r.inputs["role"] == "vpn-gateway-role-id" for r in home.mocks.of_type(m.ROLE_POLICY))
