@@ -133,7 +133,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             raise RuntimeError(done.stderr.strip() or f"ssh exited {done.returncode}")
         return done.stdout
 
-    rows = collect(vpn, run)
+    rows = collect(vpn, run, args.stale_after)
     if vpn.hub.kind == "aws":
         rows += hub_rows(stack_file, args.stale_after)
     print(json.dumps(json_rows(rows), indent=2) if args.json else format_rows(rows))
@@ -172,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--stale-after",
         type=positive_seconds,
         metavar="SECONDS",
-        help="an aws hub's peer without a handshake for this long is stale (default: 180 + the hub's sync period)",
+        help="a tunnel without a handshake for this long is stale (default: 180; an aws hub's view: 180 + its sync period)",
     )
     status.set_defaults(func=cmd_status)
     return parser

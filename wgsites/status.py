@@ -70,7 +70,7 @@ def names_in_config(config: str) -> dict[str, str]:
     return names
 
 
-def diagnose(vpn: Vpn, node: str, output: str, now: float | None = None) -> list[StatusRow]:
+def diagnose(vpn: Vpn, node: str, output: str, now: float | None = None, stale_after: int = STALE_SECONDS) -> list[StatusRow]:
     """Rows for every peer the stack says NODE should have."""
     now = time.time() if now is None else now
     dump, _, config = output.partition("--- config")
@@ -85,7 +85,7 @@ def diagnose(vpn: Vpn, node: str, output: str, now: float | None = None) -> list
             rows.append(StatusRow(node, entry.name, "never", _never(vpn, node, other)))
         else:
             age = int(now - peer.latest_handshake)
-            state = "ok" if age <= STALE_SECONDS else "stale"
+            state = "ok" if age <= stale_after else "stale"
             detail = f"handshake {age} s ago from {peer.endpoint}, {peer.rx} B in, {peer.tx} B out"
             rows.append(StatusRow(node, entry.name, state, detail, peer.endpoint, age, peer.rx, peer.tx))
     return rows
@@ -106,7 +106,7 @@ def _never(vpn: Vpn, node: str, other) -> str:
     )
 
 
-def collect(vpn: Vpn, run: Callable[[str, str], str]) -> list[StatusRow]:
+def collect(vpn: Vpn, run: Callable[[str, str], str], stale_after: int | None = None) -> list[StatusRow]:
     """Ask every host managed over SSH; `run(node, command)` returns the command's output."""
     rows = []
     for node in vpn.nodes:
@@ -117,7 +117,7 @@ def collect(vpn: Vpn, run: Callable[[str, str], str]) -> list[StatusRow]:
         except Exception as exc:  # one unreachable host must not hide the others
             rows.append(StatusRow(node.name, "-", "unreachable", str(exc).splitlines()[0][:160]))
             continue
-        rows.extend(diagnose(vpn, node.name, output))
+        rows.extend(diagnose(vpn, node.name, output, stale_after=stale_after or STALE_SECONDS))
     return rows
 
 
