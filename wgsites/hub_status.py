@@ -23,6 +23,7 @@ import base64
 import hashlib
 import json
 import math
+import re
 import time
 import zlib
 from collections.abc import Callable
@@ -108,11 +109,36 @@ def decode(manifest_text: str, chunk_value: Callable[[list[str]], dict[str, str]
     if hashlib.sha256(blob.encode()).hexdigest() != meta.get("sha256"):
         raise _Rewritten()
     try:
-        document = json.loads(zlib.decompress(base64.b64decode(blob)))
-    except (ValueError, zlib.error):
+        inflater = zlib.decompressobj()
+        text = inflater.decompress(base64.b64decode(blob), MAX_DOCUMENT_BYTES)
+        if inflater.unconsumed_tail:
+            raise ValueError("larger than any status")
+        document = checked_document(json.loads(text))
+        document["heartbeat"] = int(meta.get("heartbeat", HEARTBEAT_SECONDS))
+    except (ValueError, TypeError, KeyError, zlib.error):
         raise HubStatusError(f"{parameters.status}: its chunks hold no status document; run `pulumi up` to reset them") from None
-    document["heartbeat"] = int(meta.get("heartbeat", HEARTBEAT_SECONDS))
     return document
+
+
+MAX_DOCUMENT_BYTES = 16 * 1024 * 1024  # far above 1,000 peers (210 KB): a larger one is no status
+_ENDPOINT_RE = re.compile(r"[0-9A-Fa-f.:\[\]%]{1,64}")
+
+
+def checked_document(document: Any) -> dict:
+    """The fields `diagnose` shows, with their types: whatever the parameters hold (any SSM writer can write
+    them), what reaches the terminal is numbers, the stack's own names and an address."""
+    peers = []
+    for peer in document["peers"]:
+        endpoint = peer["endpoint"]
+        if endpoint is not None and not (isinstance(endpoint, str) and _ENDPOINT_RE.fullmatch(endpoint)):
+            raise ValueError("an endpoint that is no address")
+        numbers = {key: peer[key] for key in ("latest_handshake", "rx", "tx")}
+        if not all(type(value) is int and value >= 0 for value in numbers.values()) or not isinstance(peer["name"], str):
+            raise ValueError("a peer's fields of the wrong type")
+        peers.append({"name": peer["name"], "endpoint": endpoint, **numbers})
+    if type(document["time"]) is not int:
+        raise ValueError("no time")
+    return {"time": document["time"], "peers": peers}
 
 
 class _Rewritten(Exception):

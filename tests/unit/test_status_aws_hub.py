@@ -9,10 +9,13 @@ real gateway (tests/lab/test_status_aws_hub.py).
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import importlib.util
 import json
 import subprocess
 import time
+import zlib
 from pathlib import Path
 
 import boto3
@@ -133,3 +136,25 @@ def test_a_bad_threshold_is_refused_by_name(capsys):
         cli.main(["status", STACK, "--stale-after", "soon"])
     assert caught.value.code == 2
     assert "--stale-after: 'soon' is no number of seconds; give a whole number above 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "peer",
+    [
+        {"endpoint": "\x1b]0;owned\x07198.51.100.7:1", "latest_handshake": 1, "rx": 0, "tx": 0},  # a terminal escape
+        {"endpoint": None, "latest_handshake": "soon", "rx": 0, "tx": 0},
+        {"endpoint": None, "latest_handshake": 1, "rx": -1, "tx": 0},
+    ],
+)
+def test_a_forged_status_is_refused_not_shown(aws, capsys, peer):
+    """Whoever may write the status parameters (the gateway's role) cannot make `status` print what it likes."""
+    made_by_pulumi(aws)
+    document = {"time": int(time.time()), "peers": [{"name": "laptop", **peer}]}
+    blob = base64.b64encode(zlib.compress(json.dumps(document).encode())).decode()
+    aws.put_parameter(Name=PARAMETERS.status_chunk(0), Value=blob, Type="String", Overwrite=True)
+    digest = hashlib.sha256(blob.encode()).hexdigest()
+    manifest = {"chunks": 1, "format": 1, "heartbeat": 300, "sha256": digest, "time": document["time"]}
+    aws.put_parameter(Name=PARAMETERS.status, Value=json.dumps(manifest), Type="String", Overwrite=True)
+    code, out = status(capsys)
+    assert code == 1 and "\x1b" not in out
+    assert "/wgsites/travel/gateway0/status: its chunks hold no status document; run `pulumi up` to reset them" in out
