@@ -18,7 +18,7 @@ import pulumi_aws as aws
 
 from wgsites.bundle import GatewayParameters, chunks
 from wgsites.hub_status import PLACEHOLDER_CHUNK, PLACEHOLDER_MANIFEST
-from wgsites.model import Hub
+from wgsites.model import AwsOptions, Hub
 
 CANONICAL = "099720109477"
 UBUNTU_NOBLE = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-{arch}-server-*"
@@ -46,6 +46,45 @@ def publish_status_policy(manifest_arn: str) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": [statement]}, sort_keys=True)
 
 
+@dataclass(frozen=True)
+class GatewaySubnet:
+    """The subnet the user named (hub.aws.subnetId) and its VPC; None stands for the default VPC's."""
+
+    subnet_id: str
+    vpc_id: str
+
+
+def gateway_subnet(options: AwsOptions, region: str) -> GatewaySubnet | None:
+    """Ask AWS where the gateway can go, before any resource exists; a clear error when it cannot.
+
+    Without subnetId, EC2 puts the instance and its security group in the region's default VPC,
+    which many organisation-managed accounts have deleted.
+    """
+    where = f"wgsites:vpn.hub.aws.subnetId ({region})"
+    if options.subnet_id is None:
+        try:
+            aws.ec2.get_vpc(default=True)
+        except Exception:  # the invoke's error says only "no matching EC2 VPC found"
+            raise pulumi.RunError(
+                f"wgsites:vpn.hub.aws: region {region} has no default VPC for the gateway; name a public subnet "
+                "(its route table sends 0.0.0.0/0 to an internet gateway) in the stack file as "
+                "hub.aws.subnetId: subnet-..., and optionally hub.aws.vpcId to check it is in the VPC you meant"
+            ) from None
+        return None
+    try:
+        subnet = aws.ec2.get_subnet(id=options.subnet_id)
+    except Exception:
+        raise pulumi.RunError(
+            f"{where}: '{options.subnet_id}' is not a subnet this account can see in {region}; "
+            "check the id and the region (pulumi config get aws:region)"
+        ) from None
+    if options.vpc_id and subnet.vpc_id != options.vpc_id:
+        raise pulumi.RunError(
+            f"{where}: '{options.subnet_id}' is in {subnet.vpc_id}, not in hub.aws.vpcId '{options.vpc_id}'; fix one of the two"
+        )
+    return GatewaySubnet(options.subnet_id, subnet.vpc_id)
+
+
 ASSUME_ROLE_EC2 = json.dumps(
     {
         "Version": "2012-10-17",
@@ -63,6 +102,7 @@ class AwsGatewayArgs:
     stack: str
     parameters: GatewayParameters  # where the bundle and the key go in SSM
     user_data: pulumi.Input[str]  # the static bootstrap, as the core renders it (with the bundle's public key)
+    subnet: GatewaySubnet | None  # None: the default VPC (gateway_subnet checked there is one)
     bundle: pulumi.Input[str]  # the bundle (config, install script, agent, period), as the core renders it; no key
     chunks: int  # how many chunk parameters it takes (the core knows before the keys are known)
     manifest: pulumi.Input[str]  # which bundle to apply: chunks, length, hash, the stack's signature
@@ -126,6 +166,7 @@ class AwsGateway(pulumi.ComponentResource):
                     protocol="-1", from_port=0, to_port=0, cidr_blocks=["0.0.0.0/0"], ipv6_cidr_blocks=["::/0"]
                 )
             ],
+            vpc_id=args.subnet.vpc_id if args.subnet else None,
             tags=tags,
             opts=child,
         )
@@ -202,6 +243,10 @@ class AwsGateway(pulumi.ComponentResource):
             instance_type=hub.aws.instance_type,
             vpc_security_group_ids=[self.security_group.id],
             iam_instance_profile=self.instance_profile.name,
+            # in a subnet the user named, a public address from launch: the bootstrap needs the internet
+            # (packages, SSM) before the Elastic IP is associated, and such subnets rarely assign one
+            subnet_id=args.subnet.subnet_id if args.subnet else None,
+            associate_public_ip_address=True if args.subnet else None,
             # the user data is a static bootstrap: it changes only with instance-level choices (stack, interface,
             # region), and cloud-init runs it once per instance, so a change needs a new instance to take effect
             user_data_replace_on_change=True,

@@ -30,7 +30,7 @@ from wgsites.render import (
     render_wg_quick,
 )
 
-from .aws_gateway import AwsGateway, AwsGatewayArgs
+from .aws_gateway import AwsGateway, AwsGatewayArgs, gateway_subnet
 from .keys import derived_key
 from .roaming_peer import RoamingPeer, RoamingPeerArgs
 from .settings import check_key_seed, own_key_nodes
@@ -68,11 +68,20 @@ class WireGuardVpn(pulumi.ComponentResource):
             raise pulumi.RunError("\n".join(errors))
         if hub.kind == "aws" and not args.region:  # its SSM parameters and its bootstrap name the region
             raise pulumi.RunError("aws:region: missing for an aws hub; set it: pulumi config set aws:region eu-central-1")
+        # where the gateway goes, asked of AWS before any resource exists: an account without a default VPC
+        # fails here with the fix, not halfway through an up
+        subnet = gateway_subnet(hub.aws, args.region) if hub.kind == "aws" else None
         super().__init__("wgsites:vpn:WireGuardVpn", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+
+        def node_opts(node) -> pulumi.ResourceOptions:
+            # a renamed node's components (and, by their names' prefix, their children) keep their URNs
+            return pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name=f"{name}-{old}") for old in node.aliases])
 
         # 1. public keys
-        keys = {node: derived_key(seed, node, args.key_rotations.get(node, 0)) for node in own_key_nodes(vpn)}
+        # from the name a node was created with: a rename (aliases) keeps its key, so no phone re-imports
+        keys = {
+            node: derived_key(seed, vpn.node(node).first_name, args.key_rotations.get(node, 0)) for node in own_key_nodes(vpn)
+        }
         self.private_keys = {node: key.private_key for node, key in keys.items()}
         public: dict[str, pulumi.Input[str]] = {node: key.public_key for node, key in keys.items()}
         public.update({s.name: s.public_key for s in vpn.spokes if s.key_source == "own"})
@@ -83,7 +92,9 @@ class WireGuardVpn(pulumi.ComponentResource):
             return install_command(vpn, node.name, stack, action, node.ssh.user)
 
         self.host_keys = {
-            n.name: HostKey(f"{name}-{n.name}", HostKeyArgs(connections[n.name], n.ssh.host, script(n, "public-key")), child)
+            n.name: HostKey(
+                f"{name}-{n.name}", HostKeyArgs(connections[n.name], n.ssh.host, script(n, "public-key")), node_opts(n)
+            )
             for n in ssh_nodes
         }
         public.update({node: key.public_key for node, key in self.host_keys.items()})
@@ -124,13 +135,14 @@ class WireGuardVpn(pulumi.ComponentResource):
                 stack,
                 parameters=parameters,
                 user_data=bundle_key.apply(lambda key: render_user_data(hub, stack, parameters, key)),
+                subnet=subnet,
                 bundle=bundle,
                 chunks=chunks,
                 manifest=pulumi.Output.unsecret(signed),  # a hash and a signature: public
                 private_key=self.private_keys[hub.name],
                 status_chunks=status_slots(vpn),
             )
-            self.gateway = AwsGateway(f"{name}-{hub.name}", gateway_args, child)
+            self.gateway = AwsGateway(f"{name}-{hub.name}", gateway_args, node_opts(hub))
             if hub.endpoint is None:
                 endpoint = self.gateway.public_ip
         self.hub_endpoint = pulumi.Output.from_input(endpoint).apply(lambda ep: AddressPlan(vpn, ep).hub_dial() or "")
@@ -148,7 +160,7 @@ class WireGuardVpn(pulumi.ComponentResource):
                     config=self.configs[n.name],
                     key=self.host_keys[n.name],
                 ),
-                child,
+                node_opts(n),
             )
             for n in ssh_nodes
         }
@@ -157,7 +169,7 @@ class WireGuardVpn(pulumi.ComponentResource):
                 f"{name}-{spoke.name}",
                 # a bring-your-own-key config has no key: no QR code, a scan could not import it
                 RoamingPeerArgs(self.configs[spoke.name], file=spoke.file, qr=spoke.key_source == "derived"),
-                child,
+                node_opts(spoke),
             )
             for spoke in vpn.spokes
             if spoke.delivery == "file"

@@ -1,4 +1,4 @@
-"""`python -m wgsites`: check and render a stack file, ask the hosts for their status (the lab is `python -m lab`)."""
+"""`python -m wgsites`: check, render and draw a stack file, ask the hosts for their status (the lab is `python -m lab`)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import os
 import shlex
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from nacl.signing import SigningKey
@@ -17,11 +18,14 @@ from . import hub_status
 from .addressing import describe
 from .bundle import gateway_parameters
 from .config import ConfigError
+from .diagram import dot_source
+from .endpoints import split_endpoint
+from .importer import ImportOptions, import_vpn, read_wg_config, same_peers, stack_text
 from .keys import generate_private_key, is_valid_key, public_key_of
 from .model import Vpn
 from .qr import qr_code
 from .render import KeyRing, render_node
-from .stack import StackFile, load_stack_file, read_stack
+from .stack import StackFile, load_stack_file, read_stack, stack_name
 from .status import StatusRow, collect, format_rows, json_rows
 
 
@@ -98,6 +102,32 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_diagram(args: argparse.Namespace) -> int:
+    stack_file = read_stack(args.stack_file)
+    out = Path(args.out)
+    dot = dot_source(stack_file.vpn, stack_file.stack)
+    written = draw(dot, out / stack_file.stack)
+    print(f"drew stack {stack_file.stack}: {', '.join(str(p) for p in written)}")
+    return 0
+
+
+def draw(dot: str, base: Path) -> list[Path]:
+    """BASE.dot, and Graphviz's BASE.svg and BASE.png drawn from it; ValueError when `dot` is missing or fails."""
+    base.parent.mkdir(parents=True, exist_ok=True)
+    written = [base.with_suffix(".dot")]
+    written[0].write_text(dot)
+    for fmt in ("svg", "png"):
+        target = base.with_suffix(f".{fmt}")
+        try:
+            done = subprocess.run(["dot", f"-T{fmt}", "-o", str(target)], input=dot.encode(), capture_output=True, timeout=60)
+        except FileNotFoundError:
+            raise ValueError("Graphviz's `dot` is not installed; install it (apt-get install graphviz)") from None
+        if done.returncode != 0:
+            raise ValueError(f"dot -T{fmt} failed: {done.stderr.decode(errors='replace').strip()}")
+        written.append(target)
+    return written
+
+
 def hub_rows(stack_file: StackFile, stale_after: int | None) -> list[StatusRow]:
     """An aws hub's peers from its own published view (SSM), with your AWS credentials; no SSH.
     AWS_ENDPOINT_URL_SSM points elsewhere only in the lab, as for the gateway's agent."""
@@ -140,6 +170,33 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0 if rows and all(r.state == "ok" for r in rows) else 1
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    stack = stack_name(out)  # Pulumi.<stack>.yaml: refused before anything is read when it names no stack
+    if out.exists():
+        raise ConfigError([f"--out: {out} exists; import never overwrites a stack file (its secrets), name another"])
+    target = split_endpoint(args.ssh)
+    if target is None:
+        raise ConfigError([f"--ssh: {args.ssh!r} is not HOST or HOST:PORT; give where Pulumi reaches the hub, e.g. 10.10.10.1"])
+    options = ImportOptions(target[0], target[1] or 22, args.ssh_user, args.endpoint, args.hub_name)
+    configs = [read_wg_config(path) for path in args.configs]
+    raw, notes = import_vpn(configs, options)
+    try:
+        notes += same_peers(raw, configs[0], stack)
+    except ConfigError as exc:  # the configs parse, but describe a VPN check would refuse
+        raise ConfigError(["the imported stack would not pass check:", *exc.messages]) from None
+    text = stack_text(raw, [Path(p) for p in args.configs])
+    with tempfile.TemporaryDirectory() as folder:  # it must read back as `check` reads it, before it is written
+        trial = Path(folder) / out.name
+        trial.write_text(text)
+        read_stack(trial)
+    write_private_file(out, text, 0o644)  # no secret in it: public keys and addresses
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"wrote {out}: hub {raw['hub']['name']} and {len(raw.get('sites', []))} site(s), {len(raw.get('peers', []))} peer(s)")
+    return 0
+
+
 def positive_seconds(text: str) -> int:
     if not text.isdigit() or int(text) == 0:
         raise argparse.ArgumentTypeError(f"{text!r} is no number of seconds; give a whole number above 0, e.g. 210")
@@ -160,6 +217,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="the hub's public address when the stack cannot know it (an aws hub's Elastic IP)",
     )
     render.set_defaults(func=cmd_render)
+    diagram = sub.add_parser("diagram", help="draw the topology as DOT, SVG and PNG (Graphviz)")
+    diagram.add_argument("stack_file")
+    diagram.add_argument("--out", default=".", help="folder; writes DIR/<stack>.dot, .svg and .png (default: here)")
+    diagram.set_defaults(func=cmd_diagram)
     status = sub.add_parser(
         "status",
         help="which tunnels are up, and why not: hosts managed over SSH asked over SSH, an aws hub's view read from SSM; "
@@ -175,6 +236,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="a tunnel without a handshake for this long is stale (default: 180; an aws hub's view: 180 + its sync period)",
     )
     status.set_defaults(func=cmd_status)
+    adopt = sub.add_parser("import", help="write a stack file from the wg-quick configs you already run (the hub's first)")
+    adopt.add_argument("configs", nargs="+", metavar="CONFIG", help="the hub's wg-quick config, then any spokes' own")
+    adopt.add_argument("--out", required=True, help="the stack file to write: Pulumi.<stack>.yaml (never overwritten)")
+    adopt.add_argument("--ssh", required=True, help="HOST or HOST:PORT where Pulumi reaches the hub over SSH")
+    adopt.add_argument("--ssh-user", default="root", help="login on the hub (not root: it needs passwordless sudo)")
+    adopt.add_argument("--hub-name", default="hub", help="the hub's name in the stack (default: hub)")
+    adopt.add_argument("--endpoint", help="what spokes dial (host or host:port), when no spoke's config given says it")
+    adopt.set_defaults(func=cmd_import)
     return parser
 
 

@@ -1,6 +1,7 @@
 """Stack configuration -> model.
 
-The VPN lives in the stack file as one object under the key `wgsites:vpn`.
+The VPN lives in the stack file as one object under the key `wgsites:vpn`. Which keys each
+object has, and their defaults, are declared in schema.py (the README's reference is made from it).
 Every user mistake becomes one line that names the key, the bad value and the
 fix; all of them are collected and raised together as ConfigError, before
 anything is created or changed.
@@ -30,9 +31,9 @@ from .model import (
     UplinkType,
     Vpn,
     choices,
-    default,
 )
 from .reader import ConfigError, Reader, unsafe_strings
+from .schema import AWS, FORWARD_RULE, HUB, PROXY_ARP, SPOKE, SSH, UPLINK, VPN, default_of, names
 from .validate import check_vpn
 
 CONFIG_KEY = "wgsites:vpn"
@@ -42,10 +43,10 @@ def _ssh(r: Reader, path: str, value: Any) -> SshTarget | None:
     obj = r.mapping(path, value)
     if obj is None:
         return None
-    r.unknown_keys(obj, path, {"host", "port", "user"})
+    r.unknown_keys(obj, path, names(SSH))
     host = r.get(obj, path, "host", _host(r))
-    port = r.get(obj, path, "port", r.integer(1, 65535), default(SshTarget, "port"))
-    user = r.get(obj, path, "user", _user(r), default(SshTarget, "user"))
+    port = r.get(obj, path, "port", r.integer(1, 65535), default_of(SSH, "port"))
+    user = r.get(obj, path, "user", _user(r), default_of(SSH, "user"))
     return SshTarget(host, port, user) if host and port and user else None
 
 
@@ -76,11 +77,11 @@ def _uplink(r: Reader, path: str, value: Any) -> Uplink | None:
     obj = r.mapping(path, value)
     if obj is None:
         return None
-    r.unknown_keys(obj, path, {"type", "ipv6", "mtu"})
+    r.unknown_keys(obj, path, names(UPLINK))
     return Uplink(
-        type=r.get(obj, path, "type", r.choice(*choices(UplinkType)), default(Uplink, "type")),
-        ipv6=r.get(obj, path, "ipv6", r.boolean, False),
-        mtu=r.get(obj, path, "mtu", r.integer(1280, 9000), None),
+        type=r.get(obj, path, "type", r.choice(*choices(UplinkType)), default_of(UPLINK, "type")),
+        ipv6=r.get(obj, path, "ipv6", r.boolean, default_of(UPLINK, "ipv6")),
+        mtu=r.get(obj, path, "mtu", r.integer(1280, 9000), default_of(UPLINK, "mtu")),
     )
 
 
@@ -94,9 +95,9 @@ def _proxy_arp(r: Reader, path: str, value: Any) -> ProxyArp | None:
     obj = r.mapping(path, value)
     if obj is None:
         return None
-    r.unknown_keys(obj, path, {"vpnRange", "dhcpRange"})
-    vpn_range = r.get(obj, path, "vpnRange", r.address_range)
-    dhcp_range = r.get(obj, path, "dhcpRange", r.address_range, None)
+    r.unknown_keys(obj, path, names(PROXY_ARP))
+    vpn_range = r.get(obj, path, "vpnRange", r.address_range, default_of(PROXY_ARP, "vpnRange"))
+    dhcp_range = r.get(obj, path, "dhcpRange", r.address_range, default_of(PROXY_ARP, "dhcpRange"))
     return ProxyArp(vpn_range, dhcp_range) if vpn_range else None
 
 
@@ -104,21 +105,42 @@ def _aws(r: Reader, path: str, value: Any) -> AwsOptions | None:
     obj = r.mapping(path, value)
     if obj is None:
         return None
-    r.unknown_keys(obj, path, {"instanceType", "adminCidrs", "syncSeconds"})
+    r.unknown_keys(obj, path, names(AWS))
     admin = []
-    for i, cidr in enumerate(r.get(obj, path, "adminCidrs", r.strings, ()) or ()):
+    for i, cidr in enumerate(r.get(obj, path, "adminCidrs", r.strings, default_of(AWS, "adminCidrs")) or ()):
         try:
             if "%" in cidr:
                 raise ValueError("zone id")
             admin.append(str(ipaddress.ip_network(cidr)))
         except ValueError:
             r.fail(f"{path}.adminCidrs[{i}]", cidr, "is not a network; write it like 198.51.100.7/32")
-    instance_type = r.get(obj, path, "instanceType", _instance_type(r), default(AwsOptions, "instance_type"))
+    instance_type = r.get(obj, path, "instanceType", _instance_type(r), default_of(AWS, "instanceType"))
     return AwsOptions(
-        instance_type=instance_type or default(AwsOptions, "instance_type"),
+        instance_type=instance_type or default_of(AWS, "instanceType"),
         admin_cidrs=tuple(admin),
-        sync_seconds=r.get(obj, path, "syncSeconds", r.integer(10, 3600), default(AwsOptions, "sync_seconds")),
+        sync_seconds=r.get(obj, path, "syncSeconds", r.integer(10, 3600), default_of(AWS, "syncSeconds")),
+        subnet_id=r.get(obj, path, "subnetId", _aws_id(r, "subnet"), default_of(AWS, "subnetId")),
+        vpc_id=r.get(obj, path, "vpcId", _aws_id(r, "vpc"), default_of(AWS, "vpcId")),
     )
+
+
+def _aws_id(r: Reader, prefix: str) -> Callable[[str, Any], str | None]:
+    def convert(path: str, value: Any) -> str | None:
+        if isinstance(value, str) and re.fullmatch(prefix + r"-(?:[0-9a-f]{8}|[0-9a-f]{17})", value):
+            return value
+        r.fail(path, value, f"is not a {prefix} id; copy it from the VPC console, like {prefix}-0123456789abcdef0")
+        return None
+
+    return convert
+
+
+def _aliases(r: Reader, path: str, value: Any) -> tuple[str, ...] | None:
+    names_given = r.strings(path, value)
+    if names_given is None:
+        return None
+    for i, name in enumerate(names_given):
+        r.name(f"{path}[{i}]", name)
+    return names_given
 
 
 def _instance_type(r: Reader) -> Callable[[str, Any], str | None]:
@@ -137,38 +159,26 @@ def _hub(r: Reader, path: str, value: Any, default_port: int) -> Hub | None:
     obj = r.mapping(path, value)
     if obj is None:
         return None
-    r.unknown_keys(
-        obj,
-        path,
-        {
-            "name",
-            "kind",
-            "address",
-            "interface",
-            "endpoint",
-            "lans",
-            "forwarding",
-            "masquerade",
-            "proxyArp",
-            "uplink",
-            "ssh",
-            "aws",
-        },
-    )
+    r.unknown_keys(obj, path, names(HUB))
+
+    def get(key: str, convert: Callable[[str, Any], Any]) -> Any:
+        return r.get(obj, path, key, convert, default_of(HUB, key))
+
     fields = dict(
-        name=r.get(obj, path, "name", r.name),
-        kind=r.get(obj, path, "kind", r.choice(*choices(HubKind))),
-        address=r.get(obj, path, "address", r.address),
-        interface=r.get(obj, path, "interface", r.interface, default(Hub, "interface")),
+        name=get("name", r.name),
+        kind=get("kind", r.choice(*choices(HubKind))),
+        address=get("address", r.address),
+        interface=get("interface", r.interface),
         listen_port=default_port,
-        endpoint=r.get(obj, path, "endpoint", r.endpoint, None),
-        lans=r.get(obj, path, "lans", r.networks, ()),
-        forwarding=r.get(obj, path, "forwarding", r.boolean, True),
-        masquerade=r.get(obj, path, "masquerade", lambda p, v: _masquerade(r, p, v), False),
-        proxy_arp=r.get(obj, path, "proxyArp", lambda p, v: _proxy_arp(r, p, v), None),
-        uplink=r.get(obj, path, "uplink", lambda p, v: _uplink(r, p, v), Uplink()),
-        ssh=r.get(obj, path, "ssh", lambda p, v: _ssh(r, p, v), None),
-        aws=r.get(obj, path, "aws", lambda p, v: _aws(r, p, v), AwsOptions()),
+        endpoint=get("endpoint", r.endpoint),
+        lans=get("lans", r.networks),
+        forwarding=get("forwarding", r.boolean),
+        masquerade=get("masquerade", lambda p, v: _masquerade(r, p, v)),
+        proxy_arp=get("proxyArp", lambda p, v: _proxy_arp(r, p, v)),
+        uplink=get("uplink", lambda p, v: _uplink(r, p, v)),
+        ssh=get("ssh", lambda p, v: _ssh(r, p, v)),
+        aws=get("aws", lambda p, v: _aws(r, p, v)),
+        aliases=get("aliases", lambda p, v: _aliases(r, p, v)),
     )
     if fields["kind"] == "ssh" and "ssh" not in obj:
         r.errors.append(f"{path}.ssh: missing for kind: ssh; set ssh.host (and ssh.user, ssh.port if not root and 22)")
@@ -185,36 +195,27 @@ def _spoke(r: Reader, path: str, value: Any, kind: str) -> Spoke | None:
     obj = r.mapping(path, value)
     if obj is None:
         return None
-    known = {
-        "name",
-        "address",
-        "interface",
-        "lans",
-        "endpoint",
-        "listenPort",
-        "keepalive",
-        "publicKey",
-        "ssh",
-        "uplink",
-    }
-    if kind == "peer":
-        known |= {"tunnel", "dns", "file"}
-    r.unknown_keys(obj, path, known)
+    r.unknown_keys(obj, path, names(SPOKE, f"{kind}s"))
+
+    def get(key: str, convert: Callable[[str, Any], Any]) -> Any:
+        return r.get(obj, path, key, convert, default_of(SPOKE, key))
+
     fields = dict(
-        name=r.get(obj, path, "name", r.name),
+        name=get("name", r.name),
         kind=kind,
-        address=r.get(obj, path, "address", r.address),
-        interface=r.get(obj, path, "interface", r.interface, default(Spoke, "interface")),
-        lans=r.get(obj, path, "lans", r.networks, ()),
-        endpoint=r.get(obj, path, "endpoint", r.endpoint, None),
-        listen_port=r.get(obj, path, "listenPort", r.integer(1, 65535), None),
-        keepalive=r.get(obj, path, "keepalive", r.integer(0, 65535), default(Spoke, "keepalive")),
-        tunnel=r.get(obj, path, "tunnel", r.choice(*choices(Tunnel)), default(Spoke, "tunnel")),
-        dns=r.get(obj, path, "dns", r.strings, ()),
-        public_key=r.get(obj, path, "publicKey", r.public_key, None),
-        ssh=r.get(obj, path, "ssh", lambda p, v: _ssh(r, p, v), None),
-        file=r.get(obj, path, "file", _file(r), None),
-        uplink=r.get(obj, path, "uplink", lambda p, v: _uplink(r, p, v), Uplink()),
+        address=get("address", r.address),
+        interface=get("interface", r.interface),
+        lans=get("lans", r.networks),
+        endpoint=get("endpoint", r.endpoint),
+        listen_port=get("listenPort", r.integer(1, 65535)),
+        keepalive=get("keepalive", r.integer(0, 65535)),
+        tunnel=get("tunnel", r.choice(*choices(Tunnel))),
+        dns=get("dns", r.strings),
+        public_key=get("publicKey", r.public_key),
+        ssh=get("ssh", lambda p, v: _ssh(r, p, v)),
+        file=get("file", _file(r)),
+        uplink=get("uplink", lambda p, v: _uplink(r, p, v)),
+        aliases=get("aliases", lambda p, v: _aliases(r, p, v)),
     )
     if fields["public_key"] and fields["ssh"]:
         r.errors.append(
@@ -250,10 +251,10 @@ def _forward_rule(r: Reader, path: str, value: Any) -> ForwardRule | None:
     obj = r.mapping(path, value)
     if obj is None:
         return None
-    r.unknown_keys(obj, path, {"protocol", "port", "action"})
-    protocol = r.get(obj, path, "protocol", r.choice(*choices(Protocol)))
-    port = r.get(obj, path, "port", r.integer(1, 65535))
-    action = r.get(obj, path, "action", r.choice(*choices(Action)), default(ForwardRule, "action"))
+    r.unknown_keys(obj, path, names(FORWARD_RULE))
+    protocol = r.get(obj, path, "protocol", r.choice(*choices(Protocol)), default_of(FORWARD_RULE, "protocol"))
+    port = r.get(obj, path, "port", r.integer(1, 65535), default_of(FORWARD_RULE, "port"))
+    action = r.get(obj, path, "action", r.choice(*choices(Action)), default_of(FORWARD_RULE, "action"))
     return ForwardRule(protocol, port, action) if protocol and port and action else None
 
 
@@ -272,9 +273,9 @@ def parse_vpn(raw: Any, path: str = CONFIG_KEY) -> Vpn:
     obj = r.mapping(path, raw)
     if obj is None:
         raise ConfigError(r.errors)
-    r.unknown_keys(obj, path, {"network", "listenPort", "hub", "sites", "peers", "forwardRules"})
-    network = r.get(obj, path, "network", r.network)
-    port = r.get(obj, path, "listenPort", r.integer(1, 65535), DEFAULT_LISTEN_PORT)
+    r.unknown_keys(obj, path, names(VPN))
+    network = r.get(obj, path, "network", r.network, default_of(VPN, "network"))
+    port = r.get(obj, path, "listenPort", r.integer(1, 65535), default_of(VPN, "listenPort"))
     hub = r.get(obj, path, "hub", lambda p, v: _hub(r, p, v, port or DEFAULT_LISTEN_PORT))
     spokes = [
         _spoke(r, f"{path}.{key}[{i}]", item, kind)

@@ -99,6 +99,8 @@ class AwsOptions:
     instance_type: str = "t4g.nano"
     admin_cidrs: tuple[str, ...] = ()
     sync_seconds: int = 30
+    subnet_id: str | None = None  # None: a subnet of the region's default VPC
+    vpc_id: str | None = None  # only to check that subnet_id is in the VPC the user meant
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,12 @@ class Hub:
     uplink: Uplink = Uplink()
     ssh: SshTarget | None = None
     aws: AwsOptions = AwsOptions()
+    aliases: tuple[str, ...] = ()  # the names it had before, oldest first (a rename keeps its resources)
+
+    @property
+    def first_name(self) -> str:
+        """The name it was created with: its derived key and its gateway's bootstrap follow it through renames."""
+        return self.aliases[0] if self.aliases else self.name
 
     @property
     def delivery(self) -> Delivery:
@@ -150,6 +158,12 @@ class Spoke:
     ssh: SshTarget | None = None  # managed over SSH: the host makes its own key
     file: str | None = None  # local path the Pulumi layer writes the config to (0600)
     uplink: Uplink = Uplink()
+    aliases: tuple[str, ...] = ()  # the names it had before, oldest first (a rename keeps its resources)
+
+    @property
+    def first_name(self) -> str:
+        """The name it was created with: its derived key follows it through renames."""
+        return self.aliases[0] if self.aliases else self.name
 
     @property
     def delivery(self) -> Delivery:

@@ -219,6 +219,7 @@ def render_install_script(vpn: Vpn, name: str, stack: str) -> str:
         "install.sh.j2",
         name=name,
         stack=stack,
+        owner=f"{stack}/{name}",
         interface=node.interface,
         nft_table=nft_table(node.interface),
         allowed_hooks=allowed_hooks(node.interface),
@@ -246,7 +247,7 @@ def render_user_data(hub: Hub, stack: str, parameters: GatewayParameters, bundle
     return _render(
         "user-data.yaml.j2",
         stack=stack,
-        hub=hub.name,
+        hub=hub.first_name,  # a rename (aliases) must not change the user data: that would replace the VM
         interface=hub.interface,
         install_path=INSTALL_PATH.format(interface=hub.interface),
         bootstrap=Trusted((CLOUD_INIT / "wgsites-bootstrap.py").read_text()),

@@ -13,12 +13,15 @@ from .model import Vpn
 from .names import STACK_RE
 from .stackfile import StackFileError, read_stack_document
 
+AUTO_DEPLOY = "wgsites:autoDeploy"
+
 
 @dataclass(frozen=True)
 class StackFile:
     vpn: Vpn
     stack: str
     region: str | None  # aws:region (else AWS_REGION / AWS_DEFAULT_REGION, as for any AWS tool); aws hubs only
+    auto_deploy: bool = False  # wgsites:autoDeploy: CI runs `pulumi up` for this stack on a push to main
 
 
 def load_stack_file(path: str | Path) -> Vpn:
@@ -41,11 +44,22 @@ def read_stack(path: str | Path) -> StackFile:
     region = config.get("aws:region")
     region = region if isinstance(region, str) else os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     errors = rendered_size_errors(vpn, stack, region)
+    auto_deploy = _auto_deploy(config.get(AUTO_DEPLOY, False), errors)
     if vpn.hub.kind == "aws" and not region:
         errors.append(f"aws:region: missing for an aws hub; set it in {path.name} (pulumi config set aws:region eu-central-1)")
     if errors:
         raise ConfigError(errors)
-    return StackFile(vpn, stack, region if vpn.hub.kind == "aws" else None)
+    return StackFile(vpn, stack, region if vpn.hub.kind == "aws" else None, auto_deploy)
+
+
+def _auto_deploy(value: object, errors: list[str]) -> bool:
+    """`wgsites:autoDeploy`: a bool, or the text Pulumi writes for one (`pulumi config set wgsites:autoDeploy true`)."""
+    if isinstance(value, bool):
+        return value
+    if value in ("true", "false"):
+        return value == "true"
+    errors.append(f"{AUTO_DEPLOY}: {value!r} is not true or false; write true (CI deploys this stack on a push to main) or false")
+    return False
 
 
 def stack_name(path: str | Path) -> str:

@@ -340,15 +340,32 @@ def check_hub_kind(vpn: Vpn, path: str) -> list[str]:
         errors.append(f"{hub_path}.lans: {[str(n) for n in hub.lans]} on an aws hub; put LANs on the site that has them")
     if hub.ssh:
         errors.append(f"{hub_path}.ssh: set on an aws hub; it has no SSH, remove ssh (use aws.adminCidrs to open 22)")
+    if hub.aws.vpc_id and not hub.aws.subnet_id:
+        errors.append(
+            f"{hub_path}.aws.vpcId: '{hub.aws.vpc_id}' without subnetId; name the public subnet of that VPC the "
+            "gateway goes in (its route table sends 0.0.0.0/0 to an internet gateway): aws.subnetId: subnet-..."
+        )
     return errors
 
 
 def check_unique_names(vpn: Vpn, path: str) -> list[str]:
+    """One node per name, counting the names nodes had before (aliases): a Pulumi alias names one resource."""
     errors, seen = [], {}
     for node_path, node in node_paths(vpn, path):
         if node.name in seen:
             errors.append(f"{node_path}.name: '{node.name}' is already used by {seen[node.name]}; give each node its own name")
         seen.setdefault(node.name, node_path)
+    for node_path, node in node_paths(vpn, path):
+        for i, alias in enumerate(node.aliases):
+            if alias == node.name or alias in node.aliases[:i]:
+                errors.append(f"{node_path}.aliases[{i}]: '{alias}' is listed already (or is its name); remove it")
+            elif alias in seen:
+                errors.append(
+                    f"{node_path}.aliases[{i}]: '{alias}' is also {seen[alias]}; an alias is a name this node had "
+                    "before, so it cannot be another node's: remove it, or rename that node"
+                )
+            else:
+                seen[alias] = f"{node_path}.aliases[{i}]"
     return errors
 
 

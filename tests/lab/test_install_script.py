@@ -35,7 +35,9 @@ ORIGINAL_CONF = "# the operator's own wg0, here before wgsites\n[Interface]\nAdd
 LAB_ADDRESS = {"hub": "192.0.2.1", "s1": "192.0.2.2", "s2": "192.0.2.3"}
 
 
-def make_vpn(*sites: str, rules: tuple[dict, ...] = ({"protocol": "tcp", "port": 22, "action": "reject"},)) -> Vpn:
+def make_vpn(
+    *sites: str, rules: tuple[dict, ...] = ({"protocol": "tcp", "port": 22, "action": "reject"},), hub: str = "hub"
+) -> Vpn:
     known = {
         "s1": {"name": "s1", "address": "10.50.0.2", "ssh": {"host": LAB_ADDRESS["s1"]}},
         "s2": {"name": "s2", "address": "10.50.0.3", "lans": [NEW_LAN], "ssh": {"host": LAB_ADDRESS["s2"]}},
@@ -44,7 +46,7 @@ def make_vpn(*sites: str, rules: tuple[dict, ...] = ({"protocol": "tcp", "port":
         {
             "network": "10.50.0.0/24",
             "hub": {
-                "name": "hub",
+                "name": hub,
                 "kind": "ssh",
                 "address": HUB_VPN,
                 "endpoint": LAB_ADDRESS["hub"],
@@ -384,6 +386,35 @@ def test_the_firewall_comes_and_goes_in_place_without_a_restart(world: World) ->
     assert "tcp dport 22 reject" in hub.run(["nft", "list", "table", "inet", "wgsites_wg0"]).stdout
     assert hub.read_file("/sys/class/net/wg0/ifindex") == ifindex  # the same interface all along
     assert handshakes(hub)[world.public["s1"]] == shake and pings(s1, HUB_VPN)
+
+
+def test_a_renamed_node_takes_its_interface_over_and_the_old_names_remove_leaves_it(world: World) -> None:
+    """A rename without aliases: Pulumi installs the new node, then runs the old resource's remove on the same host."""
+    hub, s1 = world.nodes["hub"], world.nodes["s1"]
+    renamed = make_vpn("s1", hub="home-hub")
+    ifindex = hub.read_file("/sys/class/net/wg0/ifindex")
+    taken = script(hub, renamed, "install", world.conf(renamed, "home-hub"), name="home-hub")
+    assert "wg0 was node 'hub''s: 'home-hub' takes it over (a rename)" in taken.stderr, taken.stderr
+    assert hub.read_file(f"{STATE}/owner") == "lab/home-hub\n"
+    old = script(hub, VPN1, "remove")
+    assert "left alone: wg0 here is node 'home-hub''s now (stack 'lab'), not 'hub''s" in old.stderr, old.stderr
+    assert hub.read_file("/sys/class/net/wg0/ifindex") == ifindex and pings(s1, HUB_VPN)
+    assert hub.read_file(CONF) == world.conf(renamed, "home-hub")
+
+
+def test_another_stacks_interface_is_refused_not_taken(world: World) -> None:
+    hub, s1 = world.nodes["hub"], world.nodes["s1"]
+    before = snapshot(hub)
+    for action, config in (("public-key", None), ("install", world.conf(VPN1, "hub"))):
+        done = hub.run(install_command(VPN1, "hub", "other", action), input=config, check=False, timeout=60)
+        assert done.returncode != 0 and done.stdout == ""
+        assert (
+            "wg0 here belongs to wgsites stack 'lab' (node 'home-hub'), not to 'other'; remove it from that stack first"
+            in done.stderr
+        ), done.stderr
+    assert snapshot(hub) == before and pings(s1, HUB_VPN)
+    back = script(hub, VPN1, "install", world.conf(VPN1, "hub"))  # the old name again, for the tests after this one
+    assert "'hub' takes it over" in back.stderr
 
 
 def test_remove_restores_what_was_there_before(world: World) -> None:

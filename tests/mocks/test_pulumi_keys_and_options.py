@@ -9,6 +9,7 @@ import wgmocks as m
 import yaml
 
 from components.vpn import WireGuardVpn, WireGuardVpnArgs
+from wgsites import schema
 from wgsites.config import parse_vpn
 from wgsites.keys import derive_private_key, is_valid_key, public_key_of
 
@@ -85,7 +86,11 @@ def test_project_file():
     assert project["name"] == "wgsites"
     assert project["runtime"] == {"name": "python", "options": {"toolchain": "pip", "virtualenv": ".venv"}}
     # only scalars, each typed and described; a declared key without a default would be required
-    assert set(project["config"]) == {"sshPrivateKeyPath"}
+    assert set(project["config"]) == {"sshPrivateKeyPath", "autoDeploy"}
+    # wgsites:autoDeploy (read by check and scripts/ci-stacks, not the program) is declared as the schema has it
+    auto_deploy = schema.key(schema.STACK, "wgsites:autoDeploy")
+    assert project["config"]["autoDeploy"]["type"] == "boolean"
+    assert project["config"]["autoDeploy"]["default"] is auto_deploy.default is False
     for spec in project["config"].values():
         assert spec["type"] in ("string", "boolean", "integer") and spec["description"]
         assert "default" in spec

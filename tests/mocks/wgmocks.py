@@ -47,6 +47,7 @@ MAIN = ROOT / "__main__.py"
 EIP = "203.0.113.10"
 ACCOUNT = "123456789012"
 AMI_ID = "ami-0123456789abcdef0"
+DEFAULT_VPC = "vpc-0d0d0d0d0d0d0d0d0"
 
 REMOTE = "command:remote:Command"
 LOCAL = "command:local:Command"
@@ -99,9 +100,17 @@ class EngineLikeMonitor(MockMonitor):
 
 class RecordingMocks(pulumi.runtime.Mocks):
     def __init__(
-        self, region: str, preview: bool = False, existing: Collection[str] = (), host_answers: Mapping[str, str] | None = None
+        self,
+        region: str,
+        preview: bool = False,
+        existing: Collection[str] = (),
+        host_answers: Mapping[str, str] | None = None,
+        default_vpc: bool = True,
+        subnets: Mapping[str, str] | None = None,
     ) -> None:
         self.region = region
+        self.default_vpc = default_vpc  # False: an account whose default VPC was deleted
+        self.subnets = dict(subnets or {})  # subnet id -> its VPC id: the subnets the account has
         self.host_answers = dict(host_answers or {})  # remote command name -> its stdout, instead of a public key
         self.preview = preview
         self.existing = set(existing)  # in preview: resources already in the stack
@@ -143,6 +152,15 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.calls.append(args)
         if args.token == "aws:ec2/getAmi:getAmi":
             return {"id": AMI_ID, "imageId": AMI_ID, "name": "ubuntu-noble"}, []
+        if args.token == "aws:ec2/getVpc:getVpc":  # the provider's error, as the data source gives it
+            if self.default_vpc:
+                return {"id": DEFAULT_VPC, "default": True}, []
+            return {}, [("id", "no matching EC2 VPC found")]
+        if args.token == "aws:ec2/getSubnet:getSubnet":
+            subnet = args.args.get("id")
+            if subnet in self.subnets:
+                return {"id": subnet, "vpcId": self.subnets[subnet]}, []
+            return {}, [("id", "no matching EC2 Subnet found")]
         return {}, []
 
     # lookups
@@ -278,6 +296,8 @@ def run_stack(
     existing: Collection[str] = (),
     key_seed: str | None = TEST_SEED,
     host_answers: Mapping[str, str] | None = None,
+    default_vpc: bool = True,
+    subnets: Mapping[str, str] | None = None,
 ) -> Run:
     """Run __main__.py for STACK (its Pulumi.<stack>.yaml, or VPN instead of its wgsites:vpn).
 
@@ -293,7 +313,12 @@ def run_stack(
         values["wgsites:vpn"] = vpn
     env = {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
     mocks = RecordingMocks(
-        region=str(values.get("aws:region", "us-east-1")), preview=preview, existing=existing, host_answers=host_answers
+        region=str(values.get("aws:region", "us-east-1")),
+        preview=preview,
+        existing=existing,
+        host_answers=host_answers,
+        default_vpc=default_vpc,
+        subnets=subnets,
     )
     created: list[pulumi.Resource] = []
     run = Run(
@@ -350,7 +375,7 @@ def expected_private_keys(vpn, rotations: dict[str, Any] | None = None, seed: st
     """The keys the program derives from SEED: the aws hub's and those of peers without ssh or publicKey."""
     rotations = rotations or {}
     return {
-        node.name: derive_private_key(seed, key_label(node.name, rotations.get(node.name, 0)))
+        node.name: derive_private_key(seed, key_label(node.first_name, rotations.get(node.name, 0)))
         for node in vpn.nodes
         if node.key_source == "derived"
     }

@@ -11,6 +11,6 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-for folder in (ROOT / "policy", ROOT / "tests" / "components"):
+for folder in (ROOT / "policy", ROOT / "tests" / "mocks"):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))

@@ -188,6 +188,39 @@ CASES = [
         "eth0 eth1",
         f"{P}.hub.masquerade: 'eth0 eth1' is not a valid interface name; use at most 15 letters, digits or _=+.- (Linux limit)",
     ),
+    (
+        AWS,
+        "hub.aws",
+        {"subnetId": "subnet-12"},
+        f"{P}.hub.aws.subnetId: 'subnet-12' is not a subnet id; copy it from the VPC console, like subnet-0123456789abcdef0",
+    ),
+    (
+        AWS,
+        "hub.aws",
+        {"vpcId": "vpc-0fedcba9876543210"},
+        f"{P}.hub.aws.vpcId: 'vpc-0fedcba9876543210' without subnetId; name the public subnet of that VPC the gateway "
+        "goes in (its route table sends 0.0.0.0/0 to an internet gateway): aws.subnetId: subnet-...",
+    ),
+    (
+        BASE,
+        "peers.0.aliases",
+        ["Laptop"],
+        f"{P}.peers[0].aliases[0]: 'Laptop' is not a valid name; use 1-32 lowercase letters, digits and inner dashes",
+    ),
+    (BASE, "peers.0.aliases", "notebook", f"{P}.peers[0].aliases: 'notebook' is not a list of strings; write it as [a, b]"),
+    (
+        BASE,
+        "peers.0.aliases",
+        ["office"],
+        f"{P}.peers[0].aliases[0]: 'office' is also {P}.sites[0]; an alias is a name this node had before, so it "
+        "cannot be another node's: remove it, or rename that node",
+    ),
+    (
+        BASE,
+        "hub.aliases",
+        ["router"],
+        f"{P}.hub.aliases[0]: 'router' is listed already (or is its name); remove it",
+    ),
     (AWS, "hub.uplink", "dialup", f"{P}.hub.uplink.type: 'dialup' is not one of ethernet, pppoe, dslite; use one of them"),
     (AWS, "network", "10.99.0.0/32", f"{P}.network: '10.99.0.0/32' has no room for two nodes; use a /31 or larger network"),
 ]

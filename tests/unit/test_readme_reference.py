@@ -1,16 +1,23 @@
-"""The README's stack configuration reference says what the model declares: its defaults and its choices.
+"""The README's stack configuration reference is what the parser declares: its keys, defaults and choices.
 
-The parser reads every default and choice from the model (wgsites/model.py `default`, `choices`);
-this test reads the README's tables and fails when a row names another default or misses a choice.
+The reference is generated (scripts/readme-reference) from wgsites/schema.py, the declarations the
+parser reads its keys and defaults from; the parser reads every default and choice from the model
+(wgsites/model.py `default`, `choices`). These tests fail when the README's block is not what the
+script writes, when the parser accepts another set of keys than the schema declares, or when a row
+names another default or misses a choice.
 """
 
 from __future__ import annotations
 
+import copy
 import re
+import subprocess
 
 import pytest
 
 from tests.stacks import ROOT
+from wgsites import schema
+from wgsites.config import CONFIG_KEY, ConfigError, parse_vpn
 from wgsites.model import (
     DEFAULT_LISTEN_PORT,
     Action,
@@ -27,19 +34,23 @@ from wgsites.model import (
     choices,
     default,
 )
+from wgsites.reference import BEGIN, END, current_block, replace_block
+from wgsites.reference import reference as generated
 
 
 def reference() -> dict[str, list[tuple[str, str, str]]]:
-    """Per table of the "Stack configuration" section (top, hub, spokes): (keys, type, default) of each row."""
+    """Per table of the "Stack configuration" section (top, hub, spokes, objects): (keys, type, default) of each row."""
     text = (ROOT / "README.md").read_text()
     section = text[text.index("## Stack configuration") : text.index("## Phones and laptops")]
-    tables = {"top": [], "hub": [], "spokes": []}
+    tables = {"top": [], "hub": [], "spokes": [], "objects": []}
     current = "top"
     for line in section.splitlines():
         if line.startswith("`hub`:"):
             current = "hub"
         elif line.startswith("`sites[]` and `peers[]`"):
             current = "spokes"
+        elif line.startswith("Inside those objects:"):
+            current = "objects"
         elif line.startswith("| `") and not line.startswith("| `wgsites:") and not line.startswith("| `aws:"):
             cells = [c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]]
             if len(cells) >= 3:
@@ -100,3 +111,91 @@ def test_forward_rules_name_their_choices_and_default():
     assert f"action: {default(ForwardRule, 'action')}" in line.replace("\\|", "|")
     for choice in (*choices(Protocol), *choices(Action)):
         assert choice in line, choice
+
+
+def test_the_readme_block_is_what_the_script_writes():
+    readme = (ROOT / "README.md").read_text()
+    assert readme.count(BEGIN) == 1 and readme.count(END) == 1
+    assert current_block(readme) == generated(), (
+        "README.md's stack configuration reference is stale: run scripts/readme-reference"
+    )
+
+
+def test_the_script_rewrites_a_stale_block_and_refuses_missing_markers():
+    stale = f"intro\n{BEGIN}\n| `colour` | old |\n{END}\nrest\n"
+    assert replace_block(stale) == f"intro\n{generated()}rest\n"
+    with pytest.raises(ValueError, match="markers"):
+        replace_block("no markers here\n")
+    done = subprocess.run([str(ROOT / "scripts/readme-reference"), "--check"], capture_output=True, text=True, cwd="/")
+    assert done.returncode == 0 and "already up to date" in done.stdout, done.stdout + done.stderr
+
+
+P = CONFIG_KEY
+HUB = {"name": "router", "kind": "ssh", "address": "10.10.11.1", "endpoint": "home.example.net", "ssh": {"host": "10.10.10.1"}}
+# where each declared object sits in a stack, and the key path the parser names for it
+OBJECTS = [
+    ("vpn", schema.VPN, lambda raw, bad: raw.update(bad), CONFIG_KEY),
+    ("hub", schema.HUB, lambda raw, bad: raw["hub"].update(bad), f"{CONFIG_KEY}.hub"),
+    ("ssh", schema.SSH, lambda raw, bad: raw["hub"]["ssh"].update(bad), f"{CONFIG_KEY}.hub.ssh"),
+    ("uplink", schema.UPLINK, lambda raw, bad: raw["hub"].update(uplink={"type": "pppoe", **bad}), f"{CONFIG_KEY}.hub.uplink"),
+    ("aws", schema.AWS, lambda raw, bad: raw["hub"].update(aws=bad), f"{CONFIG_KEY}.hub.aws"),
+    (
+        "proxyArp",
+        schema.PROXY_ARP,
+        lambda raw, bad: raw["hub"].update(proxyArp={"vpnRange": "10.10.11.10-10.10.11.20", **bad}),
+        f"{CONFIG_KEY}.hub.proxyArp",
+    ),
+    (
+        "site",
+        schema.SPOKE,
+        lambda raw, bad: raw.update(sites=[{"name": "b", "address": "10.10.11.3", **bad}]),
+        f"{CONFIG_KEY}.sites[0]",
+    ),
+    (
+        "peer",
+        schema.SPOKE,
+        lambda raw, bad: raw.update(peers=[{"name": "p", "address": "10.10.11.2", **bad}]),
+        f"{CONFIG_KEY}.peers[0]",
+    ),
+    (
+        "forwardRule",
+        schema.FORWARD_RULE,
+        lambda raw, bad: raw.update(forwardRules=[{"protocol": "tcp", "port": 22, **bad}]),
+        f"{CONFIG_KEY}.forwardRules[0]",
+    ),
+]
+
+
+@pytest.mark.parametrize(("where", "table", "place", "path"), OBJECTS, ids=[o[0] for o in OBJECTS])
+def test_the_parser_accepts_exactly_the_declared_keys(where, table, place, path):
+    raw = {"network": "10.10.11.0/24", "hub": copy.deepcopy(HUB)}
+    place(raw, {"colour": "blue"})
+    with pytest.raises(ConfigError) as caught:
+        parse_vpn(raw)
+    accepted = next(m for m in caught.value.messages if m.startswith(f"{path}.colour: unknown key"))
+    declared = schema.names(table, "peers" if where == "peer" else None)
+    assert accepted == f"{path}.colour: unknown key; use one of: {', '.join(sorted(declared))}"
+
+
+def test_every_declared_key_is_in_the_reference():
+    text = generated()
+    for table in (schema.VPN, schema.HUB, schema.SPOKE, schema.STACK):
+        for declared in table:
+            assert f"| `{declared.name}`" in text, declared.name
+    inner = {"ssh.": schema.SSH, "uplink.": schema.UPLINK, "proxyArp.": schema.PROXY_ARP, "aws.": schema.AWS}
+    for prefix, table in {**inner, "forwardRules[].": schema.FORWARD_RULE}.items():
+        for declared in table:
+            assert f"| `{prefix}{declared.name}` | {declared.type} | {declared.default_text} |" in text, prefix + declared.name
+    # the hub's row names each object's keys with their defaults
+    for where in ("ssh", "aws"):
+        assert schema.inline(inner[f"{where}."]) in schema.key(schema.HUB, where).type, where
+
+
+def test_the_keys_beside_the_vpn_are_the_ones_read():
+    """The program's own reads (components/settings.py) and check's (wgsites/stack.py) are the STACK table's keys."""
+    settings = (ROOT / "components" / "settings.py").read_text()
+    program = {f"wgsites:{k}" for k in re.findall(r'config\.(?:get|get_secret|get_object|require\w*)\("(\w+)"\)', settings)}
+    stack = (ROOT / "wgsites" / "stack.py").read_text()
+    checked = set(re.findall(r'^AUTO_DEPLOY = "([\w:]+)"$', stack, re.M)) | set(re.findall(r'config\.get\("([\w:]+)"\)', stack))
+    read = (program - {CONFIG_KEY}) | checked
+    assert read == {k.name for k in schema.STACK}, read ^ {k.name for k in schema.STACK}

@@ -1,0 +1,117 @@
+"""Day two on AWS accounts unlike the examples: a renamed node, no default VPC, a subnet of the user's own."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pulumi
+import pytest
+import wgmocks as m
+from test_pulumi_changes import failing_run
+
+SUBNET = "subnet-0a1b2c3d4e5f60718"
+VPC = "vpc-0fedcba9876543210"
+
+
+def home_vpn(**aws) -> dict:
+    raw = copy.deepcopy(m.stack_config("home")["wgsites:vpn"])
+    raw["hub"]["aws"] = {**raw["hub"].get("aws", {}), **aws}
+    return raw
+
+
+def aliases_sent(run: m.Run, name: str) -> list[str]:
+    return [alias.spec.name for alias in run.mocks.requests[name].aliases]
+
+
+def test_renamed_hub_with_aliases_keeps_its_key_its_user_data_and_its_resources(home):
+    raw = home_vpn()
+    raw["hub"].update(name="skyhub", aliases=["gateway"])
+    renamed = m.run_stack("home", vpn=raw)
+    # the component says where it was; the engine moves its children (names prefixed by it) with it
+    assert aliases_sent(renamed, "vpn-skyhub") == ["vpn-gateway"]
+    before, after = (m.unwrap(r.mocks.one(m.INSTANCE).inputs) for r in (home, renamed))
+    assert after["userData"] == before["userData"]  # a new user data would replace the VM
+    # only the name differs (tags, changed in place; the mocks' ids follow resource names, real ids stay)
+    assert json.dumps(after, sort_keys=True).replace("skyhub", "gateway") == json.dumps(before, sort_keys=True)
+    assert after["tags"]["wgsites:node"] == "skyhub"
+    assert renamed.exports["public_keys"].value["skyhub"] == home.exports["public_keys"].value["gateway"]
+    # so every device's config is the one it has, but for the hub's name in its comments
+    old, new = (r.exports["phone_config"].value for r in (home, renamed))
+    assert new.replace("skyhub", "gateway") == old
+    # the SSM names follow the stack and the interface, never the node's name: no collision
+    names = {m.unwrap(p.inputs["name"]) for p in renamed.mocks.of_type(m.PARAMETER)}
+    assert names == {m.unwrap(p.inputs["name"]) for p in home.mocks.of_type(m.PARAMETER)}
+
+
+def test_renamed_ssh_site_and_peer_carry_aliases_and_the_peer_its_key():
+    base = m.run_stack("home")
+    raw = home_vpn()
+    raw["sites"][0].update(name="house", aliases=[raw["sites"][0]["name"]])
+    raw["peers"][1].update(name="mobile", aliases=["phone"])
+    renamed = m.run_stack("home", vpn=raw)
+    assert aliases_sent(renamed, "vpn-house") == ["vpn-home"]  # the key step and the push: one component each
+    assert len(renamed.mocks.requests["vpn-house"].aliases) == 1
+    assert aliases_sent(renamed, "vpn-mobile") == ["vpn-phone"]
+    assert renamed.exports["public_keys"].value["mobile"] == base.exports["public_keys"].value["phone"]
+    assert renamed.exports["mobile_config"].value.replace("mobile", "phone") == base.exports["phone_config"].value
+
+
+def test_rename_without_aliases_is_a_new_node(home):
+    """Documented: without aliases the peer gets a key of its own (a new phone import), the push a new resource."""
+    raw = home_vpn()
+    raw["peers"][1]["name"] = "mobile"
+    renamed = m.run_stack("home", vpn=raw)
+    assert renamed.exports["public_keys"].value["mobile"] != home.exports["public_keys"].value["phone"]
+    assert renamed.mocks.requests["vpn-mobile"].aliases == []
+
+
+def test_without_a_default_vpc_the_up_stops_before_anything_with_the_fix():
+    error, mocks = failing_run("home", default_vpc=False)
+    assert str(error).startswith("wgsites:vpn.hub.aws: region eu-central-1 has no default VPC for the gateway;")
+    assert "hub.aws.subnetId: subnet-..." in str(error)
+    assert mocks.resources == []  # not even the SSH host's key command ran
+
+
+def test_default_vpc_leaves_the_instance_and_group_as_before(home):
+    instance, sg = (m.unwrap(home.mocks.one(t).inputs) for t in (m.INSTANCE, m.SG))
+    assert "subnetId" not in instance and "associatePublicIpAddress" not in instance
+    assert "vpcId" not in sg
+    assert [c.token for c in home.mocks.calls].count("aws:ec2/getVpc:getVpc") == 1
+
+
+def test_a_named_subnet_places_instance_and_group_in_its_vpc():
+    run = m.run_stack("home", vpn=home_vpn(subnetId=SUBNET, vpcId=VPC), subnets={SUBNET: VPC}, default_vpc=False)
+    instance, sg = (m.unwrap(run.mocks.one(t).inputs) for t in (m.INSTANCE, m.SG))
+    assert instance["subnetId"] == SUBNET
+    assert instance["associatePublicIpAddress"] is True  # the bootstrap needs the internet before the EIP
+    assert sg["vpcId"] == VPC
+
+
+def test_a_subnet_alone_finds_its_vpc():
+    run = m.run_stack("home", vpn=home_vpn(subnetId=SUBNET), subnets={SUBNET: VPC})
+    assert m.unwrap(run.mocks.one(m.SG).inputs)["vpcId"] == VPC
+
+
+@pytest.mark.parametrize(
+    ("aws", "subnets", "message"),
+    [
+        (
+            {"subnetId": SUBNET},
+            {},
+            f"wgsites:vpn.hub.aws.subnetId (eu-central-1): '{SUBNET}' is not a subnet this account can see in "
+            "eu-central-1; check the id and the region (pulumi config get aws:region)",
+        ),
+        (
+            {"subnetId": SUBNET, "vpcId": "vpc-01234567"},
+            {SUBNET: VPC},
+            f"wgsites:vpn.hub.aws.subnetId (eu-central-1): '{SUBNET}' is in {VPC}, not in hub.aws.vpcId "
+            "'vpc-01234567'; fix one of the two",
+        ),
+    ],
+)
+def test_a_wrong_subnet_stops_before_anything(aws, subnets, message):
+    error, mocks = failing_run("home", vpn=home_vpn(**aws), subnets=subnets)
+    assert isinstance(error, pulumi.RunError)
+    assert str(error) == message
+    assert mocks.resources == []

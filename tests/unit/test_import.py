@@ -1,0 +1,207 @@
+"""`wgsites import`: the guide's own files become stacks that render the same peers; nothing secret is written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from wgsites.cli import main
+from wgsites.config import ConfigError, parse_vpn
+from wgsites.importer import ImportOptions, import_vpn, parse_wg_config, same_peers
+from wgsites.keys import generate_private_key, public_key_of
+
+KEYS = {name: generate_private_key() for name in ("router", "laptop", "alpha", "beta", "gateway", "client")}
+PUB = {name: public_key_of(key) for name, key in KEYS.items()}
+
+# The guide's files, keys filled in as `wg genkey` would.
+ROUTER = f"""[Interface]
+PrivateKey = {KEYS["router"]}
+ListenPort = 51000
+Address = 10.10.11.1/24
+
+[Peer]
+PublicKey = {PUB["laptop"]}
+AllowedIPs = 10.10.11.2
+"""
+LAPTOP = f"""[Interface]
+PrivateKey = {KEYS["laptop"]}
+ListenPort = 51000
+Address = 10.10.11.2/24
+
+[Peer]
+PublicKey = {PUB["router"]}
+Endpoint = home.example.net:51000
+AllowedIPs = 10.10.11.0/24,10.10.10.0/24
+"""
+ALPHA = f"""[Interface]
+PostUp = wg set %i private-key /etc/wireguard/%i.key
+Address = 10.10.9.0/31
+ListenPort = 51000
+
+[Peer]
+# beta site
+PublicKey = {PUB["beta"]}
+AllowedIPs = 10.10.11.0/24,10.10.9.0/31
+Endpoint = 198.51.100.20:51000
+"""
+BETA = f"""[Interface]
+Address = 10.10.9.1/31
+PostUp = wg set %i private-key /etc/wireguard/%i.key
+ListenPort = 51000
+
+[Peer]
+# alpha site
+PublicKey = {PUB["alpha"]}
+AllowedIPs = 10.10.10.0/24,10.10.9.0/31
+Endpoint = 198.51.100.10:51000
+"""
+GATEWAY = f"""[Interface]
+PostUp = wg set %i private-key /etc/wireguard/%i.key
+Address = 10.90.90.2/24
+ListenPort = 51000
+
+[Peer]
+PublicKey = {PUB["client"]}
+AllowedIPs = 10.90.90.1/32
+"""
+CLIENT = f"""[Interface]
+PostUp = wg set %i private-key /etc/wireguard/wg0.key
+ListenPort = 51000
+Address = 10.90.90.1/24
+
+[Peer]
+PublicKey = {PUB["gateway"]}
+Endpoint = 203.0.113.50:51000
+AllowedIPs = 0.0.0.0/0
+"""
+
+
+def configs(*files: tuple[str, str]):
+    return [parse_wg_config(text, Path(f"/copied/{i}/{name}")) for i, (name, text) in enumerate(files)]
+
+
+SSH = ImportOptions(ssh_host="10.10.10.1", hub_name="router")
+
+
+def test_the_guides_router_setup():
+    files = configs(("wg0.conf", ROUTER), ("home0.conf", LAPTOP))
+    raw, notes = import_vpn(files, SSH)
+    assert raw == {
+        "network": "10.10.11.0/24",
+        "listenPort": 51000,
+        "hub": {
+            "name": "router",
+            "kind": "ssh",
+            "address": "10.10.11.1",
+            "endpoint": "home.example.net:51000",
+            "lans": ["10.10.10.0/24"],
+            "ssh": {"host": "10.10.10.1", "port": 22, "user": "root"},
+        },
+        "peers": [
+            {"name": "peer1", "address": "10.10.11.2", "interface": "home0", "listenPort": 51000, "publicKey": PUB["laptop"]}
+        ],
+    }
+    assert notes == []
+    assert same_peers(raw, files[0], "home") == []  # the hub's rendered config has the peers it runs
+
+
+def test_the_guides_site_to_site_setup():
+    files = configs(("wgA.conf", ALPHA), ("wgB.conf", BETA))
+    raw, notes = import_vpn(files, ImportOptions(ssh_host="10.10.10.1", hub_name="alpha"))
+    assert raw["network"] == "10.10.9.0/31" and raw["hub"]["interface"] == "wgA"
+    assert raw["hub"]["endpoint"] == "198.51.100.10:51000" and raw["hub"]["lans"] == ["10.10.10.0/24"]
+    assert raw["sites"] == [
+        {
+            "name": "beta-site",
+            "address": "10.10.9.1",
+            "interface": "wgB",
+            "listenPort": 51000,
+            "lans": ["10.10.11.0/24"],
+            "endpoint": "198.51.100.20:51000",
+            "publicKey": PUB["beta"],
+        }
+    ]
+    assert notes == []  # the key hook is wgsites' own
+
+
+def test_the_guides_default_gateway_needs_the_dns_the_check_asks_for():
+    files = configs(("wg0.conf", GATEWAY), ("wg0.conf", CLIENT))
+    raw, notes = import_vpn(files, ImportOptions(ssh_host="203.0.113.50", hub_name="gateway"))
+    assert raw["peers"][0]["tunnel"] == "full" and raw["hub"]["masquerade"] is True
+    assert notes == ["a peer sends everything through the tunnel: masquerade is on (out of anything but the tunnel)"]
+    with pytest.raises(ConfigError) as caught:
+        parse_vpn(raw)
+    assert caught.value.messages[0].startswith("wgsites:vpn.peers[0].dns: missing for a full-tunnel peer")
+    with_dns = configs(("wg0.conf", GATEWAY), ("wg0.conf", CLIENT.replace("Address =", "DNS = 9.9.9.9\nAddress =")))
+    assert parse_vpn(import_vpn(with_dns, ImportOptions(ssh_host="203.0.113.50"))[0]).peers[0].dns == ("9.9.9.9",)
+
+
+@pytest.mark.parametrize(
+    ("files", "options", "message"),
+    [
+        (
+            (("wg0.conf", ROUTER),),
+            SSH,
+            "--endpoint: missing; no spoke's file names where /copied/0/wg0.conf is reached: give the host (or host:port) "
+            "spokes dial",
+        ),
+        (
+            (("wg0.conf", ROUTER.replace("10.10.11.1/24", "10.10.10.10/32")),),
+            SSH,
+            "/copied/0/wg0.conf: Address 10.10.10.10/32 names no VPN network (the guide's internal-host setup, with proxy "
+            "ARP); import adopts the router, site-to-site and default-gateway setups: write this stack from "
+            "Pulumi.internal.yaml",
+        ),
+        (
+            (("wg0.conf", ROUTER.replace(PUB["laptop"], "not-a-key")),),
+            SSH,
+            "/copied/0/wg0.conf: [Peer] 1 has no valid PublicKey",
+        ),
+        (
+            (("wg0.conf", ROUTER.replace("AllowedIPs = 10.10.11.2", "AllowedIPs = 10.10.12.2")),),
+            ImportOptions(ssh_host="10.10.10.1", endpoint="home.example.net"),
+            f"/copied/0/wg0.conf: [Peer] 1 ({PUB['laptop'][:8]}...) has no address of 10.10.11.0/24 in its AllowedIPs",
+        ),
+        (
+            (("wg0.conf", ROUTER), ("wg0.conf", LAPTOP.replace(KEYS["laptop"], KEYS["beta"]))),
+            SSH,
+            "/copied/1/wg0.conf: its PrivateKey is not the key /copied/0/wg0.conf knows for peer1; which is right?",
+        ),
+    ],
+)
+def test_what_import_cannot_use_is_named(files, options, message):
+    with pytest.raises(ConfigError) as caught:
+        import_vpn(configs(*files), options)
+    assert caught.value.messages == [message]
+
+
+def test_a_foreign_hook_is_reported_not_carried(tmp_path):
+    hooked = ROUTER.replace("ListenPort", "PostUp = iptables -A FORWARD -i %i -j ACCEPT\nListenPort")
+    hooked = hooked.replace("ListenPort", "PostUp = iptables -t nat -A POSTROUTING -o ppp0 -j MASQUERADE\nListenPort", 1)
+    raw, notes = import_vpn(configs(("wg0.conf", hooked), ("home0.conf", LAPTOP)), SSH)
+    assert raw["hub"]["masquerade"] == "ppp0"
+    assert notes == [
+        "/copied/0/wg0.conf: `postup = iptables -A FORWARD -i %i -j ACCEPT` is not carried over; wgsites writes its own "
+        "hooks (masquerade, forwardRules)"
+    ]
+
+
+def test_the_command_writes_a_stack_that_checks_and_holds_no_private_key(tmp_path, capsys):
+    (tmp_path / "wg0.conf").write_text(ROUTER)
+    (tmp_path / "home0.conf").write_text(LAPTOP)
+    out = tmp_path / "Pulumi.home.yaml"
+    argv = ["import", str(tmp_path / "wg0.conf"), str(tmp_path / "home0.conf"), "--ssh", "10.10.10.1:2222", "--out", str(out)]
+    assert main(argv) == 0
+    text = out.read_text()
+    assert not any(key in text for key in KEYS.values()) and "PrivateKey" not in text
+    assert yaml.safe_load(text)["config"]["wgsites:vpn"]["hub"]["ssh"] == {"host": "10.10.10.1", "port": 2222, "user": "root"}
+    assert main(["check", str(out)]) == 0
+    # a second import never overwrites the stack file (it may hold the stack's secrets by then)
+    assert main(argv) == 2
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith(f"error: --out: {out} exists; import never overwrites a stack file (its secrets), name another")
+    )
