@@ -6,8 +6,10 @@ endpoint, latest handshake, bytes and AllowedIPs, never a key of the interface. 
 is JSON, zlib-compressed and base64-encoded, cut into chunks of at most 4,000 characters,
 each a Standard-tier String parameter (4 KB each, free), plus a manifest naming the chunk
 count, the text's SHA-256 and when it was published, written last (the bundle's scheme,
-the other way round). A public key does not compress, so one peer costs about 110
-characters: about 35 peers per chunk, 1,000 peers about 30 chunks (bench/hub_status_size.py).
+the other way round). A public key does not compress, so one peer costs 90 to 100
+characters: about 35 peers per chunk, 1,000 peers 23 chunks (bench/hub_status_size.py).
+It names where each device connects from (its public address): whoever may read the
+account's parameters sees that, as the gateway does.
 
 Pulumi owns every status parameter (created with a placeholder, their values ignored on
 later ups, so the agent and `pulumi up` never fight; `pulumi destroy` removes them all),
