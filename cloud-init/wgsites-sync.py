@@ -8,6 +8,12 @@ decrypted only when its version moved), and the config, handed to the install sc
 which reloads the interface in place (`wg syncconf`) so other tunnels never drop. Nothing
 the parameters hold is trusted: a key that is not one WireGuard key is refused here, the
 install script refuses a config with any line wgsites does not write.
+
+Each period it also publishes the interface's view of its peers (`wg show IFACE dump`:
+endpoint, latest handshake, bytes; never a key of the interface) to the status parameters
+Pulumi made for it, for `wgsites status` (the gateway has no SSH port): the format is
+wgsites/hub_status.py's. It writes only when the view changed (a handshake, an endpoint, a
+peer) or HEARTBEAT_SECONDS passed, so an idle gateway costs a write every five minutes.
 """
 
 import base64
@@ -18,8 +24,13 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
+import zlib
 
 SETTINGS = "/etc/wgsites/sync.env"
+STATUS_FORMAT = 1
+HEARTBEAT_SECONDS = 300
+CHUNK_CHARS = 4000  # a Standard-tier parameter holds 4 KB
 
 
 def load_settings(path: str = SETTINGS) -> None:
@@ -103,6 +114,90 @@ def sync_period(seconds: int) -> None:
     print(f"wgsites-sync: polling every {seconds} s", file=sys.stderr)
 
 
+def peer_names(config: str) -> dict[str, str]:
+    """public key -> node name, from the `# name` comment wgsites writes above each PublicKey."""
+    names, last_comment = {}, None
+    for line in config.splitlines():
+        line = line.strip()
+        if line.startswith("# "):
+            last_comment = line[2:].strip()
+        elif line.lower().startswith("publickey") and "=" in line and last_comment:
+            names[line.split("=", 1)[1].strip()] = last_comment
+        elif line.startswith("["):
+            last_comment = None
+    return names
+
+
+def status_document(dump: str, config: str, now: int) -> dict:
+    """What `wg show IFACE dump` says, without its secrets: the first line's private key and every preshared key
+    are dropped here, never copied."""
+    lines = dump.strip().splitlines()
+    _private_key, public_key, listen_port, _fwmark = lines[0].split("\t")[:4]
+    names = peer_names(config)
+    peers = []
+    for line in lines[1:]:
+        key, _preshared, endpoint, allowed, handshake, rx, tx = line.split("\t")[:7]
+        peers.append(
+            {
+                "allowed_ips": [] if allowed == "(none)" else allowed.split(","),
+                "endpoint": None if endpoint == "(none)" else endpoint,
+                "latest_handshake": int(handshake),
+                "name": names.get(key, "?"),
+                "public_key": key,
+                "rx": int(rx),
+                "tx": int(tx),
+            }
+        )
+    iface = os.environ["WGSITES_INTERFACE"]
+    peers.sort(key=lambda p: p["name"])
+    return {
+        "format": STATUS_FORMAT,
+        "interface": iface,
+        "listen_port": int(listen_port),
+        "peers": peers,
+        "public_key": public_key,
+        "time": now,
+    }
+
+
+def status_chunks(document: dict) -> list[str]:
+    """The document as compressed JSON in base64, cut into parameter-sized chunks."""
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"))
+    blob = base64.b64encode(zlib.compress(text.encode(), 9)).decode()
+    return [blob[i : i + CHUNK_CHARS] for i in range(0, len(blob), CHUNK_CHARS)]
+
+
+def publish_status(ssm, bundle: dict, iface: str, now: int | None = None) -> None:
+    """The interface's view to its status parameters, when it changed or every HEARTBEAT_SECONDS; a failure is
+    one line in the log and never stops the sync."""
+    now = int(time.time()) if now is None else now
+    state_path = f"{os.environ.get('WGSITES_STATE_DIR', '/var/lib/wgsites')}/{iface}/status-published"
+    try:
+        prefix = os.environ["WGSITES_PARAMETERS"]
+        dump = subprocess.run(["wg", "show", iface, "dump"], capture_output=True, text=True, check=True).stdout
+        document = status_document(dump, bundle["config"], now)
+        view = dict(document, time=0, peers=[dict(p, rx=0, tx=0) for p in document["peers"]])
+        view_hash = hashlib.sha256(json.dumps(view, sort_keys=True).encode()).hexdigest()
+        last = json.loads(read(state_path) or "{}")
+        if last.get("view") == view_hash and now - int(last.get("time", 0)) < HEARTBEAT_SECONDS:
+            return
+        chunks = status_chunks(document)
+        slots = int(bundle["status_chunks"])
+        if len(chunks) > slots:
+            print(f"wgsites-sync: the status takes {len(chunks)} chunks, {slots} exist; not published", file=sys.stderr)
+            return
+        for index, chunk in enumerate(chunks):  # the chunks first, the manifest that names them last
+            ssm.put_parameter(Name=f"{prefix}/status/{index:04d}", Value=chunk, Type="String", Overwrite=True)
+        blob = "".join(chunks)
+        digest = hashlib.sha256(blob.encode()).hexdigest()
+        meta = {"chunks": len(chunks), "format": STATUS_FORMAT, "heartbeat": HEARTBEAT_SECONDS, "sha256": digest, "time": now}
+        ssm.put_parameter(Name=f"{prefix}/status", Value=json.dumps(meta, sort_keys=True), Type="String", Overwrite=True)
+        write_private(state_path, json.dumps({"time": now, "view": view_hash}))
+    except Exception as exc:  # no permission yet, throttling, no interface: the tunnels matter more
+        code = exc.response.get("Error", {}).get("Code") if isinstance(getattr(exc, "response", None), dict) else None
+        print(f"wgsites-sync: status of {iface} not published ({code or type(exc).__name__})", file=sys.stderr)
+
+
 def main(bundle_path: str) -> int:
     load_settings()
     import boto3  # Ubuntu's python3-boto3
@@ -124,13 +219,15 @@ def main(bundle_path: str) -> int:
     config = bundle["config"]
     same = read(f"{os.environ.get('WGSITES_WG_DIR', '/etc/wireguard')}/{iface}.conf") == config
     # a new bundle may carry new rules for the same config (they live in the install script)
-    if running and same and read(applied_path) == digest:
-        return 0
-    result = subprocess.run([install, "install"], input=config, text=True, stdout=subprocess.DEVNULL)
-    if result.returncode == 0:
-        write_private(applied_path, digest)
-        print(f"wgsites-sync: applied the bundle to {iface}", file=sys.stderr)
-    return result.returncode
+    code = 0
+    if not (running and same and read(applied_path) == digest):
+        code = subprocess.run([install, "install"], input=config, text=True, stdout=subprocess.DEVNULL).returncode
+        if code == 0:
+            write_private(applied_path, digest)
+            print(f"wgsites-sync: applied the bundle to {iface}", file=sys.stderr)
+    if subprocess.run(["ip", "link", "show", "dev", iface], capture_output=True).returncode == 0:
+        publish_status(ssm, bundle, iface)
+    return code
 
 
 if __name__ == "__main__":

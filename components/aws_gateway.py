@@ -17,6 +17,7 @@ import pulumi
 import pulumi_aws as aws
 
 from wgsites.bundle import GatewayParameters, chunks
+from wgsites.hub_status import PLACEHOLDER_CHUNK, PLACEHOLDER_MANIFEST
 from wgsites.model import AwsOptions, Hub
 
 CANONICAL = "099720109477"
@@ -32,6 +33,16 @@ def architecture(instance_type: str) -> str:
 def read_parameters_policy(arns: list[str]) -> str:
     """Read exactly these parameters; the aws/ssm key's own policy lets SSM decrypt for the account."""
     statement = {"Effect": "Allow", "Action": ["ssm:GetParameter", "ssm:GetParameters"], "Resource": sorted(arns)}
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]}, sort_keys=True)
+
+
+def publish_status_policy(manifest_arn: str) -> str:
+    """Overwrite the gateway's own status: its manifest, and the chunks under it (hub_status.py).
+
+    The chunks by a wildcard under the manifest's own path, not one ARN each: a role's inline policies
+    hold at most 10,240 characters together, which 89 chunk ARNs (1,000 peers) and the read policy's 39
+    reach (about 10,200); the path reaches no bundle or key parameter."""
+    statement = {"Effect": "Allow", "Action": ["ssm:PutParameter"], "Resource": [manifest_arn, f"{manifest_arn}/*"]}
     return json.dumps({"Version": "2012-10-17", "Statement": [statement]}, sort_keys=True)
 
 
@@ -96,6 +107,7 @@ class AwsGatewayArgs:
     chunks: int  # how many chunk parameters it takes (the core knows before the keys are known)
     manifest: pulumi.Input[str]  # which bundle to apply: chunks, length, hash, the stack's signature
     private_key: pulumi.Input[str]  # the hub's WireGuard key (secret)
+    status_chunks: int  # how many chunk parameters the hub's largest status takes (hub_status.status_slots)
 
 
 class AwsGateway(pulumi.ComponentResource):
@@ -105,8 +117,10 @@ class AwsGateway(pulumi.ComponentResource):
     chunk_parameters: list[aws.ssm.Parameter]
     manifest_parameter: aws.ssm.Parameter
     key_parameter: aws.ssm.Parameter
+    status_parameters: list[aws.ssm.Parameter]
     role: aws.iam.Role
     role_policy: aws.iam.RolePolicy
+    status_policy: aws.iam.RolePolicy
     instance_profile: aws.iam.InstanceProfile
     instance: aws.ec2.Instance
     eip: aws.ec2.Eip
@@ -210,6 +224,7 @@ class AwsGateway(pulumi.ComponentResource):
             ).apply(read_parameters_policy),
             opts=child,
         )
+        self._status(name, args, tags)
         self.instance_profile = aws.iam.InstanceProfile(f"{name}-profile", role=self.role.name, tags=tags, opts=child)
 
         ami = aws.ec2.get_ami_output(
@@ -259,3 +274,43 @@ class AwsGateway(pulumi.ComponentResource):
         )
         self.public_ip = self.eip.public_ip
         self.register_outputs({"public_ip": self.public_ip, "instance_id": self.instance.id})
+
+    def _status(self, name: str, args: AwsGatewayArgs, tags: dict[str, str]) -> None:
+        """The parameters the gateway's agent publishes its view to (hub_status.py), and its right to write them.
+
+        Pulumi owns them, so `pulumi destroy` leaves none behind; it writes a placeholder once and ignores their
+        values afterwards (`ignore_changes`), so an `up` never overwrites what the agent published."""
+        hub, ssm = args.hub, args.parameters
+        owned = pulumi.ResourceOptions(parent=self, ignore_changes=["insecureValue"], delete_before_replace=True)
+        what = f"wgsites {args.stack}: status of {hub.name} ({hub.interface}) as its agent publishes it"
+        self.status_parameters = [
+            aws.ssm.Parameter(
+                f"{name}-status",
+                name=ssm.status,
+                type="String",
+                tier="Standard",
+                insecure_value=PLACEHOLDER_MANIFEST,
+                description=f"{what} (manifest)",
+                tags=tags,
+                opts=owned,
+            ),
+            *(
+                aws.ssm.Parameter(
+                    f"{name}-status-{i:04d}",
+                    name=ssm.status_chunk(i),
+                    type="String",
+                    tier="Standard",
+                    insecure_value=PLACEHOLDER_CHUNK,
+                    description=f"{what} (part {i + 1} at most {args.status_chunks})",
+                    tags=tags,
+                    opts=owned,
+                )
+                for i in range(args.status_chunks)
+            ),
+        ]
+        self.status_policy = aws.iam.RolePolicy(
+            f"{name}-publish-status",
+            role=self.role.id,
+            policy=self.status_parameters[0].arn.apply(publish_status_policy),
+            opts=pulumi.ResourceOptions(parent=self),
+        )

@@ -18,6 +18,7 @@ import pulumi
 
 from wgsites.addressing import AddressPlan
 from wgsites.bundle import digest, gateway_parameters, manifest
+from wgsites.hub_status import status_slots
 from wgsites.keys import bundle_signing_key, sign_text, verify_key_text
 from wgsites.model import Vpn
 from wgsites.render import (
@@ -141,6 +142,7 @@ class WireGuardVpn(pulumi.ComponentResource):
                 chunks=chunks,
                 manifest=pulumi.Output.unsecret(signed),  # a hash and a signature: public
                 private_key=self.private_keys[hub.name],
+                status_chunks=status_slots(vpn),
             )
             self.gateway = AwsGateway(f"{name}-{hub.name}", gateway_args, node_opts(hub))
             if hub.endpoint is None:

@@ -5,7 +5,8 @@
   Pulumi layer does).
 - The aws hub: its cloud-init user data applied (files written, commands run,
   a small systemd stand-in for its timer), its config and key put into an SSM
-  API (moto's server mode) that its sync unit polls.
+  API (moto's server mode) that its sync unit polls, and the status parameters
+  its agent publishes its view to.
 - Roaming peers: the rendered file installed and `wg-quick up`, as a user would.
 """
 
@@ -23,6 +24,7 @@ from pathlib import Path
 import yaml
 
 from wgsites.bundle import GatewayParameters, chunk_count, chunks, digest, gateway_parameters, manifest
+from wgsites.hub_status import PLACEHOLDER_CHUNK, PLACEHOLDER_MANIFEST, status_slots
 from wgsites.keys import generate_private_key, public_key_of, sign_text, verify_key_text
 from wgsites.model import Vpn
 from wgsites.render import KeyRing, install_command, render_gateway_bundle, render_user_data, render_wg_quick
@@ -142,6 +144,23 @@ def put_parameters(
     world.operator.run([sys.executable, "-c", script], input=json.dumps(payload), env=LAB_CREDENTIALS)
 
 
+def create_status_parameters(world: World) -> None:
+    """What the Pulumi layer does once for the gateway's status (hub_status.py): the manifest and every chunk
+    slot with their placeholders; later ups leave their values to the agent."""
+    assert world.operator
+    names = gateway_parameter_names(world)
+    script = (
+        "import boto3, json, sys\n"
+        "p = json.load(sys.stdin)\n"
+        "c = boto3.client('ssm', endpoint_url=p['endpoint'], region_name=p['region'])\n"
+        "for name, value in p['parameters']:\n"
+        "    c.put_parameter(Name=name, Value=value, Type='String', Tier='Standard')\n"
+    )
+    slots = [(names.status_chunk(i), PLACEHOLDER_CHUNK) for i in range(status_slots(world.vpn))]
+    payload = {"endpoint": ssm_endpoint(), "region": names.region, "parameters": [(names.status, PLACEHOLDER_MANIFEST), *slots]}
+    world.operator.run([sys.executable, "-c", script], input=json.dumps(payload), env=LAB_CREDENTIALS)
+
+
 def apply_cloud_init(node: Node, user_data: str) -> None:
     """Apply user data as cloud-init would: write_files, then runcmd (package installation skipped).
 
@@ -214,6 +233,7 @@ def deploy(world: World, keys: KeyRing | None = None) -> Deployment:
     if vpn.hub.kind == "aws":
         start_ssm(world)
         put_parameters(world, keys, dep.configs[vpn.hub.name])
+        create_status_parameters(world)
         user_data = render_user_data(vpn.hub, world.stack, gateway_parameter_names(world), verify_key_text(world.bundle_key))
         apply_cloud_init(world.nodes[vpn.hub.name], user_data)
     for node in vpn.nodes:

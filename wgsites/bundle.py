@@ -43,14 +43,23 @@ class GatewayParameters:
     def key(self) -> str:
         return f"{self.prefix}/private-key"
 
+    @property
+    def status(self) -> str:
+        """The manifest of the gateway's published status (hub_status.py); the agent writes it, `status` reads it."""
+        return f"{self.prefix}/status"
+
+    def status_chunk(self, index: int) -> str:
+        return f"{self.prefix}/status/{index:04d}"
+
 
 def gateway_parameters(stack: str, interface: str, region: str, endpoint_url: str | None = None) -> GatewayParameters:
     return GatewayParameters(f"/wgsites/{stack}/{interface}", region, endpoint_url)
 
 
-def bundle_text(config: str, install_script: str, agent: str, sync_seconds: int) -> str:
+def bundle_text(config: str, install_script: str, agent: str, sync_seconds: int, status_chunks: int) -> str:
     """The bundle as the VM reads it: one JSON object, keys sorted, so equal content is equal text."""
     bundle = {
+        "status_chunks": status_chunks,  # how many status chunk parameters Pulumi made (all the agent may write)
         "format": BUNDLE_FORMAT,
         "config": config,  # the wg-quick config, no key in it
         "install": install_script,  # the install script, nftables and sysctl inside

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import json
 import os
 import shlex
 import subprocess
@@ -13,7 +14,9 @@ from pathlib import Path
 
 from nacl.signing import SigningKey
 
+from . import hub_status
 from .addressing import describe
+from .bundle import gateway_parameters
 from .config import ConfigError
 from .diagram import dot_source
 from .endpoints import split_endpoint
@@ -22,8 +25,8 @@ from .keys import generate_private_key, is_valid_key, public_key_of
 from .model import Vpn
 from .qr import qr_code
 from .render import KeyRing, render_node
-from .stack import load_stack_file, read_stack, stack_name
-from .status import collect, format_rows
+from .stack import StackFile, load_stack_file, read_stack, stack_name
+from .status import StatusRow, collect, format_rows, json_rows
 
 
 def local_keys(vpn: Vpn, out: Path) -> KeyRing:
@@ -125,8 +128,30 @@ def draw(dot: str, base: Path) -> list[Path]:
     return written
 
 
+def hub_rows(stack_file: StackFile, stale_after: int | None) -> list[StatusRow]:
+    """An aws hub's peers from its own published view (SSM), with your AWS credentials; no SSH.
+    AWS_ENDPOINT_URL_SSM points elsewhere only in the lab, as for the gateway's agent."""
+    vpn = stack_file.vpn
+    parameters = gateway_parameters(stack_file.stack, vpn.hub.interface, stack_file.region)
+    try:
+        import boto3
+        from botocore.config import Config
+    except ImportError:
+        return [
+            StatusRow(vpn.hub.name, "-", "unknown", "reading an aws hub's status needs boto3: pip install -r requirements.txt")
+        ]
+    config = Config(connect_timeout=5, read_timeout=10, retries={"max_attempts": 3, "mode": "standard"})
+    ssm = boto3.client("ssm", region_name=parameters.region, endpoint_url=os.environ.get("AWS_ENDPOINT_URL_SSM"), config=config)
+    try:
+        document = hub_status.read_document(ssm, parameters)
+    except hub_status.HubStatusError as exc:
+        return [StatusRow(vpn.hub.name, "-", "unknown", str(exc))]
+    return hub_status.diagnose(vpn, document, stale_after or hub_status.stale_after(vpn))
+
+
 def cmd_status(args: argparse.Namespace) -> int:
-    vpn = load_stack_file(args.stack_file)
+    stack_file = read_stack(args.stack_file)
+    vpn = stack_file.vpn
 
     def run(node: str, command: str) -> str:
         target = vpn.node(node).ssh
@@ -138,8 +163,10 @@ def cmd_status(args: argparse.Namespace) -> int:
             raise RuntimeError(done.stderr.strip() or f"ssh exited {done.returncode}")
         return done.stdout
 
-    rows = collect(vpn, run)
-    print(format_rows(rows))
+    rows = collect(vpn, run, args.stale_after)
+    if vpn.hub.kind == "aws":
+        rows += hub_rows(stack_file, args.stale_after)
+    print(json.dumps(json_rows(rows), indent=2) if args.json else format_rows(rows))
     return 0 if rows and all(r.state == "ok" for r in rows) else 1
 
 
@@ -170,6 +197,12 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def positive_seconds(text: str) -> int:
+    if not text.isdigit() or int(text) == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is no number of seconds; give a whole number above 0, e.g. 210")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wgsites", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -188,9 +221,20 @@ def build_parser() -> argparse.ArgumentParser:
     diagram.add_argument("stack_file")
     diagram.add_argument("--out", default=".", help="folder; writes DIR/<stack>.dot, .svg and .png (default: here)")
     diagram.set_defaults(func=cmd_diagram)
-    status = sub.add_parser("status", help="ask the hosts managed over SSH which tunnels are up, and why not")
+    status = sub.add_parser(
+        "status",
+        help="which tunnels are up, and why not: hosts managed over SSH asked over SSH, an aws hub's view read from SSM; "
+        "exit 1 when any tunnel is not ok",
+    )
     status.add_argument("stack_file")
     status.add_argument("--ssh-key", help="SSH private key (default: your SSH agent and ~/.ssh)")
+    status.add_argument("--json", action="store_true", help="one JSON object per tunnel instead of the table")
+    status.add_argument(
+        "--stale-after",
+        type=positive_seconds,
+        metavar="SECONDS",
+        help="a tunnel without a handshake for this long is stale (default: 180; an aws hub's view: 180 + its sync period)",
+    )
     status.set_defaults(func=cmd_status)
     adopt = sub.add_parser("import", help="write a stack file from the wg-quick configs you already run (the hub's first)")
     adopt.add_argument("configs", nargs="+", metavar="CONFIG", help="the hub's wg-quick config, then any spokes' own")

@@ -18,6 +18,7 @@ from nacl.signing import SigningKey
 
 from .addressing import AddressPlan
 from .bundle import GatewayParameters, bundle_text, chunk_count, digest, gateway_parameters, manifest
+from .hub_status import status_slots
 from .keys import is_valid_key, sign_text, verify_key_text
 from .model import Hub, Spoke, Vpn
 from .names import nft_table
@@ -263,7 +264,8 @@ def render_gateway_bundle(vpn: Vpn, stack: str, config: str) -> str:
     """The aws hub's bundle: CONFIG (as render_wg_quick made it), its install script, the sync agent, the period."""
     hub = vpn.hub
     agent = (CLOUD_INIT / "wgsites-sync.py").read_text()
-    return bundle_text(config, render_install_script(vpn, hub.name, stack), agent, hub.aws.sync_seconds)
+    install = render_install_script(vpn, hub.name, stack)
+    return bundle_text(config, install, agent, hub.aws.sync_seconds, status_slots(vpn))
 
 
 def gateway_bundle_chunks(vpn: Vpn, stack: str) -> int:

@@ -8,6 +8,7 @@ completed a handshake (and who should have dialled), a handshake gone stale.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,8 +36,13 @@ class PeerState:
 class StatusRow:
     node: str
     peer: str
-    state: str  # ok, stale, never, missing
+    state: str  # ok, stale, never, missing, unreachable (an SSH host), unknown or old (an aws hub's view)
     detail: str
+    # the facts behind the state, for `status --json`; None where not known
+    endpoint: str | None = None
+    handshake_age: int | None = None  # seconds
+    rx: int | None = None  # bytes received from the peer
+    tx: int | None = None
 
 
 def parse_dump(text: str) -> list[PeerState]:
@@ -64,7 +70,7 @@ def names_in_config(config: str) -> dict[str, str]:
     return names
 
 
-def diagnose(vpn: Vpn, node: str, output: str, now: float | None = None) -> list[StatusRow]:
+def diagnose(vpn: Vpn, node: str, output: str, now: float | None = None, stale_after: int = STALE_SECONDS) -> list[StatusRow]:
     """Rows for every peer the stack says NODE should have."""
     now = time.time() if now is None else now
     dump, _, config = output.partition("--- config")
@@ -79,10 +85,9 @@ def diagnose(vpn: Vpn, node: str, output: str, now: float | None = None) -> list
             rows.append(StatusRow(node, entry.name, "never", _never(vpn, node, other)))
         else:
             age = int(now - peer.latest_handshake)
-            state = "ok" if age <= STALE_SECONDS else "stale"
-            rows.append(
-                StatusRow(node, entry.name, state, f"handshake {age} s ago from {peer.endpoint}, {peer.rx} B in, {peer.tx} B out")
-            )
+            state = "ok" if age <= stale_after else "stale"
+            detail = f"handshake {age} s ago from {peer.endpoint}, {peer.rx} B in, {peer.tx} B out"
+            rows.append(StatusRow(node, entry.name, state, detail, peer.endpoint, age, peer.rx, peer.tx))
     return rows
 
 
@@ -101,7 +106,7 @@ def _never(vpn: Vpn, node: str, other) -> str:
     )
 
 
-def collect(vpn: Vpn, run: Callable[[str, str], str]) -> list[StatusRow]:
+def collect(vpn: Vpn, run: Callable[[str, str], str], stale_after: int | None = None) -> list[StatusRow]:
     """Ask every host managed over SSH; `run(node, command)` returns the command's output."""
     rows = []
     for node in vpn.nodes:
@@ -112,7 +117,7 @@ def collect(vpn: Vpn, run: Callable[[str, str], str]) -> list[StatusRow]:
         except Exception as exc:  # one unreachable host must not hide the others
             rows.append(StatusRow(node.name, "-", "unreachable", str(exc).splitlines()[0][:160]))
             continue
-        rows.extend(diagnose(vpn, node.name, output))
+        rows.extend(diagnose(vpn, node.name, output, stale_after=stale_after or STALE_SECONDS))
     return rows
 
 
@@ -120,6 +125,11 @@ def text_table(rows: list[tuple[str, ...]]) -> str:
     """Aligned columns (the last one free), for the terminal: `status` and the lab's checks."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     return "\n".join("  ".join([*(f"{v:<{w}}" for v, w in zip(row[:-1], widths, strict=True)), row[-1]]) for row in rows)
+
+
+def json_rows(rows: list[StatusRow]) -> list[dict]:
+    """`status --json`: one object per row, every field named."""
+    return [dataclasses.asdict(row) for row in rows]
 
 
 def format_rows(rows: list[StatusRow]) -> str:

@@ -18,6 +18,7 @@ from lab.run import LAB_SYNC_SECONDS
 from lab.world import build_world
 from tests.stacks import stack_file
 from wgsites.bundle import bundle_text
+from wgsites.hub_status import status_slots
 from wgsites.model import ForwardRule
 from wgsites.render import CLOUD_INIT, render_install_script, render_wg_quick
 from wgsites.stack import load_stack_file
@@ -52,7 +53,8 @@ def test_every_change_reaches_the_running_gateway_in_place():
         endpoint = f"{world.public[vpn.hub.name]}:{vpn.hub.listen_port}"
         config = render_wg_quick(changed, vpn.hub.name, world.stack, dep.keys, hub_endpoint=endpoint)
         agent = (CLOUD_INIT / "wgsites-sync.py").read_text() + f"\n{AGENT_MARK}\n"
-        text = bundle_text(config, render_install_script(changed, vpn.hub.name, world.stack), agent, LAB_SYNC_SECONDS + 2)
+        install = render_install_script(changed, vpn.hub.name, world.stack)
+        text = bundle_text(config, install, agent, LAB_SYNC_SECONDS + 2, status_slots(changed))
 
         logs = {s.name: lab.run_dir / f"day-two-{s.name}.ping" for s in pingers}
         pids = [

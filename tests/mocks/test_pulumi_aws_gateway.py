@@ -13,6 +13,7 @@ from nacl.signing import VerifyKey
 
 from components.aws_gateway import architecture
 from wgsites.bundle import gateway_parameters
+from wgsites.hub_status import PLACEHOLDER_CHUNK, PLACEHOLDER_MANIFEST, status_slots
 from wgsites.keys import bundle_signing_key, verify_key_text
 from wgsites.render import (
     KeyRing,
@@ -156,17 +157,36 @@ def test_parameters_hold_the_core_bundle_and_the_hub_key(home):
     assert (key["name"], key["type"]) == (names.key, "SecureString")
 
 
-def test_role_reads_exactly_its_parameters(home):
+def test_role_reads_exactly_its_parameters_and_writes_only_its_status(home):
     names = [r.name for r in home.mocks.of_type(m.PARAMETER)]
     ssm_names = [m.unwrap(home.mocks.named(n).inputs)["name"] for n in names]
-    arns = sorted(f"arn:aws:ssm:eu-central-1:{m.ACCOUNT}:parameter{n}" for n in ssm_names)
-    assert "/wgsites/home/wg0/private-key" in ssm_names and "/wgsites/home/wg0/bundle" in ssm_names
-    policy = json.loads(home.mocks.one(m.ROLE_POLICY).inputs["policy"])
-    assert policy == {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": ["ssm:GetParameter", "ssm:GetParameters"], "Resource": arns}],
+    status = [n for n in ssm_names if n == "/wgsites/home/wg0/status" or n.startswith("/wgsites/home/wg0/status/")]
+    read = [n for n in ssm_names if n not in status]
+    assert "/wgsites/home/wg0/private-key" in read and "/wgsites/home/wg0/bundle" in read
+
+    def arns(names):
+        return sorted(f"arn:aws:ssm:eu-central-1:{m.ACCOUNT}:parameter{n}" for n in names)
+
+    policies = {r.name: json.loads(r.inputs["policy"]) for r in home.mocks.of_type(m.ROLE_POLICY)}
+    (manifest,) = arns(["/wgsites/home/wg0/status"])  # and the chunks under it, whatever their number
+    assert policies == {
+        "vpn-gateway-read-parameters": {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": ["ssm:GetParameter", "ssm:GetParameters"], "Resource": arns(read)}],
+        },
+        "vpn-gateway-publish-status": {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": ["ssm:PutParameter"], "Resource": [manifest, f"{manifest}/*"]}],
+        },
     }
-    assert home.mocks.one(m.ROLE_POLICY).inputs["role"] == "vpn-gateway-role-id"
+    assert all(r.inputs["role"] == "vpn-gateway-role-id" for r in home.mocks.of_type(m.ROLE_POLICY))
+    # as many chunk slots as the stack's largest status takes, and the manifest; Pulumi writes a placeholder once
+    vpn = m.model(home)
+    assert len(status) == 1 + status_slots(vpn)
+    for name in (n for n in names if "-status" in n):
+        assert list(home.mocks.requests[name].ignoreChanges) == ["insecureValue"], name  # the agent's value stays
+        value = home.mocks.named(name).inputs["insecureValue"]
+        assert value in (PLACEHOLDER_CHUNK, PLACEHOLDER_MANIFEST) and home.mocks.named(name).inputs["tier"] == "Standard"
     trust = json.loads(home.mocks.one(m.ROLE).inputs["assumeRolePolicy"])
     assert trust["Statement"] == [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]
     assert "managedPolicyArns" not in home.mocks.one(m.ROLE).inputs
@@ -195,7 +215,8 @@ def test_adding_a_peer_changes_parameters_and_pushes_never_the_instance(home):
     home_push = after.named("vpn-home-install").inputs["stdin"]
     assert home_push == render_wg_quick(vpn, "home", "home", keys, hub_endpoint=m.EIP)
     assert m.unwrap(after.one(m.SG).inputs) == m.unwrap(before.one(m.SG).inputs)
-    assert after.one(m.ROLE_POLICY).inputs == before.one(m.ROLE_POLICY).inputs
+    read = "vpn-gateway-read-parameters"
+    assert after.named(read).inputs == before.named(read).inputs
     assert "tablet_config" in bigger.exports
 
 

@@ -12,14 +12,15 @@ import pytest
 import segno
 import wgmocks as m
 
+from wgsites.hub_status import status_slots
 from wgsites.render import KeyRing, gateway_bundle_chunks, install_command, render_wg_quick
 
 AWS_SET = {
     "wgsites:aws_gateway:AwsGateway": 1,
     m.SG: 1,
-    m.PARAMETER: 1 + 1,  # the key and the bundle's manifest; its chunks are counted per stack below
+    m.PARAMETER: 1 + 1 + 1,  # the key, the bundle's and the status' manifests; their chunks are counted per stack below
     m.ROLE: 1,
-    m.ROLE_POLICY: 1,
+    m.ROLE_POLICY: 2,  # read the parameters, write the status
     m.PROFILE: 1,
     m.INSTANCE: 1,
     m.EIP_TYPE: 1,
@@ -68,7 +69,7 @@ def expected_set(run) -> Counter:
     expected = Counter(EXPECTED[run.stack])
     vpn = m.model(run)
     if vpn.hub.kind == "aws":
-        expected[m.PARAMETER] += gateway_bundle_chunks(vpn, run.stack)
+        expected[m.PARAMETER] += gateway_bundle_chunks(vpn, run.stack) + status_slots(vpn)
     return expected
 
 

@@ -2,12 +2,17 @@
 
 It decrypts the key's SecureString (a KMS call, billed) only when the parameter's version
 moved, refuses a value that is no key, and hands a changed config to the install script.
+It publishes the interface's view (`wg show IFACE dump`) without a key of the interface,
+in the format `wgsites status` reads (wgsites/hub_status.py), only when it changed or a
+heartbeat passed; a failure to publish never fails the sync.
 The lab runs the same agent against moto's SSM for real (tests/lab/test_tampered_ssm.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
+import ipaddress
 import json
 import subprocess
 import sys
@@ -16,11 +21,26 @@ from pathlib import Path
 
 import pytest
 
-from wgsites.keys import generate_private_key
+from tests.stacks import stack_file
+from wgsites import hub_status
+from wgsites.bundle import gateway_parameters
+from wgsites.keys import generate_private_key, public_key_of
+from wgsites.model import Spoke
+from wgsites.stack import load_stack_file
 
 AGENT = Path(__file__).resolve().parents[2] / "cloud-init" / "wgsites-sync.py"
-KEY_NAME = "/wgsites/travel/wg0/private-key"
+PREFIX = "/wgsites/travel/wg0"
+KEY_NAME = f"{PREFIX}/private-key"
 SCRIPT = "#!/bin/bash\n# the install script, as the bundle carries it\n"
+HUB_PRIVATE, PRESHARED = generate_private_key(), generate_private_key()
+HUB, LAPTOP, PHONE = (public_key_of(generate_private_key()) for _ in range(3))
+HANDSHAKE = 1_800_000_000
+DUMP = (  # `wg show wg0 dump`: the interface's line first (its private key in front), then one line per peer
+    f"{HUB_PRIVATE}\t{HUB}\t51000\toff\n"
+    f"{LAPTOP}\t{PRESHARED}\t198.51.100.7:40001\t10.90.90.1/32\t{HANDSHAKE}\t1234\t5678\t25\n"
+    f"{PHONE}\t(none)\t(none)\t10.90.90.3/32,10.90.91.0/24\t0\t0\t0\toff\n"
+)
+NAMED = f"[Interface]\n[Peer]\n# laptop\nPublicKey = {LAPTOP}\n\n[Peer]\n# phone\nPublicKey = {PHONE}\n"
 
 
 class Ssm:
@@ -29,6 +49,20 @@ class Ssm:
     def __init__(self, key: str):
         self.values = {KEY_NAME: [key, 1]}
         self.calls: list[tuple[str, bool]] = []
+        self.puts: list[str] = []  # names, in the order written
+        self.refuse: str | None = None  # an error code every put_parameter answers with
+
+    def put_parameter(self, Name: str, Value: str, Type: str, Overwrite: bool):  # noqa: N803 - boto3's names
+        if self.refuse:
+            error = Exception(f"An error occurred ({self.refuse}) calling PutParameter on {Name}")
+            error.response = {"Error": {"Code": self.refuse}}
+            raise error
+        assert Type == "String" and Overwrite
+        self.puts.append(Name)
+        self.values[Name] = [Value, self.values.get(Name, ["", 0])[1] + 1]
+
+    def get_parameters(self, Names: list[str]):  # noqa: N803 - what `status` calls, through hub_status.decode
+        return {"Parameters": [{"Name": n, "Value": self.values[n][0]} for n in Names if n in self.values]}
 
     def get_parameter(self, Name: str, WithDecryption: bool = False):  # noqa: N803 - boto3's names
         self.calls.append((Name, WithDecryption))
@@ -51,6 +85,7 @@ def agent(tmp_path, monkeypatch):
         "WGSITES_INTERFACE": "wg0",
         "WGSITES_REGION": "eu-central-1",
         "WGSITES_KEY_PARAMETER": KEY_NAME,
+        "WGSITES_PARAMETERS": PREFIX,
         "WGSITES_INSTALL": str(tmp_path / "sbin" / "wgsites-install-wg0"),
         "WGSITES_WG_DIR": str(tmp_path / "wireguard"),
         "WGSITES_STATE_DIR": str(tmp_path / "state"),
@@ -64,11 +99,14 @@ def agent(tmp_path, monkeypatch):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     installs: list[str] = []
+    module.dump = DUMP
 
     def run(argv, input=None, **kwargs):  # noqa: A002 - subprocess.run's name
         if argv[-1] == "install":
             installs.append(input)
             (tmp_path / "wireguard" / "wg0.conf").write_text(input)
+        if argv[:2] == ["wg", "show"]:
+            return subprocess.CompletedProcess(argv, 0, module.dump, "")
         return subprocess.CompletedProcess(argv, 0, "", "")
 
     monkeypatch.setattr(module.subprocess, "run", run)
@@ -77,10 +115,11 @@ def agent(tmp_path, monkeypatch):
     return module
 
 
-def sync(agent, ssm: Ssm, config: str, seconds: int = 30) -> int:
+def sync(agent, ssm: Ssm, config: str, seconds: int = 30, slots: int = 2) -> int:
     """One period: the bootstrap kept a bundle holding CONFIG, and runs the agent on it."""
     bundle = agent.tmp / "bundle.json"
-    bundle.write_text(json.dumps({"agent": "-", "config": config, "format": 1, "install": SCRIPT, "sync_seconds": seconds}))
+    fields = {"agent": "-", "config": config, "format": 1, "install": SCRIPT, "sync_seconds": seconds, "status_chunks": slots}
+    bundle.write_text(json.dumps(fields))
     sys.modules["boto3"] = types.SimpleNamespace(client=lambda *a, **k: ssm)
     try:
         return agent.main(str(bundle))
@@ -126,3 +165,85 @@ def test_a_value_that_is_no_key_is_refused_and_the_key_kept(agent, capsys):
     err = capsys.readouterr().err
     assert "holds no WireGuard key; wg0 keeps its key" in err and "not-a-key" not in err
     assert sync(agent, ssm, "[Interface]\n") == 1  # and again next period: refused until the parameter is fixed
+
+
+def test_the_status_document_holds_no_key_of_the_interface(agent):
+    document = agent.status_document(DUMP, NAMED, HANDSHAKE + 5)
+    text = json.dumps(document)
+    assert HUB_PRIVATE not in text and PRESHARED not in text  # the dump's first field, and a preshared key
+    assert document["public_key"] == HUB and document["listen_port"] == 51000
+    laptop, phone = document["peers"]
+    assert laptop == {
+        "allowed_ips": ["10.90.90.1/32"],
+        "endpoint": "198.51.100.7:40001",
+        "latest_handshake": HANDSHAKE,
+        "name": "laptop",
+        "public_key": LAPTOP,
+        "rx": 1234,
+        "tx": 5678,
+    }
+    assert phone["name"] == "phone" and phone["endpoint"] is None and phone["latest_handshake"] == 0
+    assert phone["allowed_ips"] == ["10.90.90.3/32", "10.90.91.0/24"]
+
+
+def test_status_is_published_when_the_view_changes_or_a_heartbeat_passed(agent, monkeypatch):
+    ssm, now = Ssm(generate_private_key()), [HANDSHAKE + 5]
+    monkeypatch.setattr(agent.time, "time", lambda: now[0])
+    assert sync(agent, ssm, NAMED) == 0
+    assert ssm.puts == [f"{PREFIX}/status/0000", f"{PREFIX}/status"]  # the chunk first, the manifest that names it last
+    secrets = (HUB_PRIVATE, PRESHARED)
+    assert not any(secret in ssm.values[name][0] for name in ssm.puts for secret in secrets)
+    agent.dump = DUMP.replace("\t1234\t5678", "\t99999\t88888")  # only bytes moved: nothing written
+    now[0] += 30
+    assert sync(agent, ssm, NAMED) == 0 and len(ssm.puts) == 2
+    agent.dump = DUMP.replace(str(HANDSHAKE), str(HANDSHAKE + 121))  # a new handshake: written
+    now[0] += 100
+    assert sync(agent, ssm, NAMED) == 0 and len(ssm.puts) == 4
+    now[0] += agent.HEARTBEAT_SECONDS  # nothing changed for a heartbeat: written, so a reader sees the agent alive
+    assert sync(agent, ssm, NAMED) == 0 and len(ssm.puts) == 6
+
+    # what `wgsites status` reads back: the same view
+    def chunk_value(names):
+        return {p["Name"]: p["Value"] for p in ssm.get_parameters(Names=names)["Parameters"]}
+
+    document = hub_status.decode(ssm.values[f"{PREFIX}/status"][0], chunk_value, parameters())
+    assert document["time"] == now[0] and document["heartbeat"] == agent.HEARTBEAT_SECONDS
+    assert [(p["name"], p["latest_handshake"]) for p in document["peers"]] == [("laptop", HANDSHAKE + 121), ("phone", 0)]
+
+
+def test_a_status_that_cannot_be_published_never_fails_the_sync(agent, capsys):
+    ssm = Ssm(generate_private_key())
+    ssm.refuse = "AccessDeniedException"  # e.g. a role policy not yet there
+    assert sync(agent, ssm, NAMED) == 0 and len(agent.installs) == 1
+    assert "wgsites-sync: status of wg0 not published (AccessDeniedException)" in capsys.readouterr().err
+    ssm.refuse = None
+    assert sync(agent, ssm, NAMED) == 0 and ssm.puts[-1] == f"{PREFIX}/status"  # next period: published
+    assert sync(agent, ssm, NAMED, slots=0) == 0  # (the view is unchanged: not even tried)
+
+
+def test_a_status_larger_than_its_parameters_is_not_published(agent, capsys):
+    ssm = Ssm(generate_private_key())
+    assert sync(agent, ssm, NAMED, slots=0) == 0 and ssm.puts == []
+    assert "the status takes 1 chunks, 0 exist; not published" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("stack", ["home", "travel"])
+def test_the_largest_status_fits_the_parameters_pulumi_makes(agent, stack):
+    """status_slots bounds the agent's encoding of the stack's worst case (every field at its longest), also at
+    1,000 peers; the agent's chunks decode to the same document."""
+    vpn = load_stack_file(stack_file(stack))
+    worst = hub_status.worst_case_document(vpn)
+    chunks = agent.status_chunks(worst)
+    assert len(chunks) <= hub_status.status_slots(vpn) and all(len(c) <= 4000 for c in chunks)
+    many = dataclasses.replace(vpn, spokes=tuple(many_peers(vpn, 1000)))
+    assert len(agent.status_chunks(hub_status.worst_case_document(many))) <= hub_status.status_slots(many)
+
+
+def parameters():
+    return gateway_parameters("travel", "wg0", "eu-central-1")
+
+
+def many_peers(vpn, count: int):
+    """COUNT phones (addresses past the /24 are not checked here: only the size counts)."""
+    base = int(vpn.network.network_address)
+    return [Spoke(name=f"phone{i}", kind="peer", address=ipaddress.IPv4Address(base + 4 + i)) for i in range(count)]

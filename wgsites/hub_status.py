@@ -1,0 +1,230 @@
+"""An aws gateway's own view of its tunnels: published to SSM by its agent, read by `status`.
+
+The gateway has no SSH port, so `status` cannot ask it; its agent (cloud-init/wgsites-sync.py)
+publishes what `wg show IFACE dump` says instead, on each sync: per peer its name, public key,
+endpoint, latest handshake, bytes and AllowedIPs, never a key of the interface. The document
+is JSON, zlib-compressed and base64-encoded, cut into chunks of at most 4,000 characters,
+each a Standard-tier String parameter (4 KB each, free), plus a manifest naming the chunk
+count, the text's SHA-256 and when it was published, written last (the bundle's scheme,
+the other way round). A public key does not compress, so one peer costs 90 to 100
+characters: about 35 peers per chunk, 1,000 peers 23 chunks (bench/hub_status_size.py).
+It names where each device connects from (its public address): whoever may read the
+account's parameters sees that, as the gateway does.
+
+Pulumi owns every status parameter (created with a placeholder, their values ignored on
+later ups, so the agent and `pulumi up` never fight; `pulumi destroy` removes them all),
+as many chunk slots as the stack's largest possible document needs; the gateway's role may
+write the manifest and what lies under its path, nothing else. Why SSM and not CloudWatch:
+`status` and the agent already speak SSM, Standard parameters and their calls cost nothing,
+and the lab's SSM stand-in runs the agent for real; the price is a write per chunk.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import math
+import re
+import time
+import zlib
+from collections.abc import Callable
+from typing import Any
+
+from .addressing import AddressPlan
+from .bundle import CHUNK_CHARS, GatewayParameters
+from .model import Vpn
+from .status import StatusRow
+
+STATUS_FORMAT = 1
+# WireGuard's REJECT_AFTER_TIME: a session whose handshake is older is unusable. A live tunnel with
+# keepalive re-handshakes every 120 s (REKEY_AFTER_TIME), so an older handshake means no tunnel.
+REJECT_AFTER_SECONDS = 180
+HEARTBEAT_SECONDS = 300  # the agent republishes an unchanged view at least this often
+PLACEHOLDER_MANIFEST = json.dumps({"chunks": 0, "format": STATUS_FORMAT}, sort_keys=True)  # what Pulumi creates
+PLACEHOLDER_CHUNK = "-"  # SSM takes no empty value
+
+# the longest a field of the dump can be: an IPv6 endpoint, a u64 counter
+_WORST_ENDPOINT = "[" + ":".join(["ffff"] * 8) + "]:65535"
+_WORST_NUMBER = 2**64 - 1
+
+
+class HubStatusError(Exception):
+    """The hub's status cannot be read or is too old; the message says why and what to do."""
+
+
+def stale_after(vpn: Vpn) -> int:
+    """No handshake for this long: stale. The published view lags the interface by up to one sync period."""
+    return REJECT_AFTER_SECONDS + vpn.hub.aws.sync_seconds
+
+
+def worst_case_document(vpn: Vpn) -> dict[str, Any]:
+    """The largest document this stack's gateway can publish: every field at its longest."""
+    plan = AddressPlan(vpn).plan(vpn.hub.name)
+    peers = [
+        {
+            "allowed_ips": [str(net) for net in entry.allowed_ips],
+            "endpoint": _WORST_ENDPOINT,
+            "latest_handshake": _WORST_NUMBER,
+            "name": entry.name,
+            "public_key": "A" * 44,
+            "rx": _WORST_NUMBER,
+            "tx": _WORST_NUMBER,
+        }
+        for entry in plan.peers
+    ]
+    return {
+        "format": STATUS_FORMAT,
+        "interface": vpn.hub.interface,
+        "listen_port": 65535,
+        "public_key": "A" * 44,
+        "time": _WORST_NUMBER,
+        "peers": peers,
+    }
+
+
+def status_slots(vpn: Vpn) -> int:
+    """How many chunk parameters the gateway's status can take: its worst case, as if nothing compressed
+    (zlib's own bound on growth, then base64)."""
+    raw = len(json.dumps(worst_case_document(vpn), sort_keys=True, separators=(",", ":")))
+    compressed = raw + (raw >> 12) + (raw >> 14) + (raw >> 25) + 13  # zlib's compressBound
+    return max(1, math.ceil(4 * math.ceil(compressed / 3) / CHUNK_CHARS))
+
+
+def decode(manifest_text: str, chunk_value: Callable[[list[str]], dict[str, str]], parameters: GatewayParameters) -> dict:
+    """The document the manifest names; CHUNK_VALUE(names) reads chunk parameters (at most 10 names a call)."""
+    try:
+        meta = json.loads(manifest_text)
+        count = int(meta["chunks"])
+    except (ValueError, KeyError, TypeError):
+        raise HubStatusError(f"{parameters.status} holds no wgsites status manifest; run `pulumi up` to reset it") from None
+    if count == 0:
+        raise HubStatusError(
+            f"the gateway has not published its status yet ({parameters.status} holds Pulumi's placeholder): it does "
+            "on its first sync after boot; if this lasts, check that the instance runs (EC2 console, system log)"
+        )
+    names = [parameters.status_chunk(i) for i in range(count)]
+    values: dict[str, str] = {}
+    for start in range(0, count, 10):
+        values.update(chunk_value(names[start : start + 10]))
+    blob = "".join(values.get(name, "") for name in names)
+    if hashlib.sha256(blob.encode()).hexdigest() != meta.get("sha256"):
+        raise _Rewritten()
+    try:
+        inflater = zlib.decompressobj()
+        text = inflater.decompress(base64.b64decode(blob), MAX_DOCUMENT_BYTES)
+        if inflater.unconsumed_tail:
+            raise ValueError("larger than any status")
+        document = checked_document(json.loads(text))
+        document["heartbeat"] = int(meta.get("heartbeat", HEARTBEAT_SECONDS))
+    except (ValueError, TypeError, KeyError, zlib.error):
+        raise HubStatusError(f"{parameters.status}: its chunks hold no status document; run `pulumi up` to reset them") from None
+    return document
+
+
+MAX_DOCUMENT_BYTES = 16 * 1024 * 1024  # far above 1,000 peers (210 KB): a larger one is no status
+_ENDPOINT_RE = re.compile(r"[0-9A-Fa-f.:\[\]%]{1,64}")
+
+
+def checked_document(document: Any) -> dict:
+    """The fields `diagnose` shows, with their types: whatever the parameters hold (any SSM writer can write
+    them), what reaches the terminal is numbers, the stack's own names and an address."""
+    peers = []
+    for peer in document["peers"]:
+        endpoint = peer["endpoint"]
+        if endpoint is not None and not (isinstance(endpoint, str) and _ENDPOINT_RE.fullmatch(endpoint)):
+            raise ValueError("an endpoint that is no address")
+        numbers = {key: peer[key] for key in ("latest_handshake", "rx", "tx")}
+        if not all(type(value) is int and value >= 0 for value in numbers.values()) or not isinstance(peer["name"], str):
+            raise ValueError("a peer's fields of the wrong type")
+        peers.append({"name": peer["name"], "endpoint": endpoint, **numbers})
+    if type(document["time"]) is not int:
+        raise ValueError("no time")
+    return {"time": document["time"], "peers": peers}
+
+
+class _Rewritten(Exception):
+    """The chunks do not match the manifest: the agent is writing a new status."""
+
+
+def read_document(ssm, parameters: GatewayParameters, attempts: int = 3, pause: float = 1.0) -> dict:
+    """The gateway's latest status document, through a boto3 SSM client; HubStatusError naming the fix."""
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    def chunk_value(names: list[str]) -> dict[str, str]:
+        return {p["Name"]: p["Value"] for p in ssm.get_parameters(Names=names)["Parameters"]}
+
+    try:
+        for _ in range(attempts):
+            manifest_text = ssm.get_parameter(Name=parameters.status)["Parameter"]["Value"]
+            try:
+                return decode(manifest_text, chunk_value, parameters)
+            except _Rewritten:
+                time.sleep(pause)
+    except NoCredentialsError:
+        raise HubStatusError(
+            f"no AWS credentials to read {parameters.status} (region {parameters.region}): give them as for any AWS "
+            "tool (AWS_PROFILE, `aws sso login`, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
+        ) from None
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code == "ParameterNotFound":
+            raise HubStatusError(
+                f"{parameters.status} does not exist in {parameters.region}: run `pulumi up` (it creates the status "
+                "parameters), or check aws:region in the stack file"
+            ) from None
+        if code in ("AccessDeniedException", "UnrecognizedClientException", "ExpiredTokenException"):
+            raise HubStatusError(
+                f"AWS refused to read {parameters.status} ({code}): your credentials need ssm:GetParameter and "
+                f"ssm:GetParameters on arn:aws:ssm:{parameters.region}:*:parameter{parameters.prefix}/status*"
+            ) from None
+        raise HubStatusError(f"reading {parameters.status} failed: {code or exc}") from None
+    except BotoCoreError as exc:  # no network, a wrong endpoint
+        raise HubStatusError(f"cannot reach SSM in {parameters.region} to read {parameters.status}: {exc}") from None
+    raise HubStatusError(f"{parameters.status}: the gateway kept rewriting its status while it was read; try again")
+
+
+def diagnose(vpn: Vpn, document: dict, threshold: int, now: float | None = None) -> list[StatusRow]:
+    """Rows for every peer the stack says the hub has, from the hub's published view."""
+    now = time.time() if now is None else now
+    hub = vpn.hub
+    published = int(document["time"])
+    age = int(now - published)
+    limit = int(document.get("heartbeat", HEARTBEAT_SECONDS)) + 2 * hub.aws.sync_seconds + 30
+    if age > limit:
+        return [
+            StatusRow(
+                hub.name,
+                "-",
+                "old",
+                f"the gateway last published its status {age} s ago (it does at least every "
+                f"{document.get('heartbeat', HEARTBEAT_SECONDS)} s): its sync agent stopped; check that the instance "
+                "runs and its system log (wgsites-sync)",
+            )
+        ]
+    by_name = {peer["name"]: peer for peer in document["peers"]}
+    rows = []
+    for entry in AddressPlan(vpn).plan(hub.name).peers:
+        peer = by_name.get(entry.name)
+        if peer is None:
+            rows.append(StatusRow(hub.name, entry.name, "missing", f"not on {hub.name}'s interface: run `pulumi up`"))
+            continue
+        facts = {"endpoint": peer["endpoint"], "rx": peer["rx"], "tx": peer["tx"]}
+        if peer["latest_handshake"] == 0:
+            detail = (
+                f"{entry.name} never completed a handshake with {hub.name}: {entry.name} dials {hub.name} (UDP "
+                f"{hub.listen_port}); check it is up, that UDP {hub.listen_port} reaches {hub.name}, and that its "
+                f"config has {hub.name}'s current public key"
+            )
+            rows.append(StatusRow(hub.name, entry.name, "never", detail, **facts))
+            continue
+        handshake_age = int(now - peer["latest_handshake"])
+        state = "ok" if handshake_age <= threshold else "stale"
+        detail = (
+            f"handshake {handshake_age} s ago from {peer['endpoint']}, {peer['rx']} B in, {peer['tx']} B out "
+            f"(hub's view {age} s old)"
+        )
+        if state == "stale":
+            detail += f"; no handshake within {threshold} s: is {entry.name}'s tunnel up?"
+        rows.append(StatusRow(hub.name, entry.name, state, detail, handshake_age=handshake_age, **facts))
+    return rows
