@@ -163,7 +163,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             raise RuntimeError(done.stderr.strip() or f"ssh exited {done.returncode}")
         return done.stdout
 
-    rows = collect(vpn, run, args.stale_after)
+    rows = collect(vpn, stack_file.stack, run, args.stale_after)
     if vpn.hub.kind == "aws":
         rows += hub_rows(stack_file, args.stale_after)
     print(json.dumps(json_rows(rows), indent=2) if args.json else format_rows(rows))

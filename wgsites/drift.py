@@ -95,19 +95,24 @@ def _config(lines: list[str]) -> tuple[dict[str, tuple[str, ...]], int | None]:
     return peers, port
 
 
-def parse_state(text: str, where: str | Path = "the host") -> HostState:
-    """The `state` action's output; ConfigError when it is not that (an old install script, a broken host)."""
-    head, dump, config = [], [], []
+def sections(text: str) -> tuple[list[str], list[str], list[str]]:
+    """The `state` action's output in its three parts: records, `[dump]`, `[config]`."""
+    head: list[str] = []
+    parts = {"[dump]": [], "[config]": []}
     part = head
     for line in text.splitlines():
-        if line == "[dump]":
-            part = dump
-        elif line == "[config]":
-            part = config
+        if line in parts:
+            part = parts[line]
         else:
             part.append(line)
+    return head, parts["[dump]"], parts["[config]"]
+
+
+def parse_state(text: str, where: str | Path = "the host") -> HostState:
+    """The `state` action's output; ConfigError when it is not that (an old install script, a broken host)."""
+    head, dump, config = sections(text)
     records = dict(line.split(" ", 1) for line in head if " " in line)
-    if not {"installed", "owner", "key", "repaired"} <= set(records) or part is head:
+    if not {"installed", "owner", "key", "repaired"} <= set(records) or "[config]" not in text.splitlines():
         raise ConfigError([f"{where}: its install script printed no state; the next `pulumi up` updates it"])
     key = records["key"] if is_valid_key(records["key"]) else None
     repaired = records["repaired"] if records["repaired"] != "-" else ""

@@ -34,7 +34,7 @@ from typing import Any
 from .addressing import AddressPlan
 from .bundle import CHUNK_CHARS, GatewayParameters
 from .model import Vpn
-from .status import StatusRow
+from .status_row import StatusRow
 
 STATUS_FORMAT = 1
 # WireGuard's REJECT_AFTER_TIME: a session whose handshake is older is unusable. A live tunnel with

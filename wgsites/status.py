@@ -3,7 +3,8 @@
 Reads what a managed host's interface says (`wg show IFACE dump`) and the config
 wgsites installed there (its `# name` comments map keys to nodes), and compares
 both with the stack: a peer missing from the interface, a peer that never
-completed a handshake (and who should have dialled), a handshake gone stale.
+completed a handshake (and who should have dialled), a handshake gone stale, and
+what the host runs that its config does not say (drift: wgsites.drift).
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .addressing import AddressPlan
+from .drift import findings, parse_state, sections
 from .model import Spoke, Vpn
+from .reader import ConfigError
+from .render import install_command
+from .status_row import StatusRow
 
 STALE_SECONDS = 180  # WireGuard re-handshakes every 2 minutes on a live tunnel
-# Only comments, section headers and PublicKey lines of the config: never a PrivateKey line, even
-# from a config that was there before wgsites.
-# Ends with `true`: the exit status is ssh's own (a config with no match must not read as an unreachable host).
-COMMAND = "wg show {iface} dump; echo '--- config'; grep -iE '^[[:space:]]*(#|\\[|publickey)' /etc/wireguard/{iface}.conf; true"
 
 
 @dataclass(frozen=True)
@@ -30,19 +31,6 @@ class PeerState:
     latest_handshake: int  # unix time, 0 = never
     rx: int
     tx: int
-
-
-@dataclass(frozen=True)
-class StatusRow:
-    node: str
-    peer: str
-    state: str  # ok, stale, never, missing, unreachable (an SSH host), unknown or old (an aws hub's view)
-    detail: str
-    # the facts behind the state, for `status --json`; None where not known
-    endpoint: str | None = None
-    handshake_age: int | None = None  # seconds
-    rx: int | None = None  # bytes received from the peer
-    tx: int | None = None
 
 
 def parse_dump(text: str) -> list[PeerState]:
@@ -106,18 +94,26 @@ def _never(vpn: Vpn, node: str, other) -> str:
     )
 
 
-def collect(vpn: Vpn, run: Callable[[str, str], str], stale_after: int | None = None) -> list[StatusRow]:
-    """Ask every host managed over SSH; `run(node, command)` returns the command's output."""
+def collect(vpn: Vpn, stack: str, run: Callable[[str, str], str], stale_after: int | None = None) -> list[StatusRow]:
+    """Ask every host managed over SSH (its install script's `state` action, as the drift check does);
+    `run(node, command)` returns the command's output. Its tunnels, then what it runs that its config
+    does not say (wgsites.drift), each drift a row."""
     rows = []
     for node in vpn.nodes:
         if node.delivery != "ssh":
             continue
         try:
-            output = run(node.name, COMMAND.format(iface=node.interface))
+            output = run(node.name, install_command(vpn, node.name, stack, "state"))
+            state = parse_state(output, node.name)
         except Exception as exc:  # one unreachable host must not hide the others
-            rows.append(StatusRow(node.name, "-", "unreachable", str(exc).splitlines()[0][:160]))
+            message = exc.messages[0] if isinstance(exc, ConfigError) else str(exc)
+            rows.append(StatusRow(node.name, "-", "unreachable", (message.splitlines() or ["no answer"])[0][:160]))
             continue
-        rows.extend(diagnose(vpn, node.name, output, stale_after=stale_after or STALE_SECONDS))
+        _, dump, config = sections(output)
+        view = "\n".join([*dump, "--- config", *config])
+        rows.extend(diagnose(vpn, node.name, view, stale_after=stale_after or STALE_SECONDS))
+        for finding in findings(state, f"{stack}/{node.name}", node.interface):
+            rows.append(StatusRow(node.name, "-", "drift", f"{finding}; the next `pulumi up` puts it back"))
     return rows
 
 

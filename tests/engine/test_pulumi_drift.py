@@ -9,12 +9,14 @@ up has nothing to do.
 
 from __future__ import annotations
 
+from lab.deploy import run_over_ssh
 from lab.netns import Lab
 from lab.pulumi_lab import PulumiLab
 from tests.engine.test_pulumi_rename_and_move import pings_while, steps
 from tests.engine.test_pulumi_up import all_passed
 from tests.stacks import stack_file
 from wgsites.keys import generate_private_key, public_key_of
+from wgsites.status import collect, format_rows
 
 
 def preview_shows_only_the_repair(pl: PulumiLab, text: str) -> None:
@@ -36,6 +38,12 @@ def test_a_router_changed_by_hand_is_shown_then_put_back():
         stranger = public_key_of(generate_private_key())
         router.run(["wg", "set", "wg0", "peer", stranger, "allowed-ips", "10.10.11.99/32"])
         preview_shows_only_the_repair(pl, f"peer {stranger[:8]}... is not in the stack (added by hand?) (repair 1)")
+        # `wgsites status` names it too (as its CLI asks over SSH; here through the lab's SSH client)
+        rows = collect(pl.world.vpn, pl.stack, lambda node, command: run_over_ssh(pl.world, node, command))
+        drift = [(r.node, r.state, r.detail) for r in rows if r.state != "ok"]
+        assert drift == [
+            ("router", "drift", f"peer {stranger[:8]}... is not in the stack (added by hand?); the next `pulumi up` puts it back")
+        ], format_rows(rows)
         shake = router.run(["wg", "show", "wg0", "latest-handshakes"]).stdout
         shake = next(line for line in shake.splitlines() if not line.startswith(stranger))
         sent, got, _ = pings_while(pl, "laptop", "10.10.11.1", pl.up)

@@ -24,20 +24,20 @@ def test_status_tells_which_side_never_answered():
             return run_over_ssh(world, node, command)
 
         world.nodes["laptop"].run(["ping", "-c", "2", "-W", "2", str(vpn.hub.address)], check=False)
-        rows = collect(vpn, run)
+        rows = collect(vpn, "router", run)
         assert [(r.node, r.peer, r.state) for r in rows] == [("router", "laptop", "ok")], format_rows(rows)
 
         # a peer in the stack but not yet on the router: "missing"
         ghost = Spoke(name="ghost", kind="peer", address=vpn.network.network_address + 9)
         grown = dataclasses.replace(vpn, spokes=(*vpn.spokes, ghost))
-        rows = collect(grown, run)
+        rows = collect(grown, "router", run)
         assert {r.peer: r.state for r in rows} == {"laptop": "ok", "ghost": "missing"}, format_rows(rows)
 
         # installed on the router, but the device never dials: "never", and who should have
         keys = dataclasses.replace(dep.keys, public={**dep.keys.public, "ghost": dep.keys.public["laptop"][:-4] + "AAA="})
         config = render_wg_quick(grown, "router", "router", keys)
         run_over_ssh(world, "router", install_command(grown, "router", "router", "install"), config)
-        rows = collect(grown, run)
+        rows = collect(grown, "router", run)
         never = next(r for r in rows if r.peer == "ghost")
         assert never.state == "never", format_rows(rows)
         assert never.detail.startswith("ghost never completed a handshake with router: ghost dials router")
