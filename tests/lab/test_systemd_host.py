@@ -27,6 +27,7 @@ from lab.netns import Lab, Node
 from lab.services import DNS_RESPONDER, generate_ssh_keypair, ssh
 from lab.systemd_host import SystemdHost
 from wgsites.config import parse_vpn
+from wgsites.keys import generate_private_key, public_key_of
 from wgsites.model import Vpn
 from wgsites.render import INSTALL_PATH, KeyRing, install_command, render_install_script, render_wg_quick
 
@@ -51,10 +52,12 @@ SNAPSHOT = (
 )
 
 
-def make_vpn(s2_endpoint: str | None = None, hub_address: str = HUB_VPN) -> Vpn:
+def make_vpn(s2_endpoint: str | None = None, hub_address: str = HUB_VPN, s3_endpoint: str | None = None) -> Vpn:
     sites = [{"name": "s1", "address": S1_VPN, "ssh": {"host": S1}}]
     if s2_endpoint:
         sites.append({"name": "s2", "address": S2_VPN, "endpoint": s2_endpoint, "ssh": {"host": S2}})
+    if s3_endpoint:  # a peer only: no node plays it
+        sites.append({"name": "s3", "address": "10.50.0.4", "endpoint": s3_endpoint, "ssh": {"host": "192.0.2.4"}})
     hub = {"name": "hub", "kind": "ssh", "address": hub_address, "endpoint": HUB, "ssh": {"host": HUB}}
     return parse_vpn({"network": "10.50.0.0/24", "hub": hub, "sites": sites})
 
@@ -63,6 +66,8 @@ VPN_S1 = make_vpn()  # hub + s1
 VPN_LITERAL = make_vpn(f"{S2}:51820")  # + s2 at its address
 VPN_NAMED = make_vpn(f"{NAME}:51820")  # s2 by name: the hub's config has a host-name Endpoint
 VPN_RENUMBERED = make_vpn(f"{NAME}:51820", hub_address="10.50.0.254")  # a new Address: a restart
+VPN_NEW_NAME = make_vpn(f"{S2}:51820", s3_endpoint="s3.example.net:51820")  # + a peer by name: a reload
+VPN_NAMED_S3 = make_vpn(f"{NAME}:51820", s3_endpoint="192.0.2.4:51820")  # s2 by name, + s3 at its address
 
 
 @dataclass
@@ -146,6 +151,7 @@ def world() -> Iterator[World]:
             w.public["hub"] = w.on_hub("public-key").stdout.strip()
             for name, node in w.sites.items():
                 w.public[name] = site(node, name, "public-key").strip()
+            w.public["s3"] = public_key_of(generate_private_key())
             yield w
 
 
@@ -179,9 +185,34 @@ def test_install_brings_the_interface_up_through_wg_quick_and_reloads_it_in_plac
     assert hub_pings(world, S2_VPN)  # the hub dials s2 at its endpoint
 
 
+def test_an_interface_gone_behind_systemds_back_is_brought_up_again(world: World) -> None:
+    """wg-quick@wg0 (a oneshot) stays active without its interface; a plain `systemctl start` did nothing."""
+    world.hub.run(["ip", "link", "del", IFACE])
+    assert world.hub.unit_state(UNIT) == ("enabled", "active")
+    done = world.on_hub("install", VPN_LITERAL)
+    assert f"[#] timeout {BOUND} systemctl stop wg-quick@{IFACE}" in done.stderr
+    assert world.hub.unit_state(UNIT) == ("enabled", "active")
+    assert world.hub.run(["ip", "-4", "-br", "address", "show", IFACE]).stdout.split()[2:] == [f"{HUB_VPN}/24"]
+    assert hub_pings(world, S2_VPN)
+
+
 def test_when_dns_fails_install_ends_within_the_bound_with_the_previous_config_running(world: World) -> None:
     """A new Address makes the script restart wg-quick@wg0, whose start retries the unresolvable name forever."""
     world.answer(None)  # the hub's resolver is gone
+    index = ifindex(world)
+    start = time.monotonic()  # a new peer by name: a reload in place, whose syncconf would retry the name for a minute
+    done = world.on_hub("install", VPN_NEW_NAME, check=False)
+    took = time.monotonic() - start
+    print(f"reload with DNS down: exit {done.returncode} after {took:.1f} s")
+    assert done.returncode == 1 and done.stdout == "" and took < 10
+    assert "error: cannot resolve s3.example.net, the Endpoint of peer " in done.stderr
+    assert "error: could not apply the new config; the previous one is back" in done.stderr
+    assert world.hub.run(["cat", f"/etc/wireguard/{IFACE}.conf"]).stdout == world.conf(VPN_LITERAL, "hub")
+    assert ifindex(world) == index and world.hub.unit_state(UNIT) == ("enabled", "active")
+    assert sorted(world.hub.run(["wg", "show", IFACE, "peers"]).stdout.split()) == sorted(
+        [world.public["s1"], world.public["s2"]]
+    )
+
     start = time.monotonic()
     done = world.on_hub("install", VPN_RENUMBERED, check=False)
     took = time.monotonic() - start
@@ -223,9 +254,16 @@ def test_the_reresolve_timer_moves_the_peer_when_dns_changes(world: World) -> No
     assert hub_pings(world, S2_VPN)
     assert world.hub.unit_state(UNIT) == ("enabled", "active")
 
+    world.answer(None)  # DNS down again: a reload (a new peer) keeps s2 where its name last pointed
+    done = world.on_hub("install", VPN_NAMED_S3)
+    assert f"cannot resolve {NAME} now (peer {world.public['s2'][:8]}...): its endpoint stays {S2_MOVED}:51820" in done.stderr
+    assert "reloaded in place" in done.stderr
+    assert endpoint(world, "s2") == f"{S2_MOVED}:51820" and endpoint(world, "s3") == "192.0.2.4:51820"
+    assert hub_pings(world, S2_VPN)
+
 
 def test_remove_disables_the_units_and_leaves_the_host_as_before(world: World) -> None:
-    done = world.on_hub("remove", VPN_NAMED)
+    done = world.on_hub("remove", VPN_NAMED_S3)
     assert done.stdout == "" and "removed" in done.stderr
     assert world.hub.unit_state(UNIT) == ("disabled", "inactive")
     assert world.hub.unit_state(TIMER)[1] == "inactive"
