@@ -11,8 +11,9 @@ only a real systemd as PID 1 can show that path works. Nothing of the container 
 - it joins the node's network namespace (`--network-namespace-path`): lab links and addresses
   work as on any node, and the lab's teardown sweep finds every process it started;
 - nspawn runs in a cgroup of its own (this machine runs no systemd to give it one), removed at
-  teardown; the container boots only its own target (sshd), with nothing of this machine's
-  enabled services (postgresql, timesyncd, ...).
+  teardown (docs/lab-notes.md 16);
+- the container boots only its own target (sshd): none of this machine's enabled services
+  (postgresql, timesyncd, ...), and root gets a fresh home.
 
 This machine has no WireGuard kernel module: a drop-in gives wg-quick@.service the userspace
 switches (the lab's stand-in for the module, as netns.USERSPACE_WG_ENV is for other nodes).
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import time
@@ -89,6 +91,8 @@ class SystemdHost:
     """
 
     def __init__(self, lab: Lab, name: str, authorized_key: str, resolver: str | None = None) -> None:
+        if shutil.which("systemd-nspawn") is None or not os.path.exists("/lib/systemd/systemd"):
+            raise LabError("a systemd host needs systemd and systemd-nspawn: run `sudo scripts/setup test`")
         self.lab = lab
         self.node: Node = lab.node(name)
         self.dir = self.node.dir / "systemd"
@@ -107,12 +111,14 @@ class SystemdHost:
             target.write_text(content)
         for unit in MASKED:
             (self.upper / "etc/systemd/system" / unit).symlink_to("/dev/null")
+        # fresh, empty directories (opaque in the overlay): root's home without this machine's dotfiles
+        # (a shell init that waits on a lock), and no WireGuard config of this machine's
+        for path in ("root", "etc/wireguard"):
+            (self.upper / path).mkdir(mode=0o700, parents=True)
+            (self.upper / path).chmod(0o700)
+            os.setxattr(self.upper / path, "trusted.overlay.opaque", b"y")
         ssh_dir = self.upper / "root/.ssh"
-        ssh_dir.mkdir(parents=True)
-        (self.upper / "root").chmod(0o700)
-        # a fresh home for root: this machine's dotfiles (a shell init that waits on a lock) stay out
-        os.setxattr(self.upper / "root", "trusted.overlay.opaque", b"y")
-        ssh_dir.chmod(0o700)
+        ssh_dir.mkdir(mode=0o700)
         (ssh_dir / "authorized_keys").write_text(authorized_key.strip() + "\n")
         host_key = self.upper / "etc/ssh/wgsites-lab_host_ed25519_key"
         run_on_host(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", self.machine, "-f", str(host_key)])
