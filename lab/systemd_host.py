@@ -12,7 +12,7 @@ only a real systemd as PID 1 can show that path works. Nothing of the container 
   work as on any node, and the lab's teardown sweep finds every process it started;
 - nspawn runs in a cgroup of its own (this machine runs no systemd to give it one), removed at
   teardown (docs/lab-notes.md 16);
-- the container boots only its own target (sshd): none of this machine's enabled services
+- the container boots multi-user.target with sshd and what gets enabled in it, none of this machine's enabled services
   (postgresql, timesyncd, ...), and root gets a fresh home.
 
 This machine has no WireGuard kernel module: a drop-in gives wg-quick@.service the userspace
@@ -35,18 +35,20 @@ from types import TracebackType
 from .netns import USERSPACE_WG_ENV, Lab, LabCommandError, LabError, Node, run_on_host
 from .processes import TeardownOnSignal, signal_pid
 
-TARGET = "wgsites-lab.target"
-MASKED = ("systemd-timesyncd.service", "systemd-pstore.service", "getty.target", "console-getty.service")
-"""Units of this machine's sysinit set the container must not start (NTP lookups, consoles)."""
+TARGET = "multi-user.target"
+OWN_WANTS = {
+    "multi-user.target.wants": ("ssh.service",),
+    "sysinit.target.wants": (),
+    "timers.target.wants": ("systemd-tmpfiles-clean.timer",),  # never empty, as on a real host (disable rmdirs it)
+}
+"""What the container's targets want of /etc (opaque: this machine's enabled units, postgresql,
+timesyncd, apt's timers, stay out); the distribution's own wants in /lib still count."""
+MASKED = ("cloud-init.target", "getty.target", "console-getty.service", "systemd-logind.service")
+"""Units of this machine the container must not start: cloud-init, consoles, logind (no PAM sessions)."""
 BOOT_SECONDS = 30
 SHUTDOWN_SECONDS = 15
 
 UNITS = {
-    f"etc/systemd/system/{TARGET}": """[Unit]
-Description=wgsites lab host: sshd only
-Wants=ssh.service
-AllowIsolate=yes
-""",
     "etc/systemd/system/wg-quick@.service.d/wgsites-lab.conf": "[Service]\n"
     + "".join(f"Environment={key}={value}\n" for key, value in USERSPACE_WG_ENV.items()),
     "etc/ssh/sshd_config.d/wgsites-lab.conf": """# the lab host's sshd: key only, its own host key, no PAM (no logind here)
@@ -109,8 +111,14 @@ class SystemdHost:
             target = self.upper / path
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(content)
+        units = self.upper / "etc/systemd/system"
+        for wants, enabled in OWN_WANTS.items():
+            (units / wants).mkdir(parents=True)
+            os.setxattr(units / wants, "trusted.overlay.opaque", b"y")
+            for unit in enabled:
+                (units / wants / unit).symlink_to(f"/lib/systemd/system/{unit}")
         for unit in MASKED:
-            (self.upper / "etc/systemd/system" / unit).symlink_to("/dev/null")
+            (units / unit).symlink_to("/dev/null")
         # fresh, empty directories (opaque in the overlay): root's home without this machine's dotfiles
         # (a shell init that waits on a lock), and no WireGuard config of this machine's
         for path in ("root", "etc/wireguard"):
@@ -130,13 +138,11 @@ class SystemdHost:
     # -- life ---------------------------------------------------------------------
 
     def boot(self) -> SystemdHost:
-        """Start the container and wait until its systemd has finished booting."""
-        for cgroup in self.cgroups:
-            cgroup.mkdir()
+        """Start the container (again after `stop`: its files are kept) and wait until systemd has booted it."""
         work = self.dir / "work"
         root = self.dir / "root"
-        work.mkdir()
-        root.mkdir()
+        for directory in (*self.cgroups, work, root):
+            directory.mkdir(exist_ok=True)
         q = shlex.quote
         overlay = f"lowerdir=/,upperdir={self.upper},workdir={work}"
         script = "\n".join(
@@ -222,6 +228,11 @@ class SystemdHost:
                 problems.append(f"{cgroup}: {error}")
         if problems:
             raise LabError(f"[{self.node.name}] cgroups left behind: {'; '.join(problems)}")
+
+    def reboot(self) -> None:
+        """Halt and boot again on the same files, as a host's reboot (enabled units start, runtime state is gone)."""
+        self.stop()
+        self.boot()
 
     def __enter__(self) -> SystemdHost:
         try:
