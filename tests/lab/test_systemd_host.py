@@ -277,6 +277,11 @@ def test_after_a_reboot_the_enabled_units_bring_the_tunnel_and_the_timer_back(wo
 
 
 def test_remove_disables_the_units_and_leaves_the_host_as_before(world: World) -> None:
+    # a run of the timer's service that failed (here: /run/wgsites not root's alone) must not outlive remove
+    world.hub.run(["install", "-d", "-m", "755", "/run/wgsites"])
+    assert world.hub.run(["systemctl", "start", SERVICE], check=False).returncode != 0
+    assert world.hub.unit_state(SERVICE)[1] == "failed"
+    world.hub.run(["chmod", "700", "/run/wgsites"])
     done = world.on_hub("remove", VPN_NAMED_S3)
     assert done.stdout == "" and "removed" in done.stderr
     assert world.hub.unit_state(UNIT) == ("disabled", "inactive")
