@@ -161,7 +161,7 @@ class WireGuardVpn(pulumi.ComponentResource):
                     remove=script(n, "remove"),
                     config=self.configs[n.name],
                     key=self.host_keys[n.name],
-                    repair=install_command(vpn, n.name, stack, "repair", n.ssh.user, args.drift_markers.get(n.name, "")),
+                    repair=install_command(vpn, n.name, stack, "repair", n.ssh.user, argument=args.drift_markers.get(n.name, "")),
                     repair_known=n.name in args.drift_markers,
                 ),
                 node_opts(n),

@@ -69,6 +69,10 @@ def gzip_base64(text: str) -> str:
 _env.filters["gzip_base64"] = gzip_base64
 
 INSTALL_PATH = "/usr/local/sbin/wgsites-install-{interface}"
+# How long the install script lets one systemctl call run (wg-quick@'s start retries an Endpoint
+# name that does not resolve forever). A rendered value, not an environment variable: the script
+# runs as root, and nothing from the caller's environment may change what it does.
+SYSTEMCTL_SECONDS = 60
 STAND_IN_KEY = "ccoBvlR+TqgVW9QgONvVmH5ErbYYrvDfk4OeTFdNgUU="  # a valid public key of 44 characters, for lengths
 # The end of the first line of every config wgsites renders: how it knows a file is its own.
 RENDERED_MARK = "Rendered by wgsites; edits are overwritten."
@@ -212,8 +216,11 @@ def render_wg_quick(
     )
 
 
-def render_install_script(vpn: Vpn, name: str, stack: str) -> str:
-    """The script that installs a config read on stdin (see its header)."""
+def render_install_script(vpn: Vpn, name: str, stack: str, systemctl_seconds: int = SYSTEMCTL_SECONDS) -> str:
+    """The script that installs a config read on stdin (see its header); SYSTEMCTL_SECONDS bounds each
+    systemctl call in it (the lab shortens it to keep its tests short)."""
+    if type(systemctl_seconds) is not int or not 1 <= systemctl_seconds <= 3600:
+        raise ValueError(f"systemctl_seconds: {systemctl_seconds!r} is not a whole number of seconds from 1 to 3600")
     node = vpn.node(name)
     return _render(
         "install.sh.j2",
@@ -227,18 +234,25 @@ def render_install_script(vpn: Vpn, name: str, stack: str) -> str:
         install_path=INSTALL_PATH.format(interface=node.interface),
         nft=render_nftables(vpn, name, stack) or "",
         sysctl=render_sysctl(vpn, name, stack) or "",
+        systemctl_seconds=systemctl_seconds,
     )
 
 
 def install_command(
-    vpn: Vpn, name: str, stack: str, action: str = "install", user: str = "root", argument: str | None = None
+    vpn: Vpn,
+    name: str,
+    stack: str,
+    action: str = "install",
+    user: str = "root",
+    argument: str | None = None,
+    systemctl_seconds: int = SYSTEMCTL_SECONDS,
 ) -> str:
     """The exact command line a remote.Command (or the lab) runs over SSH.
 
     The script travels in the command line (no secret in it); the config goes on stdin.
     """
     assert action in ("install", "public-key", "remove", "reresolve", "state", "repair")
-    script = render_install_script(vpn, name, stack)
+    script = render_install_script(vpn, name, stack, systemctl_seconds)
     command = f"bash -c {shlex.quote(script)} wgsites-install {action}"
     if argument is not None:
         command += f" {shlex.quote(argument)}"
