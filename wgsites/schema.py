@@ -196,7 +196,7 @@ HUB = (
     Key(
         "aliases",
         "list of names",
-        'the names it had before, oldest first: a rename keeps its resources and its derived key (see "Renaming and moving")',
+        "the names it had before, oldest first: a rename keeps its resources and its derived key (docs/day-two.md)",
         (),
     ),
 )
@@ -262,7 +262,7 @@ STACK = (
         "wgsites:driftCheck",
         "bool",
         "`true`: every preview and up reads what each SSH-managed host runs (`wg show`), and a host that drifted "
-        '(a peer added by hand, another port, a lost key file) gets a repair (see "Drift"); `false`: no SSH read',
+        "(a peer added by hand, another port, a lost key file) gets a repair (docs/day-two.md); `false`: no SSH read",
         True,
     ),
     Key("aws:region", "string", "where the AWS gateway and its SSM parameters live"),

@@ -61,7 +61,7 @@ def test_renaming_the_hub_keeps_its_tunnels_and_its_host(aliases):
         found = steps(pl.pulumi("preview", "--diff", "--stack", pl.stack).output)
         commands = {(name, op) for typ, name, op in found if typ == "command:remote:Command"}
         if aliases:  # the same resources, under their new names, updated in place (the scripts name the node)
-            assert commands == {("vpn-home-router-key", "update"), ("vpn-home-router-install", "update")}, found
+            assert commands == {(f"vpn-home-router-{step}", "update") for step in ("key", "install", "repair")}, found
         else:  # new ones, and the old ones deleted after them
             assert ("vpn-home-router-install", "create") in commands and ("vpn-router-install", "delete") in commands, found
 
