@@ -3,24 +3,28 @@
 Run by mocked_run.py with `bench:spec`, the file a wgsites run of the same size wrote: the same
 resources (type, custom or component, one input of the same size; a component's registered outputs,
 of the same sizes and secrecy) under one parent component, and
-the same exports (same size, secret where wgsites's are). It imports the SDK modules that
-wgsites's resource types come from, as any program registering them must. What is left between the
+the same exports (same size, secret where wgsites's are). It loads the SDK classes of those
+resource types, as any program registering them must. What is left between the
 two programs' times is wgsites's own work: parsing, rendering, keys, QR codes.
 """
 
+import importlib
 import json
 from pathlib import Path
 
 import pulumi
-import pulumi_aws.ec2
-import pulumi_aws.iam
-import pulumi_aws.ssm
-import pulumi_command.local
-import pulumi_command.remote
 
-SDK_MODULES = (pulumi_aws.ec2, pulumi_aws.iam, pulumi_aws.ssm, pulumi_command.local, pulumi_command.remote)
+
+def sdk_class(token: str) -> type:
+    """The SDK class of a resource type, e.g. aws:ec2/instance:Instance -> pulumi_aws.ec2.Instance.
+
+    Loaded as any program that registers one loads it (the SDKs load a class's module on first use)."""
+    package, module, name = token.split(":")
+    return getattr(importlib.import_module(f"pulumi_{package}.{module.split('/')[0]}"), name)
+
 
 spec = json.loads(Path(pulumi.Config("bench").require("spec")).read_text())
+SDK_CLASSES = {typ: sdk_class(typ) for typ, custom, _, _ in spec["resources"] if custom}
 root = pulumi.ComponentResource("bench:floor:Root", "floor")
 child = pulumi.ResourceOptions(parent=root)
 

@@ -59,6 +59,8 @@ class WireGuardVpn(pulumi.ComponentResource):
     gateway: AwsGateway | None  # the hub of kind aws
     peers: dict[str, RoamingPeer]  # spokes without ssh
     public_keys: dict[str, pulumi.Output[str]]
+    public_key_map: pulumi.Output[dict[str, str]]  # the same keys as one Output: export this (a dict of a
+    # thousand Outputs costs the SDK a thousand more to gather)
     configs: dict[str, pulumi.Output[str]]  # every node's wg-quick config, as the core renders it
     hub_endpoint: pulumi.Output[str]  # host:port the spokes dial
 
@@ -99,7 +101,7 @@ class WireGuardVpn(pulumi.ComponentResource):
                 lambda a: (lambda every: {n: every[n] for n in names})({**a[0], **(a[1] or {})})
             )
 
-        all_public = keys_of([n.name for n in vpn.nodes])
+        self.public_key_map = keys_of([n.name for n in vpn.nodes])
 
         # 2. the hub, and the endpoint spokes dial
         # only the keys the hub's config mentions: one unknown key (a new SSH host's, in a preview) blanks it
@@ -176,20 +178,13 @@ class WireGuardVpn(pulumi.ComponentResource):
         codes = None
         if coded:
             codes = pulumi.Output.all(spoke_configs[coded[0]], seed).apply(lambda a: {n: qr_forms(a[0][n], a[1]) for n in coded})
-        self.peers = {
-            spoke.name: RoamingPeer(
-                f"{name}-{spoke.name}",
-                RoamingPeerArgs(
-                    self.configs[spoke.name],
-                    file=spoke.file,
-                    qr=codes.apply(itemgetter(spoke.name)) if codes is not None and spoke.name in coded else None,
-                ),
-                child,
-            )
-            for spoke in vpn.spokes
-            if spoke.delivery == "file"
-        }
-        self.register_outputs({"hub_endpoint": self.hub_endpoint, "public_keys": all_public})
+        self.peers = {}
+        for spoke in vpn.spokes:  # a loop, not a comprehension: one frame less for the SDK to walk per resource
+            if spoke.delivery == "file":
+                qr = codes.apply(itemgetter(spoke.name)) if codes is not None and spoke.name in coded else None
+                args_of_peer = RoamingPeerArgs(self.configs[spoke.name], file=spoke.file, qr=qr)
+                self.peers[spoke.name] = RoamingPeer(f"{name}-{spoke.name}", args_of_peer, child)
+        self.register_outputs({"hub_endpoint": self.hub_endpoint, "public_keys": self.public_key_map})
 
 
 def _output(value: pulumi.Input[str]) -> pulumi.Output[str]:
