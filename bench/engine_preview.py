@@ -1,6 +1,6 @@
 """The real engine's `pulumi preview` of a stack with many peers, against an empty program's (root).
 
-    sudo .venv/bin/python bench/engine_preview.py [--peers 1000]
+    sudo .venv/bin/python bench/engine_preview.py [--peers 1000] [--source OTHER_TREE]
 
 The router stack (its hub an SSH host in the lab, lab.pulumi_lab) with its VPN widened to a /20:
 `pulumi up` of the stack as it is (hub and laptop), then PEERS roaming peers added to the stack file
@@ -39,13 +39,14 @@ def with_peers(raw: dict, count: int) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--peers", type=int, default=1000)
+    parser.add_argument("--source", type=Path, default=ROOT, help="the wgsites tree to run (another release, to compare)")
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         print("error: the lab creates network namespaces: run it as root (sudo)", file=sys.stderr)
         return 2
     print(f"# engine_preview {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.uname().nodename}, {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory(prefix="wgsites-bench-") as tmp, Lab() as lab:
-        pl = PulumiLab(lab, wide_router_stack(Path(tmp)))
+        pl = PulumiLab(lab, wide_router_stack(Path(tmp)), source=args.source)
         base_env = pl.env
         pl.env = lambda: {**base_env(), "WGSITES_QR_CACHE": str(lab.run_dir / "qr")}  # this run's own cache
         up = pl.up()
