@@ -176,13 +176,19 @@ class WireGuardVpn(pulumi.ComponentResource):
         # codes are made (or read back from the cache) together, from the configs rendered together
         coded = [s.name for s in vpn.spokes if s.delivery == "file" and s.key_source == "derived"]
         codes = None
-        if coded:
-            codes = pulumi.Output.all(spoke_configs[coded[0]], seed).apply(lambda a: {n: qr_forms(a[0][n], a[1]) for n in coded})
+        if coded:  # secret: made from configs holding their keys (and marked so once, however the seed came)
+            made = pulumi.Output.all(spoke_configs[coded[0]], seed).apply(lambda a: {n: qr_forms(a[0][n], a[1]) for n in coded})
+            codes = pulumi.Output.secret(made)
         self.peers = {}
         for spoke in vpn.spokes:  # a loop, not a comprehension: one frame less for the SDK to walk per resource
             if spoke.delivery == "file":
+                # a device's config is a secret output (RoamingPeerArgs): one holding its key is secret from
+                # the seed already; a bring-your-own-key device's (no key in it) is marked so here
+                config = self.configs[spoke.name]
+                if spoke.name not in derived.nodes:
+                    config = pulumi.Output.secret(config)
                 qr = codes.apply(itemgetter(spoke.name)) if codes is not None and spoke.name in coded else None
-                args_of_peer = RoamingPeerArgs(self.configs[spoke.name], file=spoke.file, qr=qr)
+                args_of_peer = RoamingPeerArgs(config, file=spoke.file, qr=qr)
                 self.peers[spoke.name] = RoamingPeer(f"{name}-{spoke.name}", args_of_peer, child)
         self.register_outputs({"hub_endpoint": self.hub_endpoint, "public_keys": self.public_key_map})
 
