@@ -25,7 +25,7 @@ vpn = WireGuardVpn(
 
 pulumi.export("hub_public_key", vpn.public_keys[conf.vpn.hub.name])
 pulumi.export("hub_endpoint", vpn.hub_endpoint)
-pulumi.export("public_keys", vpn.public_keys)
+pulumi.export("public_keys", vpn.public_key_map)  # node -> public key
 for name, peer in vpn.peers.items():
     pulumi.export(f"{name}_config", peer.config)  # `pulumi stack output NAME_config --show-secrets > wg0.conf`
     if peer.qr_text is not None:  # none for a bring-your-own-key device: a scan could not import it

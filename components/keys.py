@@ -12,7 +12,9 @@ no derived key.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from operator import itemgetter
 
 import pulumi
 
@@ -25,10 +27,24 @@ class NodeKey:
     public_key: pulumi.Output[str]  # plain: it goes into configs whose diffs a preview shows
 
 
-def derived_key(seed: pulumi.Input[str], node: str, rotation: int | str = 0) -> NodeKey:
-    """NODE's key pair under SEED; secret whether or not SEED arrives as a secret."""
-    label = key_label(node, rotation)
-    private = pulumi.Output.secret(seed).apply(lambda s: derive_private_key(s, label))
-    # public_key_of is the only thing that leaves the secret: the public half, un-secreted on purpose
-    public = pulumi.Output.unsecret(private.apply(public_key_of))
-    return NodeKey(private_key=private, public_key=public)
+@dataclass(frozen=True)
+class DerivedKeys:
+    """Every derived key pair of a stack: as two maps (node -> key), and one NodeKey per node."""
+
+    private: pulumi.Output[dict[str, str]]  # secret
+    public: pulumi.Output[dict[str, str]]  # plain
+    nodes: dict[str, NodeKey]
+
+
+def derived_keys(seed: pulumi.Input[str], nodes: Mapping[str, str], rotations: Mapping[str, int | str]) -> DerivedKeys:
+    """Each of NODES' key pair under SEED (node -> the name its key is made from: its first, through renames);
+    secret whether or not SEED arrives as a secret.
+
+    All are derived in one pass over the seed, then handed out one Output per key: a thousand
+    peers' keys cost the program two thousand small Outputs, not four thousand chained ones."""
+    labels = {node: key_label(first, rotations.get(node, 0)) for node, first in nodes.items()}
+    private = pulumi.Output.secret(seed).apply(lambda s: {node: derive_private_key(s, label) for node, label in labels.items()})
+    # public_key_of is the only thing that leaves the secret: the public halves, un-secreted on purpose
+    public = pulumi.Output.unsecret(private.apply(lambda keys: {node: public_key_of(key) for node, key in keys.items()}))
+    pairs = {node: NodeKey(private.apply(itemgetter(node)), public.apply(itemgetter(node))) for node in nodes}
+    return DerivedKeys(private=private, public=public, nodes=pairs)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 import pulumi
 
@@ -21,17 +22,19 @@ from wgsites.bundle import digest, gateway_parameters, manifest
 from wgsites.hub_status import status_slots
 from wgsites.keys import bundle_signing_key, sign_text, verify_key_text
 from wgsites.model import Vpn
+from wgsites.qr_cache import qr_forms
 from wgsites.render import (
     KeyRing,
     gateway_bundle_chunks,
     install_command,
     render_gateway_bundle,
+    render_install_script,
     render_user_data,
     render_wg_quick,
 )
 
 from .aws_gateway import AwsGateway, AwsGatewayArgs, gateway_subnet
-from .keys import derived_key
+from .keys import derived_keys
 from .roaming_peer import RoamingPeer, RoamingPeerArgs
 from .settings import check_key_seed, own_key_nodes
 from .ssh_host import HostKey, HostKeyArgs, SshHost, SshHostArgs, ssh_connection
@@ -59,6 +62,8 @@ class WireGuardVpn(pulumi.ComponentResource):
     gateway: AwsGateway | None  # the hub of kind aws
     peers: dict[str, RoamingPeer]  # spokes without ssh
     public_keys: dict[str, pulumi.Output[str]]
+    public_key_map: pulumi.Output[dict[str, str]]  # the same keys as one Output: export this (a dict of a
+    # thousand Outputs costs the SDK a thousand more to gather)
     configs: dict[str, pulumi.Output[str]]  # every node's wg-quick config, as the core renders it
     hub_endpoint: pulumi.Output[str]  # host:port the spokes dial
 
@@ -81,17 +86,17 @@ class WireGuardVpn(pulumi.ComponentResource):
 
         # 1. public keys
         # from the name a node was created with: a rename (aliases) keeps its key, so no phone re-imports
-        keys = {
-            node: derived_key(seed, vpn.node(node).first_name, args.key_rotations.get(node, 0)) for node in own_key_nodes(vpn)
-        }
-        self.private_keys = {node: key.private_key for node, key in keys.items()}
-        public: dict[str, pulumi.Input[str]] = {node: key.public_key for node, key in keys.items()}
+        first_names = {node: vpn.node(node).first_name for node in own_key_nodes(vpn)}
+        derived = derived_keys(seed, first_names, args.key_rotations)
+        self.private_keys = {node: key.private_key for node, key in derived.nodes.items()}
+        public: dict[str, pulumi.Input[str]] = {node: key.public_key for node, key in derived.nodes.items()}
         public.update({s.name: s.public_key for s in vpn.spokes if s.key_source == "own"})
         ssh_nodes = [n for n in vpn.nodes if n.delivery == "ssh"]
         connections = {n.name: ssh_connection(n.ssh, args.ssh_private_key, args.ssh_private_key_password) for n in ssh_nodes}
+        scripts = {n.name: render_install_script(vpn, n.name, stack) for n in ssh_nodes}  # one per node, three commands
 
-        def script(node, action: str) -> str:
-            return install_command(vpn, node.name, stack, action, node.ssh.user)
+        def script(node, action: str, argument: str | None = None) -> str:
+            return install_command(vpn, node.name, stack, action, node.ssh.user, argument, script=scripts[node.name])
 
         self.host_keys = {
             n.name: HostKey(
@@ -100,31 +105,28 @@ class WireGuardVpn(pulumi.ComponentResource):
             for n in ssh_nodes
         }
         public.update({node: key.public_key for node, key in self.host_keys.items()})
-        self.public_keys = {n.name: pulumi.Output.from_input(public[n.name]) for n in vpn.nodes}
-        all_public = pulumi.Output.all(**self.public_keys)
+        self.public_keys = {n.name: _output(public[n.name]) for n in vpn.nodes}
 
-        plan_of = AddressPlan(vpn, None).plan  # who appears in whose config does not depend on the endpoint
-
-        def render(node: str, endpoint: pulumi.Input[str] | None = None) -> pulumi.Output[str]:
-            # only the keys this config mentions: one unknown key (a new SSH host's, in a preview) blanks
-            # only the configs that name it
-            mentioned = pulumi.Output.all(**{p.name: self.public_keys[p.name] for p in plan_of(node).peers})
-            # only a roaming peer's own config carries a key (hence is secret); pushed configs carry none
-            private = self.private_keys[node] if node in self.private_keys and node != hub.name else None
-            return pulumi.Output.all(mentioned, private, endpoint).apply(
-                lambda a: render_wg_quick(
-                    vpn, node, stack, KeyRing(public=a[0], private={node: a[1]} if a[1] else {}), hub_endpoint=a[2]
-                )
+        def keys_of(names: list[str]) -> pulumi.Output[dict[str, str]]:
+            """NAMES' public keys as one map: the derived ones from their one map, the others one by one."""
+            others = {n: self.public_keys[n] for n in names if n not in derived.nodes}
+            return pulumi.Output.all(derived.public, pulumi.Output.all(**others)).apply(
+                lambda a: (lambda every: {n: every[n] for n in names})({**a[0], **(a[1] or {})})
             )
 
+        self.public_key_map = keys_of([n.name for n in vpn.nodes])
+
         # 2. the hub, and the endpoint spokes dial
-        self.configs = {hub.name: render(hub.name)}
+        # only the keys the hub's config mentions: one unknown key (a new SSH host's, in a preview) blanks it
+        mentioned = [p.name for p in AddressPlan(vpn, None).plan(hub.name).peers]
+        self.configs = {hub.name: keys_of(mentioned).apply(lambda keys: render_wg_quick(vpn, hub.name, stack, KeyRing(keys)))}
         self.gateway = None
         endpoint: pulumi.Input[str] | None = None  # None: the model's hub.endpoint
         if hub.kind == "aws":
             parameters = gateway_parameters(stack, hub.interface, args.region)
-            chunks = gateway_bundle_chunks(vpn, stack)
-            bundle = self.configs[hub.name].apply(lambda config: render_gateway_bundle(vpn, stack, config))
+            hub_script = render_install_script(vpn, hub.name, stack)  # rendered once: the count and the bundle share it
+            chunks = gateway_bundle_chunks(vpn, stack, hub_script)
+            bundle = self.configs[hub.name].apply(lambda config: render_gateway_bundle(vpn, stack, config, hub_script))
             # the bundle is code that runs as root on the VM: it carries the stack's signature (a key derived
             # from the secret seed), which the bootstrap checks with the public half its user data holds
             secret_seed = pulumi.Output.secret(seed)
@@ -149,9 +151,28 @@ class WireGuardVpn(pulumi.ComponentResource):
                 endpoint = self.gateway.public_ip
         self.hub_endpoint = pulumi.Output.from_input(endpoint).apply(lambda ep: AddressPlan(vpn, ep).hub_dial() or "")
 
-        # 3. spokes' configs, then pushes and deliveries
+        # 3. spokes' configs, then pushes and deliveries. A spoke's config names the hub alone, so every
+        # spoke's waits for the same keys: rendered together, two Outputs for all (secret: those holding
+        # their own key; plain: pushed configs and bring-your-own-key devices), one per spoke to hand out
+        keyed = [s.name for s in vpn.spokes if s.name in derived.nodes]
+        plain = [s.name for s in vpn.spokes if s.name not in derived.nodes]
+        hub_key = self.public_keys[hub.name]
+
+        def render_spokes(names: list[str], private: pulumi.Input[dict[str, str]]) -> pulumi.Output[dict[str, str]]:
+            return pulumi.Output.all(hub_key, endpoint, private).apply(
+                lambda a: {
+                    n: render_wg_quick(vpn, n, stack, KeyRing({hub.name: a[0]}, {n: a[2][n]} if n in a[2] else {}), a[1])
+                    for n in names
+                }
+            )
+
+        spoke_configs = {}
+        if keyed:
+            spoke_configs.update(dict.fromkeys(keyed, render_spokes(keyed, derived.private)))
+        if plain:
+            spoke_configs.update(dict.fromkeys(plain, render_spokes(plain, {})))
         for spoke in vpn.spokes:
-            self.configs[spoke.name] = render(spoke.name, endpoint)
+            self.configs[spoke.name] = spoke_configs[spoke.name].apply(itemgetter(spoke.name))
         self.hosts = {
             n.name: SshHost(
                 f"{name}-{n.name}",
@@ -161,21 +182,34 @@ class WireGuardVpn(pulumi.ComponentResource):
                     remove=script(n, "remove"),
                     config=self.configs[n.name],
                     key=self.host_keys[n.name],
-                    repair=install_command(vpn, n.name, stack, "repair", n.ssh.user, argument=args.drift_markers.get(n.name, "")),
+                    repair=script(n, "repair", args.drift_markers.get(n.name, "")),
                     repair_known=n.name in args.drift_markers,
                 ),
                 node_opts(n),
             )
             for n in ssh_nodes
         }
-        self.peers = {
-            spoke.name: RoamingPeer(
-                f"{name}-{spoke.name}",
-                # a bring-your-own-key config has no key: no QR code, a scan could not import it
-                RoamingPeerArgs(self.configs[spoke.name], file=spoke.file, qr=spoke.key_source == "derived"),
-                node_opts(spoke),
-            )
-            for spoke in vpn.spokes
-            if spoke.delivery == "file"
-        }
-        self.register_outputs({"hub_endpoint": self.hub_endpoint, "public_keys": all_public})
+        # a bring-your-own-key config has no key: no QR code, a scan could not import it. The others'
+        # codes are made (or read back from the cache) together, from the configs rendered together
+        coded = [s.name for s in vpn.spokes if s.delivery == "file" and s.key_source == "derived"]
+        codes = None
+        if coded:  # secret: made from configs holding their keys (and marked so once, however the seed came)
+            made = pulumi.Output.all(spoke_configs[coded[0]], seed).apply(lambda a: {n: qr_forms(a[0][n], a[1]) for n in coded})
+            codes = pulumi.Output.secret(made)
+        self.peers = {}
+        for spoke in vpn.spokes:  # a loop, not a comprehension: one frame less for the SDK to walk per resource
+            if spoke.delivery == "file":
+                # a device's config is a secret output (RoamingPeerArgs): one holding its key is secret from
+                # the seed already; a bring-your-own-key device's (no key in it) is marked so here
+                config = self.configs[spoke.name]
+                if spoke.name not in derived.nodes:
+                    config = pulumi.Output.secret(config)
+                qr = codes.apply(itemgetter(spoke.name)) if codes is not None and spoke.name in coded else None
+                args_of_peer = RoamingPeerArgs(config, file=spoke.file, qr=qr)
+                self.peers[spoke.name] = RoamingPeer(f"{name}-{spoke.name}", args_of_peer, node_opts(spoke))
+        self.register_outputs({"hub_endpoint": self.hub_endpoint, "public_keys": self.public_key_map})
+
+
+def _output(value: pulumi.Input[str]) -> pulumi.Output[str]:
+    """VALUE as an Output; one that is already one as it is (from_input would wrap it in one more apply)."""
+    return value if isinstance(value, pulumi.Output) else pulumi.Output.from_input(value)

@@ -10,8 +10,12 @@ hypothesis is imported here, at collection, in the main thread: its pytest plugi
 lazily otherwise, and when that first import happens inside a Pulumi SDK worker thread,
 pytest's assertion rewriting hits a CPython 3.11.7 bug ("SystemError: AST constructor
 recursion depth mismatch").
+
+Every program the suite runs (mocks, the lab, the engine) keeps its QR code cache in a folder of
+this run's own (WGSITES_QR_CACHE, wgsites/qr_cache.py), not in the operator's ~/.cache.
 """
 
+import os
 from pathlib import Path
 
 import hypothesis  # noqa: F401
@@ -28,3 +32,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(marker)
         if "wg_interface" in getattr(item, "fixturenames", ()):
             item.add_marker("lab")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def qr_cache_of_this_run(tmp_path_factory):
+    if "WGSITES_QR_CACHE" in os.environ:  # a run told where: keep it (`off` included)
+        yield
+        return
+    os.environ["WGSITES_QR_CACHE"] = str(tmp_path_factory.mktemp("qr-cache"))
+    yield
+    del os.environ["WGSITES_QR_CACHE"]

@@ -57,7 +57,7 @@ def _tunnel_mtu(a: Uplink, b: Uplink) -> int:
 def _routed_through_hub(vpn: Vpn, spoke: Spoke) -> tuple[Network, ...]:
     """What a split-tunnel spoke reaches through the hub: the VPN, the hub's LANs, other spokes' LANs."""
     nets: list[Network] = [vpn.network, *vpn.hub.lans]
-    for other in vpn.spokes:
+    for other in vpn.spokes_with_lans:  # not every spoke: that made a thousand peers' plans quadratic
         if other.name != spoke.name:
             nets += other.lans
     return tuple(_collapse(nets))

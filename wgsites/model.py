@@ -7,6 +7,7 @@ reads these objects and nothing else, so a stack file is parsed exactly once.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
@@ -195,10 +196,17 @@ class Vpn:
         return (self.hub, *self.spokes)
 
     def node(self, name: str) -> Hub | Spoke:
-        for node in self.nodes:
-            if node.name == name:
-                return node
-        raise KeyError(name)
+        return self._by_name[name]
+
+    @functools.cached_property
+    def _by_name(self) -> dict[str, Hub | Spoke]:
+        """Every node by name, made once: rendering looks a node up for each of a thousand peers."""
+        return {node.name: node for node in self.nodes}
+
+    @functools.cached_property
+    def spokes_with_lans(self) -> tuple[Spoke, ...]:
+        """The spokes that route LANs (sites, mostly): what every split-tunnel peer's AllowedIPs walk."""
+        return tuple(s for s in self.spokes if s.lans)
 
     @property
     def sites(self) -> tuple[Spoke, ...]:

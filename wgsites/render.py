@@ -124,18 +124,29 @@ def allowed_hooks(interface: str) -> tuple[Hook, ...]:
     return (key_hook(), *firewall_hooks(interface))
 
 
-def render_nftables(vpn: Vpn, name: str, stack: str) -> str | None:
-    """Masquerade (hub) and the guide's forward rules (hub and sites), or None if neither applies.
+def _forward_rules(vpn: Vpn, name: str) -> tuple:
+    """The forward rules NAME enforces: the hub's, and a site's that wgsites installs or wg-quick brings up.
 
     A device (a phone app) runs no hooks, so it gets none: forward rules apply where wgsites
     installs the config, or where wg-quick brings it up (a site configured by hand).
     """
-    plan = AddressPlan(vpn).plan(name)
     node = vpn.node(name)
     gateway = name == vpn.hub.name or (bool(node.lans) and node.delivery != "file")
-    rules = vpn.forward_rules if gateway else ()
-    if not plan.masquerade and not rules:
+    return vpn.forward_rules if gateway else ()
+
+
+def has_firewall(vpn: Vpn, name: str) -> bool:
+    """Whether NAME gets an nftables file (render_nftables is not None), decided without rendering it."""
+    masquerade = name == vpn.hub.name and bool(vpn.hub.masquerade)  # only the hub's plan masquerades
+    return masquerade or bool(_forward_rules(vpn, name))
+
+
+def render_nftables(vpn: Vpn, name: str, stack: str) -> str | None:
+    """Masquerade (hub) and the guide's forward rules (hub and sites), or None if neither applies."""
+    if not has_firewall(vpn, name):
         return None
+    plan = AddressPlan(vpn).plan(name)
+    rules = _forward_rules(vpn, name)
     return _render(
         "nftables.nft.j2",
         name=name,
@@ -189,7 +200,7 @@ def render_wg_quick(
     # files a hook would load are installed by no one there
     device = node.delivery == "file"
     hooks = [] if private_key or device else [key_hook()]
-    if render_nftables(vpn, name, stack):
+    if has_firewall(vpn, name):
         hooks += firewall_hooks(plan.interface)
     peers = [
         {
@@ -246,13 +257,15 @@ def install_command(
     user: str = "root",
     argument: str | None = None,
     systemctl_seconds: int = SYSTEMCTL_SECONDS,
+    script: str | None = None,
 ) -> str:
     """The exact command line a remote.Command (or the lab) runs over SSH.
 
-    The script travels in the command line (no secret in it); the config goes on stdin.
+    The script travels in the command line (no secret in it); the config goes on stdin. SCRIPT is
+    render_install_script's, when the caller has it already (one node's commands share it).
     """
     assert action in ("install", "public-key", "remove", "reresolve", "state", "repair")
-    script = render_install_script(vpn, name, stack, systemctl_seconds)
+    script = script if script is not None else render_install_script(vpn, name, stack, systemctl_seconds)
     command = f"bash -c {shlex.quote(script)} wgsites-install {action}"
     if argument is not None:
         command += f" {shlex.quote(argument)}"
@@ -274,19 +287,22 @@ def render_user_data(hub: Hub, stack: str, parameters: GatewayParameters, bundle
     )
 
 
-def render_gateway_bundle(vpn: Vpn, stack: str, config: str) -> str:
-    """The aws hub's bundle: CONFIG (as render_wg_quick made it), its install script, the sync agent, the period."""
+def render_gateway_bundle(vpn: Vpn, stack: str, config: str, install_script: str | None = None) -> str:
+    """The aws hub's bundle: CONFIG (as render_wg_quick made it), its install script, the sync agent, the period.
+
+    INSTALL_SCRIPT is render_install_script's for the hub, when the caller has it already."""
     hub = vpn.hub
     agent = (CLOUD_INIT / "wgsites-sync.py").read_text()
-    install = render_install_script(vpn, hub.name, stack)
-    return bundle_text(config, install, agent, hub.aws.sync_seconds, status_slots(vpn))
+    script = install_script if install_script is not None else render_install_script(vpn, hub.name, stack)
+    return bundle_text(config, script, agent, hub.aws.sync_seconds, status_slots(vpn))
 
 
-def gateway_bundle_chunks(vpn: Vpn, stack: str) -> int:
+def gateway_bundle_chunks(vpn: Vpn, stack: str, install_script: str | None = None) -> int:
     """How many chunks the aws hub's bundle takes, known before its keys are: every key is 44 characters,
     so a config rendered with stand-in keys has the length of the real one."""
     stand_in = KeyRing(public={node.name: STAND_IN_KEY for node in vpn.nodes})
-    return chunk_count(render_gateway_bundle(vpn, stack, render_wg_quick(vpn, vpn.hub.name, stack, stand_in)))
+    config = render_wg_quick(vpn, vpn.hub.name, stack, stand_in)
+    return chunk_count(render_gateway_bundle(vpn, stack, config, install_script))
 
 
 @dataclass(frozen=True)
@@ -314,8 +330,10 @@ def render_node(
     files = [HostFile(f"{iface}.conf", render_wg_quick(vpn, name, stack, keys, hub_endpoint), 0o600)]
     if name in keys.private:
         files.append(HostFile(f"{iface}.key", keys.private[name] + "\n", 0o600))
+    script = None
     if node.delivery != "file":  # installed by the install script (over SSH, or by the aws gateway's sync)
-        files.append(HostFile("install.sh", render_install_script(vpn, name, stack), 0o755))
+        script = render_install_script(vpn, name, stack)
+        files.append(HostFile("install.sh", script, 0o755))
         if sysctl := render_sysctl(vpn, name, stack):
             files.append(HostFile(f"70-wgsites-{iface}.conf", sysctl))
         if nft := render_nftables(vpn, name, stack):
@@ -325,7 +343,7 @@ def render_node(
             raise ValueError(f"the aws hub {name} needs its region (set aws:region) and a bundle signing key")
         parameters = gateway_parameters(stack, iface, region)
         files.append(HostFile("user-data.yaml", render_user_data(vpn.hub, stack, parameters, verify_key_text(bundle_key))))
-        text = render_gateway_bundle(vpn, stack, files[0].content)
+        text = render_gateway_bundle(vpn, stack, files[0].content, script)
         count = chunk_count(text)
         files.append(HostFile("bundle.json", text, 0o600))
         files.append(HostFile("bundle-manifest.json", manifest(text, count, sign_text(bundle_key, digest(text)))))

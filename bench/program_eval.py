@@ -1,0 +1,104 @@
+"""Program evaluation under Pulumi's mocks: wgsites against a floor program, side by side, as ratios.
+
+    .venv/bin/python bench/program_eval.py [--peers 1,10,100,1000,5000] [--repeats 3]
+
+For each size (an aws hub, one SSH site, PEERS roaming peers: bench/scale_stack.py) it runs, each in a
+fresh process (bench/mocked_run.py): wgsites once with an empty QR code cache (every code made: the
+first `up` of a new stack, or of a new operator's machine), then the floor and wgsites in turn
+REPEATS times with the cache warm (no config changed: what every later `preview` and `up` costs).
+The floor (bench/floor_program.py) registers the same resources and exports, of the same sizes, and
+computes nothing. Medians; on a shared machine read the ratios, not the seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+RUNNER = BENCH / "mocked_run.py"
+
+
+def timed(args: list[str], environment: dict[str, str]) -> dict:
+    """One mocked_run.py in a fresh Python; its JSON line."""
+    done = subprocess.run(
+        [sys.executable, str(RUNNER), *args], env=environment, capture_output=True, text=True, check=False, timeout=3600
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"mocked_run.py {' '.join(args)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure(peers: int, repeats: int, workdir: Path) -> dict:
+    environment = dict(os.environ, WGSITES_QR_CACHE=str(workdir / f"qr-{peers}"))
+    spec = str(workdir / f"spec-{peers}.json")
+    cold = timed(["wgsites", str(peers), spec], environment)
+    floor, warm = [], []
+    counts = ("custom", "components", "exports")
+    for _ in range(repeats):
+        floor_run = timed(["floor", spec], environment)
+        # the floor's own root component aside, it registers exactly what wgsites did
+        registered = {k: floor_run[k] - (k == "components") for k in counts}
+        expected = {k: cold[k] for k in counts}
+        if registered != expected:
+            raise SystemExit(f"the floor registered {registered}, wgsites {expected}")
+        floor.append(floor_run["seconds"])
+        warm.append(timed(["wgsites", str(peers), spec], environment)["seconds"])
+    return {
+        "peers": peers,
+        "resources": cold["custom"] + cold["components"],
+        "exports": cold["exports"],
+        "floor": statistics.median(floor),
+        "cold": cold["seconds"],
+        "warm": statistics.median(warm),
+    }
+
+
+def report(rows: list[dict]) -> list[str]:
+    lines = [
+        "| peers | resources | exports | floor s | wgsites warm s | warm / floor | wgsites cold s | cold / floor |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['peers']} | {r['resources']} | {r['exports']} | {r['floor']:.2f} | {r['warm']:.2f} | "
+            f"{r['warm'] / r['floor']:.2f} | {r['cold']:.2f} | {r['cold'] / r['floor']:.2f} |"
+        )
+    by_peers = {r["peers"]: r for r in rows}
+    for big, small in ((1000, 100), (5000, 1000)):
+        if big in by_peers and small in by_peers:
+            b, s = by_peers[big], by_peers[small]
+            lines.append(
+                f"growth {big}/{small} peers (x{big // small}): wgsites warm {b['warm'] / s['warm']:.1f}, "
+                f"floor {b['floor'] / s['floor']:.1f}, wgsites cold {b['cold'] / s['cold']:.1f}"
+            )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--peers", default="1,10,100,1000,5000", help="comma-separated sizes")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    sizes = [int(p) for p in args.peers.split(",")]
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    print(f"# program_eval {started}, {platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="wgsites-bench-") as tmp:
+        for peers in sizes:
+            rows.append(measure(peers, args.repeats, Path(tmp)))
+            print(json.dumps(rows[-1]), flush=True)
+    print("\n".join(report(rows)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""bench/program_eval.py runs (at a tiny size, untimed), so the benchmark cannot rot unnoticed."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+def load(name: str):
+    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_program_eval_measures_wgsites_and_a_floor_of_as_many_resources(tmp_path):
+    program_eval = load("program_eval")
+    row = program_eval.measure(peers=2, repeats=1, workdir=tmp_path)  # raises if the floor registered otherwise
+    assert row["peers"] == 2 and row["exports"] == 3 + 3 * 2  # hub key, endpoint, public keys; 3 per peer
+    assert row["resources"] > 2 and min(row["floor"], row["cold"], row["warm"]) > 0
+    assert len(list((tmp_path / "qr-2").glob("*.qr"))) == 2  # the cold run made both codes, the warm one read them
+    lines = program_eval.report([row, {**row, "peers": 20}])
+    assert lines[2].startswith("| 2 | ") and lines[3].startswith("| 20 | ")
+
+
+def test_the_lab_benches_stacks_pass_check_and_paper_peers_render(tmp_path):
+    """The lab benches need root to run; what they build before that is checked here."""
+    from wgsites.addressing import AddressPlan
+    from wgsites.keys import generate_private_key, public_key_of
+    from wgsites.render import KeyRing, render_wg_quick
+    from wgsites.stack import load_stack_file
+
+    data_plane, hub_reload = load("data_plane"), load("hub_reload")
+    full = load_stack_file(data_plane.full_tunnel_router_stack(tmp_path))  # raises ConfigError if check refuses it
+    assert full.node("laptop").tunnel == "full" and AddressPlan(full).plan("laptop").mtu == 1432  # the router's PPPoE
+    wide = load_stack_file(hub_reload.wide_router_stack(tmp_path))
+    grown = hub_reload.with_paper_peers(wide, 5)
+    keys = KeyRing(public={n.name: public_key_of(generate_private_key()) for n in grown.nodes})
+    config = render_wg_quick(grown, grown.hub.name, "reload", keys)
+    assert config.count("[Peer]") == 6 and "AllowedIPs = 10.20.0.7/32" in config
