@@ -42,3 +42,15 @@ def qr_cache_of_this_run(tmp_path_factory):
     os.environ["WGSITES_QR_CACHE"] = str(tmp_path_factory.mktemp("qr-cache"))
     yield
     del os.environ["WGSITES_QR_CACHE"]
+
+
+@pytest.fixture(autouse=True)
+def no_ssh_from_the_test_process(monkeypatch):
+    """A program run in this process (under Pulumi's mocks) never reads a host: its hosts do not exist, and
+    a drift check's SSH would go to their addresses on the network. The mocks' runs turn the check off; this
+    catches one that would not. A test that wants the read gives run_ssh a stand-in of its own."""
+
+    def refuse(target, command, access, timeout=30):
+        raise AssertionError(f"a test tried to SSH to {target.host} from the test process")
+
+    monkeypatch.setattr("components.drift.run_ssh", refuse)
