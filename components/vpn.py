@@ -79,9 +79,12 @@ class WireGuardVpn(pulumi.ComponentResource):
         # fails here with the fix, not halfway through an up
         subnet = gateway_subnet(hub.aws, args.region) if hub.kind == "aws" else None
         super().__init__("wgsites:vpn:WireGuardVpn", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
 
         def node_opts(node) -> pulumi.ResourceOptions:
             # a renamed node's components (and, by their names' prefix, their children) keep their URNs
+            if not node.aliases:
+                return child
             return pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name=f"{name}-{old}") for old in node.aliases])
 
         # 1. public keys
@@ -125,8 +128,9 @@ class WireGuardVpn(pulumi.ComponentResource):
         if hub.kind == "aws":
             parameters = gateway_parameters(stack, hub.interface, args.region)
             hub_script = render_install_script(vpn, hub.name, stack)  # rendered once: the count and the bundle share it
-            chunks = gateway_bundle_chunks(vpn, stack, hub_script)
-            bundle = self.configs[hub.name].apply(lambda config: render_gateway_bundle(vpn, stack, config, hub_script))
+            slots = status_slots(vpn)  # once: it walks every peer
+            chunks = gateway_bundle_chunks(vpn, stack, hub_script, slots)
+            bundle = self.configs[hub.name].apply(lambda config: render_gateway_bundle(vpn, stack, config, hub_script, slots))
             # the bundle is code that runs as root on the VM: it carries the stack's signature (a key derived
             # from the secret seed), which the bootstrap checks with the public half its user data holds
             secret_seed = pulumi.Output.secret(seed)
@@ -144,7 +148,7 @@ class WireGuardVpn(pulumi.ComponentResource):
                 chunks=chunks,
                 manifest=pulumi.Output.unsecret(signed),  # a hash and a signature: public
                 private_key=self.private_keys[hub.name],
-                status_chunks=status_slots(vpn),
+                status_chunks=slots,
             )
             self.gateway = AwsGateway(f"{name}-{hub.name}", gateway_args, node_opts(hub))
             if hub.endpoint is None:

@@ -287,22 +287,26 @@ def render_user_data(hub: Hub, stack: str, parameters: GatewayParameters, bundle
     )
 
 
-def render_gateway_bundle(vpn: Vpn, stack: str, config: str, install_script: str | None = None) -> str:
+def render_gateway_bundle(
+    vpn: Vpn, stack: str, config: str, install_script: str | None = None, status_chunks: int | None = None
+) -> str:
     """The aws hub's bundle: CONFIG (as render_wg_quick made it), its install script, the sync agent, the period.
 
-    INSTALL_SCRIPT is render_install_script's for the hub, when the caller has it already."""
+    INSTALL_SCRIPT (render_install_script's for the hub) and STATUS_CHUNKS (hub_status.status_slots')
+    when the caller has them already: at a thousand peers each costs a tenth of a second."""
     hub = vpn.hub
     agent = (CLOUD_INIT / "wgsites-sync.py").read_text()
     script = install_script if install_script is not None else render_install_script(vpn, hub.name, stack)
-    return bundle_text(config, script, agent, hub.aws.sync_seconds, status_slots(vpn))
+    slots = status_chunks if status_chunks is not None else status_slots(vpn)
+    return bundle_text(config, script, agent, hub.aws.sync_seconds, slots)
 
 
-def gateway_bundle_chunks(vpn: Vpn, stack: str, install_script: str | None = None) -> int:
+def gateway_bundle_chunks(vpn: Vpn, stack: str, install_script: str | None = None, status_chunks: int | None = None) -> int:
     """How many chunks the aws hub's bundle takes, known before its keys are: every key is 44 characters,
     so a config rendered with stand-in keys has the length of the real one."""
     stand_in = KeyRing(public={node.name: STAND_IN_KEY for node in vpn.nodes})
     config = render_wg_quick(vpn, vpn.hub.name, stack, stand_in)
-    return chunk_count(render_gateway_bundle(vpn, stack, config, install_script))
+    return chunk_count(render_gateway_bundle(vpn, stack, config, install_script, status_chunks))
 
 
 @dataclass(frozen=True)
