@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .importer import parse_wg_config
 from .keys import is_valid_key
 from .reader import ConfigError
 
@@ -75,24 +76,15 @@ def _device(lines: list[str]) -> Device | None:
 
 
 def _config(lines: list[str]) -> tuple[dict[str, tuple[str, ...]], int | None]:
-    """Peers and ListenPort of an installed config (one wgsites wrote: `Key = value` lines)."""
-    peers: dict[str, tuple[str, ...]] = {}
-    section, key, port = None, None, None
-    for raw in lines:
-        line = raw.split("#", 1)[0].strip()
-        if line.startswith("["):
-            section, key = line.lower(), None
-            continue
-        name, _, value = (p.strip() for p in line.partition("="))
-        name = name.lower()
-        if section == "[interface]" and name == "listenport" and value.isdigit():
-            port = int(value)
-        elif section == "[peer]" and name == "publickey" and is_valid_key(value):
-            key = value
-            peers[key] = ()
-        elif section == "[peer]" and name == "allowedips" and key:
-            peers[key] = _networks(value)
-    return peers, port
+    """Peers and ListenPort of the installed config, read as `import` reads a wg-quick config; none from
+    one it cannot read (then there is nothing to compare the running device with)."""
+    if not lines:
+        return {}, None
+    try:
+        config = parse_wg_config("\n".join(lines), Path("installed.conf"))
+    except ConfigError:
+        return {}, None
+    return {p.public_key: tuple(sorted(map(str, p.allowed_ips))) for p in config.peers}, config.listen_port
 
 
 def sections(text: str) -> tuple[list[str], list[str], list[str]]:
