@@ -17,6 +17,7 @@ vpn = WireGuardVpn(
         ssh_private_key=conf.ssh_private_key,
         ssh_private_key_password=conf.ssh_private_key_password,
         key_rotations=conf.key_rotations,
+        preshared_key_rotations=conf.preshared_key_rotations,
         key_seed=conf.key_seed,
         # what each SSH-managed host runs, read now: a host that drifted gets its repair in this up
         drift_markers=read_markers(conf.vpn, conf.stack, conf.ssh_access),

@@ -18,7 +18,7 @@ from operator import itemgetter
 
 import pulumi
 
-from wgsites.keys import derive_private_key, key_label, public_key_of
+from wgsites.keys import derive_preshared_key, derive_private_key, key_label, preshared_key_label, public_key_of
 
 
 @dataclass(frozen=True)
@@ -48,3 +48,11 @@ def derived_keys(seed: pulumi.Input[str], nodes: Mapping[str, str], rotations: M
     public = pulumi.Output.unsecret(private.apply(lambda keys: {node: public_key_of(key) for node, key in keys.items()}))
     pairs = {node: NodeKey(private.apply(itemgetter(node)), public.apply(itemgetter(node))) for node in nodes}
     return DerivedKeys(private=private, public=public, nodes=pairs)
+
+
+def derived_preshared_keys(
+    seed: pulumi.Input[str], spokes: Mapping[str, str], rotations: Mapping[str, int | str]
+) -> pulumi.Output[dict[str, str]]:
+    """The preshared key of each hub-spoke pair of SPOKES (spoke -> its first name), one map, secret."""
+    labels = {spoke: preshared_key_label(first, rotations.get(spoke, 0)) for spoke, first in spokes.items()}
+    return pulumi.Output.secret(seed).apply(lambda s: {spoke: derive_preshared_key(s, label) for spoke, label in labels.items()})

@@ -38,6 +38,7 @@ class Settings:
     region: str | None  # only an aws hub needs it
     ssh_private_key: pulumi.Output[str] | None  # None: pulumi-command uses the SSH agent
     key_rotations: Mapping[str, int | str] = field(default_factory=dict)
+    preshared_key_rotations: Mapping[str, int | str] = field(default_factory=dict)  # spoke -> rotation of its PSK
     key_seed: pulumi.Output[str] | None = None  # secret; None when no node's key is made by Pulumi
     ssh_private_key_password: pulumi.Output[str] | None = None  # secret; the passphrase of ssh_private_key
     # the drift check's way in (the same key, as plain values for OpenSSH); None: no check this run
@@ -74,14 +75,52 @@ def _key_rotations(raw: Any, vpn: Vpn) -> dict[str, int | str]:
     return dict(raw)
 
 
+def _preshared_key_rotations(raw: Any, vpn: Vpn) -> dict[str, int | str]:
+    """`wgsites:presharedKeyRotations`, read as keyRotations is: spoke -> a number (or text) to raise."""
+    key = "wgsites:presharedKeyRotations"
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError([f"{key}: {raw!r} is not a mapping; write it as `spoke-name: 1` lines"])
+    allowed = [s.name for s in vpn.preshared_spokes]
+    errors = []
+    for name, value in raw.items():
+        if name not in allowed:
+            node = next((n for n in vpn.nodes if n.name == name), None)
+            if node is None:
+                why = "is not a node of wgsites:vpn"
+            elif node is vpn.hub:
+                why = "is the hub; a preshared key belongs to a hub-spoke pair, so name the spoke"
+            else:
+                why = "has no preshared key (set presharedKey: true on it, or wgsites:vpn.presharedKey: true)"
+            errors.append(f"{key}.{name}: {why}; rotate only {', '.join(allowed) or 'no spoke in this stack'}")
+        elif isinstance(value, bool) or not isinstance(value, int | str):
+            errors.append(
+                f"{key}.{name}: {value!r} is not a number or a string; raise it (1, 2, ...) to make a new preshared key"
+            )
+    if errors:
+        raise ConfigError(errors)
+    return dict(raw)
+
+
+def seed_users(vpn: Vpn) -> str:
+    """What the seed makes in VPN, for messages: '' when nothing (then no seed is needed)."""
+    parts = []
+    if nodes := own_key_nodes(vpn):
+        parts.append(f"the keys of {', '.join(nodes)}")
+    if spokes := vpn.preshared_spokes:
+        parts.append(f"the preshared keys of {', '.join(s.name for s in spokes)}")
+    return " and ".join(parts)
+
+
 def check_key_seed(value: str | None, vpn: Vpn, stack: str, secret: bool = True) -> list[str]:
-    """Problems with the seed the keys of own_key_nodes(vpn) are derived from; never shows the value."""
-    nodes = own_key_nodes(vpn)
-    if not nodes:
+    """Problems with the seed the keys of own_key_nodes(vpn) and the preshared keys are derived from;
+    never shows the value."""
+    made = seed_users(vpn)
+    if not made:
         return []
-    who = ", ".join(nodes)
     if value is None:
-        return [f"{KEY_SEED}: missing; the keys of {who} are derived from it; set it once for this stack: {NEW_SEED_COMMAND}"]
+        return [f"{KEY_SEED}: missing; {made} are derived from it; set it once for this stack: {NEW_SEED_COMMAND}"]
     try:
         seed_bytes(value)
     except ValueError as exc:
@@ -91,7 +130,7 @@ def check_key_seed(value: str | None, vpn: Vpn, stack: str, secret: bool = True)
         ]
     if not secret:
         return [
-            f"{KEY_SEED}: stored in plain text in Pulumi.{stack}.yaml, where it gives away the keys of {who}; "
+            f"{KEY_SEED}: stored in plain text in Pulumi.{stack}.yaml, where it gives away {made}; "
             f"set a new one as a secret: {NEW_SEED_COMMAND}"
         ]
     return []
@@ -104,7 +143,7 @@ def key_seed(vpn: Vpn, stack: str) -> pulumi.Output[str] | None:
     errors = check_key_seed(value, vpn, stack, secret=pulumi.runtime.is_config_secret(KEY_SEED))
     if errors:
         raise ConfigError(errors)
-    return pulumi.Output.secret(value) if value is not None and own_key_nodes(vpn) else None
+    return pulumi.Output.secret(value) if value is not None and seed_users(vpn) else None
 
 
 def _ssh_private_key(config: pulumi.Config) -> tuple[pulumi.Output[str] | None, str | None]:
@@ -174,6 +213,7 @@ def load() -> Settings:
             raise ConfigError([f"wgsites:vpn: missing; describe the VPN under `config: wgsites:vpn:` in Pulumi.{stack}.yaml"])
         vpn = parse_vpn(raw)
         rotations = _key_rotations(config.get_object("keyRotations"), vpn)
+        psk_rotations = _preshared_key_rotations(config.get_object("presharedKeyRotations"), vpn)
         seed = key_seed(vpn, stack)
         region = None  # WireGuardVpn refuses an aws hub without one, before any resource
         if vpn.hub.kind == "aws":
@@ -193,6 +233,7 @@ def load() -> Settings:
         region=region,
         ssh_private_key=ssh_key,
         key_rotations=rotations,
+        preshared_key_rotations=psk_rotations,
         key_seed=seed,
         ssh_private_key_password=key_password,
         ssh_access=access,

@@ -93,6 +93,11 @@ class SshHostArgs:
     # be read this time, so the repair command stays as the state has it
     repair: str
     repair_known: bool = True
+    # the node's preshared keys (render_preshared_keys' text, a secret) and the install script's
+    # `preshared-keys` / `forget-preshared-keys` actions; None: the node has no preshared key
+    preshared_keys: pulumi.Input[str] | None = None
+    preshared_keys_install: str | None = None
+    preshared_keys_forget: str | None = None
 
 
 class SshHost(pulumi.ComponentResource):
@@ -105,6 +110,7 @@ class SshHost(pulumi.ComponentResource):
 
     install_command: remote.Command
     repair_command: remote.Command
+    preshared_keys_command: remote.Command | None
 
     def __init__(self, name: str, args: SshHostArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("wgsites:ssh_host:SshHost", name, None, opts)
@@ -137,4 +143,21 @@ class SshHost(pulumi.ComponentResource):
                 _QUIET,
             ),
         )
+        # `<name>-psk` keeps the preshared keys apart from the config: they travel as a secret on stdin
+        # (the preview shows [secret], the config's diff stays readable), after the install, and each end
+        # of a pair gets its new key in the same `up` (a running session keeps its keys until its next
+        # handshake, so both ends change well inside one rekey interval)
+        self.preshared_keys_command = None
+        if args.preshared_keys is not None:
+            self.preshared_keys_command = remote.Command(
+                f"{name}-psk",
+                connection=args.connection,
+                create=args.preshared_keys_install,
+                update=args.preshared_keys_install,
+                delete=args.preshared_keys_forget,
+                stdin=pulumi.Output.secret(args.preshared_keys),
+                logging="none",
+                add_previous_output_in_env=False,
+                opts=pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=self, depends_on=[self.install_command]), _QUIET),
+            )
         self.register_outputs({})

@@ -29,12 +29,13 @@ from wgsites.render import (
     install_command,
     render_gateway_bundle,
     render_install_script,
+    render_preshared_keys,
     render_user_data,
     render_wg_quick,
 )
 
 from .aws_gateway import AwsGateway, AwsGatewayArgs, gateway_subnet
-from .keys import derived_keys
+from .keys import derived_keys, derived_preshared_keys
 from .roaming_peer import RoamingPeer, RoamingPeerArgs
 from .settings import check_key_seed, own_key_nodes
 from .ssh_host import HostKey, HostKeyArgs, SshHost, SshHostArgs, ssh_connection
@@ -48,6 +49,8 @@ class WireGuardVpnArgs:
     ssh_private_key: pulumi.Input[str] | None = None  # for every SSH host; None: the SSH agent
     ssh_private_key_password: pulumi.Input[str] | None = None  # secret; the passphrase of ssh_private_key
     key_rotations: Mapping[str, int | str] = field(default_factory=dict)  # raise one to re-key that node
+    # raise one (spoke -> number) to give that spoke's pair with the hub a new preshared key
+    preshared_key_rotations: Mapping[str, int | str] = field(default_factory=dict)
     # what the aws hub's and roaming peers' keys are derived from (base64, 32-64 bytes);
     # the stack's secret wgsites:keySeed, as settings.load() read and checked it; None when no node needs it
     key_seed: pulumi.Input[str] | None = None
@@ -157,26 +160,45 @@ class WireGuardVpn(pulumi.ComponentResource):
 
         # 3. spokes' configs, then pushes and deliveries. A spoke's config names the hub alone, so every
         # spoke's waits for the same keys: rendered together, two Outputs for all (secret: those holding
-        # their own key; plain: pushed configs and bring-your-own-key devices), one per spoke to hand out
-        keyed = [s.name for s in vpn.spokes if s.name in derived.nodes]
-        plain = [s.name for s in vpn.spokes if s.name not in derived.nodes]
+        # their own key or a preshared key inline; plain: pushed configs and bring-your-own-key devices),
+        # one per spoke to hand out
+        # preshared keys, derived like the keys from the spoke's first name (a rename keeps its pair's key)
+        paired = {s.name: s.first_name for s in vpn.preshared_spokes}
+        preshared = derived_preshared_keys(seed, paired, args.preshared_key_rotations) if paired else None
+        inline = {s.name for s in vpn.preshared_spokes if s.delivery == "file"}  # a device's: in its config
+        keyed = [s.name for s in vpn.spokes if s.name in derived.nodes or s.name in inline]
+        plain = [s.name for s in vpn.spokes if s.name not in keyed]
         hub_key = self.public_keys[hub.name]
 
-        def render_spokes(names: list[str], private: pulumi.Input[dict[str, str]]) -> pulumi.Output[dict[str, str]]:
-            return pulumi.Output.all(hub_key, endpoint, private).apply(
-                lambda a: {
-                    n: render_wg_quick(vpn, n, stack, KeyRing({hub.name: a[0]}, {n: a[2][n]} if n in a[2] else {}), a[1])
-                    for n in names
-                }
-            )
+        def render_spokes(
+            names: list[str], private: pulumi.Input[dict[str, str]], psks: pulumi.Input[dict[str, str]]
+        ) -> pulumi.Output[dict[str, str]]:
+            def one(n: str, a: list) -> str:
+                own = {n: a[2][n]} if n in a[2] else {}
+                pair = {n: a[3][n]} if n in a[3] and n in inline else {}
+                return render_wg_quick(vpn, n, stack, KeyRing({hub.name: a[0]}, own, pair), a[1])
+
+            return pulumi.Output.all(hub_key, endpoint, private, psks).apply(lambda a: {n: one(n, a) for n in names})
 
         spoke_configs = {}
         if keyed:
-            spoke_configs.update(dict.fromkeys(keyed, render_spokes(keyed, derived.private)))
+            spoke_configs.update(dict.fromkeys(keyed, render_spokes(keyed, derived.private, preshared or {})))
         if plain:
-            spoke_configs.update(dict.fromkeys(plain, render_spokes(plain, {})))
+            spoke_configs.update(dict.fromkeys(plain, render_spokes(plain, {}, {})))
         for spoke in vpn.spokes:
             self.configs[spoke.name] = spoke_configs[spoke.name].apply(itemgetter(spoke.name))
+        # each SSH host's preshared keys (its pairs' public keys and keys), a secret for its `<node>-psk` command
+        psk_stores: dict[str, pulumi.Output[str]] = {}
+        for n in ssh_nodes if preshared is not None else ():
+            ends = [s.name for s in vpn.preshared_spokes] if n.name == hub.name else [hub.name]
+            if n.name != hub.name and n.name not in paired:
+                continue
+            node_name = n.name
+
+            def store(a: list, node_name: str = node_name) -> str:
+                return render_preshared_keys(vpn, node_name, stack, KeyRing(a[0], preshared=a[1]))
+
+            psk_stores[n.name] = pulumi.Output.secret(pulumi.Output.all(keys_of(ends), preshared).apply(store))
         self.hosts = {
             n.name: SshHost(
                 f"{name}-{n.name}",
@@ -188,6 +210,9 @@ class WireGuardVpn(pulumi.ComponentResource):
                     key=self.host_keys[n.name],
                     repair=script(n, "repair", args.drift_markers.get(n.name, "")),
                     repair_known=n.name in args.drift_markers,
+                    preshared_keys=psk_stores.get(n.name),
+                    preshared_keys_install=script(n, "preshared-keys") if n.name in psk_stores else None,
+                    preshared_keys_forget=script(n, "forget-preshared-keys") if n.name in psk_stores else None,
                 ),
                 node_opts(n),
             )

@@ -43,7 +43,15 @@ def local_keys(vpn: Vpn, out: Path) -> KeyRing:
             key = generate_private_key()
         private[node.name] = key
         public[node.name] = public_key_of(key)
-    return KeyRing(public=public, private=private)
+    preshared = {}
+    for spoke in vpn.preshared_spokes:  # a pair's key, kept with its spoke (`pulumi up` derives them instead)
+        path = out / spoke.name / "preshared.key"
+        key = path.read_text().strip() if path.exists() else ""
+        if not is_valid_key(key):
+            key = generate_private_key()  # 32 random bytes, as `wg genpsk` makes them
+            write_private_file(path, key + "\n", 0o600)
+        preshared[spoke.name] = key
+    return KeyRing(public=public, private=private, preshared=preshared)
 
 
 def local_bundle_key(vpn: Vpn, out: Path) -> SigningKey | None:

@@ -216,6 +216,7 @@ def _spoke(r: Reader, path: str, value: Any, kind: str) -> Spoke | None:
         file=get("file", _file(r)),
         uplink=get("uplink", lambda p, v: _uplink(r, p, v)),
         aliases=get("aliases", lambda p, v: _aliases(r, p, v)),
+        preshared_key=get("presharedKey", r.boolean),
     )
     if fields["public_key"] and fields["ssh"]:
         r.errors.append(
@@ -228,7 +229,7 @@ def _spoke(r: Reader, path: str, value: Any, kind: str) -> Spoke | None:
             r.fail(f"{path}.dns[{i}]", fields["dns"][i], fix)
     if fields["dns"] is not None:
         fields["dns"] = tuple(s for s in servers if s is not None)  # rebuilt from the parsed form
-    optional = ("endpoint", "listen_port", "public_key", "ssh", "file")
+    optional = ("endpoint", "listen_port", "public_key", "ssh", "file", "preshared_key")
     if any(v is None for k, v in fields.items() if k not in optional):
         return None
     if fields["endpoint"] and fields["listen_port"] is None:
@@ -276,6 +277,7 @@ def parse_vpn(raw: Any, path: str = CONFIG_KEY) -> Vpn:
     r.unknown_keys(obj, path, names(VPN))
     network = r.get(obj, path, "network", r.network, default_of(VPN, "network"))
     port = r.get(obj, path, "listenPort", r.integer(1, 65535), default_of(VPN, "listenPort"))
+    preshared = r.get(obj, path, "presharedKey", r.boolean, default_of(VPN, "presharedKey"))
     hub = r.get(obj, path, "hub", lambda p, v: _hub(r, p, v, port or DEFAULT_LISTEN_PORT))
     spokes = [
         _spoke(r, f"{path}.{key}[{i}]", item, kind)
@@ -286,9 +288,9 @@ def parse_vpn(raw: Any, path: str = CONFIG_KEY) -> Vpn:
         _forward_rule(r, f"{path}.forwardRules[{i}]", item)
         for i, item in enumerate(_list(r, f"{path}.forwardRules", obj.get("forwardRules") or []))
     ]
-    if r.errors or network is None or hub is None or None in spokes or None in rules:
+    if r.errors or network is None or hub is None or None in spokes or None in rules or preshared is None:
         raise ConfigError(r.errors)
-    vpn = Vpn(network=network, hub=hub, spokes=tuple(spokes), forward_rules=tuple(rules))
+    vpn = Vpn(network=network, hub=hub, spokes=tuple(spokes), forward_rules=tuple(rules), preshared_key=preshared)
     errors = check_vpn(vpn, path)
     if errors:
         raise ConfigError(errors)

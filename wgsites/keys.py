@@ -141,3 +141,25 @@ def derive_private_key(seed: str, label: str) -> str:
         encoder=nacl.encoding.RawEncoder,
     )
     return base64.b64encode(clamp(digest)).decode()
+
+
+PRESHARED_KEY_PERSON = b"wgsites-psk"  # its own personalization: a preshared key is never a private key
+
+
+def preshared_key_label(spoke: str, rotation: int | str = 0) -> str:
+    """What the preshared key of the pair hub-SPOKE is derived from: the spoke's first name and its rotation
+    (`wgsites:presharedKeyRotations`, default 0). The hub is not in it: a hub has one pair per spoke."""
+    return f"psk/{spoke}/{rotation}"
+
+
+def derive_preshared_key(seed: str, label: str) -> str:
+    """The preshared key for LABEL (see preshared_key_label) under SEED: keyed BLAKE2b, 32 bytes, not clamped
+    (a preshared key is any 32 bytes, as `wg genpsk` makes them)."""
+    digest = nacl.hash.blake2b(
+        label.encode("utf-8"),
+        key=seed_bytes(seed),
+        digest_size=32,
+        person=PRESHARED_KEY_PERSON,
+        encoder=nacl.encoding.RawEncoder,
+    )
+    return base64.b64encode(digest).decode()

@@ -160,6 +160,7 @@ class Spoke:
     file: str | None = None  # local path the Pulumi layer writes the config to (0600)
     uplink: Uplink = Uplink()
     aliases: tuple[str, ...] = ()  # the names it had before, oldest first (a rename keeps its resources)
+    preshared_key: bool | None = None  # a preshared key with the hub; None: the stack's (Vpn.preshared_key)
 
     @property
     def first_name(self) -> str:
@@ -190,6 +191,16 @@ class Vpn:
     hub: Hub
     spokes: tuple[Spoke, ...] = ()
     forward_rules: tuple[ForwardRule, ...] = ()
+    preshared_key: bool = False  # every hub-spoke pair gets a preshared key, unless a spoke says otherwise
+
+    def has_preshared_key(self, spoke: Spoke) -> bool:
+        """Whether the pair hub-SPOKE uses a preshared key: the spoke's own setting, else the stack's."""
+        return self.preshared_key if spoke.preshared_key is None else spoke.preshared_key
+
+    @functools.cached_property
+    def preshared_spokes(self) -> tuple[Spoke, ...]:
+        """The spokes whose pair with the hub has a preshared key (derived from wgsites:keySeed)."""
+        return tuple(s for s in self.spokes if self.has_preshared_key(s))
 
     @property
     def nodes(self) -> tuple[Hub | Spoke, ...]:

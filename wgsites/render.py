@@ -96,6 +96,9 @@ class KeyRing:
 
     public: Mapping[str, str]
     private: Mapping[str, str] = field(default_factory=dict)
+    # preshared keys, by the spoke of each hub-spoke pair: inline only in a device's config; a managed
+    # host receives its own apart from its config (render_preshared_keys)
+    preshared: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,19 @@ def key_hook() -> Hook:
     return Hook("PostUp", "wg set %i private-key /etc/wireguard/%i.key")
 
 
+PRESHARED_KEYS_PATH = "/etc/wireguard/{interface}.psk"  # `PUBLICKEY PRESHAREDKEY` lines, 0600
+
+
+def preshared_key_hook() -> Hook:
+    """A managed node's preshared keys stay in their own 0600 file (delivered apart from the config, as a
+    secret), loaded at `wg-quick up` through a pipe: no key in the config, none on a command line."""
+    store = PRESHARED_KEYS_PATH.format(interface="%i")
+    return Hook(
+        "PostUp",
+        f'test ! -f {store} || while read -r p k; do wg set %i peer "$p" preshared-key <(echo "$k"); done <{store}',
+    )
+
+
 def firewall_hooks(interface: str) -> tuple[Hook, Hook]:
     """Load the node's nftables table with the interface, remove it with it."""
     return Hook("PostUp", "nft -f /etc/wireguard/%i.nft"), Hook("PreDown", f"nft delete table inet {nft_table(interface)}")
@@ -121,7 +137,7 @@ def firewall_hooks(interface: str) -> tuple[Hook, Hook]:
 
 def allowed_hooks(interface: str) -> tuple[Hook, ...]:
     """Every hook a config wgsites renders for INTERFACE may hold: the install script accepts no other."""
-    return (key_hook(), *firewall_hooks(interface))
+    return (key_hook(), preshared_key_hook(), *firewall_hooks(interface))
 
 
 def _forward_rules(vpn: Vpn, name: str) -> tuple:
@@ -200,6 +216,16 @@ def render_wg_quick(
     # files a hook would load are installed by no one there
     device = node.delivery == "file"
     hooks = [] if private_key or device else [key_hook()]
+    paired = preshared_peers(vpn, name)
+    if paired and not device:
+        hooks.append(preshared_key_hook())
+    preshared = {}
+    if device:  # the apps take it inline only; the config is a secret like the key it holds
+        for peer in paired:
+            value = keys.preshared.get(pair_spoke(vpn, name, peer))
+            if value is None or not is_valid_key(value):
+                raise UnsafeValueError(f"the preshared key of {name} with {peer} is missing or not a key; refusing to render")
+            preshared[peer] = value
     if has_firewall(vpn, name):
         hooks += firewall_hooks(plan.interface)
     peers = [
@@ -209,6 +235,7 @@ def render_wg_quick(
             "allowed_ips": [str(n) for n in entry.allowed_ips],
             "endpoint": entry.endpoint,
             "keepalive": entry.keepalive,
+            "preshared_key": preshared.get(entry.name),
         }
         for entry in plan.peers
     ]
@@ -227,6 +254,37 @@ def render_wg_quick(
     )
 
 
+def preshared_peers(vpn: Vpn, name: str) -> tuple[str, ...]:
+    """The nodes NAME shares a preshared key with: the hub's spokes that have one, or a spoke's hub."""
+    if name == vpn.hub.name:
+        return tuple(s.name for s in vpn.preshared_spokes)
+    return (vpn.hub.name,) if vpn.has_preshared_key(vpn.node(name)) else ()
+
+
+def pair_spoke(vpn: Vpn, name: str, peer: str) -> str:
+    """The spoke of the pair NAME-PEER (one of them is the hub): what its preshared key is filed under."""
+    return peer if name == vpn.hub.name else name
+
+
+def render_preshared_keys(vpn: Vpn, name: str, stack: str, keys: KeyRing) -> str | None:
+    """What a managed node's preshared-key store holds (the install script's `preshared-keys` action reads it
+    on stdin): one `PUBLICKEY PRESHAREDKEY` line per pair; None when the node has none."""
+    peers = preshared_peers(vpn, name)
+    if not peers:
+        return None
+    pairs = []
+    for peer in peers:
+        public, preshared = keys.public[peer], keys.preshared.get(pair_spoke(vpn, name, peer), "")
+        if not is_valid_key(public) or not is_valid_key(preshared):
+            raise UnsafeValueError(f"the keys of {name}'s pair with {peer} are not WireGuard keys; refusing to render")
+        pairs.append((peer, public, preshared))
+    node = vpn.node(name)
+    return _render("preshared-keys.j2", name=name, stack=stack, interface=node.interface, pairs=pairs, end=PRESHARED_KEYS_END)
+
+
+PRESHARED_KEYS_END = "# end of the wgsites preshared keys"
+
+
 def render_install_script(vpn: Vpn, name: str, stack: str, systemctl_seconds: int = SYSTEMCTL_SECONDS) -> str:
     """The script that installs a config read on stdin (see its header); SYSTEMCTL_SECONDS bounds each
     systemctl call in it (the lab shortens it to keep its tests short)."""
@@ -242,6 +300,7 @@ def render_install_script(vpn: Vpn, name: str, stack: str, systemctl_seconds: in
         nft_table=nft_table(node.interface),
         allowed_hooks=allowed_hooks(node.interface),
         rendered_end=RENDERED_END,
+        preshared_keys_end=PRESHARED_KEYS_END,
         install_path=INSTALL_PATH.format(interface=node.interface),
         nft=render_nftables(vpn, name, stack) or "",
         sysctl=render_sysctl(vpn, name, stack) or "",
@@ -264,7 +323,8 @@ def install_command(
     The script travels in the command line (no secret in it); the config goes on stdin. SCRIPT is
     render_install_script's, when the caller has it already (one node's commands share it).
     """
-    assert action in ("install", "public-key", "remove", "reresolve", "state", "repair")
+    actions = ("install", "public-key", "remove", "reresolve", "state", "repair", "preshared-keys", "forget-preshared-keys")
+    assert action in actions
     script = script if script is not None else render_install_script(vpn, name, stack, systemctl_seconds)
     command = f"bash -c {shlex.quote(script)} wgsites-install {action}"
     if argument is not None:
@@ -334,6 +394,8 @@ def render_node(
     files = [HostFile(f"{iface}.conf", render_wg_quick(vpn, name, stack, keys, hub_endpoint), 0o600)]
     if name in keys.private:
         files.append(HostFile(f"{iface}.key", keys.private[name] + "\n", 0o600))
+    if node.delivery == "ssh" and (store := render_preshared_keys(vpn, name, stack, keys)):
+        files.append(HostFile(f"{iface}.psk", store, 0o600))  # the install script's preshared-keys reads it
     script = None
     if node.delivery != "file":  # installed by the install script (over SSH, or by the aws gateway's sync)
         script = render_install_script(vpn, name, stack)

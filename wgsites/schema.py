@@ -24,6 +24,7 @@ from .model import (
     Tunnel,
     Uplink,
     UplinkType,
+    Vpn,
     choices,
     default,
 )
@@ -148,6 +149,13 @@ VPN = (
         f"`action` defaults to `{default(ForwardRule, 'action')}`; loaded in PostUp, removed in PreDown",
         (),
     ),
+    Key(
+        "presharedKey",
+        "bool",
+        "a preshared key (WireGuard's `PresharedKey`, post-quantum hardening) for every hub-spoke pair, derived "
+        "from `wgsites:keySeed`; a spoke's own `presharedKey` overrides it (docs: README, Preshared keys)",
+        default(Vpn, "preshared_key"),
+    ),
 )
 
 HUB = (
@@ -238,6 +246,13 @@ SPOKE = (
     ),
     Key("file", "path ending `.conf`", "also write the config (with its key, 0600) to this local path", None, only="peers"),
     Key("aliases", "list of names", "as for the hub", ()),
+    Key(
+        "presharedKey",
+        "bool",
+        "a preshared key for this spoke's pair with the hub (`true`), or none (`false`)",
+        default(Spoke, "preshared_key"),
+        shown="`wgsites:vpn.presharedKey`",
+    ),
 )
 
 # The keys beside `wgsites:vpn` in the stack file (scalars and secrets; the program reads them, check validates them).
@@ -245,9 +260,15 @@ STACK = (
     Key(
         "wgsites:keySeed",
         "secret, base64 of 32-64 random bytes",
-        "the keys of an AWS hub and of roaming devices are derived from it; required when the stack has such nodes",
+        "the keys of an AWS hub and of roaming devices, and every preshared key, are derived from it; required when "
+        "the stack has such nodes or preshared keys",
     ),
     Key("wgsites:keyRotations", "object `node: number`", "raise a node's number to give it (alone) a new derived key"),
+    Key(
+        "wgsites:presharedKeyRotations",
+        "object `spoke: number`",
+        "raise a spoke's number to give its pair with the hub a new preshared key (both ends in one `up`)",
+    ),
     Key("wgsites:sshPrivateKeyPath", "path", "SSH key for the hosts managed over SSH (default: the SSH agent)"),
     Key("wgsites:sshPrivateKey", "secret", "the same key as a secret value; wins over the path"),
     Key("wgsites:sshPrivateKeyPassword", "secret", "the passphrase of that key, if it has one (only with a key)"),

@@ -21,7 +21,30 @@ CASES = [
     (BASE, "network", ..., f"{P}.network: missing; set the VPN network, e.g. network: 10.10.11.0/24"),
     (BASE, "listenPort", 70000, f"{P}.listenPort: 70000 is not a whole number from 1 to 65535; use one in that range"),
     (BASE, "listenPort", "51000", f"{P}.listenPort: '51000' is not a whole number from 1 to 65535; use one in that range"),
-    (BASE, "colour", "blue", f"{P}.colour: unknown key; use one of: forwardRules, hub, listenPort, network, peers, sites"),
+    (
+        BASE,
+        "colour",
+        "blue",
+        f"{P}.colour: unknown key; use one of: forwardRules, hub, listenPort, network, peers, presharedKey, sites",
+    ),
+    (BASE, "presharedKey", "yes", f"{P}.presharedKey: 'yes' is not true or false; write true or false"),
+    (BASE, "presharedKey", 1, f"{P}.presharedKey: 1 is not true or false; write true or false"),
+    (BASE, "sites.0.presharedKey", "on", f"{P}.sites[0].presharedKey: 'on' is not true or false; write true or false"),
+    (BASE, "peers.0.presharedKey", [True], f"{P}.peers[0].presharedKey: [True] is not true or false; write true or false"),
+    (
+        AWS,
+        "presharedKey",
+        True,
+        f"{P}.presharedKey: true with an aws hub, whose gateway cannot receive preshared keys yet (only hubs of kind "
+        "ssh can); remove presharedKey, or use a hub of kind ssh",
+    ),
+    (
+        AWS,
+        "peers.0.presharedKey",
+        True,
+        f"{P}.peers[0].presharedKey: true with an aws hub, whose gateway cannot receive preshared keys yet (only hubs "
+        "of kind ssh can); remove presharedKey, or use a hub of kind ssh",
+    ),
     (BASE, "hub.kind", "gcp", f"{P}.hub.kind: 'gcp' is not one of aws, ssh; use one of them"),
     (
         BASE,
