@@ -76,7 +76,10 @@ def with_dns(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def base(stack: str) -> dict[str, Any]:
-    return with_dns(read_stack_document(stack_file(stack))["config"][CONFIG_KEY])
+    raw = with_dns(read_stack_document(stack_file(stack))["config"][CONFIG_KEY])
+    if raw["hub"]["kind"] == "ssh":  # with preshared keys: their store and hook are rendered (and attacked) too
+        raw["presharedKey"] = True
+    return raw
 
 
 def string_paths(obj: Any, path: tuple = ()) -> list[tuple]:
