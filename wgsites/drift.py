@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .importer import parse_wg_config
@@ -44,6 +44,10 @@ class HostState:
     device: Device | None  # None: the interface is down
     config: dict[str, tuple[str, ...]]  # the installed config's peers: public key -> AllowedIPs
     config_port: int | None
+    # each running peer's preshared key against the host's store, as the host compared them (never the
+    # keys): ok, none (neither has one), missing, other, extra (running, the store has none); {} when the
+    # host keeps no store (no preshared keys, or an install script before them)
+    preshared: dict[str, str] = field(default_factory=dict)
 
 
 def short(key: str) -> str:
@@ -87,22 +91,30 @@ def _config(lines: list[str]) -> tuple[dict[str, tuple[str, ...]], int | None]:
     return {p.public_key: tuple(sorted(map(str, p.allowed_ips))) for p in config.peers}, config.listen_port
 
 
-def sections(text: str) -> tuple[list[str], list[str], list[str]]:
-    """The `state` action's output in its three parts: records, `[dump]`, `[config]`."""
+def sections(text: str) -> tuple[list[str], list[str], list[str], list[str]]:
+    """The `state` action's output in its parts: records, `[dump]`, `[psk]` (newer scripts), `[config]`."""
     head: list[str] = []
-    parts = {"[dump]": [], "[config]": []}
+    parts = {"[dump]": [], "[psk]": [], "[config]": []}
     part = head
     for line in text.splitlines():
-        if line in parts:
+        if line in parts and part is not parts["[config]"]:
             part = parts[line]
         else:
             part.append(line)
-    return head, parts["[dump]"], parts["[config]"]
+    return head, parts["[dump]"], parts["[psk]"], parts["[config]"]
+
+
+PRESHARED_STATES = ("ok", "none", "missing", "other", "extra")
+
+
+def _preshared(lines: list[str]) -> dict[str, str]:
+    pairs = (line.split(" ") for line in lines)
+    return {p[0]: p[1] for p in pairs if len(p) == 2 and is_valid_key(p[0]) and p[1] in PRESHARED_STATES}
 
 
 def parse_state(text: str, where: str | Path = "the host") -> HostState:
     """The `state` action's output; ConfigError when it is not that (an old install script, a broken host)."""
-    head, dump, config = sections(text)
+    head, dump, preshared, config = sections(text)
     records = dict(line.split(" ", 1) for line in head if " " in line)
     if not {"installed", "owner", "key", "repaired"} <= set(records) or "[config]" not in text.splitlines():
         raise ConfigError([f"{where}: its install script printed no state; the next `pulumi up` updates it"])
@@ -117,6 +129,7 @@ def parse_state(text: str, where: str | Path = "the host") -> HostState:
         device=_device(dump),
         config=peers,
         config_port=port,
+        preshared=_preshared(preshared),
     )
 
 
@@ -142,6 +155,14 @@ def findings(state: HostState, owner: str, interface: str) -> list[str]:
         if device.peers[key] != state.config[key]:
             running, wanted = ", ".join(device.peers[key]) or "none", ", ".join(state.config[key])
             found.append(f"peer {short(key)} has AllowedIPs {running}, the stack says {wanted}")
+    said = {
+        "missing": "runs no preshared key, the stack gives it one",
+        "other": "runs another preshared key than the stack's",
+        "extra": "runs a preshared key the stack does not give it",
+    }
+    for key in sorted(set(state.config) & set(state.preshared)):
+        if state.preshared[key] in said:
+            found.append(f"peer {short(key)} {said[state.preshared[key]]}")
     return found
 
 

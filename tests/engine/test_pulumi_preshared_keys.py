@@ -116,15 +116,15 @@ def test_preshared_keys_turned_on_then_rotated_under_ping(capsys):
         # the new key, put back the same way, handshakes at once
         config = beta.run(["wg", "showconf", "wgB"]).stdout
         assert f"PresharedKey = {second}" in config
-        beta.write_file("/run/psk-old.conf", config.replace(second, first), 0o600)
-        beta.write_file("/run/psk-new.conf", config, 0o600)
-        beta.run(["wg", "setconf", "wgB", "/run/psk-old.conf"])
+        beta.write_file("/etc/wireguard/psk-old.conf", config.replace(second, first), 0o600)
+        beta.write_file("/etc/wireguard/psk-new.conf", config, 0o600)
+        beta.run(["wg", "setconf", "wgB", "/etc/wireguard/psk-old.conf"])
         refused = beta.run(["ping", "-c", "8", "-i", "1", "-W", "1", hub_address], check=False)
         assert refused.returncode != 0, refused.stdout
         shakes = beta.run(["wg", "show", "wgB", "latest-handshakes"]).stdout.split()
         assert shakes == [keys["alpha"], "0"], shakes
-        beta.run(["wg", "setconf", "wgB", "/run/psk-new.conf"])
-        beta.run(["rm", "-f", "/run/psk-old.conf", "/run/psk-new.conf"])
+        beta.run(["wg", "setconf", "wgB", "/etc/wireguard/psk-new.conf"])
+        beta.run(["rm", "-f", "/etc/wireguard/psk-old.conf", "/etc/wireguard/psk-new.conf"])
         assert beta.run(["ping", "-c", "1", "-w", "20", hub_address], check=False).returncode == 0
 
         assert not leaks(pl, [first, second]), leaks(pl, [first, second])

@@ -18,8 +18,9 @@ import pytest
 from lab.netns import Lab
 from tests.lab.test_install_script import HUB_VPN, IFACE, LAB_ADDRESS, STACK, World, pings, script, wg
 from wgsites.config import parse_vpn
+from wgsites.drift import findings, marker, parse_state
 from wgsites.keys import generate_private_key
-from wgsites.render import KeyRing, render_preshared_keys, render_wg_quick
+from wgsites.render import KeyRing, install_command, render_preshared_keys, render_wg_quick
 
 PSK = f"/etc/wireguard/{IFACE}.psk"
 
@@ -120,6 +121,26 @@ def test_keys_set_live_kept_by_the_reload_and_loaded_at_up(world: World) -> None
     assert pings(s1, HUB_VPN)
     # the same keys again change nothing
     assert "unchanged" in set_keys(world, "hub", key).stderr
+    # drift: a key dropped or changed by hand is named by `state` (never shown) and put back by `repair`
+    for by_hand, finding in (
+        ("/dev/null", "runs no preshared key, the stack gives it one"),
+        (None, "runs another preshared key than the stack's"),
+    ):
+        if by_hand is None:
+            hub.write_file("/etc/wireguard/by-hand.psk", generate_private_key() + "\n", 0o600)
+            by_hand = "/etc/wireguard/by-hand.psk"
+        hub.run(["wg", "set", IFACE, "peer", world.public["s1"], "preshared-key", by_hand])
+        text = script(hub, VPN, "state").stdout
+        assert key not in text
+        found = findings(parse_state(text), f"{STACK}/hub", IFACE)
+        assert found == [f"peer {world.public['s1'][:8]}... {finding}"], found
+        repair = install_command(VPN, "hub", STACK, "repair", argument=marker(parse_state(text), found))
+        fixed = hub.run(repair, check=False, timeout=60)
+        assert fixed.returncode == 0 and key not in fixed.stdout + fixed.stderr, fixed.stderr
+        assert running(world, "hub") == [key], fixed.stderr
+        assert findings(parse_state(script(hub, VPN, "state").stdout), f"{STACK}/hub", IFACE) == []
+    hub.run(["rm", "-f", "/etc/wireguard/by-hand.psk"])
+    assert pings(s1, HUB_VPN)
 
 
 def test_a_new_key_on_one_end_only_is_refused_at_the_next_handshake(world: World) -> None:

@@ -26,7 +26,14 @@ AllowedIPs = 10.10.11.2/32
 
 
 def state(
-    *, key: str = HOST, port: int = 51000, peers: dict[str, str] | None = None, up: bool = True, repaired: str = "-", **records
+    *,
+    key: str = HOST,
+    port: int = 51000,
+    peers: dict[str, str] | None = None,
+    up: bool = True,
+    repaired: str = "-",
+    psk: dict[str, str] | None = None,
+    **records,
 ) -> str:
     peers = {PEER: "10.10.11.2/32"} if peers is None else peers
     head = {"installed": "yes", "owner": OWNER, "key": key, "repaired": repaired, **records}
@@ -34,6 +41,8 @@ def state(
     if up:
         lines.append(f"(hidden)\t{HOST}\t{port}\toff")
         lines += [f"{p}\t(none)\t203.0.113.9:4242\t{ips}\t1733100000\t1000\t2000\toff" for p, ips in peers.items()]
+    if psk is not None:  # the host keeps a preshared-key store: its verdict per running peer
+        lines += ["[psk]", *(f"{p} {verdict}" for p, verdict in psk.items())]
     return "\n".join([*lines, "[config]", CONFIG])
 
 
@@ -61,6 +70,12 @@ def test_a_host_in_sync_has_nothing_to_say():
         (state(key="-"), ["the key file /etc/wireguard/wg0.key is missing"]),
         (state(key=STRANGER), ["wg0 runs another key than its key file's"]),
         (state(up=False), ["wg0 is down"]),
+        (state(psk={PEER: "missing"}), [f"peer {PEER[:8]}... runs no preshared key, the stack gives it one"]),
+        (state(psk={PEER: "other"}), [f"peer {PEER[:8]}... runs another preshared key than the stack's"]),
+        (state(psk={PEER: "extra"}), [f"peer {PEER[:8]}... runs a preshared key the stack does not give it"]),
+        (state(psk={PEER: "ok"}), []),
+        (state(psk={PEER: "none"}), []),
+        (state(psk={PEER: "missing; id"}), []),  # a verdict not of ours is no finding (nor text in the marker)
     ],
 )
 def test_each_drift_is_named(text, expected):
