@@ -9,6 +9,11 @@ which reloads the interface in place (`wg syncconf`) so other tunnels never drop
 the parameters hold is trusted: a key that is not one WireGuard key is refused here, the
 install script refuses a config with any line wgsites does not write.
 
+The preshared keys (when the bundle names them) are SecureString chunks of their own: read
+with decryption only when the bundle's hash of them moved, applied (the install script's
+`preshared-keys`, on stdin) only when they assemble to that hash, which the stack signed with
+the rest of the bundle; a bundle without them makes the install script forget them.
+
 Each period it also publishes the interface's view of its peers (`wg show IFACE dump`:
 endpoint, latest handshake, bytes; never a key of the interface) to the status parameters
 Pulumi made for it, for `wgsites status` (the gateway has no SSH port): the format is
@@ -89,6 +94,41 @@ def sync_key(ssm, iface: str, running: bool) -> bool:
         print(f"wgsites-sync: private key of {iface} updated", file=sys.stderr)
     write_private(version_path, version)
     return True
+
+
+def sync_preshared_keys(ssm, bundle: dict, iface: str, install: str) -> bool:
+    """The interface's preshared keys as the bundle says: fetched and applied when their hash moved, forgotten
+    when the bundle names none. Keys that do not match the signed hash are refused (never shown)."""
+    wanted = bundle.get("preshared_keys")
+    state_path = f"{os.environ.get('WGSITES_STATE_DIR', '/var/lib/wgsites')}/{iface}/applied-preshared-keys"
+    applied = read(state_path)
+    if wanted is None:
+        if applied is None:
+            return True
+        code = subprocess.run([install, "forget-preshared-keys"], stdout=subprocess.DEVNULL).returncode
+        if code == 0:
+            os.remove(state_path)
+        return code == 0
+    if applied == wanted["sha256"]:
+        return True
+    prefix = os.environ["WGSITES_PARAMETERS"]
+    names = [f"{prefix}/preshared-keys/{i:04d}" for i in range(int(wanted["chunks"]))]
+    values = {}
+    for start in range(0, len(names), 10):  # GetParameters takes ten names a call
+        answer = ssm.get_parameters(Names=names[start : start + 10], WithDecryption=True)
+        values.update({p["Name"]: p["Value"] for p in answer["Parameters"]})
+    if set(values) != set(names):
+        print(f"wgsites-sync: preshared keys of {iface}: {len(names) - len(values)} part(s) missing; kept", file=sys.stderr)
+        return False
+    text = "".join(values[n] for n in names)
+    if hashlib.sha256(text.encode()).hexdigest() != wanted["sha256"]:
+        print(f"wgsites-sync: preshared keys of {iface} do not match the signed bundle; kept the running ones", file=sys.stderr)
+        return False
+    code = subprocess.run([install, "preshared-keys"], input=text, text=True, stdout=subprocess.DEVNULL).returncode
+    if code == 0:
+        write_private(state_path, wanted["sha256"])
+        print(f"wgsites-sync: preshared keys of {iface} applied", file=sys.stderr)
+    return code == 0
 
 
 def install_script(bundle: dict, path: str) -> None:
@@ -225,6 +265,8 @@ def main(bundle_path: str) -> int:
         if code == 0:
             write_private(applied_path, digest)
             print(f"wgsites-sync: applied the bundle to {iface}", file=sys.stderr)
+    if code == 0 and not sync_preshared_keys(ssm, bundle, iface, install):  # after the install: it owns the interface
+        code = 1
     if subprocess.run(["ip", "link", "show", "dev", iface], capture_output=True).returncode == 0:
         publish_status(ssm, bundle, iface)
     return code

@@ -108,6 +108,9 @@ class AwsGatewayArgs:
     manifest: pulumi.Input[str]  # which bundle to apply: chunks, length, hash, the stack's signature
     private_key: pulumi.Input[str]  # the hub's WireGuard key (secret)
     status_chunks: int  # how many chunk parameters the hub's largest status takes (hub_status.status_slots)
+    # the hub's preshared keys (render_preshared_keys' text, secret) and how many SecureString chunks they take
+    preshared_keys: pulumi.Input[str] | None = None
+    preshared_key_chunks: int = 0
 
 
 class AwsGateway(pulumi.ComponentResource):
@@ -117,6 +120,7 @@ class AwsGateway(pulumi.ComponentResource):
     chunk_parameters: list[aws.ssm.Parameter]
     manifest_parameter: aws.ssm.Parameter
     key_parameter: aws.ssm.Parameter
+    preshared_key_parameters: list[aws.ssm.Parameter]
     status_parameters: list[aws.ssm.Parameter]
     role: aws.iam.Role
     role_policy: aws.iam.RolePolicy
@@ -209,6 +213,24 @@ class AwsGateway(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
 
+        # the preshared keys: SecureString chunks (4 KB each), read with decryption by the agent, which
+        # applies them only when they assemble to the hash the signed bundle names
+        psk = pulumi.Output.secret(args.preshared_keys) if args.preshared_keys is not None else None
+        self.preshared_key_parameters = [
+            aws.ssm.Parameter(
+                f"{name}-preshared-keys-{i:04d}",
+                name=ssm.preshared_keys_chunk(i),
+                type="SecureString",
+                tier="Standard",
+                value=psk.apply(lambda text, i=i: chunks(text, args.preshared_key_chunks)[i]),
+                description=f"wgsites {args.stack}: preshared keys of {hub.name} ({hub.interface}), part {i + 1} "
+                f"of {args.preshared_key_chunks}",
+                tags=tags,
+                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+            )
+            for i in range(args.preshared_key_chunks if psk is not None else 0)
+        ]
+
         self.role = aws.iam.Role(
             f"{name}-role",
             assume_role_policy=ASSUME_ROLE_EC2,
@@ -220,7 +242,10 @@ class AwsGateway(pulumi.ComponentResource):
             f"{name}-read-parameters",
             role=self.role.id,
             policy=pulumi.Output.all(
-                self.manifest_parameter.arn, self.key_parameter.arn, *(p.arn for p in self.chunk_parameters)
+                self.manifest_parameter.arn,
+                self.key_parameter.arn,
+                *(p.arn for p in self.chunk_parameters),
+                *(p.arn for p in self.preshared_key_parameters),
             ).apply(read_parameters_policy),
             opts=child,
         )
@@ -261,7 +286,7 @@ class AwsGateway(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 # the bootstrap reads the parameters at first boot: let them and the policy exist first
-                depends_on=[self.manifest_parameter, self.key_parameter, self.role_policy],
+                depends_on=[self.manifest_parameter, self.key_parameter, *self.preshared_key_parameters, self.role_policy],
                 # a newer Ubuntu image must not replace a running gateway; `pulumi up --replace` does it knowingly
                 ignore_changes=["ami"],
             ),

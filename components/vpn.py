@@ -26,6 +26,7 @@ from wgsites.qr_cache import qr_forms
 from wgsites.render import (
     KeyRing,
     gateway_bundle_chunks,
+    gateway_preshared_key_chunks,
     install_command,
     render_gateway_bundle,
     render_install_script,
@@ -122,6 +123,15 @@ class WireGuardVpn(pulumi.ComponentResource):
 
         self.public_key_map = keys_of([n.name for n in vpn.nodes])
 
+        # preshared keys, derived like the keys from the spoke's first name (a rename keeps its pair's key)
+        paired = {s.name: s.first_name for s in vpn.preshared_spokes}
+        preshared = derived_preshared_keys(seed, paired, args.preshared_key_rotations) if paired else None
+
+        def preshared_text(node_name: str, ends: list[str]) -> pulumi.Output[str]:
+            """NODE_NAME's preshared keys as the install script reads them (its pairs' public keys and keys), secret."""
+            render = lambda a: render_preshared_keys(vpn, node_name, stack, KeyRing(a[0], preshared=a[1]))  # noqa: E731
+            return pulumi.Output.secret(pulumi.Output.all(keys_of(ends), preshared).apply(render))
+
         # 2. the hub, and the endpoint spokes dial
         # only the keys the hub's config mentions: one unknown key (a new SSH host's, in a preview) blanks it
         mentioned = [p.name for p in AddressPlan(vpn, None).plan(hub.name).peers]
@@ -133,7 +143,14 @@ class WireGuardVpn(pulumi.ComponentResource):
             hub_script = render_install_script(vpn, hub.name, stack)  # rendered once: the count and the bundle share it
             slots = status_slots(vpn)  # once: it walks every peer
             chunks = gateway_bundle_chunks(vpn, stack, hub_script, slots)
-            bundle = self.configs[hub.name].apply(lambda config: render_gateway_bundle(vpn, stack, config, hub_script, slots))
+            # its preshared keys go in SecureString chunks of their own; the bundle names their count and hash
+            # (public: a hash of random keys), so the bundle stays a readable diff
+            hub_psk = preshared_text(hub.name, list(paired)) if paired else None
+            bundle = pulumi.Output.unsecret(
+                pulumi.Output.all(self.configs[hub.name], hub_psk).apply(
+                    lambda a: render_gateway_bundle(vpn, stack, a[0], hub_script, slots, a[1])
+                )
+            )
             # the bundle is code that runs as root on the VM: it carries the stack's signature (a key derived
             # from the secret seed), which the bootstrap checks with the public half its user data holds
             secret_seed = pulumi.Output.secret(seed)
@@ -152,6 +169,8 @@ class WireGuardVpn(pulumi.ComponentResource):
                 manifest=pulumi.Output.unsecret(signed),  # a hash and a signature: public
                 private_key=self.private_keys[hub.name],
                 status_chunks=slots,
+                preshared_keys=hub_psk,
+                preshared_key_chunks=gateway_preshared_key_chunks(vpn, stack),
             )
             self.gateway = AwsGateway(f"{name}-{hub.name}", gateway_args, node_opts(hub))
             if hub.endpoint is None:
@@ -162,9 +181,6 @@ class WireGuardVpn(pulumi.ComponentResource):
         # spoke's waits for the same keys: rendered together, two Outputs for all (secret: those holding
         # their own key or a preshared key inline; plain: pushed configs and bring-your-own-key devices),
         # one per spoke to hand out
-        # preshared keys, derived like the keys from the spoke's first name (a rename keeps its pair's key)
-        paired = {s.name: s.first_name for s in vpn.preshared_spokes}
-        preshared = derived_preshared_keys(seed, paired, args.preshared_key_rotations) if paired else None
         inline = {s.name for s in vpn.preshared_spokes if s.delivery == "file"}  # a device's: in its config
         keyed = [s.name for s in vpn.spokes if s.name in derived.nodes or s.name in inline]
         plain = [s.name for s in vpn.spokes if s.name not in keyed]
@@ -190,15 +206,10 @@ class WireGuardVpn(pulumi.ComponentResource):
         # each SSH host's preshared keys (its pairs' public keys and keys), a secret for its `<node>-psk` command
         psk_stores: dict[str, pulumi.Output[str]] = {}
         for n in ssh_nodes if preshared is not None else ():
-            ends = [s.name for s in vpn.preshared_spokes] if n.name == hub.name else [hub.name]
-            if n.name != hub.name and n.name not in paired:
-                continue
-            node_name = n.name
-
-            def store(a: list, node_name: str = node_name) -> str:
-                return render_preshared_keys(vpn, node_name, stack, KeyRing(a[0], preshared=a[1]))
-
-            psk_stores[n.name] = pulumi.Output.secret(pulumi.Output.all(keys_of(ends), preshared).apply(store))
+            if n.name == hub.name:
+                psk_stores[n.name] = preshared_text(n.name, list(paired))
+            elif n.name in paired:
+                psk_stores[n.name] = preshared_text(n.name, [hub.name])
         self.hosts = {
             n.name: SshHost(
                 f"{name}-{n.name}",

@@ -147,10 +147,9 @@ def stacks(draw: st.DrawFn, max_sites: int = 3, max_peers: int = 4) -> dict[str,
         raw["peers"] = peers
     if draw(st.booleans()):
         raw["forwardRules"] = [{"protocol": "tcp", "port": 22, "action": draw(st.sampled_from(["reject", "drop", "accept"]))}]
-    if kind == "ssh":  # preshared keys: for the whole stack, and now and then a spoke's own say (an aws hub takes none yet)
-        if draw(st.booleans()):
-            raw["presharedKey"] = True
-        for spoke in [*sites, *peers]:
-            if draw(st.integers(0, 3)) == 0:
-                spoke["presharedKey"] = draw(st.booleans())
+    if draw(st.booleans()):  # preshared keys: for the whole stack, and now and then a spoke's own say
+        raw["presharedKey"] = True
+    for spoke in [*sites, *peers]:
+        if draw(st.integers(0, 3)) == 0:
+            spoke["presharedKey"] = draw(st.booleans())
     return raw

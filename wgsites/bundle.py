@@ -10,7 +10,9 @@ of chunks and the text's SHA-256: the VM assembles the chunks and applies the te
 when its hash matches, so a bundle read while Pulumi rewrites it is never half applied, and
 only when the manifest carries the stack's signature over that hash: the bundle holds code
 that runs as root on the VM, and an SSM writer without the stack's seed cannot sign one.
-The private key is not in the bundle: it has its own SecureString.
+The private key is not in the bundle: it has its own SecureString. So have the preshared keys
+(SecureString chunks under `<prefix>/preshared-keys/`): the bundle carries only their count and
+SHA-256, so an SSM writer without the seed cannot swap them either.
 """
 
 from __future__ import annotations
@@ -51,13 +53,26 @@ class GatewayParameters:
     def status_chunk(self, index: int) -> str:
         return f"{self.prefix}/status/{index:04d}"
 
+    def preshared_keys_chunk(self, index: int) -> str:
+        """A SecureString part of the hub's preshared keys (render_preshared_keys' text; the agent reads them)."""
+        return f"{self.prefix}/preshared-keys/{index:04d}"
+
 
 def gateway_parameters(stack: str, interface: str, region: str, endpoint_url: str | None = None) -> GatewayParameters:
     return GatewayParameters(f"/wgsites/{stack}/{interface}", region, endpoint_url)
 
 
-def bundle_text(config: str, install_script: str, agent: str, sync_seconds: int, status_chunks: int) -> str:
-    """The bundle as the VM reads it: one JSON object, keys sorted, so equal content is equal text."""
+def bundle_text(
+    config: str,
+    install_script: str,
+    agent: str,
+    sync_seconds: int,
+    status_chunks: int,
+    preshared_keys: dict[str, object] | None = None,
+) -> str:
+    """The bundle as the VM reads it: one JSON object, keys sorted, so equal content is equal text.
+
+    PRESHARED_KEYS: `{"chunks": N, "sha256": HEX}` of the hub's preshared keys, or None when it has none."""
     bundle = {
         "status_chunks": status_chunks,  # how many status chunk parameters Pulumi made (all the agent may write)
         "format": BUNDLE_FORMAT,
@@ -66,6 +81,8 @@ def bundle_text(config: str, install_script: str, agent: str, sync_seconds: int,
         "agent": agent,  # the sync agent the bootstrap runs every period
         "sync_seconds": sync_seconds,
     }
+    if preshared_keys is not None:  # absent, not null, without them: a bundle without them is as before
+        bundle["preshared_keys"] = preshared_keys
     return json.dumps(bundle, sort_keys=True, separators=(",", ":"))
 
 

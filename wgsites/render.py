@@ -348,7 +348,12 @@ def render_user_data(hub: Hub, stack: str, parameters: GatewayParameters, bundle
 
 
 def render_gateway_bundle(
-    vpn: Vpn, stack: str, config: str, install_script: str | None = None, status_chunks: int | None = None
+    vpn: Vpn,
+    stack: str,
+    config: str,
+    install_script: str | None = None,
+    status_chunks: int | None = None,
+    preshared_keys: str | None = None,
 ) -> str:
     """The aws hub's bundle: CONFIG (as render_wg_quick made it), its install script, the sync agent, the period.
 
@@ -358,7 +363,12 @@ def render_gateway_bundle(
     agent = (CLOUD_INIT / "wgsites-sync.py").read_text()
     script = install_script if install_script is not None else render_install_script(vpn, hub.name, stack)
     slots = status_chunks if status_chunks is not None else status_slots(vpn)
-    return bundle_text(config, script, agent, hub.aws.sync_seconds, slots)
+    psk = None
+    if preshared_peers(vpn, hub.name):  # their count and hash, signed with the rest; the keys go apart
+        if preshared_keys is None:
+            raise ValueError(f"the aws hub {hub.name} has preshared keys: pass their text (render_preshared_keys)")
+        psk = {"chunks": chunk_count(preshared_keys), "sha256": digest(preshared_keys)}
+    return bundle_text(config, script, agent, hub.aws.sync_seconds, slots, psk)
 
 
 def gateway_bundle_chunks(vpn: Vpn, stack: str, install_script: str | None = None, status_chunks: int | None = None) -> int:
@@ -366,7 +376,22 @@ def gateway_bundle_chunks(vpn: Vpn, stack: str, install_script: str | None = Non
     so a config rendered with stand-in keys has the length of the real one."""
     stand_in = KeyRing(public={node.name: STAND_IN_KEY for node in vpn.nodes})
     config = render_wg_quick(vpn, vpn.hub.name, stack, stand_in)
-    return chunk_count(render_gateway_bundle(vpn, stack, config, install_script, status_chunks))
+    psk = preshared_keys_stand_in(vpn, stack)
+    return chunk_count(render_gateway_bundle(vpn, stack, config, install_script, status_chunks, psk))
+
+
+def preshared_keys_stand_in(vpn: Vpn, stack: str) -> str | None:
+    """The hub's preshared-key text with stand-in keys: its length, so its chunk count, is the real one's."""
+    stand_in = KeyRing(
+        public={node.name: STAND_IN_KEY for node in vpn.nodes}, preshared={s.name: STAND_IN_KEY for s in vpn.spokes}
+    )
+    return render_preshared_keys(vpn, vpn.hub.name, stack, stand_in)
+
+
+def gateway_preshared_key_chunks(vpn: Vpn, stack: str) -> int:
+    """How many SecureString chunks the aws hub's preshared keys take (0: none), known before the keys are."""
+    text = preshared_keys_stand_in(vpn, stack)
+    return 0 if text is None else chunk_count(text)
 
 
 @dataclass(frozen=True)
@@ -394,7 +419,8 @@ def render_node(
     files = [HostFile(f"{iface}.conf", render_wg_quick(vpn, name, stack, keys, hub_endpoint), 0o600)]
     if name in keys.private:
         files.append(HostFile(f"{iface}.key", keys.private[name] + "\n", 0o600))
-    if node.delivery == "ssh" and (store := render_preshared_keys(vpn, name, stack, keys)):
+    store = render_preshared_keys(vpn, name, stack, keys) if node.delivery != "file" else None
+    if store:
         files.append(HostFile(f"{iface}.psk", store, 0o600))  # the install script's preshared-keys reads it
     script = None
     if node.delivery != "file":  # installed by the install script (over SSH, or by the aws gateway's sync)
@@ -409,7 +435,7 @@ def render_node(
             raise ValueError(f"the aws hub {name} needs its region (set aws:region) and a bundle signing key")
         parameters = gateway_parameters(stack, iface, region)
         files.append(HostFile("user-data.yaml", render_user_data(vpn.hub, stack, parameters, verify_key_text(bundle_key))))
-        text = render_gateway_bundle(vpn, stack, files[0].content, script)
+        text = render_gateway_bundle(vpn, stack, files[0].content, script, preshared_keys=store)
         count = chunk_count(text)
         files.append(HostFile("bundle.json", text, 0o600))
         files.append(HostFile("bundle-manifest.json", manifest(text, count, sign_text(bundle_key, digest(text)))))

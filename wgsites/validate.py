@@ -307,22 +307,6 @@ def extra_checks(vpn: Vpn, path: str) -> list[str]:
         *check_forward_rules(vpn, path),
         *check_dial_addresses(vpn, path),
         *check_site_keepalive(vpn, path),
-        *check_preshared_keys(vpn, path),
-    ]
-
-
-def check_preshared_keys(vpn: Vpn, path: str) -> list[str]:
-    """An aws hub cannot take preshared keys yet: its SSM delivery of them (a SecureString) is not built."""
-    if vpn.hub.kind != "aws" or not vpn.preshared_spokes:
-        return []
-    where = (
-        f"{path}.presharedKey"
-        if vpn.preshared_key
-        else next(f"{key}.presharedKey" for key, node in node_paths(vpn, path) if node in vpn.preshared_spokes)
-    )
-    return [
-        f"{where}: true with an aws hub, whose gateway cannot receive preshared keys yet (only hubs of kind ssh "
-        "can); remove presharedKey, or use a hub of kind ssh"
     ]
 
 

@@ -9,6 +9,8 @@ config; no preshared key is in any plain input, output or export. A rotation cha
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 
 import pytest
 
@@ -132,3 +134,34 @@ def test_preshared_keys_need_a_seed_even_where_no_key_is_derived():
     assert mocks.resources == []
     # the same stack without them needs none
     assert m.run_stack("sites", key_seed=None).mocks.resources
+
+
+def test_the_aws_gateway_gets_them_as_securestring_chunks_the_signed_bundle_names_by_hash():
+    run = m.run_stack("home", vpn=with_psk("home"))
+    vpn = m.model(run)
+    spokes = [s.name for s in vpn.spokes]
+    keys = KeyRing(public=m.expected_public_keys(vpn), preshared={s: psk(s) for s in spokes})
+    text = render_preshared_keys(vpn, "gateway", "home", keys)
+    bundle = m.gateway_bundle(run.mocks)
+    parts = [r for r in run.mocks.of_type(m.PARAMETER) if "-preshared-keys-" in r.name]
+    assert bundle["preshared_keys"] == {"chunks": len(parts), "sha256": hashlib.sha256(text.encode()).hexdigest()}
+    assert len(parts) == 1  # three pairs: one 4 KB part
+    for i, part in enumerate(parts):
+        inputs = part.inputs
+        assert (m.unwrap(inputs["name"]), inputs["type"]) == (f"/wgsites/home/wg0/preshared-keys/{i:04d}", "SecureString")
+        assert m.is_secret_input(inputs["value"])
+    assert "".join(m.unwrap(p.inputs["value"]) for p in parts) == text
+    assert "PresharedKey" not in bundle["config"] and str(preshared_key_hook()) in bundle["config"]
+    # the gateway's role reads them (the aws/ssm key's policy lets SSM decrypt them for the account)
+    policy = json.loads(run.mocks.named("vpn-gateway-read-parameters").inputs["policy"])
+    assert any(arn.endswith(":parameter/wgsites/home/wg0/preshared-keys/0000") for arn in policy["Statement"][0]["Resource"])
+    # the instance waits for them (its first boot reads them)
+    assert any(d.endswith("::vpn-gateway-preshared-keys-0000") for d in run.mocks.requests["vpn-gateway-instance"].dependencies)
+    # the site managed over SSH and the devices get theirs as elsewhere
+    assert psk("home") in m.unwrap(run.mocks.named("vpn-home-psk").inputs["stdin"])
+    assert f"PresharedKey = {psk('phone')}\n" in run.exports["phone_config"].value
+    nowhere_plain(run, [psk(s) for s in spokes])
+    # a rotation changes the bundle's hash (and the signature), never the instance
+    rotated = m.run_stack("home", vpn=with_psk("home"), config={"wgsites:presharedKeyRotations": {"phone": 1}})
+    assert m.gateway_bundle(rotated.mocks)["preshared_keys"]["sha256"] != bundle["preshared_keys"]["sha256"]
+    assert m.unwrap(rotated.mocks.one(m.INSTANCE).inputs) == m.unwrap(run.mocks.one(m.INSTANCE).inputs)

@@ -31,20 +31,6 @@ CASES = [
     (BASE, "presharedKey", 1, f"{P}.presharedKey: 1 is not true or false; write true or false"),
     (BASE, "sites.0.presharedKey", "on", f"{P}.sites[0].presharedKey: 'on' is not true or false; write true or false"),
     (BASE, "peers.0.presharedKey", [True], f"{P}.peers[0].presharedKey: [True] is not true or false; write true or false"),
-    (
-        AWS,
-        "presharedKey",
-        True,
-        f"{P}.presharedKey: true with an aws hub, whose gateway cannot receive preshared keys yet (only hubs of kind "
-        "ssh can); remove presharedKey, or use a hub of kind ssh",
-    ),
-    (
-        AWS,
-        "peers.0.presharedKey",
-        True,
-        f"{P}.peers[0].presharedKey: true with an aws hub, whose gateway cannot receive preshared keys yet (only hubs "
-        "of kind ssh can); remove presharedKey, or use a hub of kind ssh",
-    ),
     (BASE, "hub.kind", "gcp", f"{P}.hub.kind: 'gcp' is not one of aws, ssh; use one of them"),
     (
         BASE,

@@ -77,8 +77,7 @@ def with_dns(raw: dict[str, Any]) -> dict[str, Any]:
 
 def base(stack: str) -> dict[str, Any]:
     raw = with_dns(read_stack_document(stack_file(stack))["config"][CONFIG_KEY])
-    if raw["hub"]["kind"] == "ssh":  # with preshared keys: their store and hook are rendered (and attacked) too
-        raw["presharedKey"] = True
+    raw["presharedKey"] = True  # with preshared keys: their store, hook and bundle hash are rendered (and attacked) too
     return raw
 
 
