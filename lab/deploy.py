@@ -27,7 +27,14 @@ from wgsites.bundle import GatewayParameters, chunk_count, chunks, digest, gatew
 from wgsites.hub_status import PLACEHOLDER_CHUNK, PLACEHOLDER_MANIFEST, status_slots
 from wgsites.keys import generate_private_key, public_key_of, sign_text, verify_key_text
 from wgsites.model import Vpn
-from wgsites.render import KeyRing, install_command, render_gateway_bundle, render_user_data, render_wg_quick
+from wgsites.render import (
+    KeyRing,
+    install_command,
+    render_gateway_bundle,
+    render_preshared_keys,
+    render_user_data,
+    render_wg_quick,
+)
 
 from .addresses import CLOUD_API
 from .netns import Node
@@ -94,7 +101,12 @@ def make_keys(world: World, previous: KeyRing | None = None) -> KeyRing:
         else:
             private[node.name] = generate_private_key()
             public[node.name] = public_key_of(private[node.name])
-    return KeyRing(public=public, private=private)
+    # preshared keys: random here (the Pulumi layer derives them from the seed), kept across a new KeyRing
+    preshared = {
+        s.name: (previous.preshared.get(s.name) if previous else None) or generate_private_key()
+        for s in world.vpn.preshared_spokes
+    }
+    return KeyRing(public=public, private=private, preshared=preshared)
 
 
 def start_ssm(world: World) -> None:
@@ -120,7 +132,8 @@ def put_parameters(
     assert world.operator
     vpn = vpn or world.vpn
     names = gateway_parameter_names(world)
-    text = text or render_gateway_bundle(vpn, world.stack, config)  # TEXT: a bundle made by hand (tests)
+    psk = render_preshared_keys(vpn, vpn.hub.name, world.stack, keys)
+    text = text or render_gateway_bundle(vpn, world.stack, config, preshared_keys=psk)  # TEXT: a bundle made by hand (tests)
     count = chunk_count(text)
     signature = signature or sign_text(world.bundle_key, digest(text))  # SIGNATURE: a forged one (tests)
     script = (
@@ -131,6 +144,8 @@ def put_parameters(
         "    c.put_parameter(Name=name, Value=value, Type='String', Overwrite=True)\n"
         "c.put_parameter(Name=p['manifest_name'], Value=p['manifest'], Type='String', Overwrite=True)\n"
         "c.put_parameter(Name=p['key_name'], Value=p['key'], Type='SecureString', Overwrite=True)\n"
+        "for name, value in p['preshared_keys']:\n"
+        "    c.put_parameter(Name=name, Value=value, Type='SecureString', Overwrite=True)\n"
     )
     payload = {
         "endpoint": ssm_endpoint(),
@@ -140,6 +155,9 @@ def put_parameters(
         "manifest": manifest(text, count, signature),
         "key_name": names.key,
         "key": keys.private[vpn.hub.name],
+        "preshared_keys": [(names.preshared_keys_chunk(i), part) for i, part in enumerate(chunks(psk, chunk_count(psk)))]
+        if psk
+        else [],
     }
     world.operator.run([sys.executable, "-c", script], input=json.dumps(payload), env=LAB_CREDENTIALS)
 
@@ -241,6 +259,9 @@ def deploy(world: World, keys: KeyRing | None = None) -> Deployment:
         if kind == "ssh":
             command = install_command(vpn, node.name, world.stack, "install", node.ssh.user)
             dep.install_output[node.name] = run_over_ssh(world, node.name, command, dep.configs[node.name])
+            if psk := render_preshared_keys(vpn, node.name, world.stack, keys):  # as `<node>-psk` does, after the install
+                command = install_command(vpn, node.name, world.stack, "preshared-keys", node.ssh.user)
+                run_over_ssh(world, node.name, command, psk)
         elif kind == "file":
             install_file_peer(world.nodes[node.name], node.interface, dep.configs[node.name])
     return dep
