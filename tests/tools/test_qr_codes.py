@@ -85,3 +85,18 @@ def test_the_pulumi_outputs_are_the_core_qr_code():
     svg = io.BytesIO()
     segno.make(config, micro=False).save(svg, kind="svg", scale=4)
     assert made.svg() == svg.getvalue().decode()  # unchanged from before the move: `pulumi up` shows no diff
+
+
+def test_a_device_with_a_preshared_key_gets_a_code_holding_it(tmp_path):
+    document = yaml.safe_load(stack_file("router").read_text())
+    document["config"]["wgsites:vpn"]["presharedKey"] = True
+    path = tmp_path / "Pulumi.router.yaml"
+    path.write_text(yaml.safe_dump(document))
+    out = tmp_path / "out"
+    assert main(["render", str(path), "--out", str(out)]) == 0
+    config = (out / "laptop" / "home0.conf").read_bytes()
+    key = (out / "laptop" / "preshared.key").read_text().strip()
+    assert f"PresharedKey = {key}\n".encode() in config
+    assert stat.S_IMODE((out / "laptop" / "preshared.key").stat().st_mode) == 0o600
+    assert decode_image(out / "laptop" / "home0.png") == config  # compared, not printed: it holds the keys
+    assert f"{key}\n" in (out / "router" / "wg0.psk").read_text()  # the hub's store holds the same pair's key
