@@ -109,7 +109,7 @@ def collect(vpn: Vpn, stack: str, run: Callable[[str, str], str], stale_after: i
             message = exc.messages[0] if isinstance(exc, ConfigError) else str(exc)
             rows.append(StatusRow(node.name, "-", "unreachable", (message.splitlines() or ["no answer"])[0][:160]))
             continue
-        _, dump, config = sections(output)
+        _, dump, _preshared, config = sections(output)
         view = "\n".join([*dump, "--- config", *config])
         rows.extend(diagnose(vpn, node.name, view, stale_after=stale_after or STALE_SECONDS))
         for finding in findings(state, f"{stack}/{node.name}", node.interface):

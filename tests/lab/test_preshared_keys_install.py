@@ -21,6 +21,7 @@ from wgsites.config import parse_vpn
 from wgsites.drift import findings, marker, parse_state
 from wgsites.keys import generate_private_key
 from wgsites.render import KeyRing, install_command, render_preshared_keys, render_wg_quick
+from wgsites.status import collect
 
 PSK = f"/etc/wireguard/{IFACE}.psk"
 
@@ -134,6 +135,10 @@ def test_keys_set_live_kept_by_the_reload_and_loaded_at_up(world: World) -> None
         assert key not in text
         found = findings(parse_state(text), f"{STACK}/hub", IFACE)
         assert found == [f"peer {world.public['s1'][:8]}... {finding}"], found
+        # `wgsites status` names it too, from the same answer
+        rows = collect(VPN, STACK, lambda node, command: world.nodes[node].run(command).stdout if node == "hub" else "")
+        drift = [r.detail for r in rows if r.node == "hub" and r.state == "drift"]
+        assert drift == [f"{found[0]}; the next `pulumi up` puts it back"], rows
         repair = install_command(VPN, "hub", STACK, "repair", argument=marker(parse_state(text), found))
         fixed = hub.run(repair, check=False, timeout=60)
         assert fixed.returncode == 0 and key not in fixed.stdout + fixed.stderr, fixed.stderr
