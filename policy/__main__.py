@@ -70,6 +70,11 @@ POLICIES = [
         "No WireGuard private key in a command's create/update/delete/environment/stdin (but a roaming peer's own config file).",
         report_all(rules.private_key_in_command),
     ),
+    mandatory(
+        "wgsites-no-preshared-key-in-pushed-config",
+        "No `PresharedKey =` line in what an SSH command carries (a host's preshared keys go on their own secret stdin).",
+        report_all(rules.preshared_key_in_pushed_config),
+    ),
     mandatory("wgsites-command-logging-none", "Commands run with logging='none'.", report_all(rules.command_logging_none)),
 ]
 

@@ -21,6 +21,7 @@ import yaml
 # one of 16 letters. wg-quick reads keys case-insensitively, so `privatekey = ...` counts too.
 _KEY = r"[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]="
 PRIVATE_KEY_LINE = re.compile(rf"(?i:private[ _-]?key)\s*=\s*{_KEY}")
+PRESHARED_KEY_LINE = re.compile(rf"(?i:preshared[ _-]?key)\s*=\s*{_KEY}")
 BARE_KEY = re.compile(rf"^\s*{_KEY}\s*$")
 # write_files paths that name a private key file (wg's convention: `wg0.key` private, `wg0.pub` public)
 KEY_FILE_PATH = re.compile(r"(?i)(\.key$|private)")
@@ -33,6 +34,11 @@ _GZ_B64 = {f"{g}+{b}" for g in _GZ for b in _B64}
 def has_private_key_line(text: str) -> bool:
     """A `PrivateKey = <key>` line, as in a wg-quick config (a script printing `PrivateKey = ` and a file is fine)."""
     return bool(PRIVATE_KEY_LINE.search(text))
+
+
+def has_preshared_key_line(text: str) -> bool:
+    """A `PresharedKey = <key>` line, as in a device's wg-quick config."""
+    return bool(PRESHARED_KEY_LINE.search(text))
 
 
 def is_bare_key(text: str) -> bool:

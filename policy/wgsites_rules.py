@@ -16,7 +16,13 @@ import shlex
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from key_material import UndecodableContent, decode_user_data_base64, has_private_key_line, user_data_leaks
+from key_material import (
+    UndecodableContent,
+    decode_user_data_base64,
+    has_preshared_key_line,
+    has_private_key_line,
+    user_data_leaks,
+)
 
 DEFAULT_LISTEN_PORT = 51820  # wgsites' default `listenPort` (wgsites/model.py), when the stack sets none
 
@@ -202,6 +208,19 @@ def private_key_in_command(resource_type: str, props: Mapping[str, Any]) -> list
                 "(the host makes its own; use `PostUp = wg set %i private-key /etc/wireguard/%i.key`)"
             )
     return found
+
+
+def preshared_key_in_pushed_config(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """No `PresharedKey =` line in what an SSH command carries: a pushed config is a readable diff, so an SSH
+    host's preshared keys travel on their own command's secret stdin (`<node>-psk`), never inline."""
+    if resource_type != REMOTE_COMMAND:
+        return []
+    found = [
+        f"`{f}` carries a `PresharedKey =` line"
+        for f in ("create", "update", "delete", "stdin")
+        if has_preshared_key_line(str(props.get(f) or ""))
+    ]
+    return [f"{line}: keep preshared keys out of pushed configs (they go on the `-psk` command's stdin)" for line in found]
 
 
 def command_logging_none(resource_type: str, props: Mapping[str, Any]) -> list[str]:

@@ -40,7 +40,7 @@ def policy_named(name: str):
 
 def test_every_policy_is_mandatory_and_named_once():
     names = [p.name for p in PACK.POLICIES]
-    assert len(names) == len(set(names)) == 7
+    assert len(names) == len(set(names)) == 8
     assert all(p.enforcement_level == EnforcementLevel.MANDATORY for p in PACK.POLICIES)
 
 
@@ -68,6 +68,8 @@ def test_command_policies_report():
     props["stdin"] = "[Interface]\nPrivateKey = " + "A" * 43 + "=\n"
     assert violations(policy_named("wgsites-command-logging-none"), r.type, props)
     assert violations(policy_named("wgsites-no-private-key-in-command"), r.type, props)
+    props["stdin"] += "[Peer]\nPresharedKey = " + "A" * 43 + "=\n"
+    assert violations(policy_named("wgsites-no-preshared-key-in-pushed-config"), r.type, props)
 
 
 def test_ingress_port_comes_from_the_stack_config(monkeypatch):

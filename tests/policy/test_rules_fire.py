@@ -264,6 +264,20 @@ def test_key_in_command_line_fires(field):
     ]
 
 
+def test_preshared_key_in_pushed_stdin_fires():
+    typ, props = router("router-install")
+    assert rules.preshared_key_in_pushed_config(typ, props) == []
+    props["stdin"] = props["stdin"].replace("AllowedIPs", f"PresharedKey = {fresh_key()}\nAllowedIPs", 1)
+    assert rules.preshared_key_in_pushed_config(typ, props) == [
+        "`stdin` carries a `PresharedKey =` line: keep preshared keys out of pushed configs (they go on the `-psk` "
+        "command's stdin)"
+    ]
+    # a device's own file (a local command) carries it inline, as the apps need
+    typ, props = router("laptop-file", file_peer=True)
+    props["stdin"] = f"[Peer]\nPresharedKey = {fresh_key()}\n"
+    assert rules.preshared_key_in_pushed_config(typ, props) == []
+
+
 def test_key_in_environment_fires():
     typ, props = router("router-key")
     props["environment"] = {"WG_CONF": leaky_config()}
