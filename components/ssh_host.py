@@ -158,6 +158,10 @@ class SshHost(pulumi.ComponentResource):
                 stdin=pulumi.Output.secret(args.preshared_keys),
                 logging="none",
                 add_previous_output_in_env=False,
-                opts=pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=self, depends_on=[self.install_command]), _QUIET),
+                # a replace (`pulumi up --replace` after a store was deleted by hand) forgets first, then writes
+                # the keys again: create-before-delete would end with the old resource's forget
+                opts=pulumi.ResourceOptions.merge(
+                    pulumi.ResourceOptions(parent=self, depends_on=[self.install_command], delete_before_replace=True), _QUIET
+                ),
             )
         self.register_outputs({})

@@ -13,6 +13,7 @@ exported config.
 from __future__ import annotations
 
 import copy
+import json
 import re
 import subprocess
 import time
@@ -125,6 +126,16 @@ def test_preshared_keys_turned_on_then_rotated_under_ping(capsys):
         assert shakes == [keys["alpha"], "0"], shakes
         beta.run(["wg", "setconf", "wgB", "/etc/wireguard/psk-new.conf"])
         beta.run(["rm", "-f", "/etc/wireguard/psk-old.conf", "/etc/wireguard/psk-new.conf"])
+        assert beta.run(["ping", "-c", "1", "-w", "20", hub_address], check=False).returncode == 0
+
+        # 4. a store deleted by hand: `pulumi up --replace` on the node's -psk command writes it again
+        # (delete before replace: the old resource's forget runs first)
+        beta.run(["rm", "/etc/wireguard/wgB.psk"])
+        export = json.loads(pl.pulumi("stack", "export", "--stack", pl.stack).output)
+        urn = next(r["urn"] for r in export["deployment"]["resources"] if r["urn"].endswith("::vpn-beta-psk"))
+        pl.up("--replace", urn)
+        assert running_preshared_keys(pl, "beta", "wgB") == {keys["alpha"]: second}
+        assert second in beta.read_file("/etc/wireguard/wgB.psk")
         assert beta.run(["ping", "-c", "1", "-w", "20", hub_address], check=False).returncode == 0
 
         assert not leaks(pl, [first, second]), leaks(pl, [first, second])
