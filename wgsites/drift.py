@@ -19,6 +19,7 @@ from pathlib import Path
 from .importer import parse_wg_config
 from .keys import is_valid_key
 from .reader import ConfigError
+from .render import preshared_key_hook
 
 REPAIRS = re.compile(r" \(repair (\d+)\)$")
 # what findings are written with: a marker the host reports back must be one of ours, not text of its own
@@ -48,6 +49,9 @@ class HostState:
     # keys): ok, none (neither has one), missing, other, extra (running, the store has none); {} when the
     # host keeps no store (no preshared keys, or an install script before them)
     preshared: dict[str, str] = field(default_factory=dict)
+    # the installed config loads preshared keys (its hook) but their file is gone: only a new
+    # `<node>-psk` run writes it (the host never held the keys anywhere else)
+    preshared_store_lost: bool = False
 
 
 def short(key: str) -> str:
@@ -130,6 +134,7 @@ def parse_state(text: str, where: str | Path = "the host") -> HostState:
         config=peers,
         config_port=port,
         preshared=_preshared(preshared),
+        preshared_store_lost=records.get("psk") == "no" and str(preshared_key_hook()) in config,
     )
 
 
@@ -144,7 +149,7 @@ def findings(state: HostState, owner: str, interface: str) -> list[str]:
     if state.key is None:
         found.append(f"the key file /etc/wireguard/{interface}.key is missing")
     elif device.public_key != state.key:
-        found.append(f"{interface} runs another key than its key file's")
+        found.append(f"{interface} runs another key than the one in its key file")
     if state.config_port is not None and device.listen_port != state.config_port:
         found.append(f"{interface} listens on port {device.listen_port}, the stack says {state.config_port}")
     for key in sorted(set(device.peers) - set(state.config)):
@@ -155,9 +160,14 @@ def findings(state: HostState, owner: str, interface: str) -> list[str]:
         if device.peers[key] != state.config[key]:
             running, wanted = ", ".join(device.peers[key]) or "none", ", ".join(state.config[key])
             found.append(f"peer {short(key)} has AllowedIPs {running}, the stack says {wanted}")
+    if state.preshared_store_lost:
+        found.append(
+            f"the preshared key file /etc/wireguard/{interface}.psk is missing; write it again: "
+            "pulumi up --replace on the -psk command of this node"
+        )
     said = {
         "missing": "runs no preshared key, the stack gives it one",
-        "other": "runs another preshared key than the stack's",
+        "other": "runs another preshared key than the stack gives it",
         "extra": "runs a preshared key the stack does not give it",
     }
     for key in sorted(set(state.config) & set(state.preshared)):

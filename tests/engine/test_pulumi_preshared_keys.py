@@ -131,12 +131,16 @@ def test_preshared_keys_turned_on_then_rotated_under_ping(capsys):
         # 4. a store deleted by hand: `pulumi up --replace` on the node's -psk command writes it again
         # (delete before replace: the old resource's forget runs first)
         beta.run(["rm", "/etc/wireguard/wgB.psk"])
+        preview = pl.pulumi("preview", "--diff", "--stack", pl.stack).output
+        assert "the preshared key file /etc/wireguard/wgB.psk is missing" in preview, preview[-3000:]
+        assert steps(preview) == {("command:remote:Command", "vpn-beta-repair", "update")}, preview[-3000:]
         export = json.loads(pl.pulumi("stack", "export", "--stack", pl.stack).output)
         urn = next(r["urn"] for r in export["deployment"]["resources"] if r["urn"].endswith("::vpn-beta-psk"))
         pl.up("--replace", urn)
         assert running_preshared_keys(pl, "beta", "wgB") == {keys["alpha"]: second}
         assert second in beta.read_file("/etc/wireguard/wgB.psk")
         assert beta.run(["ping", "-c", "1", "-w", "20", hub_address], check=False).returncode == 0
+        assert "unchanged" in pl.up("--expect-no-changes").output  # the drift is gone with the store back
 
         assert not leaks(pl, [first, second]), leaks(pl, [first, second])
         all_passed(pl.check())

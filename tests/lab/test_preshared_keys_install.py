@@ -125,7 +125,7 @@ def test_keys_set_live_kept_by_the_reload_and_loaded_at_up(world: World) -> None
     # drift: a key dropped or changed by hand is named by `state` (never shown) and put back by `repair`
     for by_hand, finding in (
         ("/dev/null", "runs no preshared key, the stack gives it one"),
-        (None, "runs another preshared key than the stack's"),
+        (None, "runs another preshared key than the stack gives it"),
     ):
         if by_hand is None:
             hub.write_file("/etc/wireguard/by-hand.psk", generate_private_key() + "\n", 0o600)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 
 from wgsites.config import ConfigError
-from wgsites.drift import findings, marker, parse_state
+from wgsites.drift import MARKER_TEXT, findings, marker, parse_state
 from wgsites.keys import generate_private_key, public_key_of
+from wgsites.render import preshared_key_hook
 
 HOST, PEER, STRANGER = (public_key_of(generate_private_key()) for _ in range(3))
 OWNER = "home/router"
+HOOK = str(preshared_key_hook())
 CONFIG = f"""# router: wg0 of wgsites stack "home". Rendered by wgsites; edits are overwritten.
 [Interface]
 Address = 10.10.11.1/24
@@ -24,6 +26,8 @@ AllowedIPs = 10.10.11.2/32
 # end of the wgsites config
 """
 
+WITH_HOOK = CONFIG.replace("/etc/wireguard/%i.key\n", f"/etc/wireguard/%i.key\n{HOOK}\n", 1)
+
 
 def state(
     *,
@@ -32,7 +36,8 @@ def state(
     peers: dict[str, str] | None = None,
     up: bool = True,
     repaired: str = "-",
-    psk: dict[str, str] | None = None,
+    verdicts: dict[str, str] | None = None,
+    config: str = CONFIG,
     **records,
 ) -> str:
     peers = {PEER: "10.10.11.2/32"} if peers is None else peers
@@ -41,9 +46,9 @@ def state(
     if up:
         lines.append(f"(hidden)\t{HOST}\t{port}\toff")
         lines += [f"{p}\t(none)\t203.0.113.9:4242\t{ips}\t1733100000\t1000\t2000\toff" for p, ips in peers.items()]
-    if psk is not None:  # the host keeps a preshared-key store: its verdict per running peer
-        lines += ["[psk]", *(f"{p} {verdict}" for p, verdict in psk.items())]
-    return "\n".join([*lines, "[config]", CONFIG])
+    if verdicts is not None:  # the host keeps a preshared-key store: its verdict per running peer
+        lines += ["[psk]", *(f"{p} {verdict}" for p, verdict in verdicts.items())]
+    return "\n".join([*lines, "[config]", config])
 
 
 def found(text: str) -> list[str]:
@@ -68,18 +73,29 @@ def test_a_host_in_sync_has_nothing_to_say():
         ),
         (state(port=51999), ["wg0 listens on port 51999, the stack says 51000"]),
         (state(key="-"), ["the key file /etc/wireguard/wg0.key is missing"]),
-        (state(key=STRANGER), ["wg0 runs another key than its key file's"]),
+        (state(key=STRANGER), ["wg0 runs another key than the one in its key file"]),
         (state(up=False), ["wg0 is down"]),
-        (state(psk={PEER: "missing"}), [f"peer {PEER[:8]}... runs no preshared key, the stack gives it one"]),
-        (state(psk={PEER: "other"}), [f"peer {PEER[:8]}... runs another preshared key than the stack's"]),
-        (state(psk={PEER: "extra"}), [f"peer {PEER[:8]}... runs a preshared key the stack does not give it"]),
-        (state(psk={PEER: "ok"}), []),
-        (state(psk={PEER: "none"}), []),
-        (state(psk={PEER: "missing; id"}), []),  # a verdict not of ours is no finding (nor text in the marker)
+        (state(verdicts={PEER: "missing"}), [f"peer {PEER[:8]}... runs no preshared key, the stack gives it one"]),
+        (state(verdicts={PEER: "other"}), [f"peer {PEER[:8]}... runs another preshared key than the stack gives it"]),
+        (state(verdicts={PEER: "extra"}), [f"peer {PEER[:8]}... runs a preshared key the stack does not give it"]),
+        (state(verdicts={PEER: "ok"}), []),
+        (state(verdicts={PEER: "none"}), []),
+        (state(verdicts={PEER: "missing; id"}), []),  # a verdict not of ours is no finding (nor text in the marker)
+        (
+            state(psk="no", config=WITH_HOOK),
+            [
+                "the preshared key file /etc/wireguard/wg0.psk is missing; write it again: "
+                "pulumi up --replace on the -psk command of this node"
+            ],
+        ),
+        (state(psk="no"), []),  # a config without the hook has no preshared keys to lose
+        (state(psk="yes", config=WITH_HOOK), []),
     ],
 )
 def test_each_drift_is_named(text, expected):
     assert found(text) == expected
+    # a marker the host reports back is read again only in wgsites' own characters: each finding must be
+    assert MARKER_TEXT.fullmatch(marker(parse_state(text), expected)), expected
 
 
 @pytest.mark.parametrize("text", [state(installed="no"), state(owner="home/renamed"), state(owner="other/router", peers={})])
