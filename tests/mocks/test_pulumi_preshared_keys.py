@@ -165,3 +165,12 @@ def test_the_aws_gateway_gets_them_as_securestring_chunks_the_signed_bundle_name
     rotated = m.run_stack("home", vpn=with_psk("home"), config={"wgsites:presharedKeyRotations": {"phone": 1}})
     assert m.gateway_bundle(rotated.mocks)["preshared_keys"]["sha256"] != bundle["preshared_keys"]["sha256"]
     assert m.unwrap(rotated.mocks.one(m.INSTANCE).inputs) == m.unwrap(run.mocks.one(m.INSTANCE).inputs)
+
+
+def test_the_psk_command_keeps_its_output_secret_runs_after_the_install_and_deletes_before_it_replaces():
+    run = m.run_stack("sites", vpn=with_psk("sites"))
+    request = run.mocks.requests["vpn-beta-psk"]
+    assert {"stdout", "stderr"} <= set(request.additionalSecretOutputs)
+    assert request.deleteBeforeReplace  # a replace forgets first, then writes the keys again
+    assert any(dep.endswith("::vpn-beta-install") for dep in request.dependencies)
+    assert run.mocks.named("vpn-beta-psk").inputs["logging"] == "none"
