@@ -47,6 +47,23 @@ class NodePlan:
     forwarding: bool
     proxy_arp: bool
     masquerade: str | bool
+    address6: ipaddress.IPv6Interface | None = None  # its address in network6 (dual stack)
+
+    @property
+    def addresses(self) -> tuple[ipaddress.IPv4Interface | ipaddress.IPv6Interface, ...]:
+        """`Address =`: IPv4, then IPv6 when the VPN is dual-stack."""
+        return (self.address,) if self.address6 is None else (self.address, self.address6)
+
+
+def _address6(vpn: Vpn, node: Hub | Spoke) -> ipaddress.IPv6Interface | None:
+    address = vpn.address6_of(node)
+    return None if address is None else ipaddress.IPv6Interface(f"{address}/{vpn.network6.prefixlen}")
+
+
+def _own6(vpn: Vpn, node: Hub | Spoke) -> list[Network]:
+    """The /128 the hub routes to a spoke (nothing without network6)."""
+    address = vpn.address6_of(node)
+    return [] if address is None else [ipaddress.IPv6Network(address)]
 
 
 def _tunnel_mtu(a: Uplink, b: Uplink) -> int:
@@ -56,7 +73,7 @@ def _tunnel_mtu(a: Uplink, b: Uplink) -> int:
 
 def _routed_through_hub(vpn: Vpn, spoke: Spoke) -> tuple[Network, ...]:
     """What a split-tunnel spoke reaches through the hub: the VPN, the hub's LANs, other spokes' LANs."""
-    nets: list[Network] = [vpn.network, *vpn.hub.lans]
+    nets: list[Network] = [vpn.network, *([vpn.network6] if vpn.network6 else []), *vpn.hub.lans]
     for other in vpn.spokes_with_lans:  # not every spoke: that made a thousand peers' plans quadratic
         if other.name != spoke.name:
             nets += other.lans
@@ -90,6 +107,7 @@ class AddressPlan:
         entries = []
         for spoke in vpn.spokes:
             own = [vpn.network] if point_to_point else [ipaddress.IPv4Network(spoke.address)]
+            own += ([vpn.network6] if vpn.network6 else []) if point_to_point else _own6(vpn, spoke)
             entries.append(
                 PeerEntry(
                     name=spoke.name,
@@ -111,6 +129,7 @@ class AddressPlan:
             forwarding=hub.forwarding,
             proxy_arp=hub.proxy_arp is not None,
             masquerade=hub.masquerade,
+            address6=_address6(vpn, hub),
         )
 
     def spoke_plan(self, name: str) -> NodePlan:
@@ -137,6 +156,7 @@ class AddressPlan:
             forwarding=bool(spoke.lans),
             proxy_arp=False,
             masquerade=False,
+            address6=_address6(vpn, spoke),
         )
 
     def plan(self, name: str) -> NodePlan:

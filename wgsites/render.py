@@ -138,7 +138,19 @@ def _forward_rules(vpn: Vpn, name: str) -> tuple:
 def has_firewall(vpn: Vpn, name: str) -> bool:
     """Whether NAME gets an nftables file (render_nftables is not None), decided without rendering it."""
     masquerade = name == vpn.hub.name and bool(vpn.hub.masquerade)  # only the hub's plan masquerades
-    return masquerade or bool(_forward_rules(vpn, name))
+    return masquerade or bool(_forward_rules(vpn, name)) or _blocks_ipv6(vpn, name) or _guards_ipv6(vpn, name)
+
+
+def _blocks_ipv6(vpn: Vpn, name: str) -> bool:
+    """The hub of a dual-stack VPN without IPv6 egress rejects tunnel IPv6 bound outside network6: a full-tunnel
+    peer's IPv6 is blocked there, not sent out with an address the internet cannot answer (nor leaked beside)."""
+    return name == vpn.hub.name and vpn.network6 is not None and not vpn.hub.ipv6_egress
+
+
+def _guards_ipv6(vpn: Vpn, name: str) -> bool:
+    """A hub with IPv6 egress routes network6 to the internet: from outside the tunnel only replies come in
+    (IPv6 has no NAT to hide the devices behind, even a ULA is one route away on the hub's own link)."""
+    return name == vpn.hub.name and vpn.network6 is not None and vpn.hub.ipv6_egress
 
 
 def render_nftables(vpn: Vpn, name: str, stack: str) -> str | None:
@@ -157,6 +169,10 @@ def render_nftables(vpn: Vpn, name: str, stack: str) -> str | None:
         routed=[vpn.network, *(lan for node in vpn.nodes for lan in node.lans)],
         masquerade=plan.masquerade,
         forward_rules=rules,
+        network6=vpn.network6,
+        masquerade6=plan.masquerade if vpn.hub.ipv6_egress and vpn.network6 else False,
+        block6=_blocks_ipv6(vpn, name),
+        guard6=_guards_ipv6(vpn, name),
     )
 
 
@@ -164,8 +180,19 @@ def render_sysctl(vpn: Vpn, name: str, stack: str) -> str | None:
     plan = AddressPlan(vpn).plan(name)
     if not (plan.forwarding or plan.proxy_arp):
         return None
+    # IPv6: the hub routes network6 between spokes (and out, with ipv6Egress); a forwarding host ignores
+    # router advertisements (accept_ra 1), so its uplink, when named, keeps taking them (2)
+    forwarding6 = plan.forwarding and name == vpn.hub.name and vpn.network6 is not None
+    uplink = vpn.hub.masquerade if forwarding6 and vpn.hub.ipv6_egress and isinstance(vpn.hub.masquerade, str) else None
     return _render(
-        "sysctl.conf.j2", name=name, stack=stack, interface=plan.interface, forwarding=plan.forwarding, proxy_arp=plan.proxy_arp
+        "sysctl.conf.j2",
+        name=name,
+        stack=stack,
+        interface=plan.interface,
+        forwarding=plan.forwarding,
+        proxy_arp=plan.proxy_arp,
+        forwarding6=forwarding6,
+        accept_ra=uplink.replace(".", "/") if uplink else None,  # sysctl names a VLAN eth0.7 eth0/7
     )
 
 
