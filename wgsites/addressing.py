@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from .endpoints import with_port
+from .endpoints import split_endpoint, with_port
 from .model import Hub, Spoke, Uplink, Vpn
 
 ANY_V4 = ipaddress.IPv4Network("0.0.0.0/0")
@@ -66,9 +66,15 @@ def _own6(vpn: Vpn, node: Hub | Spoke) -> list[Network]:
     return [] if address is None else [ipaddress.IPv6Network(address)]
 
 
-def _tunnel_mtu(a: Uplink, b: Uplink) -> int:
+def _tunnel_mtu(a: Uplink, b: Uplink, ipv6: bool = False) -> int:
+    """IPV6: the outer packets travel over IPv6 whatever the uplinks say (an endpoint is an IPv6 address)."""
     link = min(a.mtu or LINK_MTU[a.type], b.mtu or LINK_MTU[b.type])
-    return max(MIN_MTU, link - OVERHEAD[a.ipv6 or b.ipv6])
+    return max(MIN_MTU, link - OVERHEAD[a.ipv6 or b.ipv6 or ipv6])
+
+
+def _dialled_over_ipv6(node: Hub | Spoke) -> bool:
+    """NODE's endpoint is an IPv6 address (`[2001:db8::1]:51820`): whoever dials it sends IPv6 outer packets."""
+    return bool(node.endpoint) and ":" in split_endpoint(node.endpoint)[0]
 
 
 def _routed_through_hub(vpn: Vpn, spoke: Spoke) -> tuple[Network, ...]:
@@ -117,7 +123,10 @@ class AddressPlan:
                 )
             )
         prefix = 32 if hub.proxy_arp else vpn.network.prefixlen
-        mtus = [_tunnel_mtu(hub.uplink, s.uplink) for s in vpn.spokes] or [_tunnel_mtu(hub.uplink, hub.uplink)]
+        over6 = _dialled_over_ipv6(hub)
+        mtus = [_tunnel_mtu(hub.uplink, s.uplink, over6 or _dialled_over_ipv6(s)) for s in vpn.spokes] or [
+            _tunnel_mtu(hub.uplink, hub.uplink, over6)
+        ]
         return NodePlan(
             name=hub.name,
             interface=hub.interface,
@@ -150,7 +159,7 @@ class AddressPlan:
             interface=spoke.interface,
             address=ipaddress.IPv4Interface(f"{spoke.address}/{vpn.network.prefixlen}"),
             listen_port=spoke.listen_port,
-            mtu=_tunnel_mtu(spoke.uplink, hub.uplink),
+            mtu=_tunnel_mtu(spoke.uplink, hub.uplink, _dialled_over_ipv6(hub) or _dialled_over_ipv6(spoke)),
             peers=(entry,),
             full_tunnel=full,
             forwarding=bool(spoke.lans),

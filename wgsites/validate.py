@@ -477,20 +477,10 @@ MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
 NETWORK6_PREFIXES = (48, 120)  # a site's usual allocation down to a block that still numbers a /24's nodes
 
 
-def _ipv6_literal(host: str) -> bool:
-    """An IPv6 address others can dial (check_dial_addresses speaks of the unusable ones)."""
-    return ":" in host and address_kind(host) is None
-
-
 def check_ipv6(vpn: Vpn, path: str) -> list[str]:
     """Dual stack: network6 an ordinary /48-/120, every node's IPv6 address inside it and its own, ipv6Egress
-    only with network6 (and NAT for a ULA), and an IPv6 endpoint on an IPv6 uplink (its MTU)."""
-    errors = [
-        f"{node_path}.uplink.ipv6: false but endpoint {node.endpoint!r} is an IPv6 address, so the tunnel's outer "
-        "packets travel over IPv6 and need 20 bytes more; set uplink.ipv6: true (the MTU follows)"
-        for node_path, node in node_paths(vpn, path)
-        if node.endpoint and _ipv6_literal(split_endpoint(node.endpoint)[0]) and not node.uplink.ipv6
-    ]
+    only with network6 (with NAT for a ULA, in a dual-stack subnet for an aws hub)."""
+    errors: list[str] = []
     net6, hub = vpn.network6, vpn.hub
     if net6 is None:
         errors += [

@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 
 import pulumi
-
 import wgmocks as m
 from test_pulumi_changes import failing_run
 

@@ -21,7 +21,12 @@ CASES = [
     (BASE, "network", ..., f"{P}.network: missing; set the VPN network, e.g. network: 10.10.11.0/24"),
     (BASE, "listenPort", 70000, f"{P}.listenPort: 70000 is not a whole number from 1 to 65535; use one in that range"),
     (BASE, "listenPort", "51000", f"{P}.listenPort: '51000' is not a whole number from 1 to 65535; use one in that range"),
-    (BASE, "colour", "blue", f"{P}.colour: unknown key; use one of: forwardRules, hub, listenPort, network, network6, peers, sites"),
+    (
+        BASE,
+        "colour",
+        "blue",
+        f"{P}.colour: unknown key; use one of: forwardRules, hub, listenPort, network, network6, peers, sites",
+    ),
     (BASE, "hub.kind", "gcp", f"{P}.hub.kind: 'gcp' is not one of aws, ssh; use one of them"),
     (
         BASE,
