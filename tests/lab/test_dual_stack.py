@@ -63,7 +63,8 @@ def run(egress: bool, vpn: Vpn | None = None) -> list:
         checker.run_all()
         checker.guard("IPv6 egress", "-", lambda: ipv6_egress(checker))
         results = checker.results
-    print(f"\ndual-stack lab ({vpn.hub.kind} hub, ipv6Egress: {vpn.hub.ipv6_egress}) took {time.monotonic() - start:.0f} s\n{table(results)}")
+    took = time.monotonic() - start
+    print(f"\ndual-stack lab ({vpn.hub.kind} hub, ipv6Egress: {vpn.hub.ipv6_egress}) took {took:.0f} s\n{table(results)}")
     return results
 
 
