@@ -180,6 +180,6 @@ def describe(vpn: Vpn) -> str:
     hub: Hub = vpn.hub
     lans = sum(len(n.lans) for n in vpn.nodes)
     return (
-        f"ok: {hub.kind} hub {hub.name} ({hub.address}) on {vpn.network}, "
+        f"ok: {hub.kind} hub {hub.name} ({hub.address}) on {vpn.network}{f' and {vpn.network6}' if vpn.network6 else ''}, "
         f"{len(vpn.sites)} site(s), {len(vpn.peers)} peer(s), {lans} LAN(s)"
     )

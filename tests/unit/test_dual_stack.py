@@ -15,8 +15,9 @@ import pytest
 
 from tests.stacks import STACKS, dual_stack_raw, dual_stack_vpn
 from tests.unit.bad_stacks import AWS, BASE, P, edit
-from wgsites.addressing import AddressPlan
+from wgsites.addressing import AddressPlan, describe
 from wgsites.config import ConfigError, parse_vpn
+from wgsites.diagram import dot_source
 from wgsites.render import KeyRing, render_nftables, render_sysctl, render_wg_quick
 
 DUAL = {**copy.deepcopy(BASE), "network6": "fd10:11::/64"}
@@ -273,3 +274,9 @@ def test_an_ipv6_outer_transport_gets_the_smaller_mtu_on_both_ends():
     assert [AddressPlan(v).hub_plan().mtu for v in (v4, by_uplink, by_endpoint, site6)] == [1440, 1420, 1420, 1420]
     assert AddressPlan(site6).plan("laptop").mtu == 1440  # the laptop dials the hub over IPv4
     assert lines(render_wg_quick(by_endpoint, "laptop", "s", keyring(by_endpoint)), "Endpoint") == ["[2001:db8::1]:51000"]
+
+
+def test_check_and_the_diagram_name_both_networks_and_addresses():
+    vpn = dual_stack_vpn("home")
+    assert describe(vpn).startswith("ok: aws hub gateway (10.99.0.1) on 10.99.0.0/24 and fd10:5::/64, ")
+    assert "wg0 10.99.0.1/24, fd10:5::1/64, MTU" in dot_source(vpn, "home")
