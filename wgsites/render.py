@@ -180,10 +180,7 @@ def render_sysctl(vpn: Vpn, name: str, stack: str) -> str | None:
     plan = AddressPlan(vpn).plan(name)
     if not (plan.forwarding or plan.proxy_arp):
         return None
-    # IPv6: the hub routes network6 between spokes (and out, with ipv6Egress); a forwarding host ignores
-    # router advertisements (accept_ra 1), so its uplink, when named, keeps taking them (2)
     forwarding6 = plan.forwarding and name == vpn.hub.name and vpn.network6 is not None
-    uplink = vpn.hub.masquerade if forwarding6 and vpn.hub.ipv6_egress and isinstance(vpn.hub.masquerade, str) else None
     return _render(
         "sysctl.conf.j2",
         name=name,
@@ -192,8 +189,25 @@ def render_sysctl(vpn: Vpn, name: str, stack: str) -> str | None:
         forwarding=plan.forwarding,
         proxy_arp=plan.proxy_arp,
         forwarding6=forwarding6,
-        accept_ra=uplink.replace(".", "/") if uplink else None,  # sysctl names a VLAN eth0.7 eth0/7
+        accept_ra=_accept_ra_uplink(vpn, name),
     )
+
+
+def _accept_ra_uplink(vpn: Vpn, name: str) -> str | None:
+    """The hub's uplink as sysctl names it (a VLAN eth0.7 is eth0/7), when it must keep taking router
+    advertisements: a forwarding host ignores them (accept_ra 1), and with ipv6Egress its IPv6 default
+    route comes from them; only a named masquerade interface is known."""
+    hub = vpn.hub
+    if name != hub.name or vpn.network6 is None or not (hub.forwarding and hub.ipv6_egress):
+        return None
+    return hub.masquerade.replace(".", "/") if isinstance(hub.masquerade, str) else None
+
+
+def remembered_sysctls(vpn: Vpn, name: str) -> tuple[str, ...]:
+    """The sysctls the install script records before its first change, so `remove` puts them back."""
+    uplink = _accept_ra_uplink(vpn, name)
+    base = ("net.ipv4.ip_forward", "net.ipv4.conf.all.proxy_arp", "net.ipv6.conf.all.forwarding")
+    return (*base, f"net.ipv6.conf.{uplink}.accept_ra") if uplink else base
 
 
 def render_wg_quick(
@@ -272,6 +286,7 @@ def render_install_script(vpn: Vpn, name: str, stack: str, systemctl_seconds: in
         install_path=INSTALL_PATH.format(interface=node.interface),
         nft=render_nftables(vpn, name, stack) or "",
         sysctl=render_sysctl(vpn, name, stack) or "",
+        remembered_sysctls=remembered_sysctls(vpn, name),
         systemctl_seconds=systemctl_seconds,
     )
 

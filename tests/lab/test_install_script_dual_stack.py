@@ -1,5 +1,5 @@
 """The real install script taking a running IPv4 VPN to dual stack, then adding a dual-stack site in place,
-then removing it all: IPv6 forwarding put back as it was.
+then removing it all: IPv6 forwarding and the uplink's accept_ra put back as they were.
 
 Topology as tests/lab/test_install_script.py: hub, s1 and s2 on one lab bridge (IPv4 outside).
 """
@@ -33,7 +33,10 @@ def vpn(*sites: str, dual: bool = True) -> Vpn:
         },
         "sites": [known[s] for s in sites],
     }
-    return parse_vpn({**raw, "network6": NETWORK6} if dual else raw)
+    if not dual:
+        return parse_vpn(raw)
+    # IPv6 egress out of eth0: the hub's sysctls then keep eth0 taking router advertisements
+    return parse_vpn({**raw, "network6": NETWORK6, "hub": {**raw["hub"], "masquerade": "eth0", "ipv6Egress": True}})
 
 
 def ping6(node, address: str, tries: int = 10) -> bool:
@@ -53,7 +56,9 @@ def test_an_ipv4_vpn_goes_dual_stack_then_grows_in_place_and_is_removed_cleanly(
         switch.add_bridge("br0", [f"p-{name}" for name in nodes])
         hub, s1, s2 = nodes["hub"], nodes["s1"], nodes["s2"]
         hub.sysctl("net.ipv6.conf.all.forwarding", 0)
-        public = {name: script(node, vpn("s1", "s2"), "public-key").stdout.strip() for name, node in nodes.items()}
+        accept_ra = "net.ipv6.conf.eth0.accept_ra"
+        ra_before = hub.run(["sysctl", "-n", accept_ra]).stdout.strip()
+        public = {name: script(node, vpn("s1", "s2", dual=False), "public-key").stdout.strip() for name, node in nodes.items()}
 
         def conf(v: Vpn, name: str) -> str:
             return render_wg_quick(v, name, STACK, KeyRing(public=public))
@@ -70,6 +75,7 @@ def test_an_ipv4_vpn_goes_dual_stack_then_grows_in_place_and_is_removed_cleanly(
         assert ping6(s1, "fd10:50::1"), "s1 cannot reach the hub over IPv6 after the change"
         print(f"\ns1 pinged the hub over IPv6 {time.monotonic() - started:.1f} s after the dual-stack install")
         assert hub.run(["sysctl", "-n", "net.ipv6.conf.all.forwarding"]).stdout.strip() == "1"
+        assert hub.run(["sysctl", "-n", accept_ra]).stdout.strip() == "2"
         assert "inet6 fd10:50::1/64" in hub.run(["ip", "-6", "address", "show", "dev", IFACE]).stdout
 
         # a dual-stack site added: peers only, so the hub reloads in place (same interface, same index)
@@ -88,4 +94,5 @@ def test_an_ipv4_vpn_goes_dual_stack_then_grows_in_place_and_is_removed_cleanly(
         # removed: the hub's IPv6 forwarding is what it was before wgsites (0)
         script(hub, dual2, "remove")
         assert hub.run(["sysctl", "-n", "net.ipv6.conf.all.forwarding"]).stdout.strip() == "0"
+        assert hub.run(["sysctl", "-n", accept_ra]).stdout.strip() == ra_before != "2"
         assert hub.run(["ip", "link", "show", IFACE], check=False).returncode != 0
