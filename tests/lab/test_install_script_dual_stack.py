@@ -1,4 +1,5 @@
-"""The real install script taking a running IPv4 VPN to dual stack, then adding a dual-stack site in place,
+"""The real install script taking a running IPv4 VPN to dual stack in place (its IPv6 addresses added beside
+the IPv4 ones, the interface kept), adding a dual-stack site in place, dropping network6 again (a restart),
 then removing it all: IPv6 forwarding and the uplink's accept_ra put back as they were.
 
 Topology as tests/lab/test_install_script.py: hub, s1 and s2 on one lab bridge (IPv4 outside).
@@ -68,21 +69,25 @@ def test_an_ipv4_vpn_goes_dual_stack_then_grows_in_place_and_is_removed_cleanly(
             script(nodes[name], v4, "install", conf(v4, name))
         assert not ping6(s1, "fd10:50::1", tries=2)  # IPv4 only so far
 
-        # network6 added: a changed Address restarts the interface (as any [Interface] change does)
+        # network6 added: IPv6 addresses beside the running IPv4 ones, added in place (the same interface)
+        ifindex = {name: nodes[name].read_file(f"/sys/class/net/{IFACE}/ifindex") for name in ("hub", "s1")}
         started = time.monotonic()
         done = {name: script(nodes[name], dual1, "install", conf(dual1, name)) for name in ("hub", "s1")}
-        assert "interface settings changed: restarting wg0" in done["hub"].stderr, done["hub"].stderr
+        for name in ("hub", "s1"):
+            said = done[name].stderr
+            assert "reloaded in place" in said and "restarting" not in said, said
+            assert f"[#] ip -6 address add {dual1.address6_of(dual1.node(name))}/64 dev wg0" in said, said
+            assert nodes[name].read_file(f"/sys/class/net/{IFACE}/ifindex") == ifindex[name]
         assert ping6(s1, "fd10:50::1"), "s1 cannot reach the hub over IPv6 after the change"
         print(f"\ns1 pinged the hub over IPv6 {time.monotonic() - started:.1f} s after the dual-stack install")
         assert hub.run(["sysctl", "-n", "net.ipv6.conf.all.forwarding"]).stdout.strip() == "1"
         assert hub.run(["sysctl", "-n", accept_ra]).stdout.strip() == "2"
         assert "inet6 fd10:50::1/64" in hub.run(["ip", "-6", "address", "show", "dev", IFACE]).stdout
 
-        # a dual-stack site added: peers only, so the hub reloads in place (same interface, same index)
-        ifindex = hub.read_file(f"/sys/class/net/{IFACE}/ifindex")
+        # a dual-stack site added: peers only, so the hub reloads in place again
         grown = script(hub, dual2, "install", conf(dual2, "hub"))
         assert "reloaded in place" in grown.stderr and "restarting" not in grown.stderr, grown.stderr
-        assert hub.read_file(f"/sys/class/net/{IFACE}/ifindex") == ifindex
+        assert hub.read_file(f"/sys/class/net/{IFACE}/ifindex") == ifindex["hub"]
         script(s2, dual2, "install", conf(dual2, "s2"))
         allowed = wg(hub, "allowed-ips")
         assert "fd10:50::3/128" in allowed and "10.60.0.0/24" in allowed, allowed
@@ -90,6 +95,11 @@ def test_an_ipv4_vpn_goes_dual_stack_then_grows_in_place_and_is_removed_cleanly(
         assert ping6(s2, "fd10:50::1") and ping6(s1, "fd10:50::1")
         script(s1, dual2, "install", conf(dual2, "s1"))  # s1 learns nothing new: it routes network6 already
         assert ping6(s1, "fd10:50::3"), "s1 cannot reach s2 over IPv6 through the hub"
+
+        # network6 dropped again: an address goes, which only wg-quick's down and up do (a restart)
+        back = script(s1, v4, "install", conf(v4, "s1"))
+        assert "interface settings changed: restarting wg0" in back.stderr, back.stderr
+        assert "inet6 fd10:50" not in s1.run(["ip", "-6", "address", "show", "dev", IFACE]).stdout
 
         # removed: the hub's IPv6 forwarding is what it was before wgsites (0)
         script(hub, dual2, "remove")
