@@ -1,5 +1,6 @@
 """The real install script taking a running IPv4 VPN to dual stack in place (its IPv6 addresses added beside
-the IPv4 ones, the interface kept), adding a dual-stack site in place, dropping network6 again (a restart),
+the IPv4 ones, the interface kept; taken off again by the rollback of a change that fails), adding a
+dual-stack site in place, dropping network6 again (a restart),
 then removing it all: IPv6 forwarding and the uplink's accept_ra put back as they were.
 
 Topology as tests/lab/test_install_script.py: hub, s1 and s2 on one lab bridge (IPv4 outside).
@@ -68,6 +69,16 @@ def test_an_ipv4_vpn_goes_dual_stack_then_grows_in_place_and_is_removed_cleanly(
         for name in ("hub", "s1"):
             script(nodes[name], v4, "install", conf(v4, name))
         assert not ping6(s1, "fd10:50::1", tries=2)  # IPv4 only so far
+
+        # an in-place change that fails after the IPv6 address went on (a route the host already has elsewhere
+        # makes the new site's LAN route fail): the rollback takes the address off again
+        hub.run(["ip", "route", "add", "10.60.0.0/24", "dev", "eth0"])
+        failed = script(hub, dual2, "install", conf(dual2, "hub"), check=False)
+        assert failed.returncode != 0 and "[#] ip -6 address add fd10:50::1/64 dev wg0" in failed.stderr, failed.stderr
+        assert "the previous one is back" in failed.stderr and "[#] ip -6 address del fd10:50::1/64 dev wg0" in failed.stderr
+        assert "inet6 fd10:50" not in hub.run(["ip", "-6", "address", "show", "dev", IFACE]).stdout
+        assert hub.read_file("/etc/wireguard/wg0.conf") == conf(v4, "hub")
+        hub.run(["ip", "route", "del", "10.60.0.0/24", "dev", "eth0"])
 
         # network6 added: IPv6 addresses beside the running IPv4 ones, added in place (the same interface)
         ifindex = {name: nodes[name].read_file(f"/sys/class/net/{IFACE}/ifindex") for name in ("hub", "s1")}
