@@ -54,7 +54,7 @@ class GatewaySubnet:
     vpc_id: str
 
 
-def gateway_subnet(options: AwsOptions, region: str) -> GatewaySubnet | None:
+def gateway_subnet(options: AwsOptions, region: str, ipv6: bool = False) -> GatewaySubnet | None:
     """Ask AWS where the gateway can go, before any resource exists; a clear error when it cannot.
 
     Without subnetId, EC2 puts the instance and its security group in the region's default VPC,
@@ -81,6 +81,12 @@ def gateway_subnet(options: AwsOptions, region: str) -> GatewaySubnet | None:
     if options.vpc_id and subnet.vpc_id != options.vpc_id:
         raise pulumi.RunError(
             f"{where}: '{options.subnet_id}' is in {subnet.vpc_id}, not in hub.aws.vpcId '{options.vpc_id}'; fix one of the two"
+        )
+    if ipv6 and not subnet.ipv6_cidr_block:  # hub.ipv6Egress: the instance gets an address of the subnet's /64
+        raise pulumi.RunError(
+            f"{where}: '{options.subnet_id}' has no IPv6 CIDR block, so the gateway can get no IPv6 address for "
+            "hub.ipv6Egress; make the subnet dual-stack (associate an IPv6 CIDR block with its VPC and the subnet, "
+            "route ::/0 to the internet gateway), name a dual-stack subnet, or remove ipv6Egress"
         )
     return GatewaySubnet(options.subnet_id, subnet.vpc_id)
 
@@ -272,6 +278,8 @@ class AwsGateway(pulumi.ComponentResource):
             # (packages, SSM) before the Elastic IP is associated, and such subnets rarely assign one
             subnet_id=args.subnet.subnet_id if args.subnet else None,
             associate_public_ip_address=True if args.subnet else None,
+            # hub.ipv6Egress: an address of the dual-stack subnet (gateway_subnet checked it has IPv6)
+            ipv6_address_count=1 if hub.ipv6_egress else None,
             # the user data is a static bootstrap: it changes only with instance-level choices (stack, interface,
             # region), and cloud-init runs it once per instance, so a change needs a new instance to take effect
             user_data_replace_on_change=True,

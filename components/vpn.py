@@ -81,7 +81,7 @@ class WireGuardVpn(pulumi.ComponentResource):
             raise pulumi.RunError("aws:region: missing for an aws hub; set it: pulumi config set aws:region eu-central-1")
         # where the gateway goes, asked of AWS before any resource exists: an account without a default VPC
         # fails here with the fix, not halfway through an up
-        subnet = gateway_subnet(hub.aws, args.region) if hub.kind == "aws" else None
+        subnet = gateway_subnet(hub.aws, args.region, ipv6=hub.ipv6_egress) if hub.kind == "aws" else None
         super().__init__("wgsites:vpn:WireGuardVpn", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 

@@ -38,6 +38,7 @@ ROAM = 110  # a laptop that changes café moves up by this
 INTERNET6 = IPv6Network("2001:db8::/64")
 """The lab internet's IPv6 (RFC 3849), given to a café only by the IPv6 fault scenario."""
 WEB6 = str(INTERNET6.network_address + 0x80)  # an IPv6-only web host there
+HUB6 = str(INTERNET6.network_address + 1)  # the hub's IPv6 WAN address, for a hub with ipv6Egress
 CAFE6_WAN = 0x10  # café number i's WAN: 2001:db8::10+i
 CAFE6_INSIDE = "2001:db8:1:{index:x}::/64"  # café number i's inside network
 

@@ -177,6 +177,7 @@ class Checker:
         plan = self.plans[spoke.name]
         wanted = [n for e in plan.peers for n in e.allowed_ips if n.prefixlen != 0]
         main = node.run(["ip", "route", "show", "dev", iface]).stdout
+        main += node.run(["ip", "-6", "route", "show", "dev", iface]).stdout  # a dual-stack VPN's IPv6 routes
         have = {ipaddress.ip_network(line.split()[0], strict=False) for line in main.splitlines()}
         missing = [str(n) for n in wanted if not any(n.subnet_of(h) for h in have if h.version == n.version)]
         detail = "; ".join(line.strip() for line in main.splitlines())
@@ -306,7 +307,13 @@ class Checker:
             ("full tunnel egress", self.full_tunnel_egress),
             ("DNS", lambda: dns_through_the_tunnel(self)),
             ("endpoints", self.endpoints_learned),
+            ("IPv6 between nodes", self.ipv6_between_nodes),
         ]
+
+    def ipv6_between_nodes(self) -> None:
+        from .dual_stack import ipv6_between_nodes  # dual_stack builds on these checks (and the faults')
+
+        ipv6_between_nodes(self)
 
     def run_all(self) -> list[Check]:
         for name, step in self.steps():

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
 from nacl.signing import SigningKey
 
 from wgsites.cli import local_keys
+from wgsites.config import CONFIG_KEY, parse_vpn
 from wgsites.model import Vpn
 from wgsites.render import KeyRing, render_node
 from wgsites.stack import read_stack
@@ -48,3 +51,25 @@ def render_stack(stack: str, tmp: Path, vpn: Vpn | None = None) -> Rendered:
         for node in vpn.nodes
     }
     return Rendered(stack, vpn, keys, files)
+
+
+DUAL_STACK_SUBNET = "subnet-0123456789abcdef0"  # an aws hub with ipv6Egress names its dual-stack subnet
+
+
+def dual_stack_raw(stack: str, egress: bool = True) -> dict:
+    """STACK's wgsites:vpn with an IPv6 VPN network beside its IPv4 one (fd10:N::/64, N the stack's number);
+    with EGRESS, a hub that masquerades has IPv6 to the internet too."""
+    raw = copy.deepcopy(yaml.safe_load(stack_file(stack).read_text())["config"][CONFIG_KEY])
+    raw["network6"] = f"fd10:{STACKS.index(stack) + 1}::/64"
+    for node in [raw["hub"], *raw.get("sites", []), *raw.get("peers", [])]:
+        if node["address"] == raw["network"].split("/")[0]:  # a /31's first node: network6 + 0 is no host
+            node["address6"] = f"fd10:{STACKS.index(stack) + 1}::100"
+    if egress and raw["hub"].get("masquerade"):
+        raw["hub"]["ipv6Egress"] = True
+        if raw["hub"]["kind"] == "aws":
+            raw["hub"]["aws"] = {**raw["hub"].get("aws", {}), "subnetId": DUAL_STACK_SUBNET}
+    return raw
+
+
+def dual_stack_vpn(stack: str, egress: bool = True) -> Vpn:
+    return parse_vpn(dual_stack_raw(stack, egress))

@@ -4,7 +4,7 @@ Built to pass parse_vpn by construction (not by filtering): names and addresses 
 the VPN network and every LAN are distinct private /24 (or smaller) blocks, a full-tunnel peer
 comes with a masquerading hub, a site behind NAT keeps a keepalive, and every host wgsites
 reaches over SSH has its own host name. Public endpoints are documentation addresses or
-example.net names.
+example.net names. Some stacks are dual-stack (network6, see dual_stack).
 """
 
 from __future__ import annotations
@@ -152,4 +152,25 @@ def stacks(draw: st.DrawFn, max_sites: int = 3, max_peers: int = 4) -> dict[str,
     for spoke in [*sites, *peers]:
         if draw(st.integers(0, 3)) == 0:
             spoke["presharedKey"] = draw(st.booleans())
+    if draw(st.integers(0, 2)) == 0:
+        dual_stack(draw, raw)
     return raw
+
+
+def dual_stack(draw: st.DrawFn, raw: dict[str, Any]) -> None:
+    """RAW made dual-stack: a ULA /64 or /120 (or a documentation /64 standing in for a prefix the user owns),
+    now and then a node's own address6 (past every derived one), IPv6 egress on a masquerading hub."""
+    ula = f"fd{draw(st.integers(0, 0xFF)):02x}:{draw(st.integers(0, 0xFFFF)):x}:{draw(st.integers(0, 0xFFFF)):x}::"
+    prefix = draw(st.sampled_from([64, 120]))
+    base = draw(st.sampled_from([ula, f"2001:db8:{draw(st.integers(0, 0xFFFF)):x}::"]))
+    network6 = ipaddress.IPv6Network(f"{base}/{prefix}")
+    raw["network6"] = str(network6)
+    nodes = [raw["hub"], *raw.get("sites", []), *raw.get("peers", [])]
+    for i, node in enumerate(nodes):
+        if prefix == 64 and draw(st.integers(0, 3)) == 0:
+            node["address6"] = str(network6.network_address + 0x1000 + i)  # an IPv4 /24's offsets end at 255
+    hub = raw["hub"]
+    if hub.get("masquerade") and draw(st.booleans()):
+        hub["ipv6Egress"] = True
+        if hub["kind"] == "aws":
+            hub["aws"] = {**hub.get("aws", {}), "subnetId": "subnet-0123456789abcdef0"}

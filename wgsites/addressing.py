@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from .endpoints import with_port
+from .endpoints import split_endpoint, with_port
 from .model import Hub, Spoke, Uplink, Vpn
 
 ANY_V4 = ipaddress.IPv4Network("0.0.0.0/0")
@@ -47,16 +47,39 @@ class NodePlan:
     forwarding: bool
     proxy_arp: bool
     masquerade: str | bool
+    address6: ipaddress.IPv6Interface | None = None  # its address in network6 (dual stack)
+
+    @property
+    def addresses(self) -> tuple[ipaddress.IPv4Interface | ipaddress.IPv6Interface, ...]:
+        """`Address =`: IPv4, then IPv6 when the VPN is dual-stack."""
+        return (self.address,) if self.address6 is None else (self.address, self.address6)
 
 
-def _tunnel_mtu(a: Uplink, b: Uplink) -> int:
+def _address6(vpn: Vpn, node: Hub | Spoke) -> ipaddress.IPv6Interface | None:
+    address = vpn.address6_of(node)
+    return None if address is None else ipaddress.IPv6Interface(f"{address}/{vpn.network6.prefixlen}")
+
+
+def _own6(vpn: Vpn, node: Hub | Spoke) -> list[Network]:
+    """The /128 the hub routes to a spoke (nothing without network6)."""
+    address = vpn.address6_of(node)
+    return [] if address is None else [ipaddress.IPv6Network(address)]
+
+
+def _tunnel_mtu(a: Uplink, b: Uplink, ipv6: bool = False) -> int:
+    """IPV6: the outer packets travel over IPv6 whatever the uplinks say (an endpoint is an IPv6 address)."""
     link = min(a.mtu or LINK_MTU[a.type], b.mtu or LINK_MTU[b.type])
-    return max(MIN_MTU, link - OVERHEAD[a.ipv6 or b.ipv6])
+    return max(MIN_MTU, link - OVERHEAD[a.ipv6 or b.ipv6 or ipv6])
+
+
+def _dialled_over_ipv6(node: Hub | Spoke) -> bool:
+    """NODE's endpoint is an IPv6 address (`[2001:db8::1]:51820`): whoever dials it sends IPv6 outer packets."""
+    return bool(node.endpoint) and ":" in split_endpoint(node.endpoint)[0]
 
 
 def _routed_through_hub(vpn: Vpn, spoke: Spoke) -> tuple[Network, ...]:
     """What a split-tunnel spoke reaches through the hub: the VPN, the hub's LANs, other spokes' LANs."""
-    nets: list[Network] = [vpn.network, *vpn.hub.lans]
+    nets: list[Network] = [vpn.network, *([vpn.network6] if vpn.network6 else []), *vpn.hub.lans]
     for other in vpn.spokes_with_lans:  # not every spoke: that made a thousand peers' plans quadratic
         if other.name != spoke.name:
             nets += other.lans
@@ -90,6 +113,7 @@ class AddressPlan:
         entries = []
         for spoke in vpn.spokes:
             own = [vpn.network] if point_to_point else [ipaddress.IPv4Network(spoke.address)]
+            own += ([vpn.network6] if vpn.network6 else []) if point_to_point else _own6(vpn, spoke)
             entries.append(
                 PeerEntry(
                     name=spoke.name,
@@ -99,7 +123,10 @@ class AddressPlan:
                 )
             )
         prefix = 32 if hub.proxy_arp else vpn.network.prefixlen
-        mtus = [_tunnel_mtu(hub.uplink, s.uplink) for s in vpn.spokes] or [_tunnel_mtu(hub.uplink, hub.uplink)]
+        over6 = _dialled_over_ipv6(hub)
+        mtus = [_tunnel_mtu(hub.uplink, s.uplink, over6 or _dialled_over_ipv6(s)) for s in vpn.spokes] or [
+            _tunnel_mtu(hub.uplink, hub.uplink, over6)
+        ]
         return NodePlan(
             name=hub.name,
             interface=hub.interface,
@@ -111,6 +138,7 @@ class AddressPlan:
             forwarding=hub.forwarding,
             proxy_arp=hub.proxy_arp is not None,
             masquerade=hub.masquerade,
+            address6=_address6(vpn, hub),
         )
 
     def spoke_plan(self, name: str) -> NodePlan:
@@ -131,12 +159,13 @@ class AddressPlan:
             interface=spoke.interface,
             address=ipaddress.IPv4Interface(f"{spoke.address}/{vpn.network.prefixlen}"),
             listen_port=spoke.listen_port,
-            mtu=_tunnel_mtu(spoke.uplink, hub.uplink),
+            mtu=_tunnel_mtu(spoke.uplink, hub.uplink, _dialled_over_ipv6(hub) or _dialled_over_ipv6(spoke)),
             peers=(entry,),
             full_tunnel=full,
             forwarding=bool(spoke.lans),
             proxy_arp=False,
             masquerade=False,
+            address6=_address6(vpn, spoke),
         )
 
     def plan(self, name: str) -> NodePlan:
@@ -151,6 +180,6 @@ def describe(vpn: Vpn) -> str:
     hub: Hub = vpn.hub
     lans = sum(len(n.lans) for n in vpn.nodes)
     return (
-        f"ok: {hub.kind} hub {hub.name} ({hub.address}) on {vpn.network}, "
+        f"ok: {hub.kind} hub {hub.name} ({hub.address}) on {vpn.network}{f' and {vpn.network6}' if vpn.network6 else ''}, "
         f"{len(vpn.sites)} site(s), {len(vpn.peers)} peer(s), {lans} LAN(s)"
     )

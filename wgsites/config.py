@@ -85,6 +85,28 @@ def _uplink(r: Reader, path: str, value: Any) -> Uplink | None:
     )
 
 
+def _address6(r: Reader, path: str, value: Any) -> ipaddress.IPv6Address | None:
+    text = ip_text(value.strip()) if isinstance(value, str) else None
+    if text is not None and ":" in text:
+        return ipaddress.IPv6Address(text)
+    r.fail(path, value, "is not an IPv6 address; write it like fd10:99::2 (no prefix)")
+    return None
+
+
+def _network6(r: Reader, path: str, value: Any) -> ipaddress.IPv6Network | None:
+    text = str(value).strip()
+    try:
+        if "%" in text:
+            raise ValueError("zone id")
+        return ipaddress.IPv6Network(text)
+    except ValueError as exc:
+        if "host bits set" in str(exc):
+            r.fail(path, value, f"has host bits set; write the network as {ipaddress.IPv6Network(text, strict=False)}")
+        else:
+            r.fail(path, value, "is not an IPv6 network; write it like fd10:99::/64 (a ULA) or a prefix you own")
+        return None
+
+
 def _masquerade(r: Reader, path: str, value: Any) -> str | bool | None:
     if isinstance(value, bool):
         return value
@@ -179,6 +201,8 @@ def _hub(r: Reader, path: str, value: Any, default_port: int) -> Hub | None:
         ssh=get("ssh", lambda p, v: _ssh(r, p, v)),
         aws=get("aws", lambda p, v: _aws(r, p, v)),
         aliases=get("aliases", lambda p, v: _aliases(r, p, v)),
+        address6=get("address6", lambda p, v: _address6(r, p, v)),
+        ipv6_egress=get("ipv6Egress", r.boolean),
     )
     if fields["kind"] == "ssh" and "ssh" not in obj:
         r.errors.append(f"{path}.ssh: missing for kind: ssh; set ssh.host (and ssh.user, ssh.port if not root and 22)")
@@ -186,7 +210,7 @@ def _hub(r: Reader, path: str, value: Any, default_port: int) -> Hub | None:
         r.errors.append(
             f"{path}.endpoint: missing for kind: ssh; set the public host or address spokes dial, e.g. home.example.net"
         )
-    if any(v is None for k, v in fields.items() if k not in ("endpoint", "proxy_arp", "ssh")):
+    if any(v is None for k, v in fields.items() if k not in ("endpoint", "proxy_arp", "ssh", "address6")):
         return None
     return Hub(**fields)
 
@@ -217,6 +241,7 @@ def _spoke(r: Reader, path: str, value: Any, kind: str) -> Spoke | None:
         uplink=get("uplink", lambda p, v: _uplink(r, p, v)),
         aliases=get("aliases", lambda p, v: _aliases(r, p, v)),
         preshared_key=get("presharedKey", r.boolean),
+        address6=get("address6", lambda p, v: _address6(r, p, v)),
     )
     if fields["public_key"] and fields["ssh"]:
         r.errors.append(
@@ -229,7 +254,7 @@ def _spoke(r: Reader, path: str, value: Any, kind: str) -> Spoke | None:
             r.fail(f"{path}.dns[{i}]", fields["dns"][i], fix)
     if fields["dns"] is not None:
         fields["dns"] = tuple(s for s in servers if s is not None)  # rebuilt from the parsed form
-    optional = ("endpoint", "listen_port", "public_key", "ssh", "file", "preshared_key")
+    optional = ("endpoint", "listen_port", "public_key", "ssh", "file", "preshared_key", "address6")
     if any(v is None for k, v in fields.items() if k not in optional):
         return None
     if fields["endpoint"] and fields["listen_port"] is None:
@@ -278,6 +303,7 @@ def parse_vpn(raw: Any, path: str = CONFIG_KEY) -> Vpn:
     network = r.get(obj, path, "network", r.network, default_of(VPN, "network"))
     port = r.get(obj, path, "listenPort", r.integer(1, 65535), default_of(VPN, "listenPort"))
     preshared = r.get(obj, path, "presharedKey", r.boolean, default_of(VPN, "presharedKey"))
+    network6 = r.get(obj, path, "network6", lambda p, v: _network6(r, p, v), default_of(VPN, "network6"))
     hub = r.get(obj, path, "hub", lambda p, v: _hub(r, p, v, port or DEFAULT_LISTEN_PORT))
     spokes = [
         _spoke(r, f"{path}.{key}[{i}]", item, kind)
@@ -290,7 +316,14 @@ def parse_vpn(raw: Any, path: str = CONFIG_KEY) -> Vpn:
     ]
     if r.errors or network is None or hub is None or None in spokes or None in rules or preshared is None:
         raise ConfigError(r.errors)
-    vpn = Vpn(network=network, hub=hub, spokes=tuple(spokes), forward_rules=tuple(rules), preshared_key=preshared)
+    vpn = Vpn(
+        network=network,
+        hub=hub,
+        spokes=tuple(spokes),
+        forward_rules=tuple(rules),
+        preshared_key=preshared,
+        network6=network6,
+    )
     errors = check_vpn(vpn, path)
     if errors:
         raise ConfigError(errors)

@@ -38,7 +38,7 @@ def _hub_lines(vpn: Vpn, plan: AddressPlan) -> list[str]:
         what = f"AWS VM {hub.aws.instance_type}, config from SSM"
     else:
         what = f"Linux host, pushed over SSH ({hub.ssh.user}@{hub.ssh.host})" if hub.ssh else "Linux host over SSH"
-    lines = [f"{hub.name} (hub)", what, f"{hub.interface} {hub_plan.address}, MTU {hub_plan.mtu}"]
+    lines = [f"{hub.name} (hub)", what, f"{hub.interface} {', '.join(map(str, hub_plan.addresses))}, MTU {hub_plan.mtu}"]
     lines.append(f"UDP {hub.listen_port}, reached at {hub.endpoint or ELASTIC_IP}")
     if hub.masquerade is True:
         lines.append(f"NAT out of any interface but {hub.interface}")
@@ -61,7 +61,11 @@ def _spoke_lines(vpn: Vpn, plan: AddressPlan, spoke: Spoke) -> list[str]:
     else:
         what = "config file and QR code"
     kind = "site" if spoke.kind == "site" else "peer"
-    lines = [f"{spoke.name} ({kind})", what, f"{spoke.interface} {spoke_plan.address}, MTU {spoke_plan.mtu}"]
+    lines = [
+        f"{spoke.name} ({kind})",
+        what,
+        f"{spoke.interface} {', '.join(map(str, spoke_plan.addresses))}, MTU {spoke_plan.mtu}",
+    ]
     if spoke.endpoint:
         lines.append(f"UDP {spoke.listen_port}, reached at {spoke.endpoint}")
     if spoke.dns:

@@ -14,6 +14,8 @@ from typing import Any, Literal, get_args
 
 IPv4Network = ipaddress.IPv4Network
 IPv4Address = ipaddress.IPv4Address
+IPv6Network = ipaddress.IPv6Network
+IPv6Address = ipaddress.IPv6Address
 
 HubKind = Literal["aws", "ssh"]
 SpokeKind = Literal["site", "peer"]
@@ -122,6 +124,8 @@ class Hub:
     ssh: SshTarget | None = None
     aws: AwsOptions = AwsOptions()
     aliases: tuple[str, ...] = ()  # the names it had before, oldest first (a rename keeps its resources)
+    address6: IPv6Address | None = None  # its IPv6 VPN address when not the one derived from `address`
+    ipv6_egress: bool = False  # the hub has IPv6 to the internet: full-tunnel peers' IPv6 leaves through it
 
     @property
     def first_name(self) -> str:
@@ -161,6 +165,7 @@ class Spoke:
     uplink: Uplink = Uplink()
     aliases: tuple[str, ...] = ()  # the names it had before, oldest first (a rename keeps its resources)
     preshared_key: bool | None = None  # a preshared key with the hub; None: the stack's (Vpn.preshared_key)
+    address6: IPv6Address | None = None  # its IPv6 VPN address when not the one derived from `address`
 
     @property
     def first_name(self) -> str:
@@ -192,6 +197,7 @@ class Vpn:
     spokes: tuple[Spoke, ...] = ()
     forward_rules: tuple[ForwardRule, ...] = ()
     preshared_key: bool = False  # every hub-spoke pair gets a preshared key, unless a spoke says otherwise
+    network6: IPv6Network | None = None  # the optional IPv6 VPN network beside `network` (dual stack)
 
     def has_preshared_key(self, spoke: Spoke) -> bool:
         """Whether the pair hub-SPOKE uses a preshared key: the spoke's own setting, else the stack's."""
@@ -201,6 +207,15 @@ class Vpn:
     def preshared_spokes(self) -> tuple[Spoke, ...]:
         """The spokes whose pair with the hub has a preshared key (derived from wgsites:keySeed)."""
         return tuple(s for s in self.spokes if self.has_preshared_key(s))
+
+    def address6_of(self, node: Hub | Spoke) -> IPv6Address | None:
+        """NODE's IPv6 VPN address: its own `address6`, else network6 plus its IPv4 address's offset in
+        `network` (10.99.0.10 in 10.99.0.0/24 -> network6 + 10), so adding network6 numbers nobody anew."""
+        if self.network6 is None:
+            return None
+        if node.address6 is not None:
+            return node.address6
+        return self.network6.network_address + (int(node.address) - int(self.network.network_address))
 
     @property
     def nodes(self) -> tuple[Hub | Spoke, ...]:

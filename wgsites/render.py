@@ -154,7 +154,19 @@ def _forward_rules(vpn: Vpn, name: str) -> tuple:
 def has_firewall(vpn: Vpn, name: str) -> bool:
     """Whether NAME gets an nftables file (render_nftables is not None), decided without rendering it."""
     masquerade = name == vpn.hub.name and bool(vpn.hub.masquerade)  # only the hub's plan masquerades
-    return masquerade or bool(_forward_rules(vpn, name))
+    return masquerade or bool(_forward_rules(vpn, name)) or _blocks_ipv6(vpn, name) or _guards_ipv6(vpn, name)
+
+
+def _blocks_ipv6(vpn: Vpn, name: str) -> bool:
+    """The hub of a dual-stack VPN without IPv6 egress rejects tunnel IPv6 bound outside network6: a full-tunnel
+    peer's IPv6 is blocked there, not sent out with an address the internet cannot answer (nor leaked beside)."""
+    return name == vpn.hub.name and vpn.network6 is not None and not vpn.hub.ipv6_egress
+
+
+def _guards_ipv6(vpn: Vpn, name: str) -> bool:
+    """A hub with IPv6 egress routes network6 to the internet: from outside the tunnel only replies come in
+    (IPv6 has no NAT to hide the devices behind, even a ULA is one route away on the hub's own link)."""
+    return name == vpn.hub.name and vpn.network6 is not None and vpn.hub.ipv6_egress
 
 
 def render_nftables(vpn: Vpn, name: str, stack: str) -> str | None:
@@ -173,6 +185,10 @@ def render_nftables(vpn: Vpn, name: str, stack: str) -> str | None:
         routed=[vpn.network, *(lan for node in vpn.nodes for lan in node.lans)],
         masquerade=plan.masquerade,
         forward_rules=rules,
+        network6=vpn.network6,
+        masquerade6=plan.masquerade if vpn.hub.ipv6_egress and vpn.network6 else False,
+        block6=_blocks_ipv6(vpn, name),
+        guard6=_guards_ipv6(vpn, name),
     )
 
 
@@ -180,9 +196,34 @@ def render_sysctl(vpn: Vpn, name: str, stack: str) -> str | None:
     plan = AddressPlan(vpn).plan(name)
     if not (plan.forwarding or plan.proxy_arp):
         return None
+    forwarding6 = plan.forwarding and name == vpn.hub.name and vpn.network6 is not None
     return _render(
-        "sysctl.conf.j2", name=name, stack=stack, interface=plan.interface, forwarding=plan.forwarding, proxy_arp=plan.proxy_arp
+        "sysctl.conf.j2",
+        name=name,
+        stack=stack,
+        interface=plan.interface,
+        forwarding=plan.forwarding,
+        proxy_arp=plan.proxy_arp,
+        forwarding6=forwarding6,
+        accept_ra=_accept_ra_uplink(vpn, name),
     )
+
+
+def _accept_ra_uplink(vpn: Vpn, name: str) -> str | None:
+    """The hub's uplink as sysctl names it (a VLAN eth0.7 is eth0/7), when it must keep taking router
+    advertisements: a forwarding host ignores them (accept_ra 1), and with ipv6Egress its IPv6 default
+    route comes from them; only a named masquerade interface is known."""
+    hub = vpn.hub
+    if name != hub.name or vpn.network6 is None or not (hub.forwarding and hub.ipv6_egress):
+        return None
+    return hub.masquerade.replace(".", "/") if isinstance(hub.masquerade, str) else None
+
+
+def remembered_sysctls(vpn: Vpn, name: str) -> tuple[str, ...]:
+    """The sysctls the install script records before its first change, so `remove` puts them back."""
+    uplink = _accept_ra_uplink(vpn, name)
+    base = ("net.ipv4.ip_forward", "net.ipv4.conf.all.proxy_arp", "net.ipv6.conf.all.forwarding")
+    return (*base, f"net.ipv6.conf.{uplink}.accept_ra") if uplink else base
 
 
 def render_wg_quick(
@@ -304,6 +345,7 @@ def render_install_script(vpn: Vpn, name: str, stack: str, systemctl_seconds: in
         install_path=INSTALL_PATH.format(interface=node.interface),
         nft=render_nftables(vpn, name, stack) or "",
         sysctl=render_sysctl(vpn, name, stack) or "",
+        remembered_sysctls=remembered_sysctls(vpn, name),
         systemctl_seconds=systemctl_seconds,
     )
 

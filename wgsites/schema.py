@@ -138,6 +138,13 @@ VPN = (
         "the VPN network; `/31` allowed for a site-to-site link (RFC 3021); with proxy ARP, the LAN itself",
     ),
     Key("listenPort", "1-65535", "the hub's UDP port (the only port the AWS security group opens)", DEFAULT_LISTEN_PORT),
+    Key(
+        "network6",
+        "IPv6 network, `/48`-`/120`",
+        "an IPv6 VPN network beside `network` (a ULA `fd..::/64`, or a prefix you own): every node gets an address "
+        "in it too (below), and AllowedIPs, routes, forwarding and the firewall cover it",
+        None,
+    ),
     Key("hub", "object", "the node every spoke talks to (below)"),
     Key("sites", "list", "gateways with LANs behind them (spokes, below)", ()),
     Key("peers", "list", "roaming devices: laptops, phones (spokes, below)", ()),
@@ -162,6 +169,13 @@ HUB = (
     Key("name", "name", "lowercase letters, digits, dashes"),
     Key("kind", one_of(HubKind), "a new AWS VM, or a Linux host you already run (reached over SSH)"),
     Key("address", "IPv4", "its VPN address (inside `network`)"),
+    Key(
+        "address6",
+        "IPv6",
+        "its address in `network6`",
+        None,
+        shown="`network6` + the offset of `address` in `network`",
+    ),
     Key("interface", "interface name", "at most 15 characters", default(Hub, "interface")),
     Key(
         "endpoint",
@@ -184,6 +198,14 @@ HUB = (
         "the internal-host setup: VPN users get LAN addresses from `vpnRange`, which must lie in the LAN and miss "
         "the router's DHCP range; `lans` must be `[network]`",
         None,
+    ),
+    Key(
+        "ipv6Egress",
+        "bool",
+        "the hub has IPv6 to the internet (an aws hub: an IPv6 address in a dual-stack subnet): full-tunnel peers' "
+        "IPv6 leaves through it (masqueraded with `masquerade`); `false`: IPv6 from the tunnel to anything outside "
+        "`network6` is rejected, never leaked (needs `network6`)",
+        default(Hub, "ipv6_egress"),
     ),
     Key("uplink", UPLINK_TYPE, "the hub's internet link; decides the tunnel MTU", Uplink(), shown=UPLINK_DEFAULT),
     Key(
@@ -212,6 +234,7 @@ HUB = (
 SPOKE = (
     Key("name", "name", "as for the hub"),
     Key("address", "IPv4", "as for the hub"),
+    Key("address6", "IPv6", "as for the hub", None, shown="`network6` + the offset of `address` in `network`"),
     Key("interface", "interface name", "as for the hub", default(Spoke, "interface")),
     Key("lans", "list of networks", "networks behind this spoke, routed (never NATed) to the rest of the VPN", ()),
     Key("endpoint", "`host:port`", "only when the spoke has a static public address (site-to-site)", None),

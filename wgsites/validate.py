@@ -324,6 +324,7 @@ def check_vpn(vpn: Vpn, path: str) -> list[str]:
         *check_lans(vpn, path),
         *check_proxy_arp(vpn, path),
         *check_spokes(vpn, path),
+        *check_ipv6(vpn, path),
         *extra_checks(vpn, path),
     ]
 
@@ -468,4 +469,70 @@ def check_spokes(vpn: Vpn, path: str) -> list[str]:
             )
     if hub.proxy_arp and hub.masquerade:
         errors.append(f"{path}.hub.masquerade: set with proxyArp; proxy-ARP users are on the LAN itself, so remove it")
+    return errors
+
+
+ULA = ipaddress.IPv6Network("fc00::/7")
+MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+NETWORK6_PREFIXES = (48, 120)  # a site's usual allocation down to a block that still numbers a /24's nodes
+
+
+def check_ipv6(vpn: Vpn, path: str) -> list[str]:
+    """Dual stack: network6 an ordinary /48-/120, every node's IPv6 address inside it and its own, ipv6Egress
+    only with network6 (with NAT for a ULA, in a dual-stack subnet for an aws hub)."""
+    errors: list[str] = []
+    net6, hub = vpn.network6, vpn.hub
+    if net6 is None:
+        errors += [
+            f"{node_path}.address6: '{node.address6}' without network6; set {path}.network6 (e.g. fd10:99::/64) "
+            "or remove address6"
+            for node_path, node in node_paths(vpn, path)
+            if node.address6 is not None
+        ]
+        if hub.ipv6_egress:
+            errors.append(
+                f"{path}.hub.ipv6Egress: true without network6; the tunnel carries no IPv6 to send out, so set "
+                f"{path}.network6 (e.g. fd10:99::/64) or remove ipv6Egress"
+            )
+        return errors
+    what = special_network(net6) or ("IPv4-mapped addresses ::ffff:0:0/96" if net6.overlaps(MAPPED) else None)
+    shortest, longest = NETWORK6_PREFIXES
+    if what:
+        return [
+            *errors,
+            f"{path}.network6: '{net6}' covers {what}, which is never routed through a tunnel; "
+            "use a ULA such as fd10:99::/64 or a prefix you own",
+        ]
+    if not shortest <= net6.prefixlen <= longest:
+        return [
+            *errors,
+            f"{path}.network6: '{net6}' is a /{net6.prefixlen}; use a /{shortest} to /{longest}, "
+            "e.g. a /64 such as fd10:99::/64 (a VPN network covers only its own nodes)",
+        ]
+    if hub.ipv6_egress and net6.subnet_of(ULA) and not hub.masquerade:
+        errors.append(
+            f"{path}.hub.ipv6Egress: true with the ULA network6 {net6}, which the internet does not route back; "
+            "set hub.masquerade (NAT out of the hub's address), or use a prefix you own routed to the hub"
+        )
+    if hub.ipv6_egress and hub.kind == "aws" and not hub.aws.subnet_id:
+        errors.append(
+            f"{path}.hub.ipv6Egress: true on an aws hub without aws.subnetId; a default VPC has no IPv6, so name "
+            "a dual-stack public subnet (an IPv6 CIDR block, ::/0 routed to the internet gateway): aws.subnetId: subnet-..."
+        )
+    seen: dict[ipaddress.IPv6Address, str] = {}
+    for node_path, node in node_paths(vpn, path):
+        try:
+            addr = vpn.address6_of(node)
+        except ipaddress.AddressValueError:
+            addr = None
+        how = "" if node.address6 is not None else f" (derived from address {node.address}: network6 + its offset)"
+        fix = "set address6 to a free address in it" if node.address6 is None else f"pick a free address in {net6}"
+        if addr is None or addr not in net6:
+            errors.append(f"{node_path}.address6: '{addr}'{how} is outside network6 {net6}; {fix}")
+        elif addr == net6.network_address:
+            errors.append(f"{node_path}.address6: '{addr}'{how} is the network address of {net6}; {fix}")
+        elif addr in seen:
+            errors.append(f"{node_path}.address6: '{addr}'{how} is already used by {seen[addr]}; {fix}")
+        if addr is not None:
+            seen.setdefault(addr, node_path)
     return errors

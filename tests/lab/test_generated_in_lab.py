@@ -4,7 +4,7 @@ Why: the lab must run any stack that passes `check`, not only the examples. Each
 is seeded (the same stack every run, printed), and each seed is the first draw that
 has the shape its name says, so together they cover different shapes: an aws hub with
 sites behind NAT and peers with own keys and DNS; an ssh hub with a managed laptop; a
-small stack with a site reachable at its endpoint. Only the running-stack checks run
+small stack with a site reachable at its endpoint; a dual-stack one with a full-tunnel peer. Only the running-stack checks run
 here (no changes, no faults), to keep the three under about 90 s.
 
 Every drawn site is managed over SSH: a site without `ssh` gets only its wg-quick config
@@ -76,10 +76,21 @@ def small_site_at_its_endpoint_with_two_lans(raw: Raw) -> bool:
     )
 
 
+def dual_stack_with_a_full_peer(raw: Raw) -> bool:
+    """network6 beside the IPv4 network: the lab's IPv6 checks run between every two nodes."""
+    return (
+        sites_managed(raw)
+        and "network6" in raw
+        and any(p["tunnel"] == "full" for p in peers(raw))
+        and len(sites(raw)) + len(peers(raw)) <= 3
+    )
+
+
 SHAPES: dict[str, tuple[Callable[[Raw], bool], int]] = {
     "aws-nat-full-dns": (aws_hub_sites_behind_nat_full_peer_with_dns, 1),
     "ssh-managed-laptop": (ssh_hub_with_lan_managed_laptop_split_dns, 2),
     "small-site-endpoint": (small_site_at_its_endpoint_with_two_lans, 3),
+    "dual-stack-full": (dual_stack_with_a_full_peer, 4),
 }
 
 
@@ -101,5 +112,7 @@ def test_a_generated_stack_runs_in_the_lab(name, tmp_path):
         results = run_stack(lab, path, faults=False, changes=False)
     print(f"lab took {time.monotonic() - start:.0f} s\n{table(results)}")
     assert any(c.name == "handshake with the hub" for c in results)
+    if "network6" in raw:
+        assert any(c.name == "ping6 over the tunnel" for c in results)
     failed = [c for c in results if not c.passed]
     assert not failed, "\n" + table(failed)

@@ -107,10 +107,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
         host_answers: Mapping[str, str] | None = None,
         default_vpc: bool = True,
         subnets: Mapping[str, str] | None = None,
+        subnet_ipv6: Mapping[str, str] | None = None,
     ) -> None:
         self.region = region
         self.default_vpc = default_vpc  # False: an account whose default VPC was deleted
         self.subnets = dict(subnets or {})  # subnet id -> its VPC id: the subnets the account has
+        self.subnet_ipv6 = dict(subnet_ipv6 or {})  # subnet id -> its IPv6 CIDR block: the dual-stack ones
         self.host_answers = dict(host_answers or {})  # remote command name -> its stdout, instead of a public key
         self.preview = preview
         self.existing = set(existing)  # in preview: resources already in the stack
@@ -159,7 +161,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if args.token == "aws:ec2/getSubnet:getSubnet":
             subnet = args.args.get("id")
             if subnet in self.subnets:
-                return {"id": subnet, "vpcId": self.subnets[subnet]}, []
+                return {"id": subnet, "vpcId": self.subnets[subnet], "ipv6CidrBlock": self.subnet_ipv6.get(subnet, "")}, []
             return {}, [("id", "no matching EC2 Subnet found")]
         return {}, []
 
@@ -298,6 +300,7 @@ def run_stack(
     host_answers: Mapping[str, str] | None = None,
     default_vpc: bool = True,
     subnets: Mapping[str, str] | None = None,
+    subnet_ipv6: Mapping[str, str] | None = None,
 ) -> Run:
     """Run __main__.py for STACK (its Pulumi.<stack>.yaml, or VPN instead of its wgsites:vpn).
 
@@ -320,6 +323,7 @@ def run_stack(
         host_answers=host_answers,
         default_vpc=default_vpc,
         subnets=subnets,
+        subnet_ipv6=subnet_ipv6,
     )
     created: list[pulumi.Resource] = []
     run = Run(
