@@ -241,6 +241,31 @@ class Checker:
 
             self.attempt("install printed only the host's public key", name, body)
 
+    def preshared_keys(self) -> None:
+        """Each hub-spoke pair runs a preshared key on both ends exactly when the stack gives it one, the same on
+        both (a mismatch would fail only at the next handshake). Only the verdict is printed, never a key."""
+        hub = self.vpn.hub
+        keys = self.dep.keys.public
+
+        def running(name: str, peer: str) -> str:
+            out = self.node(name).run(["wg", "show", self.iface(name), "preshared-keys"]).stdout
+            return dict(line.split("\t") for line in out.splitlines() if "\t" in line).get(keys[peer], "-")
+
+        for spoke in self.vpn.spokes:
+
+            def body(spoke=spoke) -> tuple[bool, str]:
+                at_hub, at_spoke = running(hub.name, spoke.name), running(spoke.name, hub.name)
+                wanted = self.vpn.has_preshared_key(spoke)
+                ok = at_hub == at_spoke and (at_hub != "(none)") == wanted and at_hub != "-"
+                held = "none" if at_hub == "(none)" else "a key"
+                return ok, f"hub holds {held}, the same on both ends: {at_hub == at_spoke}; the stack says {wanted}"
+
+            self.attempt(
+                "preshared key on both ends" if self.vpn.has_preshared_key(spoke) else "no preshared key",
+                f"{hub.name}:{spoke.name}",
+                body,
+            )
+
     def forward_rules(self) -> None:
         """The guide's example: TCP 22 between sites refused, ping passing."""
         for rule in self.vpn.forward_rules:
@@ -307,6 +332,7 @@ class Checker:
             ("full tunnel egress", self.full_tunnel_egress),
             ("DNS", lambda: dns_through_the_tunnel(self)),
             ("endpoints", self.endpoints_learned),
+            ("preshared keys", self.preshared_keys),
             ("IPv6 between nodes", self.ipv6_between_nodes),
         ]
 
