@@ -36,6 +36,7 @@ class WgPeer:
     allowed_ips: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
     endpoint: str | None
     name: str | None  # from a `# name` comment in or just above the section
+    preshared: bool = False  # it has a PresharedKey line (the key itself is not kept)
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ def parse_wg_config(text: str, path: Path) -> WgConfig:
         if endpoint is not None and split_endpoint(endpoint) is None:
             errors.append(f"{path}: [Peer] {i + 1} Endpoint {endpoint!r} is not host:port")
             endpoint = None
-        result_peers.append(WgPeer(key, tuple(nets), endpoint, peer["name"]))
+        result_peers.append(WgPeer(key, tuple(nets), endpoint, peer["name"], "presharedkey" in peer))
     if errors:
         raise ConfigError(errors)
     hooks = tuple(f"{k} = {v}" for k in ("preup", "postup", "predown", "postdown") for v in interface.get(k, []))
@@ -241,6 +242,14 @@ def import_vpn(configs: list[WgConfig], options: ImportOptions) -> tuple[dict[st
         if peer.endpoint:
             spoke["endpoint"] = peer.endpoint
         spoke["publicKey"] = peer.public_key
+        if peer.preshared:
+            # a preshared key wgsites did not make cannot be kept: the pair gets one derived from the seed
+            spoke["presharedKey"] = True
+            notes.append(
+                f"{hub.path}: {name} has a PresharedKey; the stack gives that pair a new one derived from "
+                "wgsites:keySeed (set it first), so the first up changes it on the hub: import the new config on "
+                f"{name} (pulumi stack output --show-secrets) right after it: its running session lasts 3 minutes at most"
+            )
         if not lans:
             if address in full:
                 spoke["tunnel"] = "full"
@@ -291,5 +300,7 @@ def same_peers(vpn_raw: dict[str, Any], hub: WgConfig, name: str) -> list[str]:
 def stack_text(vpn_raw: dict[str, Any], sources: list[Path]) -> str:
     """The stack file: a comment naming its sources, then `config: wgsites:vpn:`."""
     header = "# Imported by `python -m wgsites import` from " + ", ".join(str(p) for p in sources) + ".\n"
-    header += "# Review it, then: pulumi config set --secret wgsites:keySeed ... (only if you add phones), pulumi preview.\n"
+    needs_seed = any(s.get("presharedKey") for s in [*vpn_raw.get("sites", []), *vpn_raw.get("peers", [])])
+    when = "(its preshared keys are derived from it)" if needs_seed else "(only if you add phones)"
+    header += f"# Review it, then: pulumi config set --secret wgsites:keySeed ... {when}, pulumi preview.\n"
     return header + yaml.safe_dump({"config": {"wgsites:vpn": vpn_raw}}, sort_keys=False, default_flow_style=False)

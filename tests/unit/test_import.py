@@ -9,7 +9,7 @@ import yaml
 
 from wgsites.cli import main
 from wgsites.config import ConfigError, parse_vpn
-from wgsites.importer import ImportOptions, import_vpn, parse_wg_config, same_peers
+from wgsites.importer import ImportOptions, import_vpn, parse_wg_config, same_peers, stack_text
 from wgsites.keys import generate_private_key, public_key_of
 
 KEYS = {name: generate_private_key() for name in ("router", "laptop", "alpha", "beta", "gateway", "client")}
@@ -205,3 +205,21 @@ def test_the_command_writes_a_stack_that_checks_and_holds_no_private_key(tmp_pat
         .err.strip()
         .endswith(f"error: --out: {out} exists; import never overwrites a stack file (its secrets), name another")
     )
+
+
+def test_a_preshared_key_is_named_and_the_pair_gets_a_derived_one():
+    """A hand-made preshared key cannot be kept (wgsites derives its own): import says so, not a silent drop."""
+    psk = generate_private_key()
+    router = ROUTER.replace(f"PublicKey = {PUB['laptop']}\n", f"PublicKey = {PUB['laptop']}\nPresharedKey = {psk}\n")
+    laptop = LAPTOP.replace(f"PublicKey = {PUB['router']}\n", f"PublicKey = {PUB['router']}\nPresharedKey = {psk}\n")
+    files = configs(("wg0.conf", router), ("home0.conf", laptop))
+    raw, notes = import_vpn(files, SSH)
+    assert raw["peers"][0]["presharedKey"] is True
+    assert notes == [
+        "/copied/0/wg0.conf: peer1 has a PresharedKey; the stack gives that pair a new one derived from wgsites:keySeed "
+        "(set it first), so the first up changes it on the hub: import the new config on peer1 (pulumi stack output "
+        "--show-secrets) right after it: its running session lasts 3 minutes at most"
+    ]
+    assert psk not in repr(raw) and psk not in stack_text(raw, [Path("/copied/0/wg0.conf")])
+    assert "its preshared keys are derived from it" in stack_text(raw, [Path("/copied/0/wg0.conf")])
+    assert parse_vpn(raw).preshared_spokes[0].name == "peer1"
