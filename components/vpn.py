@@ -34,7 +34,7 @@ from wgsites.render import (
 )
 
 from .aws_gateway import AwsGateway, AwsGatewayArgs, gateway_subnet
-from .keys import derived_keys
+from .keys import OnDemand, derived_keys
 from .roaming_peer import RoamingPeer, RoamingPeerArgs
 from .settings import check_key_seed, own_key_nodes
 from .ssh_host import HostKey, HostKeyArgs, SshHost, SshHostArgs, ssh_connection
@@ -56,12 +56,12 @@ class WireGuardVpnArgs:
 
 
 class WireGuardVpn(pulumi.ComponentResource):
-    private_keys: dict[str, pulumi.Output[str]]  # secret; derived keys: aws hub, roaming peers without publicKey
+    private_keys: Mapping[str, pulumi.Output[str]]  # secret; derived keys: aws hub, roaming peers without publicKey
     host_keys: dict[str, HostKey]  # the key step of every node delivered over SSH
     hosts: dict[str, SshHost]  # their push step
     gateway: AwsGateway | None  # the hub of kind aws
     peers: dict[str, RoamingPeer]  # spokes without ssh
-    public_keys: dict[str, pulumi.Output[str]]
+    public_keys: Mapping[str, pulumi.Output[str]]
     public_key_map: pulumi.Output[dict[str, str]]  # the same keys as one Output: export this (a dict of a
     # thousand Outputs costs the SDK a thousand more to gather)
     configs: dict[str, pulumi.Output[str]]  # every node's wg-quick config, as the core renders it
@@ -91,9 +91,8 @@ class WireGuardVpn(pulumi.ComponentResource):
         # from the name a node was created with: a rename (aliases) keeps its key, so no phone re-imports
         first_names = {node: vpn.node(node).first_name for node in own_key_nodes(vpn)}
         derived = derived_keys(seed, first_names, args.key_rotations)
-        self.private_keys = {node: key.private_key for node, key in derived.nodes.items()}
-        public: dict[str, pulumi.Input[str]] = {node: key.public_key for node, key in derived.nodes.items()}
-        public.update({s.name: s.public_key for s in vpn.spokes if s.key_source == "own"})
+        self.private_keys = derived.private_keys  # each made when read: the configs read them from one map
+        public: dict[str, pulumi.Input[str]] = {s.name: s.public_key for s in vpn.spokes if s.key_source == "own"}
         ssh_nodes = [n for n in vpn.nodes if n.delivery == "ssh"]
         connections = {n.name: ssh_connection(n.ssh, args.ssh_private_key, args.ssh_private_key_password) for n in ssh_nodes}
         scripts = {n.name: render_install_script(vpn, n.name, stack) for n in ssh_nodes}  # one per node, three commands
@@ -108,14 +107,21 @@ class WireGuardVpn(pulumi.ComponentResource):
             for n in ssh_nodes
         }
         public.update({node: key.public_key for node, key in self.host_keys.items()})
-        self.public_keys = {n.name: _output(public[n.name]) for n in vpn.nodes}
+        # the derived ones made when read, as derived.public_keys: the configs and the export read their map
+        given = {n: _output(key) for n, key in public.items()}
+        self.public_keys = OnDemand(derived.public, [n.name for n in vpn.nodes], given)
 
         def keys_of(names: list[str]) -> pulumi.Output[dict[str, str]]:
             """NAMES' public keys as one map: the derived ones from their one map, the others one by one."""
-            others = {n: self.public_keys[n] for n in names if n not in derived.nodes}
-            return pulumi.Output.all(derived.public, pulumi.Output.all(**others)).apply(
-                lambda a: (lambda every: {n: every[n] for n in names})({**a[0], **(a[1] or {})})
-            )
+            others = {n: self.public_keys[n] for n in names if n not in derived.private_keys}
+
+            def pick(every: dict[str, str], given: dict[str, str]) -> dict[str, str]:
+                every = {**every, **(given or {})}
+                return {n: every[n] for n in names}
+
+            # the derived map read in an apply: Output.all would lift each of its values into an Output of
+            # its own (two thousand at a thousand peers, each time)
+            return pulumi.Output.all(**others).apply(lambda given: derived.public.apply(lambda every: pick(every, given)))
 
         self.public_key_map = keys_of([n.name for n in vpn.nodes])
 
@@ -158,23 +164,26 @@ class WireGuardVpn(pulumi.ComponentResource):
         # 3. spokes' configs, then pushes and deliveries. A spoke's config names the hub alone, so every
         # spoke's waits for the same keys: rendered together, two Outputs for all (secret: those holding
         # their own key; plain: pushed configs and bring-your-own-key devices), one per spoke to hand out
-        keyed = [s.name for s in vpn.spokes if s.name in derived.nodes]
-        plain = [s.name for s in vpn.spokes if s.name not in derived.nodes]
+        keyed = [s.name for s in vpn.spokes if s.name in derived.private_keys]
+        plain = [s.name for s in vpn.spokes if s.name not in derived.private_keys]
         hub_key = self.public_keys[hub.name]
 
-        def render_spokes(names: list[str], private: pulumi.Input[dict[str, str]]) -> pulumi.Output[dict[str, str]]:
-            return pulumi.Output.all(hub_key, endpoint, private).apply(
-                lambda a: {
-                    n: render_wg_quick(vpn, n, stack, KeyRing({hub.name: a[0]}, {n: a[2][n]} if n in a[2] else {}), a[1])
-                    for n in names
-                }
+        def render_spokes(names: list[str], private: pulumi.Output[dict[str, str]]) -> pulumi.Output[dict[str, str]]:
+            # the private keys' map read in an apply (Output.all would lift each key into an Output of its own)
+            return pulumi.Output.all(hub_key, endpoint).apply(
+                lambda a: private.apply(
+                    lambda keys: {
+                        n: render_wg_quick(vpn, n, stack, KeyRing({hub.name: a[0]}, {n: keys[n]} if n in keys else {}), a[1])
+                        for n in names
+                    }
+                )
             )
 
         spoke_configs = {}
         if keyed:
             spoke_configs.update(dict.fromkeys(keyed, render_spokes(keyed, derived.private)))
         if plain:
-            spoke_configs.update(dict.fromkeys(plain, render_spokes(plain, {})))
+            spoke_configs.update(dict.fromkeys(plain, render_spokes(plain, pulumi.Output.from_input({}))))
         for spoke in vpn.spokes:
             self.configs[spoke.name] = spoke_configs[spoke.name].apply(itemgetter(spoke.name))
         self.hosts = {
@@ -198,15 +207,17 @@ class WireGuardVpn(pulumi.ComponentResource):
         coded = [s.name for s in vpn.spokes if s.delivery == "file" and s.key_source == "derived"]
         codes = None
         if coded:  # secret: made from configs holding their keys (and marked so once, however the seed came)
-            made = pulumi.Output.all(spoke_configs[coded[0]], seed).apply(lambda a: {n: qr_forms(a[0][n], a[1]) for n in coded})
-            codes = pulumi.Output.secret(made)
+            # in applies from the secret seed: Output.all and Output.secret would lift each config and code
+            # into an Output of its own
+            configs = spoke_configs[coded[0]]
+            codes = pulumi.Output.secret(seed).apply(lambda s: configs.apply(lambda c: {n: qr_forms(c[n], s) for n in coded}))
         self.peers = {}
         for spoke in vpn.spokes:  # a loop, not a comprehension: one frame less for the SDK to walk per resource
             if spoke.delivery == "file":
                 # a device's config is a secret output (RoamingPeerArgs): one holding its key is secret from
                 # the seed already; a bring-your-own-key device's (no key in it) is marked so here
                 config = self.configs[spoke.name]
-                if spoke.name not in derived.nodes:
+                if spoke.name not in derived.private_keys:
                     config = pulumi.Output.secret(config)
                 qr = codes.apply(itemgetter(spoke.name)) if codes is not None and spoke.name in coded else None
                 args_of_peer = RoamingPeerArgs(config, file=spoke.file, qr=qr)
