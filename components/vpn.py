@@ -205,6 +205,7 @@ class WireGuardVpn(pulumi.ComponentResource):
         # a bring-your-own-key config has no key: no QR code, a scan could not import it. The others'
         # codes are made (or read back from the cache) together, from the configs rendered together
         coded = [s.name for s in vpn.spokes if s.delivery == "file" and s.key_source == "derived"]
+        has_code = set(coded)  # looked up for each of a thousand peers: a list made that quadratic
         codes = None
         if coded:  # secret: made from configs holding their keys (and marked so once, however the seed came)
             # in applies from the secret seed: Output.all and Output.secret would lift each config and code
@@ -219,8 +220,8 @@ class WireGuardVpn(pulumi.ComponentResource):
                 config = self.configs[spoke.name]
                 if spoke.name not in derived.private_keys:
                     config = pulumi.Output.secret(config)
-                qr = codes.apply(itemgetter(spoke.name)) if codes is not None and spoke.name in coded else None
-                args_of_peer = RoamingPeerArgs(config, file=spoke.file, qr=qr)
+                qr = codes if codes is not None and spoke.name in has_code else None  # its code taken from the map
+                args_of_peer = RoamingPeerArgs(config, file=spoke.file, qr_codes=qr, qr_name=spoke.name)
                 self.peers[spoke.name] = RoamingPeer(f"{name}-{spoke.name}", args_of_peer, node_opts(spoke))
         self.register_outputs({"hub_endpoint": self.hub_endpoint, "public_keys": self.public_key_map})
 
