@@ -4,7 +4,8 @@
 PEERS peers and writes to SPEC what it registered: every resource's type, kind and input size,
 every component's registered outputs, every export's size and secrecy.
 `python bench/mocked_run.py floor SPEC` runs floor_program.py, which registers exactly that and
-computes nothing. One fresh process per run, as the language host starts one per `pulumi up`: the
+computes nothing. `--profile FILE` after either writes cProfile's statistics of the timed span
+to FILE (read them with `python -m pstats FILE`). One fresh process per run, as the language host starts one per `pulumi up`: the
 program's own imports count, Python's start and the harness's do not. The mocks answer with what
 the program reads back (an SSH host's public key, the Elastic IP, an AMI) and only keep references
 while the clock runs, so the harness costs both programs the same.
@@ -12,6 +13,7 @@ while the clock runs, so the harness costs both programs the same.
 
 from __future__ import annotations
 
+import cProfile
 import json
 import os
 import runpy
@@ -82,8 +84,11 @@ def _size(value: Any) -> int:
     return len(value) if isinstance(value, str) else len(json.dumps(value, default=str))
 
 
-def run(program: Path, config: dict[str, Any], secret_keys: list[str]) -> tuple[float, dict[str, Any]]:
-    """Seconds PROGRAM took, from its first line to its last export resolved, and what it registered."""
+def run(
+    program: Path, config: dict[str, Any], secret_keys: list[str], profile: Path | None = None
+) -> tuple[float, dict[str, Any]]:
+    """Seconds PROGRAM took, from its first line to its last export resolved, and what it registered;
+    with PROFILE, cProfile's statistics of that span written there (pstats, `python -m pstats PROFILE`)."""
     mocks = ReplyingMocks()
     exports: dict[str, Any] = {}
     os.environ["PULUMI_CONFIG"] = json.dumps({k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()})
@@ -104,9 +109,15 @@ def run(program: Path, config: dict[str, Any], secret_keys: list[str]) -> tuple[
 
         return pulumi.Output.from_input(resolve())
 
+    profiler = cProfile.Profile() if profile is not None else None
     start = time.perf_counter()
-    evaluate()
+    if profiler is not None:
+        profiler.runcall(evaluate)
+    else:
+        evaluate()
     seconds = time.perf_counter() - start
+    if profiler is not None:
+        profiler.dump_stats(profile)
     spec = {
         "resources": [
             [r.typ, bool(r.custom), _size(r.inputs), _outputs_spec(monitor.component_outputs.get(r.name))]
@@ -118,6 +129,9 @@ def run(program: Path, config: dict[str, Any], secret_keys: list[str]) -> tuple[
 
 
 def main(argv: list[str]) -> int:
+    profile = None
+    if len(argv) >= 2 and argv[-2] == "--profile":
+        profile, argv = Path(argv[-1]), argv[:-2]
     if len(argv) == 3 and argv[0] == "wgsites":
         peers, spec_path = int(argv[1]), Path(argv[2])
         # no drift check: the mocks' SSH site does not exist, and a read would send SSH packets to its address
@@ -127,12 +141,12 @@ def main(argv: list[str]) -> int:
             "wgsites:keySeed": SEED,
             "wgsites:driftCheck": "false",
         }
-        seconds, spec = run(ROOT / "__main__.py", config, ["wgsites:keySeed"])
+        seconds, spec = run(ROOT / "__main__.py", config, ["wgsites:keySeed"], profile)
         spec_path.write_text(json.dumps(spec))
     elif len(argv) == 2 and argv[0] == "floor":
-        seconds, spec = run(ROOT / "bench" / "floor_program.py", {"bench:spec": argv[1]}, [])
+        seconds, spec = run(ROOT / "bench" / "floor_program.py", {"bench:spec": argv[1]}, [], profile)
     else:
-        print("usage: mocked_run.py wgsites PEERS SPEC | mocked_run.py floor SPEC", file=sys.stderr)
+        print("usage: mocked_run.py wgsites PEERS SPEC | mocked_run.py floor SPEC [--profile FILE]", file=sys.stderr)
         return 2
     resources = spec["resources"]
     custom = sum(1 for r in resources if r[1])

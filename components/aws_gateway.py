@@ -12,6 +12,7 @@ import ipaddress
 import json
 import re
 from dataclasses import dataclass
+from operator import itemgetter
 
 import pulumi
 import pulumi_aws as aws
@@ -185,14 +186,15 @@ class AwsGateway(pulumi.ComponentResource):
         # Standard-tier chunks (4 KB each, free), then the manifest that names them, written last: the VM
         # applies a bundle only when its chunks match the manifest's hash. delete_before_replace: a renamed
         # node's parameters keep their SSM names, which a create-before-delete would find taken.
-        bundle = pulumi.Output.from_input(args.bundle)
+        # cut once, each chunk then taken by its index (cutting the text for each chunk was quadratic)
+        pieces = pulumi.Output.from_input(args.bundle).apply(lambda text: chunks(text, args.chunks))
         self.chunk_parameters = [
             aws.ssm.Parameter(
                 f"{name}-bundle-{i:04d}",
                 name=ssm.chunk(i),
                 type="String",
                 tier="Standard",
-                insecure_value=bundle.apply(lambda text, i=i: chunks(text, args.chunks)[i]),
+                insecure_value=pieces.apply(itemgetter(i)),
                 description=f"wgsites {args.stack}: bundle of {hub.name} ({hub.interface}), part {i + 1} of {args.chunks}",
                 tags=tags,
                 opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),

@@ -12,7 +12,8 @@ no derived key.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from operator import itemgetter
 
@@ -21,33 +22,79 @@ import pulumi
 from wgsites.keys import derive_preshared_key, derive_private_key, key_label, preshared_key_label, public_key_of
 
 
+class OnDemand(Mapping[str, pulumi.Output[str]]):
+    """node -> its value of a map Output, as an Output made the first time it is read (or one GIVEN).
+
+    The program reads a thousand peers' keys from the maps (rendering, the exported map), not one by
+    one: an Output per key made up front cost the SDK a task each, two thousand of them never read."""
+
+    def __init__(
+        self, source: pulumi.Output[dict[str, str]], names: Iterable[str], given: Mapping[str, pulumi.Output[str]] | None = None
+    ) -> None:
+        self._source = source
+        self._names = dict.fromkeys(names)  # the order they are listed in
+        self._made: dict[str, pulumi.Output[str]] = dict(given or {})
+
+    def __getitem__(self, name: str) -> pulumi.Output[str]:
+        made = self._made.get(name)
+        if made is None:
+            if name not in self._names:
+                raise KeyError(name)
+            made = self._made[name] = self._source.apply(itemgetter(name))
+        return made
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+
 @dataclass(frozen=True)
 class NodeKey:
-    private_key: pulumi.Output[str]  # secret
-    public_key: pulumi.Output[str]  # plain: it goes into configs whose diffs a preview shows
+    """One node's pair, each half an Output made when first read (OnDemand)."""
+
+    node: str
+    keys: DerivedKeys
+
+    @property
+    def private_key(self) -> pulumi.Output[str]:  # secret
+        return self.keys.private_keys[self.node]
+
+    @property
+    def public_key(self) -> pulumi.Output[str]:  # plain: it goes into configs whose diffs a preview shows
+        return self.keys.public_keys[self.node]
 
 
 @dataclass(frozen=True)
 class DerivedKeys:
-    """Every derived key pair of a stack: as two maps (node -> key), and one NodeKey per node."""
+    """Every derived key pair of a stack: as two maps (node -> key), and each key on its own (made when read)."""
 
     private: pulumi.Output[dict[str, str]]  # secret
     public: pulumi.Output[dict[str, str]]  # plain
-    nodes: dict[str, NodeKey]
+    private_keys: OnDemand  # node -> its private key (secret)
+    public_keys: OnDemand  # node -> its public key
+
+    @functools.cached_property
+    def nodes(self) -> dict[str, NodeKey]:
+        return {node: NodeKey(node, self) for node in self.private_keys}
 
 
 def derived_keys(seed: pulumi.Input[str], nodes: Mapping[str, str], rotations: Mapping[str, int | str]) -> DerivedKeys:
     """Each of NODES' key pair under SEED (node -> the name its key is made from: its first, through renames);
     secret whether or not SEED arrives as a secret.
 
-    All are derived in one pass over the seed, then handed out one Output per key: a thousand
-    peers' keys cost the program two thousand small Outputs, not four thousand chained ones."""
+    All are derived in one pass over the seed; one node's key is an Output of its own only once
+    something reads it alone (OnDemand): a thousand peers' keys cost the program two Outputs, not
+    two thousand."""
     labels = {node: key_label(first, rotations.get(node, 0)) for node, first in nodes.items()}
     private = pulumi.Output.secret(seed).apply(lambda s: {node: derive_private_key(s, label) for node, label in labels.items()})
     # public_key_of is the only thing that leaves the secret: the public halves, un-secreted on purpose
     public = pulumi.Output.unsecret(private.apply(lambda keys: {node: public_key_of(key) for node, key in keys.items()}))
-    pairs = {node: NodeKey(private.apply(itemgetter(node)), public.apply(itemgetter(node))) for node in nodes}
-    return DerivedKeys(private=private, public=public, nodes=pairs)
+    return DerivedKeys(private=private, public=public, private_keys=OnDemand(private, nodes), public_keys=OnDemand(public, nodes))
 
 
 def derived_preshared_keys(

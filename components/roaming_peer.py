@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass
 from operator import attrgetter
 from pathlib import Path
@@ -68,6 +69,10 @@ class RoamingPeerArgs:
     # secret; the config's QR code (wgsites.qr_cache.qr_forms); None when a scan could not import it:
     # a bring-your-own-key config has no key
     qr: pulumi.Output[QrForms] | None = None
+    # or, instead of qr, every peer's codes (peer -> its code) and this peer's name in them: its two forms
+    # taken from the map directly, two Outputs a peer instead of three
+    qr_codes: pulumi.Output[Mapping[str, QrForms]] | None = None
+    qr_name: str | None = None
 
 
 class RoamingPeer(pulumi.ComponentResource):
@@ -82,6 +87,10 @@ class RoamingPeer(pulumi.ComponentResource):
         if args.qr is not None:  # both forms secret as the code is
             self.qr_svg = args.qr.apply(attrgetter("svg"))
             self.qr_text = args.qr.apply(attrgetter("text"))
+        elif args.qr_codes is not None:
+            code = args.qr_name
+            self.qr_svg = args.qr_codes.apply(lambda codes: codes[code].svg)
+            self.qr_text = args.qr_codes.apply(lambda codes: codes[code].text)
         self.file_command: local.Command | None = None
         if args.file:
             refuse_foreign_file(name, args.file)

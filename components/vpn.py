@@ -36,7 +36,7 @@ from wgsites.render import (
 )
 
 from .aws_gateway import AwsGateway, AwsGatewayArgs, gateway_subnet
-from .keys import derived_keys, derived_preshared_keys
+from .keys import OnDemand, derived_keys, derived_preshared_keys
 from .roaming_peer import RoamingPeer, RoamingPeerArgs
 from .settings import check_key_seed, own_key_nodes
 from .ssh_host import HostKey, HostKeyArgs, SshHost, SshHostArgs, ssh_connection
@@ -60,12 +60,12 @@ class WireGuardVpnArgs:
 
 
 class WireGuardVpn(pulumi.ComponentResource):
-    private_keys: dict[str, pulumi.Output[str]]  # secret; derived keys: aws hub, roaming peers without publicKey
+    private_keys: Mapping[str, pulumi.Output[str]]  # secret; derived keys: aws hub, roaming peers without publicKey
     host_keys: dict[str, HostKey]  # the key step of every node delivered over SSH
     hosts: dict[str, SshHost]  # their push step
     gateway: AwsGateway | None  # the hub of kind aws
     peers: dict[str, RoamingPeer]  # spokes without ssh
-    public_keys: dict[str, pulumi.Output[str]]
+    public_keys: Mapping[str, pulumi.Output[str]]
     public_key_map: pulumi.Output[dict[str, str]]  # the same keys as one Output: export this (a dict of a
     # thousand Outputs costs the SDK a thousand more to gather)
     configs: dict[str, pulumi.Output[str]]  # every node's wg-quick config, as the core renders it
@@ -95,9 +95,8 @@ class WireGuardVpn(pulumi.ComponentResource):
         # from the name a node was created with: a rename (aliases) keeps its key, so no phone re-imports
         first_names = {node: vpn.node(node).first_name for node in own_key_nodes(vpn)}
         derived = derived_keys(seed, first_names, args.key_rotations)
-        self.private_keys = {node: key.private_key for node, key in derived.nodes.items()}
-        public: dict[str, pulumi.Input[str]] = {node: key.public_key for node, key in derived.nodes.items()}
-        public.update({s.name: s.public_key for s in vpn.spokes if s.key_source == "own"})
+        self.private_keys = derived.private_keys  # each made when read: the configs read them from one map
+        public: dict[str, pulumi.Input[str]] = {s.name: s.public_key for s in vpn.spokes if s.key_source == "own"}
         ssh_nodes = [n for n in vpn.nodes if n.delivery == "ssh"]
         connections = {n.name: ssh_connection(n.ssh, args.ssh_private_key, args.ssh_private_key_password) for n in ssh_nodes}
         scripts = {n.name: render_install_script(vpn, n.name, stack) for n in ssh_nodes}  # one per node, three commands
@@ -112,14 +111,21 @@ class WireGuardVpn(pulumi.ComponentResource):
             for n in ssh_nodes
         }
         public.update({node: key.public_key for node, key in self.host_keys.items()})
-        self.public_keys = {n.name: _output(public[n.name]) for n in vpn.nodes}
+        # the derived ones made when read, as derived.public_keys: the configs and the export read their map
+        given = {n: _output(key) for n, key in public.items()}
+        self.public_keys = OnDemand(derived.public, [n.name for n in vpn.nodes], given)
 
         def keys_of(names: list[str]) -> pulumi.Output[dict[str, str]]:
             """NAMES' public keys as one map: the derived ones from their one map, the others one by one."""
-            others = {n: self.public_keys[n] for n in names if n not in derived.nodes}
-            return pulumi.Output.all(derived.public, pulumi.Output.all(**others)).apply(
-                lambda a: (lambda every: {n: every[n] for n in names})({**a[0], **(a[1] or {})})
-            )
+            others = {n: self.public_keys[n] for n in names if n not in derived.private_keys}
+
+            def pick(every: dict[str, str], given: dict[str, str]) -> dict[str, str]:
+                every = {**every, **(given or {})}
+                return {n: every[n] for n in names}
+
+            # the derived map read in an apply: Output.all would lift each of its values into an Output of
+            # its own (two thousand at a thousand peers, each time)
+            return pulumi.Output.all(**others).apply(lambda given: derived.public.apply(lambda every: pick(every, given)))
 
         self.public_key_map = keys_of([n.name for n in vpn.nodes])
 
@@ -129,8 +135,13 @@ class WireGuardVpn(pulumi.ComponentResource):
 
         def preshared_text(node_name: str, ends: list[str]) -> pulumi.Output[str]:
             """NODE_NAME's preshared keys as the install script reads them (its pairs' public keys and keys), secret."""
-            render = lambda a: render_preshared_keys(vpn, node_name, stack, KeyRing(a[0], preshared=a[1]))  # noqa: E731
-            return pulumi.Output.secret(pulumi.Output.all(keys_of(ends), preshared).apply(render))
+            # both maps read in applies, not through Output.all (which would lift each key into an Output)
+            text = keys_of(ends).apply(
+                lambda public: preshared.apply(
+                    lambda pairs: render_preshared_keys(vpn, node_name, stack, KeyRing(public, preshared=pairs))
+                )
+            )
+            return pulumi.Output.secret(text)
 
         # 2. the hub, and the endpoint spokes dial
         # only the keys the hub's config mentions: one unknown key (a new SSH host's, in a preview) blanks it
@@ -182,25 +193,31 @@ class WireGuardVpn(pulumi.ComponentResource):
         # their own key or a preshared key inline; plain: pushed configs and bring-your-own-key devices),
         # one per spoke to hand out
         inline = {s.name for s in vpn.preshared_spokes if s.delivery == "file"}  # a device's: in its config
-        keyed = [s.name for s in vpn.spokes if s.name in derived.nodes or s.name in inline]
+        keyed = [s.name for s in vpn.spokes if s.name in derived.private_keys or s.name in inline]
         plain = [s.name for s in vpn.spokes if s.name not in keyed]
         hub_key = self.public_keys[hub.name]
+        no_keys = pulumi.Output.from_input({})
 
         def render_spokes(
-            names: list[str], private: pulumi.Input[dict[str, str]], psks: pulumi.Input[dict[str, str]]
+            names: list[str], private: pulumi.Output[dict[str, str]], psks: pulumi.Output[dict[str, str]]
         ) -> pulumi.Output[dict[str, str]]:
-            def one(n: str, a: list) -> str:
-                own = {n: a[2][n]} if n in a[2] else {}
-                pair = {n: a[3][n]} if n in a[3] and n in inline else {}
-                return render_wg_quick(vpn, n, stack, KeyRing({hub.name: a[0]}, own, pair), a[1])
+            def one(n: str, hub_public: str, dial: str | None, keys: dict[str, str], pairs: dict[str, str]) -> str:
+                own = {n: keys[n]} if n in keys else {}
+                pair = {n: pairs[n]} if n in pairs and n in inline else {}
+                return render_wg_quick(vpn, n, stack, KeyRing({hub.name: hub_public}, own, pair), dial)
 
-            return pulumi.Output.all(hub_key, endpoint, private, psks).apply(lambda a: {n: one(n, a) for n in names})
+            # the maps read in applies (Output.all would lift each key into an Output of its own)
+            return pulumi.Output.all(hub_key, endpoint).apply(
+                lambda a: private.apply(
+                    lambda keys: psks.apply(lambda pairs: {n: one(n, a[0], a[1], keys, pairs) for n in names})
+                )
+            )
 
         spoke_configs = {}
         if keyed:
-            spoke_configs.update(dict.fromkeys(keyed, render_spokes(keyed, derived.private, preshared or {})))
+            spoke_configs.update(dict.fromkeys(keyed, render_spokes(keyed, derived.private, preshared or no_keys)))
         if plain:
-            spoke_configs.update(dict.fromkeys(plain, render_spokes(plain, {}, {})))
+            spoke_configs.update(dict.fromkeys(plain, render_spokes(plain, no_keys, no_keys)))
         for spoke in vpn.spokes:
             self.configs[spoke.name] = spoke_configs[spoke.name].apply(itemgetter(spoke.name))
         # each SSH host's preshared keys (its pairs' public keys and keys), a secret for its `<node>-psk` command
@@ -232,20 +249,23 @@ class WireGuardVpn(pulumi.ComponentResource):
         # a bring-your-own-key config has no key: no QR code, a scan could not import it. The others'
         # codes are made (or read back from the cache) together, from the configs rendered together
         coded = [s.name for s in vpn.spokes if s.delivery == "file" and s.key_source == "derived"]
+        has_code = set(coded)  # looked up for each of a thousand peers: a list made that quadratic
         codes = None
         if coded:  # secret: made from configs holding their keys (and marked so once, however the seed came)
-            made = pulumi.Output.all(spoke_configs[coded[0]], seed).apply(lambda a: {n: qr_forms(a[0][n], a[1]) for n in coded})
-            codes = pulumi.Output.secret(made)
+            # in applies from the secret seed: Output.all and Output.secret would lift each config and code
+            # into an Output of its own
+            configs = spoke_configs[coded[0]]
+            codes = pulumi.Output.secret(seed).apply(lambda s: configs.apply(lambda c: {n: qr_forms(c[n], s) for n in coded}))
         self.peers = {}
         for spoke in vpn.spokes:  # a loop, not a comprehension: one frame less for the SDK to walk per resource
             if spoke.delivery == "file":
                 # a device's config is a secret output (RoamingPeerArgs): one holding its key is secret from
                 # the seed already; a bring-your-own-key device's (no key in it) is marked so here
                 config = self.configs[spoke.name]
-                if spoke.name not in derived.nodes:
+                if spoke.name not in derived.private_keys:
                     config = pulumi.Output.secret(config)
-                qr = codes.apply(itemgetter(spoke.name)) if codes is not None and spoke.name in coded else None
-                args_of_peer = RoamingPeerArgs(config, file=spoke.file, qr=qr)
+                qr = codes if codes is not None and spoke.name in has_code else None  # its code taken from the map
+                args_of_peer = RoamingPeerArgs(config, file=spoke.file, qr_codes=qr, qr_name=spoke.name)
                 self.peers[spoke.name] = RoamingPeer(f"{name}-{spoke.name}", args_of_peer, node_opts(spoke))
         self.register_outputs({"hub_endpoint": self.hub_endpoint, "public_keys": self.public_key_map})
 

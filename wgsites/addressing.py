@@ -112,7 +112,7 @@ class AddressPlan:
         point_to_point = vpn.network.prefixlen >= 30 and len(vpn.spokes) == 1
         entries = []
         for spoke in vpn.spokes:
-            own = [vpn.network] if point_to_point else [ipaddress.IPv4Network(spoke.address)]
+            own = [vpn.network] if point_to_point else [ipaddress.IPv4Network(int(spoke.address))]  # /32; int: no text parsed
             own += ([vpn.network6] if vpn.network6 else []) if point_to_point else _own6(vpn, spoke)
             entries.append(
                 PeerEntry(

@@ -19,6 +19,8 @@ UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
 
 def unsafe_character(text: str) -> str | None:
     """The first character of TEXT that may not stand inside a value, as `U+XXXX`; None if there is none."""
+    if text.isascii() and text.isprintable():  # space to tilde: no control character, the common case at once
+        return None
     for char in text:
         if unicodedata.category(char) in UNSAFE_CATEGORIES:
             return f"U+{ord(char):04X}"

@@ -35,6 +35,7 @@ PRUNE_DAYS = 30
 _BOX_PERSON = b"wgsites-qr-box"  # BLAKE2b personalizations: the box key and the name key differ from every key wgsites makes
 _NAME_PERSON = b"wgsites-qr-name"
 _pruned: set[Path] = set()  # folders pruned by this process (once per run is enough)
+_caches: dict[tuple[Path, str], QrCache] = {}  # qr_forms' caches, by folder and seed
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,9 @@ class QrCache:
 
     def _write(self, path: Path, config: str, forms: QrForms) -> None:
         """Best effort: a folder that cannot be written only means the code is made again next run."""
-        document = json.dumps({"config": config, "svg": forms.svg, "text": forms.text}).encode()
+        # UTF-8, not \u escapes: the terminal art is block characters; a third smaller, it opens and parses faster
+        text = json.dumps({"config": config, "svg": forms.svg, "text": forms.text}, ensure_ascii=False)
+        document = text.encode("utf-8", "surrogatepass")  # as json.loads decodes bytes
         tmp = path.with_name(f".{path.name}.{os.getpid()}")
         try:
             self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -137,4 +140,7 @@ def qr_forms(config: str, seed: str | None) -> QrForms:
     folder = cache_folder()
     if seed is None or folder is None:
         return made_now(config)
-    return QrCache(folder, seed).forms(config)
+    cache = _caches.get((folder, seed))
+    if cache is None:  # one per folder and seed: its keys are derived once, not once per peer
+        cache = _caches[(folder, seed)] = QrCache(folder, seed)
+    return cache.forms(config)

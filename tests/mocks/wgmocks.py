@@ -353,7 +353,7 @@ def run_stack(
                     owner = f"{type(resource).__name__}.{attr}"
                     if isinstance(value, pulumi.Output):
                         run.outputs.append(await _observe(value, owner, rname, attr))
-                    elif isinstance(value, dict) and value and all(isinstance(v, pulumi.Output) for v in value.values()):
+                    elif isinstance(value, Mapping) and value and all(isinstance(v, pulumi.Output) for v in value.values()):
                         for key, item in value.items():
                             run.outputs.append(await _observe(item, f"{owner}[{key}]", rname, f"{attr}[{key}]"))
 

@@ -40,3 +40,39 @@ def test_the_lab_benches_stacks_pass_check_and_paper_peers_render(tmp_path):
     keys = KeyRing(public={n.name: public_key_of(generate_private_key()) for n in grown.nodes})
     config = render_wg_quick(grown, grown.hub.name, "reload", keys)
     assert config.count("[Peer]") == 6 and "AllowedIPs = 10.20.0.7/32" in config
+
+
+def test_a_peer_costs_the_program_few_outputs(tmp_path, monkeypatch):
+    """Issue 19's ratio, counted instead of timed: each Output costs the SDK a task and the collector
+    more to walk. 21 a peer now: 3 of wgsites's own (its config, the code's two forms), the SDK's for
+    its component and its 3 exports, and the harness's resolving those exports. Before, 34: the maps of
+    keys, configs and codes went through Output.all and Output.secret, which lift every entry of a map
+    into two Outputs. A lifted map again, plus one Output more a peer, fails here."""
+    import pulumi
+
+    mocked_run = load("mocked_run")
+    for name, empty in (("PULUMI_CONFIG", "{}"), ("PULUMI_CONFIG_SECRET_KEYS", "[]")):
+        monkeypatch.setenv(name, empty)  # run() sets them: put back afterwards
+    monkeypatch.setenv("WGSITES_QR_CACHE", str(tmp_path / "qr"))
+    made = [0]
+    track = pulumi.Output._track
+
+    def counted(self):
+        made[0] += 1
+        return track(self)
+
+    monkeypatch.setattr(pulumi.Output, "_track", counted)  # every Output the SDK makes is tracked once
+    counts = []
+    for peers in (10, 30):
+        config = {
+            "aws:region": "eu-central-1",
+            "wgsites:vpn": mocked_run.scale_vpn(peers),
+            "wgsites:keySeed": mocked_run.SEED,
+            "wgsites:driftCheck": "false",
+        }
+        made[0] = 0
+        _, spec = mocked_run.run(mocked_run.ROOT / "__main__.py", config, ["wgsites:keySeed"])
+        assert sum(1 for r in spec["resources"] if r[0] == "wgsites:roaming_peer:RoamingPeer") == peers
+        counts.append(made[0])
+    per_peer = (counts[1] - counts[0]) / 20
+    assert 10 < per_peer <= 24, counts
