@@ -33,7 +33,7 @@ LINE = re.compile(r"^\[(\d+\.\d+)\] (?:(no answer yet) for icmp_seq=(\d+)|\d+ by
 # its UDP socket on every listen_port it is given, the same port or not (the kernel module skips an unchanged
 # one): measured here, 2610 `wg set wg0 listen-port 51000` of the running port under pings at 10 ms lost 66 IPv4
 # and 74 IPv6 echoes, 2972 `wg set ... allowed-ips` of the same IPs lost 1. So under wireguard-go an echo may
-# be lost to each end's reload now and then (seen once in 7 runs here); more than one is not that.
+# be lost to each end's reload now and then (IPv6, twice in 9 runs here, during the install's reload); more than one is not that.
 REBIND = 1
 FORWARDING6 = "sysctl net.ipv6.conf.all.forwarding; ip -6 -o address show scope global"
 
