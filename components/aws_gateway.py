@@ -224,13 +224,14 @@ class AwsGateway(pulumi.ComponentResource):
         # the preshared keys: SecureString chunks (4 KB each), read with decryption by the agent, which
         # applies them only when they assemble to the hash the signed bundle names
         psk = pulumi.Output.secret(args.preshared_keys) if args.preshared_keys is not None else None
+        psk_pieces = psk.apply(lambda text: chunks(text, args.preshared_key_chunks)) if psk is not None else None
         self.preshared_key_parameters = [
             aws.ssm.Parameter(
                 f"{name}-preshared-keys-{i:04d}",
                 name=ssm.preshared_keys_chunk(i),
                 type="SecureString",
                 tier="Standard",
-                value=psk.apply(lambda text, i=i: chunks(text, args.preshared_key_chunks)[i]),
+                value=psk_pieces.apply(itemgetter(i)),
                 description=f"wgsites {args.stack}: preshared keys of {hub.name} ({hub.interface}), part {i + 1} "
                 f"of {args.preshared_key_chunks}",
                 tags=tags,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ import pulumi
 from wgsites.config import ConfigError, parse_vpn
 from wgsites.keys import SEED_MAX_BYTES, SEED_MIN_BYTES, seed_bytes
 from wgsites.limits import check_rendered_sizes
-from wgsites.model import Spoke, Vpn
+from wgsites.model import Hub, Spoke, Vpn
 from wgsites.ssh import SshAccess
 
 KEY_SEED = "wgsites:keySeed"
@@ -50,57 +50,56 @@ def own_key_nodes(vpn: Vpn) -> list[str]:
     return [node.name for node in vpn.nodes if node.key_source == "derived"]
 
 
-def _key_rotations(raw: Any, vpn: Vpn) -> dict[str, int | str]:
-    key = "wgsites:keyRotations"
+def _rotations(
+    key: str,
+    raw: Any,
+    vpn: Vpn,
+    allowed: list[str],
+    why_not: Callable[[Hub | Spoke | None], str],
+    what: str,
+    noun: str = "node",
+) -> dict[str, int | str]:
+    """A rotations map (KEY: NOUN -> a number or text to raise), every name in ALLOWED; WHY_NOT says why
+    another node (None: no such node) cannot be rotated; WHAT is what raising one makes."""
     if raw is None:
         return {}
     if not isinstance(raw, Mapping):
-        raise ConfigError([f"{key}: {raw!r} is not a mapping; write it as `node-name: 1` lines"])
-    allowed = own_key_nodes(vpn)
+        raise ConfigError([f"{key}: {raw!r} is not a mapping; write it as `{noun}-name: 1` lines"])
     errors = []
     for name, value in raw.items():
         if name not in allowed:
-            node = next((n for n in vpn.nodes if n.name == name), None)
-            if node is None:
-                why = "is not a node of wgsites:vpn"
-            elif isinstance(node, Spoke) and node.public_key:
-                why = "brings its own publicKey; replace that key instead"
-            else:
-                why = "makes its own key on the host, which wgsites does not rotate"
-            errors.append(f"{key}.{name}: {why}; rotate only {', '.join(allowed) or 'no node in this stack'}")
+            why = why_not(next((n for n in vpn.nodes if n.name == name), None))
+            errors.append(f"{key}.{name}: {why}; rotate only {', '.join(allowed) or f'no {noun} in this stack'}")
         elif isinstance(value, bool) or not isinstance(value, int | str):
-            errors.append(f"{key}.{name}: {value!r} is not a number or a string; raise it (1, 2, ...) to make a new key")
+            errors.append(f"{key}.{name}: {value!r} is not a number or a string; raise it (1, 2, ...) to make {what}")
     if errors:
         raise ConfigError(errors)
     return dict(raw)
+
+
+def _key_rotations(raw: Any, vpn: Vpn) -> dict[str, int | str]:
+    def why_not(node: Hub | Spoke | None) -> str:
+        if node is None:
+            return "is not a node of wgsites:vpn"
+        if isinstance(node, Spoke) and node.public_key:
+            return "brings its own publicKey; replace that key instead"
+        return "makes its own key on the host, which wgsites does not rotate"
+
+    return _rotations("wgsites:keyRotations", raw, vpn, own_key_nodes(vpn), why_not, "a new key")
 
 
 def _preshared_key_rotations(raw: Any, vpn: Vpn) -> dict[str, int | str]:
     """`wgsites:presharedKeyRotations`, read as keyRotations is: spoke -> a number (or text) to raise."""
-    key = "wgsites:presharedKeyRotations"
-    if raw is None:
-        return {}
-    if not isinstance(raw, Mapping):
-        raise ConfigError([f"{key}: {raw!r} is not a mapping; write it as `spoke-name: 1` lines"])
+
+    def why_not(node: Hub | Spoke | None) -> str:
+        if node is None:
+            return "is not a node of wgsites:vpn"
+        if node is vpn.hub:
+            return "is the hub; a preshared key belongs to a hub-spoke pair, so name the spoke"
+        return "has no preshared key (set presharedKey: true on it, or wgsites:vpn.presharedKey: true)"
+
     allowed = [s.name for s in vpn.preshared_spokes]
-    errors = []
-    for name, value in raw.items():
-        if name not in allowed:
-            node = next((n for n in vpn.nodes if n.name == name), None)
-            if node is None:
-                why = "is not a node of wgsites:vpn"
-            elif node is vpn.hub:
-                why = "is the hub; a preshared key belongs to a hub-spoke pair, so name the spoke"
-            else:
-                why = "has no preshared key (set presharedKey: true on it, or wgsites:vpn.presharedKey: true)"
-            errors.append(f"{key}.{name}: {why}; rotate only {', '.join(allowed) or 'no spoke in this stack'}")
-        elif isinstance(value, bool) or not isinstance(value, int | str):
-            errors.append(
-                f"{key}.{name}: {value!r} is not a number or a string; raise it (1, 2, ...) to make a new preshared key"
-            )
-    if errors:
-        raise ConfigError(errors)
-    return dict(raw)
+    return _rotations("wgsites:presharedKeyRotations", raw, vpn, allowed, why_not, "a new preshared key", "spoke")
 
 
 def seed_users(vpn: Vpn) -> str:

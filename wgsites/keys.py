@@ -102,6 +102,13 @@ def clamp(key: bytes) -> bytes:
     return bytes(k)
 
 
+def seeded_digest(seed: str, label: str, person: bytes) -> bytes:
+    """32 bytes for LABEL under SEED: keyed BLAKE2b, PERSON (a personalization) telling apart what they become."""
+    return nacl.hash.blake2b(
+        label.encode("utf-8"), key=seed_bytes(seed), digest_size=32, person=person, encoder=nacl.encoding.RawEncoder
+    )
+
+
 BUNDLE_SIGNING_PERSON = b"wgsites-bundle"  # another personalization: a signing key is never a WireGuard key
 BUNDLE_SIGNING_LABEL = "bundle-signing/0"
 
@@ -112,14 +119,7 @@ def bundle_signing_key(seed: str) -> nacl.signing.SigningKey:
     The VM's user data holds its public half: whoever may write the gateway's SSM parameters,
     but holds no seed, cannot make a bundle (code that runs as root there) the VM accepts.
     """
-    digest = nacl.hash.blake2b(
-        BUNDLE_SIGNING_LABEL.encode(),
-        key=seed_bytes(seed),
-        digest_size=32,
-        person=BUNDLE_SIGNING_PERSON,
-        encoder=nacl.encoding.RawEncoder,
-    )
-    return nacl.signing.SigningKey(digest)
+    return nacl.signing.SigningKey(seeded_digest(seed, BUNDLE_SIGNING_LABEL, BUNDLE_SIGNING_PERSON))
 
 
 def sign_text(key: nacl.signing.SigningKey, text: str) -> str:
@@ -133,14 +133,7 @@ def verify_key_text(key: nacl.signing.SigningKey) -> str:
 
 def derive_private_key(seed: str, label: str) -> str:
     """The private key for LABEL (see key_label) under SEED (base64, 32-64 bytes): keyed BLAKE2b, clamped."""
-    digest = nacl.hash.blake2b(
-        label.encode("utf-8"),
-        key=seed_bytes(seed),
-        digest_size=32,
-        person=KEY_DERIVATION_PERSON,
-        encoder=nacl.encoding.RawEncoder,
-    )
-    return base64.b64encode(clamp(digest)).decode()
+    return base64.b64encode(clamp(seeded_digest(seed, label, KEY_DERIVATION_PERSON))).decode()
 
 
 PRESHARED_KEY_PERSON = b"wgsites-psk"  # its own personalization: a preshared key is never a private key
@@ -155,11 +148,4 @@ def preshared_key_label(spoke: str, rotation: int | str = 0) -> str:
 def derive_preshared_key(seed: str, label: str) -> str:
     """The preshared key for LABEL (see preshared_key_label) under SEED: keyed BLAKE2b, 32 bytes, not clamped
     (a preshared key is any 32 bytes, as `wg genpsk` makes them)."""
-    digest = nacl.hash.blake2b(
-        label.encode("utf-8"),
-        key=seed_bytes(seed),
-        digest_size=32,
-        person=PRESHARED_KEY_PERSON,
-        encoder=nacl.encoding.RawEncoder,
-    )
-    return base64.b64encode(digest).decode()
+    return base64.b64encode(seeded_digest(seed, label, PRESHARED_KEY_PERSON)).decode()
