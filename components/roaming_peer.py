@@ -12,7 +12,6 @@ import os
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
-from operator import attrgetter
 from pathlib import Path
 
 import pulumi
@@ -66,11 +65,9 @@ class RoamingPeerArgs:
 
     config: pulumi.Output[str]  # secret; the peer's wg-quick config, exactly as the core renders it
     file: str | None = None  # the model's `file:`, e.g. ~/wireguard/home0.conf
-    # secret; the config's QR code (wgsites.qr_cache.qr_forms); None when a scan could not import it:
-    # a bring-your-own-key config has no key
-    qr: pulumi.Output[QrForms] | None = None
-    # or, instead of qr, every peer's codes (peer -> its code) and this peer's name in them: its two forms
-    # taken from the map directly, two Outputs a peer instead of three
+    # secret; every peer's QR codes (peer -> wgsites.qr_cache.qr_forms) and this peer's name in them: its
+    # two forms taken from the map directly, two Outputs a peer; None when a scan could not import its
+    # config: a bring-your-own-key config has no key
     qr_codes: pulumi.Output[Mapping[str, QrForms]] | None = None
     qr_name: str | None = None
 
@@ -84,10 +81,7 @@ class RoamingPeer(pulumi.ComponentResource):
         self.config: pulumi.Output[str] = args.config
         self.qr_svg: pulumi.Output[str] | None = None
         self.qr_text: pulumi.Output[str] | None = None
-        if args.qr is not None:  # both forms secret as the code is
-            self.qr_svg = args.qr.apply(attrgetter("svg"))
-            self.qr_text = args.qr.apply(attrgetter("text"))
-        elif args.qr_codes is not None:
+        if args.qr_codes is not None:  # both forms secret as the codes are
             code = args.qr_name
             self.qr_svg = args.qr_codes.apply(lambda codes: codes[code].svg)
             self.qr_text = args.qr_codes.apply(lambda codes: codes[code].text)

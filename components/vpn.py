@@ -28,6 +28,7 @@ from wgsites.render import (
     gateway_bundle_chunks,
     gateway_preshared_key_chunks,
     install_command,
+    preshared_peers,
     render_gateway_bundle,
     render_install_script,
     render_preshared_keys,
@@ -133,10 +134,10 @@ class WireGuardVpn(pulumi.ComponentResource):
         paired = {s.name: s.first_name for s in vpn.preshared_spokes}
         preshared = derived_preshared_keys(seed, paired, args.preshared_key_rotations) if paired else None
 
-        def preshared_text(node_name: str, ends: list[str]) -> pulumi.Output[str]:
+        def preshared_text(node_name: str) -> pulumi.Output[str]:
             """NODE_NAME's preshared keys as the install script reads them (its pairs' public keys and keys), secret."""
             # both maps read in applies, not through Output.all (which would lift each key into an Output)
-            text = keys_of(ends).apply(
+            text = keys_of(list(preshared_peers(vpn, node_name))).apply(
                 lambda public: preshared.apply(
                     lambda pairs: render_preshared_keys(vpn, node_name, stack, KeyRing(public, preshared=pairs))
                 )
@@ -156,7 +157,7 @@ class WireGuardVpn(pulumi.ComponentResource):
             chunks = gateway_bundle_chunks(vpn, stack, hub_script, slots)
             # its preshared keys go in SecureString chunks of their own; the bundle names their count and hash
             # (public: a hash of random keys), so the bundle stays a readable diff
-            hub_psk = preshared_text(hub.name, list(paired)) if paired else None
+            hub_psk = preshared_text(hub.name) if paired else None
             bundle = pulumi.Output.unsecret(
                 pulumi.Output.all(self.configs[hub.name], hub_psk).apply(
                     lambda a: render_gateway_bundle(vpn, stack, a[0], hub_script, slots, a[1])
@@ -221,12 +222,7 @@ class WireGuardVpn(pulumi.ComponentResource):
         for spoke in vpn.spokes:
             self.configs[spoke.name] = spoke_configs[spoke.name].apply(itemgetter(spoke.name))
         # each SSH host's preshared keys (its pairs' public keys and keys), a secret for its `<node>-psk` command
-        psk_stores: dict[str, pulumi.Output[str]] = {}
-        for n in ssh_nodes if preshared is not None else ():
-            if n.name == hub.name:
-                psk_stores[n.name] = preshared_text(n.name, list(paired))
-            elif n.name in paired:
-                psk_stores[n.name] = preshared_text(n.name, [hub.name])
+        psk_stores = {n.name: preshared_text(n.name) for n in ssh_nodes if preshared_peers(vpn, n.name)}
         self.hosts = {
             n.name: SshHost(
                 f"{name}-{n.name}",

@@ -154,19 +154,16 @@ def _forward_rules(vpn: Vpn, name: str) -> tuple:
 def has_firewall(vpn: Vpn, name: str) -> bool:
     """Whether NAME gets an nftables file (render_nftables is not None), decided without rendering it."""
     masquerade = name == vpn.hub.name and bool(vpn.hub.masquerade)  # only the hub's plan masquerades
-    return masquerade or bool(_forward_rules(vpn, name)) or _blocks_ipv6(vpn, name) or _guards_ipv6(vpn, name)
+    return masquerade or bool(_forward_rules(vpn, name)) or _filters_ipv6(vpn, name)
 
 
-def _blocks_ipv6(vpn: Vpn, name: str) -> bool:
-    """The hub of a dual-stack VPN without IPv6 egress rejects tunnel IPv6 bound outside network6: a full-tunnel
-    peer's IPv6 is blocked there, not sent out with an address the internet cannot answer (nor leaked beside)."""
-    return name == vpn.hub.name and vpn.network6 is not None and not vpn.hub.ipv6_egress
-
-
-def _guards_ipv6(vpn: Vpn, name: str) -> bool:
-    """A hub with IPv6 egress routes network6 to the internet: from outside the tunnel only replies come in
-    (IPv6 has no NAT to hide the devices behind, even a ULA is one route away on the hub's own link)."""
-    return name == vpn.hub.name and vpn.network6 is not None and vpn.hub.ipv6_egress
+def _filters_ipv6(vpn: Vpn, name: str) -> bool:
+    """The hub of a dual-stack VPN filters the tunnel's IPv6. Without IPv6 egress it rejects what is bound
+    outside network6: a full-tunnel peer's IPv6 is blocked there, not sent out with an address the internet
+    cannot answer (nor leaked beside). With egress it routes network6 to the internet, so from outside the
+    tunnel only replies come in (IPv6 has no NAT to hide the devices behind, even a ULA is one route away
+    on the hub's own link)."""
+    return name == vpn.hub.name and vpn.network6 is not None
 
 
 def render_nftables(vpn: Vpn, name: str, stack: str) -> str | None:
@@ -187,8 +184,8 @@ def render_nftables(vpn: Vpn, name: str, stack: str) -> str | None:
         forward_rules=rules,
         network6=vpn.network6,
         masquerade6=plan.masquerade if vpn.hub.ipv6_egress and vpn.network6 else False,
-        block6=_blocks_ipv6(vpn, name),
-        guard6=_guards_ipv6(vpn, name),
+        block6=_filters_ipv6(vpn, name) and not vpn.hub.ipv6_egress,
+        guard6=_filters_ipv6(vpn, name) and vpn.hub.ipv6_egress,
     )
 
 
