@@ -218,3 +218,25 @@ def test_the_engine_and_the_qr_codes_are_cached():
     (pulumi,) = steps_using(flow, "pulumi/actions")
     assert qr["with"]["path"] == pulumi["env"]["WGSITES_QR_CACHE"] == "${{ runner.temp }}/wgsites-qr"
     assert "inputs.stack" in qr["with"]["key"] and "github.run_id" in qr["with"]["key"]
+
+
+@pytest.mark.parametrize(
+    ("command", "token", "passphrase", "ok"),
+    [("preview", "", "", False), ("up", "", "", False), ("preview", "", "passphrase-value", True), ("up", "pul-token", "", True)],
+)
+def test_a_run_without_the_environments_secrets_stops_naming_the_environment(tmp_path, command, token, passphrase, ok):
+    step = stack_step("The stack's secrets, from the environment")
+    environment = "wgsites-deploy" if command == "up" else "wgsites-preview"
+    assert step["env"]["ENVIRONMENT"] == workflow("pulumi-stack.yml")["jobs"]["pulumi"]["environment"]
+    env = {"ENVIRONMENT": environment, "PULUMI_ACCESS_TOKEN": token, "PULUMI_CONFIG_PASSPHRASE": passphrase}
+    done, _ = run_step(step, tmp_path, env)
+    assert (done.returncode == 0) is ok, done.stdout + done.stderr
+    if not ok:
+        assert done.stdout.startswith(f"::error::the environment {environment} holds neither PULUMI_ACCESS_TOKEN nor")
+    assert "passphrase-value" not in done.stdout and "pul-token" not in done.stdout
+
+
+def test_previews_can_be_turned_off():
+    assert workflow("pull-request.yml")["jobs"]["preview"]["if"] == (
+        "needs.stacks.outputs.any == 'true' && vars.WGSITES_PREVIEW != 'off'"
+    )
