@@ -59,3 +59,12 @@ def test_every_walkthrough_is_listed_in_the_readme():
     for page in WALKTHROUGHS.glob("*.md"):
         assert f"(docs/walkthroughs/{page.name})" in readme, page.name
     assert "(docs/teams.md)" in readme
+
+
+def test_the_examples_folder_lists_every_example_with_a_walkthrough_that_exists():
+    text = (ROOT / "examples" / "README.md").read_text()
+    examples = sorted(p.name for p in (ROOT / "examples").glob("Pulumi.*.yaml"))
+    assert examples == sorted(f"Pulumi.{s}.yaml" for s in STACKS)
+    for name in examples:
+        (link,) = re.findall(rf"^\| `{re.escape(name)}` \| \[[^]]+\]\(([^)]+)\) \|$", text, re.M)
+        assert (ROOT / "examples" / link).resolve().is_file(), link
