@@ -99,6 +99,7 @@ def test_pull_requests_preview_and_only_main_deploys():
     for flow in (pr, main):
         assert flow["permissions"] == {"contents": "read"}
         assert flow["jobs"]["test"]["uses"] == "./.github/workflows/test-suite.yml"
+        assert flow["jobs"]["test"]["permissions"] == {"contents": "read"}
     (suite,) = workflow("test-suite.yml")["jobs"]["test"]["steps"][-1:]
     assert "sudo" in suite["run"] and "scripts/test" in suite["run"]  # README command two
 

@@ -15,7 +15,9 @@ token nor comment. The rules, from GitHub's documentation:
 - "Reusing workflows" / "Reuse workflow configurations", its notes on `jobs.<job_id>.permissions`
   (docs.github.com/en/actions/reference/workflows-and-actions/reusing-workflow-configurations): a called
   workflow starts from the calling job's token, and "the GITHUB_TOKEN permissions passed from the caller
-  workflow can be only downgraded (not elevated) by the called workflow".
+  workflow can be only downgraded (not elevated) by the called workflow". The same page says a calling job
+  without `jobs.<job_id>.permissions` passes "the default permissions"; whether the caller's workflow-level
+  block counts there is not spelt out, so every calling job here names its grant and a test holds it to that.
 
 What a step needs: actions/checkout reads the repository (contents: read); aws-actions/configure-aws-credentials
 with `role-to-assume` asks GitHub for an OIDC token (id-token: write); pulumi/actions with `comment-on-pr` writes a
@@ -168,6 +170,12 @@ def test_no_job_holds_a_write_it_does_not_need(path):
 @pytest.mark.parametrize("path", sorted(JOBS))
 def test_no_job_depends_on_the_repositorys_default(path):
     assert not JOBS[path].from_default, f"{path}: no `permissions` on its way, so the repository's setting decides"
+
+
+def test_every_calling_job_names_its_grant():
+    for name in ("pull-request.yml", "main.yml"):
+        for job_id, job in load(name)["jobs"].items():
+            assert "uses" not in job or "permissions" in job, f"{name}:{job_id} calls a workflow without `permissions`"
 
 
 def test_the_preview_may_comment_and_the_up_may_not():
