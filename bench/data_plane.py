@@ -41,7 +41,7 @@ SWEEP = (1280, 1340, 1380, 1400, 1420, 1432, 1440, 1460, 1480, 1500)
 
 def full_tunnel_router_stack(folder: Path) -> Path:
     """Pulumi.router.yaml with the laptop in full tunnel (dns through it) and the router masquerading."""
-    document = yaml.safe_load((ROOT / "Pulumi.router.yaml").read_text())
+    document = yaml.safe_load((ROOT / "examples" / "Pulumi.router.yaml").read_text())
     vpn = copy.deepcopy(document["config"]["wgsites:vpn"])
     vpn["hub"]["masquerade"] = True
     laptop = vpn["peers"][0]

@@ -49,7 +49,7 @@ PING_INTERVAL = 0.02
 
 def wide_router_stack(folder: Path) -> Path:
     """Pulumi.router.yaml with its VPN network a /20 (hub .1, laptop .2), the LAN as it is."""
-    document = yaml.safe_load((ROOT / "Pulumi.router.yaml").read_text())
+    document = yaml.safe_load((ROOT / "examples" / "Pulumi.router.yaml").read_text())
     vpn = copy.deepcopy(document["config"]["wgsites:vpn"])
     vpn["network"] = str(NETWORK)
     vpn["hub"]["address"] = str(NETWORK[1])
@@ -70,7 +70,7 @@ def with_paper_peers(vpn: Vpn, count: int) -> Vpn:
 
 def wide_travel_stack(folder: Path) -> Path:
     """Pulumi.travel.yaml (an aws hub, synced through the lab's SSM stand-in) with its network a /20."""
-    document = yaml.safe_load((ROOT / "Pulumi.travel.yaml").read_text())
+    document = yaml.safe_load((ROOT / "examples" / "Pulumi.travel.yaml").read_text())
     document["config"]["wgsites:vpn"]["network"] = str(TRAVEL_NETWORK)
     path = folder / "Pulumi.reloadaws.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))

@@ -34,7 +34,7 @@ def agent_module():
 
 
 def gateway_with(count: int):
-    vpn = load_stack_file(ROOT / "Pulumi.home.yaml")
+    vpn = load_stack_file(ROOT / "examples" / "Pulumi.home.yaml")
     base = int(ipaddress.IPv4Address("10.99.0.0"))
     peers = tuple(Spoke(name=f"phone{i}", kind="peer", address=ipaddress.IPv4Address(base + 4 + i)) for i in range(count))
     return dataclasses.replace(vpn, network=ipaddress.IPv4Network("10.99.0.0/20"), spokes=peers)

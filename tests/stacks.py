@@ -17,6 +17,7 @@ from wgsites.render import KeyRing, render_node
 from wgsites.stack import read_stack
 
 ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"  # the example stacks; a user's own stack files sit in ROOT
 STACKS = ("router", "internal", "sites", "travel", "home")
 HUB_ENDPOINT = "203.0.113.10"  # stands in for an aws hub's Elastic IP
 REGION = "eu-central-1"
@@ -35,7 +36,7 @@ class Rendered:
 
 
 def stack_file(stack: str) -> Path:
-    return ROOT / f"Pulumi.{stack}.yaml"
+    return EXAMPLES / f"Pulumi.{stack}.yaml"
 
 
 def render_stack(stack: str, tmp: Path, vpn: Vpn | None = None) -> Rendered:

@@ -189,7 +189,8 @@ def import_vpn(configs: list[WgConfig], options: ImportOptions) -> tuple[dict[st
         raise ConfigError(
             [
                 f"{hub.path}: Address {hub_if} names no VPN network (the guide's internal-host setup, with proxy ARP); "
-                "import adopts the router, site-to-site and default-gateway setups: write this stack from Pulumi.internal.yaml"
+                "import adopts the router, site-to-site and default-gateway setups: "
+                "write this stack from examples/Pulumi.internal.yaml"
             ]
         )
     network = hub_if.network

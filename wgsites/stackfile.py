@@ -284,7 +284,7 @@ def read_stack_document(path: Path) -> Any:
         with path.open("rb") as handle:
             data = handle.read(MAX_BYTES + 1)
     except FileNotFoundError:
-        raise StackFileError([f"{path}: no such file; pass a stack file such as Pulumi.home.yaml"]) from None
+        raise StackFileError([f"{path}: no such file; pass a stack file such as examples/Pulumi.home.yaml"]) from None
     except OSError as exc:
         raise StackFileError([f"{path}: cannot be read ({exc.strerror}); pass a readable stack file"]) from None
     if len(data) > MAX_BYTES:

@@ -44,6 +44,7 @@ from wgsites.keys import derive_private_key, key_label, public_key_of
 
 ROOT = Path(__file__).resolve().parents[2]
 MAIN = ROOT / "__main__.py"
+EXAMPLES = ROOT / "examples"  # the example stacks (tests.stacks.EXAMPLES)
 EIP = "203.0.113.10"
 ACCOUNT = "123456789012"
 AMI_ID = "ami-0123456789abcdef0"
@@ -76,7 +77,7 @@ def ssh_host_public_key(host_component: str) -> str:
 
 
 def stack_config(stack: str) -> dict[str, Any]:
-    return yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return yaml.safe_load((EXAMPLES / f"Pulumi.{stack}.yaml").read_text())["config"]
 
 
 class EngineLikeMonitor(MockMonitor):
@@ -306,7 +307,7 @@ def run_stack(
 
     KEY_SEED is set as the secret `wgsites:keySeed` (None: not set); EXISTING only matters with PREVIEW.
     """
-    base = stack_config(stack) if (ROOT / f"Pulumi.{stack}.yaml").exists() else {}
+    base = stack_config(stack) if (EXAMPLES / f"Pulumi.{stack}.yaml").exists() else {}
     # no drift check: the mocks' hosts do not exist, and a read would send SSH packets to their addresses
     values = {"wgsites:driftCheck": "false", **base, **(config or {})}
     secret_keys = list(secret_keys or [])

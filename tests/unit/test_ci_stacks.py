@@ -27,6 +27,12 @@ def chosen(outputs: dict[str, str]) -> list[str]:
     return [i["stack"] for i in json.loads(outputs["matrix"])["include"]]
 
 
+@pytest.fixture(scope="module")
+def user_tree(tmp_path_factory):
+    """A user's repository: the examples as the user's own stacks at its root, and the examples folder as shipped."""
+    return copy_of_the_tree(tmp_path_factory.mktemp("user"), {})
+
+
 @pytest.mark.parametrize(
     ("changed", "expected"),
     [
@@ -40,19 +46,28 @@ def chosen(outputs: dict[str, str]) -> list[str]:
         ([".github/workflows/pulumi-stack.yml"], ALL),
         (["README.md", "tests/unit/test_golden.py", "lab/world.py", "docs/diagrams/home.svg"], []),
         (["requirements-dev.txt", "Pulumi.home.yaml.orig"], []),
+        (["examples/Pulumi.home.yaml", "examples/Pulumi.router.yaml"], []),
     ],
 )
-def test_changed_files_choose_the_stacks(changed, expected):
-    code, outputs, _ = ci_stacks("--changed", *changed)
+def test_changed_files_choose_the_stacks(user_tree, changed, expected):
+    code, outputs, _ = ci_stacks("--changed", *changed, root=user_tree)
     assert code == 0
     assert chosen(outputs) == expected
     assert outputs["any"] == ("true" if expected else "false")
 
 
-def test_the_matrix_carries_each_stacks_region():
-    _, outputs, _ = ci_stacks("--all")
+def test_the_matrix_carries_each_stacks_region(user_tree):
+    _, outputs, _ = ci_stacks("--all", root=user_tree)
     include = json.loads(outputs["matrix"])["include"]
     assert include == [{"stack": s, "region": REGIONS.get(s, "")} for s in ALL]
+
+
+def test_the_examples_are_never_previewed():
+    # this repository holds only the examples (examples/): CI previews and deploys none of them
+    assert sorted(p.name for p in ROOT.glob("Pulumi.*.yaml")) == [] and (ROOT / "Pulumi.yaml").is_file()
+    for args in (["--all"], ["--all", "--deploy"], ["--changed", "__main__.py", "examples/Pulumi.home.yaml"]):
+        code, outputs, err = ci_stacks(*args)
+        assert code == 0 and chosen(outputs) == [] and outputs["any"] == "false", err
 
 
 def test_a_removed_stack_file_is_named_not_previewed():
@@ -61,9 +76,11 @@ def test_a_removed_stack_file_is_named_not_previewed():
 
 
 def copy_of_the_tree(tmp_path, marks: dict[str, str]):
-    """The stack files and the core in TMP_PATH, with `wgsites:autoDeploy: VALUE` added to the stacks in MARKS."""
+    """The examples as a user's own stack files and the core in TMP_PATH, with `wgsites:autoDeploy: VALUE` added to the
+    stacks in MARKS; the examples folder beside them, unmarked."""
     for tree in ("wgsites", "cloud-init"):  # the core renders with cloud-init's files (check measures user data)
         shutil.copytree(ROOT / tree, tmp_path / tree, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
     (tmp_path / "scripts").mkdir()
     shutil.copy2(ROOT / "scripts/ci-stacks", tmp_path / "scripts/ci-stacks")
     for stack in STACKS:
@@ -80,7 +97,6 @@ def test_deploy_keeps_only_the_stacks_marked_for_auto_deploy(tmp_path):
     assert code == 0 and chosen(outputs) == ["home", "router"], err
     code, outputs, _ = ci_stacks("--changed", "Pulumi.router.yaml", "Pulumi.sites.yaml", "--deploy", root=root)
     assert chosen(outputs) == ["router"]
-    assert chosen(ci_stacks("--all", "--deploy")[1]) == []  # the examples deploy nothing by themselves
 
 
 def test_a_broken_stack_file_fails_with_its_messages(tmp_path):

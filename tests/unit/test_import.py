@@ -152,7 +152,7 @@ def test_the_guides_default_gateway_needs_the_dns_the_check_asks_for():
             SSH,
             "/copied/0/wg0.conf: Address 10.10.10.10/32 names no VPN network (the guide's internal-host setup, with proxy "
             "ARP); import adopts the router, site-to-site and default-gateway setups: write this stack from "
-            "Pulumi.internal.yaml",
+            "examples/Pulumi.internal.yaml",
         ),
         (
             (("wg0.conf", ROUTER.replace(PUB["laptop"], "not-a-key")),),

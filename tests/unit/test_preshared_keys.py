@@ -5,11 +5,11 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
-from pathlib import Path
 
 import yaml
 
 from tests import apps
+from tests.stacks import stack_file
 from tests.unit.test_keys import OTHER_SEED, SEED
 from wgsites.cli import local_keys
 from wgsites.config import parse_vpn
@@ -22,11 +22,9 @@ from wgsites.render import (
     render_wg_quick,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 def vpn_with(stack: str, **extra) -> object:
-    raw = copy.deepcopy(yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]["wgsites:vpn"])
+    raw = copy.deepcopy(yaml.safe_load(stack_file(stack).read_text())["config"]["wgsites:vpn"])
     raw.update(extra)
     return parse_vpn(raw)
 
@@ -53,7 +51,7 @@ def test_one_key_per_pair_rotation_and_seed_and_never_a_private_key():
 def test_a_spoke_overrides_the_stack():
     vpn = vpn_with("internal", presharedKey=True)
     assert [s.name for s in vpn.preshared_spokes] == [s.name for s in vpn.spokes]
-    raw = copy.deepcopy(yaml.safe_load((ROOT / "Pulumi.internal.yaml").read_text())["config"]["wgsites:vpn"])
+    raw = copy.deepcopy(yaml.safe_load(stack_file("internal").read_text())["config"]["wgsites:vpn"])
     raw["presharedKey"] = True
     raw["peers"][0]["presharedKey"] = False
     assert raw["peers"][0]["name"] not in [s.name for s in parse_vpn(raw).preshared_spokes]

@@ -49,7 +49,9 @@ def test_every_wgsites_command_parses(page):
     for command in commands:
         argv = shlex.split(command)[3:]
         args = build_parser().parse_args(argv)  # SystemExit (2) on a flag this tree does not have
-        assert args.stack_file == "Pulumi.STACK.yaml" or Path(ROOT / args.stack_file).is_file(), command  # or a placeholder
+        # an example, the user's copy of one beside Pulumi.yaml (`cp examples/Pulumi.NAME.yaml .`), or a placeholder
+        known = Path(ROOT / args.stack_file).is_file() or Path(ROOT / "examples" / args.stack_file).is_file()
+        assert args.stack_file == "Pulumi.STACK.yaml" or known, command
 
 
 def test_every_walkthrough_is_listed_in_the_readme():
@@ -57,3 +59,12 @@ def test_every_walkthrough_is_listed_in_the_readme():
     for page in WALKTHROUGHS.glob("*.md"):
         assert f"(docs/walkthroughs/{page.name})" in readme, page.name
     assert "(docs/teams.md)" in readme
+
+
+def test_the_examples_folder_lists_every_example_with_a_walkthrough_that_exists():
+    text = (ROOT / "examples" / "README.md").read_text()
+    examples = sorted(p.name for p in (ROOT / "examples").glob("Pulumi.*.yaml"))
+    assert examples == sorted(f"Pulumi.{s}.yaml" for s in STACKS)
+    for name in examples:
+        (link,) = re.findall(rf"^\| `{re.escape(name)}` \| \[[^]]+\]\(([^)]+)\) \|$", text, re.M)
+        assert (ROOT / "examples" / link).resolve().is_file(), link
