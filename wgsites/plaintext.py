@@ -28,6 +28,7 @@ def unsafe_character(text: str) -> str | None:
             return f"U+{ord(char):04X}"
     return None
 
+
 # and Cs: a lone surrogate (a file name's undecodable byte) cannot even be printed
 ESCAPED_CATEGORIES = UNSAFE_CATEGORIES | {"Cs"}
 
