@@ -194,7 +194,7 @@ def ssh_failure(target: SshTarget, stderr: bytes, returncode: int) -> str:
     for words, cause, fix in SSH_FAILURES if returncode == 255 else SUDO_FAILURES:
         if words in said.lower():
             return f"{where}: {cause.format(**facts)}; {fix.format(**facts)}"
-    shown = escaped(said.splitlines()[-1][:200]) if said else "no message"
+    shown = escaped(said.split("\n")[-1][:200]) if said else "no message"  # a CR inside stays in view
     if returncode == 255:
         return f"{where}: ssh failed ({shown}); try it by hand: ssh -p {target.port} {target.user}@{target.host}"
     return (

@@ -158,9 +158,14 @@ def collect(vpn: Vpn, stack: str, run: Callable[[str, str], str], stale_after: i
     for node in vpn.nodes:
         if node.delivery != "ssh":
             continue
+        where = f"{node.ssh.user}@{node.ssh.host}:{node.ssh.port}"
         try:
             output = run(node.name, install_command(vpn, node.name, stack, "state"))
-            state = parse_state(output, node.ssh.host)
+        except HostAnswerError as exc:  # names the host already
+            rows.extend(unknown_rows(vpn, node.name, f"{node.name} cannot tell: {exc}"))
+            continue
+        try:
+            state = parse_state(output, where)
             _, dump, _preshared, config = sections(output)
             view = "\n".join([*dump, "--- config", *config])
             found = diagnose(vpn, node.name, view, stale_after=stale_after or STALE_SECONDS)
@@ -169,14 +174,14 @@ def collect(vpn: Vpn, stack: str, run: Callable[[str, str], str], stale_after: i
                 for finding in findings(state, f"{stack}/{node.name}", node.interface)
             ]
         except HostAnswerError as exc:
-            rows.extend(unknown_rows(vpn, node.name, f"{node.name} cannot tell: {exc}"))
+            rows.extend(unknown_rows(vpn, node.name, f"{node.name} cannot tell: {where} {exc}; check that host"))
             continue
         except ConfigError as exc:
             rows.extend(unknown_rows(vpn, node.name, f"{node.name} cannot tell: {escaped(exc.messages[0])}"))
             continue
         except Exception as exc:  # noqa: BLE001 (whatever a host answered, the other hosts' rows stay)
             reason = f"its answer could not be read ({exc.__class__.__name__}: {_cut(str(exc))}); check that host"
-            rows.extend(unknown_rows(vpn, node.name, f"{node.name} cannot tell: {node.ssh.host} {reason}"))
+            rows.extend(unknown_rows(vpn, node.name, f"{node.name} cannot tell: {where} {reason}"))
             continue
         rows.extend(found)
         keys[node.name] = {k for k in (state.key, state.device and state.device.public_key) if k}
