@@ -4,7 +4,9 @@ Reads what a managed host's interface says (`wg show IFACE dump`) and the config
 wgsites installed there (its `# name` comments map keys to nodes), and compares
 both with the stack: a peer missing from the interface, a peer that never
 completed a handshake (and who should have dialled), a handshake gone stale, and
-what the host runs that its config does not say (drift: wgsites.drift).
+what the host runs that its config does not say (drift: wgsites.drift). Every answer is untrusted
+input (wgsites.host_answer reads it): fields are parsed with bounds and rebuilt, a host that answers
+what is not a state gets `unknown` rows, and every cell is printed escaped (plaintext.escaped).
 """
 
 from __future__ import annotations
