@@ -166,6 +166,9 @@ def collect(vpn: Vpn, stack: str, run: Callable[[str, str], str], stale_after: i
         except HostAnswerError as exc:  # names the host already
             rows.extend(unknown_rows(vpn, node.name, f"{node.name} cannot tell: {exc}"))
             continue
+        except Exception as exc:  # noqa: BLE001 (another reader's failure: still that host's rows alone)
+            rows.extend(unknown_rows(vpn, node.name, f"{node.name} cannot tell: {where}: {_cut(str(exc))}"))
+            continue
         try:
             state = parse_state(output, where)
             _, dump, _preshared, config = sections(output)
