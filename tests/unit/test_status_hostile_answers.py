@@ -328,3 +328,14 @@ def test_an_ssh_key_that_cannot_be_used_is_refused_before_any_host_is_asked(host
     assert code == 2 and err.startswith(f"error: --ssh-key: {key} "), err
     assert "leave it out to use your SSH agent" in err
     assert not (hosts / "asked").exists()  # no host was asked
+
+
+@pytest.mark.parametrize("port", ["\u00b2", "9" * 5000, "NaN", "\x1b[2J"], ids=["superscript", "5000 digits", "NaN", "CSI"])
+def test_a_bad_listen_port_on_the_interface_line_is_that_hosts_unknown_rows_only(hosts, capsys, port):
+    broken = state("beta").replace(f"{KEYS['beta']}\t51000\t".encode(), f"{KEYS['beta']}\t{port}\t".encode())
+    answer(hosts, "beta", broken)
+    code, text, rows = status(hosts, capsys)
+    assert code in (0, 1) and inert(text) and len(text) < 4000, text
+    assert by_node(rows, "alpha") == GOOD["alpha"] and by_node(rows, "gamma") == GOOD["gamma"], text
+    # unknown (the number does not parse) or drift (the drift reader drops it: "listens on port None")
+    assert {r["state"] for r in rows if r["node"] == "beta"} <= {"unknown", "drift", "ok"}, text
