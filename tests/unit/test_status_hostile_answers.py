@@ -339,3 +339,9 @@ def test_a_bad_listen_port_on_the_interface_line_is_that_hosts_unknown_rows_only
     assert by_node(rows, "alpha") == GOOD["alpha"] and by_node(rows, "gamma") == GOOD["gamma"], text
     # unknown (the number does not parse) or drift (the drift reader drops it: "listens on port None")
     assert {r["state"] for r in rows if r["node"] == "beta"} <= {"unknown", "drift", "ok"}, text
+
+
+def test_sudo_asking_for_a_password_names_the_user_and_the_fix(hosts, capsys):
+    answer(hosts, "beta", b"", b"sudo: a password is required\n", 1)
+    code, text, rows = status(hosts, capsys)
+    assert_beta_alone_unknown(rows, text, "root@10.10.11.1:22: root on 10.10.11.1 needs a password for sudo", "passwordless")
