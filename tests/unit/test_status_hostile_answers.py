@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 import time
 from pathlib import Path
@@ -23,8 +24,8 @@ import yaml
 from wgsites import cli
 from wgsites.config import parse_vpn
 from wgsites.host_answer import ask_host
-from wgsites.plaintext import escaped
 from wgsites.keys import generate_private_key, public_key_of
+from wgsites.plaintext import escaped
 from wgsites.render import KeyRing, render_wg_quick
 from wgsites.status import collect, format_rows, json_rows
 
@@ -88,7 +89,7 @@ def hosts(tmp_path, monkeypatch) -> Path:
     bin_dir.mkdir()
     (bin_dir / "ssh").write_text(FAKE_SSH)
     (bin_dir / "ssh").chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}:{__import__('os').environ['PATH']}")
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
     monkeypatch.setenv("FAKE_SSH_DIR", str(folder))
     for node, host in HOSTS.items():
         (folder / f"{host}.out").write_bytes(state(node))
