@@ -4,16 +4,24 @@ host, the cause and the fix, and what the host itself sends back reaches the ope
 One lab: `host` runs a real sshd (and a TCP listener that never speaks SSH); `op` is the operator's
 machine, with a /root/.ssh of its own (its known_hosts), where status's reader (host_answer.ask_host)
 runs the real `ssh`. The model of these messages (tests/unit/test_status_hostile_answers.py) uses
-the words checked here.
+the words checked here. Then `wgsites status` itself, from `op`, against the hub installed for real by
+its install script and a site nobody answers for, before and after the hub's `wg` puts escape
+sequences into its dump.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
+import yaml
+
 from lab.netns import DEFAULT_PRIVATE_DIRS, Lab
 from lab.services import generate_ssh_keypair, start_sshd
+from wgsites.config import parse_vpn
+from wgsites.keys import generate_private_key, public_key_of
+from wgsites.render import KeyRing, install_command, render_wg_quick
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "192.0.2.2"
@@ -27,6 +35,22 @@ try:
     print("ANSWER", len(answer), answer[:100])
 except HostAnswerError as exc:
     print("ERROR", exc)
+"""
+
+RAW = {
+    "network": "10.70.0.0/24",
+    "hub": {"name": "hub", "kind": "ssh", "address": "10.70.0.1", "endpoint": HOST, "ssh": {"host": HOST}},
+    "sites": [{"name": "s1", "address": "10.70.0.2", "ssh": {"host": "192.0.2.9"}}],  # on the link, nobody there
+}
+VPN = parse_vpn(RAW)
+CONFIG = render_wg_quick(VPN, "hub", "lab", KeyRing(public={"s1": public_key_of(generate_private_key())}))
+# a `wg` whose dump carries a title and an erase in each peer's endpoint (the install script's state reads it)
+ESCAPING_WG = r"""#!/bin/sh
+if [ "$1" = show ] && [ "$3" = dump ]; then
+	/usr/bin/wg "$@" | awk -F'\t' -v OFS='\t' 'NR > 1 { $3 = "198.51.100.7:4242\033]0;owned\007\033[2J" } { print }'
+else
+	exec /usr/bin/wg "$@"
+fi
 """
 
 
@@ -74,3 +98,28 @@ def test_each_ssh_failure_and_each_bad_answer_is_told_with_host_cause_and_fix():
         assert said.startswith(f"ERROR root@{HOST}:22 answered with more than 8 MiB"), said
         said = ask("printf 'ok\\377'")
         assert said.startswith(f"ERROR root@{HOST}:22 answered with bytes that are not UTF-8 text (0xff at byte 2)"), said
+
+        # the whole command line, as a user runs it: a hub installed for real, a site that cannot be reached
+        host.run(install_command(VPN, "hub", "lab", "install"), input=CONFIG)
+        stack = lab.run_dir / "Pulumi.lab.yaml"
+        stack.write_text(yaml.safe_dump({"config": {"wgsites:vpn": RAW}}))
+
+        def status() -> str:
+            argv = [sys.executable, "-m", "wgsites", "status", str(stack), "--ssh-key", str(key)]
+            done = op.run(argv, env={"PYTHONPATH": str(ROOT)}, check=False, timeout=90)
+            assert done.returncode == 1 and "Traceback" not in done.stderr, done.stdout + done.stderr
+            assert not any(ord(c) < 0x20 and c != "\n" for c in done.stdout + done.stderr), repr(done.stdout)
+            return done.stdout
+
+        shown = status()
+        assert re.search(r"^hub +s1 +never +s1 never completed a handshake with hub", shown, re.M), shown
+        assert re.search(r"^s1 +hub +unknown +s1 cannot tell: root@192\.0\.2\.9:22: (no route|no answer)", shown, re.M), shown
+
+        host.write_file("/usr/local/sbin/wg", ESCAPING_WG, 0o755)  # first on PATH over SSH: the node's own
+        shown = status()
+        assert re.search(r"^s1 +hub +unknown +s1 cannot tell: root@192\.0\.2\.9:22: ", shown, re.M), shown  # as before
+        hub = (
+            "hub cannot tell: root@192.0.2.2:22 answered a `wg show` dump whose line 2 has an endpoint that is no "
+            "IP:port (198.51.100.7:4242\\x1b]0;owned\\x07\\x1b[2J); check that host"
+        )
+        assert re.search(rf"^hub +s1 +unknown +{re.escape(hub)}$", shown, re.M), shown
