@@ -43,7 +43,8 @@ RAW = {
     "sites": [{"name": "s1", "address": "10.70.0.2", "ssh": {"host": "192.0.2.9"}}],  # on the link, nobody there
 }
 VPN = parse_vpn(RAW)
-CONFIG = render_wg_quick(VPN, "hub", "lab", KeyRing(public={"s1": public_key_of(generate_private_key())}))
+S1_KEY = public_key_of(generate_private_key())
+CONFIG = render_wg_quick(VPN, "hub", "lab", KeyRing(public={"s1": S1_KEY}))
 # a `wg` whose dump carries a title and an erase in each peer's endpoint (the install script's state reads it)
 ESCAPING_WG = r"""#!/bin/sh
 if [ "$1" = show ] && [ "$3" = dump ]; then
@@ -123,3 +124,11 @@ def test_each_ssh_failure_and_each_bad_answer_is_told_with_host_cause_and_fix():
             "IP:port (198.51.100.7:4242\\x1b]0;owned\\x07\\x1b[2J); check that host"
         )
         assert re.search(rf"^hub +s1 +unknown +{re.escape(hub)}$", shown, re.M), shown
+
+        # the hub's key file now answers s1's public key (in the hub's own config: public): named as such
+        host.write_file(
+            "/usr/local/sbin/wg", f'#!/bin/sh\n[ "$1" = pubkey ] && echo {S1_KEY} && exit 0\nexec /usr/bin/wg "$@"\n', 0o755
+        )
+        shown = status()
+        assert re.search(r"^hub +s1 +shared-key +hub answered with the public key of s1: WireGuard keeps one peer", shown, re.M)
+        assert "rm /etc/wireguard/wg0.key" in shown, shown
