@@ -18,6 +18,7 @@ import pulumi
 from wgsites.config import ConfigError
 from wgsites.drift import findings, marker, parse_state
 from wgsites.model import Vpn
+from wgsites.plaintext import escaped
 from wgsites.render import install_command
 from wgsites.ssh import SshAccess, run_ssh
 
@@ -31,7 +32,8 @@ def read_markers(vpn: Vpn, stack: str, access: SshAccess | None) -> dict[str, st
         try:
             state = parse_state(run_ssh(node.ssh, command, access), node.ssh.host)
         except (RuntimeError, ConfigError) as exc:
-            reason = exc.messages[0] if isinstance(exc, ConfigError) else str(exc)
+            # ssh's stderr carries the host's text: escaped, it reaches the preview and the PR comment inert
+            reason = escaped(exc.messages[0] if isinstance(exc, ConfigError) else str(exc))
             pulumi.log.warn(f"{node.name}: what it runs could not be read ({reason}); no drift check for it this time")
             return None
         found = findings(state, f"{stack}/{node.name}", node.interface)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_command import remote
 
-from wgsites.keys import host_public_key
+from wgsites.keys import host_public_key, other_owner, shared_key_message
 from wgsites.model import SshTarget
 
 
@@ -27,6 +27,17 @@ def _checked_key(name: str, host: str, answer: str, key_urn: str) -> str:
             f"{name}: the host {host} {exc}; nothing was pushed with it. Check that host (its "
             f"/etc/wireguard key and wg tools), then ask it again: pulumi up --replace '{key_urn}'"
         ) from None
+
+
+def _own_key(name: str, node: str, interface: str, key: str, others: dict[str, str], key_urn: str) -> str:
+    other = other_owner(node, key, others)
+    if other is not None:
+        # a compromised host answering a phone's key would take the phone's place in the hub's config
+        raise pulumi.RunError(
+            f"{name}: {shared_key_message(node, other, interface)}; nothing was pushed with it. "
+            f"Then ask it again: pulumi up --replace '{key_urn}'"
+        )
+    return key
 
 
 # Both streams may carry what the install script logs; keep them out of logs and state.
@@ -80,6 +91,13 @@ class HostKey(pulumi.ComponentResource):
         answer = pulumi.Output.all(self.command.stdout, self.command.urn)
         self.public_key = pulumi.Output.unsecret(answer.apply(lambda a: _checked_key(name, args.host, a[0], a[1])))
         self.register_outputs({"public_key": self.public_key})
+        self._name = name
+
+    def distinct_from(self, node: str, interface: str, others: pulumi.Output[dict[str, str]]) -> pulumi.Output[str]:
+        """The host's public key once it is none of OTHERS' (node -> public key): a host that answers
+        another node's key fails its run, as `check` refuses one key written for two nodes."""
+        answer = pulumi.Output.all(self.public_key, others, self.command.urn)
+        return answer.apply(lambda a: _own_key(self._name, node, interface, a[0], a[1], a[2]))
 
 
 @dataclass(frozen=True)

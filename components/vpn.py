@@ -111,7 +111,7 @@ class WireGuardVpn(pulumi.ComponentResource):
             )
             for n in ssh_nodes
         }
-        public.update({node: key.public_key for node, key in self.host_keys.items()})
+        public.update(self._distinct_host_keys(vpn, derived.public))
         # the derived ones made when read, as derived.public_keys: the configs and the export read their map
         given = {n: _output(key) for n, key in public.items()}
         self.public_keys = OnDemand(derived.public, [n.name for n in vpn.nodes], given)
@@ -264,6 +264,23 @@ class WireGuardVpn(pulumi.ComponentResource):
                 args_of_peer = RoamingPeerArgs(config, file=spoke.file, qr_codes=qr, qr_name=spoke.name)
                 self.peers[spoke.name] = RoamingPeer(f"{name}-{spoke.name}", args_of_peer, node_opts(spoke))
         self.register_outputs({"hub_endpoint": self.hub_endpoint, "public_keys": self.public_key_map})
+
+    def _distinct_host_keys(self, vpn: Vpn, derived: pulumi.Output[dict[str, str]]) -> dict[str, pulumi.Output[str]]:
+        """Each SSH host's key, refused when another node has it (issue: a compromised host answering a
+        phone's key). The hub's is checked against the derived and written keys only, which a preview
+        knows: every spoke's config holds it, and a new site's unknown key must not blank them. A site's
+        is also checked against every other host's answer: only the hub's config holds it, and that waits
+        for every spoke's key anyway."""
+        written = {s.name: s.public_key for s in vpn.spokes if s.key_source == "own"}
+        answers = {node: key.public_key for node, key in self.host_keys.items()}
+        checked = {}
+        for node, key in self.host_keys.items():
+            hosts = {} if node == vpn.hub.name else {n: a for n, a in answers.items() if n != node}
+            others = pulumi.Output.all(derived, pulumi.Output.all(**hosts) if hosts else {}).apply(
+                lambda a: {**a[0], **written, **a[1]}
+            )
+            checked[node] = key.distinct_from(node, vpn.node(node).interface, others)
+        return checked
 
 
 def _output(value: pulumi.Input[str]) -> pulumi.Output[str]:

@@ -6,7 +6,6 @@ import argparse
 import base64
 import json
 import os
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -20,13 +19,14 @@ from .bundle import gateway_parameters
 from .config import ConfigError
 from .diagram import dot_source
 from .endpoints import split_endpoint
+from .host_answer import ask_host, check_ssh_key
 from .importer import ImportOptions, import_vpn, read_wg_config, same_peers, stack_text
 from .keys import generate_private_key, is_valid_key, public_key_of
 from .model import Vpn
 from .qr import qr_code
 from .render import KeyRing, render_node
 from .stack import StackFile, load_stack_file, read_stack, stack_name
-from .status import StatusRow, collect, format_rows, json_rows
+from .status import StatusRow, collect, format_rows, json_rows, unknown_rows
 
 
 def local_keys(vpn: Vpn, out: Path) -> KeyRing:
@@ -152,8 +152,8 @@ def hub_rows(stack_file: StackFile, stale_after: int | None) -> list[StatusRow]:
     ssm = boto3.client("ssm", region_name=parameters.region, endpoint_url=os.environ.get("AWS_ENDPOINT_URL_SSM"), config=config)
     try:
         document = hub_status.read_document(ssm, parameters)
-    except hub_status.HubStatusError as exc:
-        return [StatusRow(vpn.hub.name, "-", "unknown", str(exc))]
+    except hub_status.HubStatusError as exc:  # each of its tunnels, unknown: not one row for all
+        return unknown_rows(vpn, vpn.hub.name, str(exc))
     return hub_status.diagnose(vpn, document, stale_after or hub_status.stale_after(vpn))
 
 
@@ -161,15 +161,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     stack_file = read_stack(args.stack_file)
     vpn = stack_file.vpn
 
+    check_ssh_key(args.ssh_key)  # ssh would only warn, and go on without it
+
     def run(node: str, command: str) -> str:
-        target = vpn.node(node).ssh
-        argv = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-p", str(target.port)]
-        argv += ["-i", args.ssh_key] if args.ssh_key else []
-        remote = command if target.user == "root" else f"sudo -n sh -c {shlex.quote(command)}"
-        done = subprocess.run([*argv, f"{target.user}@{target.host}", remote], capture_output=True, text=True, timeout=30)
-        if done.returncode != 0:
-            raise RuntimeError(done.stderr.strip() or f"ssh exited {done.returncode}")
-        return done.stdout
+        return ask_host(vpn.node(node).ssh, command, args.ssh_key)
 
     rows = collect(vpn, stack_file.stack, run, args.stale_after)
     if vpn.hub.kind == "aws":

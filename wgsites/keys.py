@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Mapping
 
 import nacl.bindings
 import nacl.encoding
@@ -70,6 +71,27 @@ def host_public_key(answer: str) -> str:
     if is_low_order(key):
         raise ValueError("answered with a low-order (all-zero or weak) public key, which WireGuard refuses")
     return key
+
+
+def other_owner(node: str, key: str, keys: Mapping[str, str]) -> str | None:
+    """The first node of KEYS (node -> public key) other than NODE whose key is KEY; None if none."""
+    return next((other for other, known in keys.items() if known == key and other != node), None)
+
+
+def shared_key_message(node: str, other: str, interface: str) -> str:
+    """Why a host answering another node's public key is refused (and named by `status`), and the fix on it.
+
+    Public keys are a plain export, so a compromised host can answer one; a cloned disk does it by mistake."""
+    return (
+        f"{node} answered with the public key of {other}: WireGuard keeps one peer per key, so the hub would merge "
+        f"the two and one's tunnel would take the other's AllowedIPs. If {node}'s key file was copied from {other} "
+        f"(a cloned disk or image), give {node} its own key: on it, `wg-quick down {interface}; rm "
+        f"/etc/wireguard/{interface}.key`; if it was not, treat {node} as compromised"
+    )
+
+
+# how the key step is asked again once the host is fixed; the program names the command's URN itself
+SHARED_KEY_AGAIN = "pulumi up --replace on its -key command (pulumi stack --show-urns lists it)"
 
 
 def seed_bytes(seed: str) -> bytes:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 class StatusRow:
     node: str
     peer: str
-    state: str  # ok, stale, never, missing, unreachable (an SSH host), unknown or old (an aws hub's view)
+    state: str  # ok, stale, never, missing, drift, shared-key; unknown (a host or view that cannot be read), old (an aws hub)
     detail: str
     # the facts behind the state, for `status --json`; None where not known
     endpoint: str | None = None

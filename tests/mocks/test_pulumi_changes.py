@@ -322,3 +322,47 @@ def test_a_host_whose_key_answer_is_not_one_key_fails_and_nothing_is_pushed_with
     for resource in mocks.of_type(m.REMOTE):
         stdin = str(resource.inputs.get("stdin", ""))
         assert "0.0.0.0/0" not in stdin and "pwned" not in stdin and ZERO_KEY not in stdin, resource.name
+
+
+def _public(stack: str, node: str) -> str:
+    return m.public_key_of(derive_private_key(m.TEST_SEED, f"{node}/0"))
+
+
+ANOTHER_NODES_KEY = {
+    # stack, the host that answers, the node whose key it answers, that key
+    "a site answers a phone's derived key (aws hub)": ("home", "home", "phone", _public("home", "phone")),
+    "an ssh hub answers its laptop's derived key": ("router", "router", "laptop", _public("router", "laptop")),
+    "a site answers the ssh hub's key": ("sites", "beta", "alpha", m.ssh_host_public_key("vpn-alpha")),
+    "a site answers the aws hub's derived key": ("home", "home", "gateway", _public("home", "gateway")),
+}
+
+
+@pytest.mark.parametrize("case", ANOTHER_NODES_KEY.values(), ids=ANOTHER_NODES_KEY.keys())
+def test_a_host_answering_another_nodes_key_fails_naming_both_and_nothing_is_pushed_with_it(case):
+    """Public keys are a plain export: a compromised host can answer one, which passes every format check.
+    The hub would get two [Peer] sections with one key, and WireGuard would merge them."""
+    stack, host, other, key = case
+    error, mocks = failing_run(stack, host_answers={f"vpn-{host}-key": key + "\n"})
+    message = str(error)
+    assert message.startswith(f"vpn-{host}: {host} answered with the public key of {other}: "), message
+    assert "nothing was pushed with it" in message and f"pulumi up --replace 'urn:pulumi:{stack}::" in message
+    assert "rm /etc/wireguard/" in message and "compromised" in message
+    for resource in mocks.resources:  # no config (a pushed stdin, an SSM bundle) lists the key twice
+        assert str(m.unwrap(resource.inputs)).count(key) <= 1, resource.name
+
+
+def test_two_sites_answering_one_key_fail_the_later_naming_the_other():
+    raw = vpn_of("sites")
+    raw["network"], raw["hub"]["address"], raw["sites"][0]["address"] = "10.10.9.0/24", "10.10.9.1", "10.10.9.2"
+    gamma = {"name": "gamma", "address": "10.10.9.3", "interface": "wgC", "lans": ["10.10.12.0/24"]}
+    raw["sites"].append({**gamma, "endpoint": "gamma.example.net:51000", "ssh": {"host": "10.10.12.1"}})
+    error, _ = failing_run("sites", vpn=raw, host_answers={"vpn-gamma-key": m.ssh_host_public_key("vpn-beta") + "\n"})
+    assert str(error).startswith("vpn-beta: beta answered with the public key of gamma") or str(error).startswith(
+        "vpn-gamma: gamma answered with the public key of beta"
+    ), error
+
+
+def test_each_host_answering_its_own_key_passes_the_check():
+    run = m.run_stack("sites")
+    keys = run.exports["public_keys"].value
+    assert len(set(keys.values())) == len(keys) == 2

@@ -37,3 +37,23 @@ def test_the_drift_check_reads_only_when_on(monkeypatch, value):
     m.run_stack("sites", config={"wgsites:driftCheck": value})
     # on: both hosts asked (their answer here is no state: a warning, no marker); off: none
     assert sorted(seen) == ([] if value == "false" else ["10.10.10.1", "10.10.11.1"])
+
+
+HOSTILE_STDERR = "\x1b]0;owned\x07\x1b[2J\x1b]8;;https://evil.example/\x1b\\click\x1b]8;;\x1b\\\b\r\u202eok"
+
+
+def test_a_hosts_stderr_reaches_the_preview_warning_escaped(monkeypatch):
+    """ssh's message carries the host's text (its banner, its shell's errors): the warning reaches the
+    terminal, the engine's log and the pull-request comment, so no escape sequence in it may act."""
+    warned = []
+
+    def refused(target, command, access):
+        raise RuntimeError(HOSTILE_STDERR)
+
+    monkeypatch.setattr(components.drift, "run_ssh", refused)
+    monkeypatch.setattr(components.drift.pulumi.log, "warn", lambda message, *a, **k: warned.append(message))
+    m.run_stack("sites", config={"wgsites:driftCheck": "true"})
+    assert len(warned) == 2, warned
+    for message in warned:
+        assert not any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 or c == "\u202e" for c in message), repr(message)
+        assert "\\x1b]0;owned\\x07\\x1b[2J\\x1b]8;;https://evil.example/" in message and "\\u202eok" in message

@@ -90,3 +90,18 @@ def test_what_stays_unknown_in_a_new_stacks_preview_is_what_a_new_host_reports()
     assert not preview.observed("vpn-gateway-bundle-0000", "insecure_value").known  # names home's key
     for node in ("gateway", "laptop", "phone"):
         assert preview.observed("vpn", f"public_keys[{node}]").known
+
+
+def test_a_new_site_leaves_the_other_sites_pushes_known_in_preview():
+    """Each host's key is checked against every other node's (no two nodes with one key), but a site's own
+    config names only the hub: a new site's unknown key must not blank it (the hub's is checked against
+    the keys a preview knows)."""
+    deployed = m.run_stack("sites")
+    raw = copy.deepcopy(deployed.vpn_raw)
+    raw["network"], raw["hub"]["address"], raw["sites"][0]["address"] = "10.10.9.0/24", "10.10.9.1", "10.10.9.2"
+    gamma = {"name": "gamma", "address": "10.10.9.3", "interface": "wgC", "lans": ["10.10.12.0/24"]}
+    raw["sites"].append({**gamma, "endpoint": "gamma.example.net:51000", "ssh": {"host": "10.10.12.1"}})
+    preview = m.run_stack("sites", vpn=raw, preview=True, existing={r.name for r in deployed.mocks.resources})
+    assert preview.observed("vpn-beta-install", "stdin").known
+    assert preview.observed("vpn-gamma-install", "stdin").known  # its own key is unknown, its config names the hub's
+    assert not preview.observed("vpn-alpha-install", "stdin").known  # names gamma's key, unknown until gamma answers
