@@ -96,8 +96,9 @@ class HostKey(pulumi.ComponentResource):
     def distinct_from(self, node: str, interface: str, others: pulumi.Output[dict[str, str]]) -> pulumi.Output[str]:
         """The host's public key once it is none of OTHERS' (node -> public key): a host that answers
         another node's key fails its run, as `check` refuses one key written for two nodes."""
-        answer = pulumi.Output.all(self.public_key, others, self.command.urn)
-        return answer.apply(lambda a: _own_key(self._name, node, interface, a[0], a[1], a[2]))
+        # OTHERS read in an apply: Output.all would lift each entry of the map into an Output of its own
+        answer = pulumi.Output.all(self.public_key, self.command.urn)
+        return others.apply(lambda o: answer.apply(lambda a: _own_key(self._name, node, interface, a[0], o, a[1])))
 
 
 @dataclass(frozen=True)

@@ -276,8 +276,11 @@ class WireGuardVpn(pulumi.ComponentResource):
         checked = {}
         for node, key in self.host_keys.items():
             hosts = {} if node == vpn.hub.name else {n: a for n, a in answers.items() if n != node}
-            others = pulumi.Output.all(derived, pulumi.Output.all(**hosts) if hosts else {}).apply(
-                lambda a: {**a[0], **written, **a[1]}
+            # applies, not Output.all over the derived map: that would lift each of its entries into an Output
+            others = derived.apply(
+                lambda d, hosts=hosts: (
+                    pulumi.Output.all(**hosts).apply(lambda h: {**d, **written, **h}) if hosts else {**d, **written}
+                )
             )
             checked[node] = key.distinct_from(node, vpn.node(node).interface, others)
         return checked
