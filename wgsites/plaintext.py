@@ -25,3 +25,11 @@ def unsafe_character(text: str) -> str | None:
         if unicodedata.category(char) in UNSAFE_CATEGORIES:
             return f"U+{ord(char):04X}"
     return None
+
+
+def escaped(text: str) -> str:
+    """TEXT safe to print on one line of a terminal: every character unsafe_character would name (ESC, CR,
+    LF, bidi overrides, ...) shown as Python writes it in a string (\\x1b, \\n, \\u202e); the rest as is."""
+    if text.isascii() and text.isprintable():
+        return text
+    return "".join(repr(char)[1:-1] if unicodedata.category(char) in UNSAFE_CATEGORIES else char for char in text)
