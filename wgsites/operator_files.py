@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from .reader import ConfigError
+from .render import is_rendered_by_wgsites
 
 GROUP_OR_OTHERS = stat.S_IWGRP | stat.S_IWOTH
 
@@ -185,3 +186,26 @@ def _fill(root: Path, files: Mapping[str, tuple[str | bytes, int]], key: str) ->
             with contextlib.suppress(FileExistsError):
                 os.mkdir(root / folder, 0o700)
         write_file(path, content, mode, key)
+
+
+def file_target_problem(path: str) -> str | None:
+    """Why a peer's `file:` PATH may not be written, with the fix; None when it may. `check` and the program
+    both ask: wgsites replaces only a config it wrote (not a typo such as /etc/resolv.conf, nor a user's own
+    config), never through a link, and only in a folder nobody else can write."""
+    target = Path(path).expanduser()
+    fix = "wgsites replaces only its own configs: pick another path or move that file"
+    if target.is_symlink():
+        return f"is a symbolic link; {fix}"
+    if target.exists():
+        if not target.is_file():
+            return f"exists and is not a file; {fix}"
+        try:
+            with target.open(encoding="utf-8", errors="replace") as handle:
+                if not is_rendered_by_wgsites(handle.readline()):
+                    return f"exists and was not written by wgsites; {fix}"
+        except OSError as exc:
+            return f"cannot be read ({exc.strerror}); pick another path"
+    folder = nearest_folder(target)
+    if why := folder_problem(folder):
+        return f"would be written in the folder {str(folder)!r}, which {why}"
+    return None
