@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_command import local
 
-from wgsites.operator_files import file_target_problem
 from wgsites.qr_cache import QrForms
 from wgsites.render import RENDERED_MARK
 
@@ -24,7 +23,8 @@ from wgsites.render import RENDERED_MARK
 def write_command(path: str) -> str:
     """Shell that writes stdin to PATH (0600), atomically, through a fresh temporary name that mktemp makes
     with O_EXCL (never a fixed name another user could plant a link at); `~` is expanded here, not by a shell.
-    The folder is one nobody else can write (refuse_foreign_file), so nobody swaps the file between the steps."""
+    The folder is one nobody else can write (wgsites.validate.check_file_targets), so nobody swaps the file between
+    the steps."""
     folder = os.path.dirname(os.path.expanduser(path)) or "."
     target = os.path.join(folder, os.path.basename(path))
     template = os.path.join(folder, f".{os.path.basename(target)}.XXXXXXXXXX")
@@ -40,13 +40,6 @@ def remove_command(path: str) -> str:
     target = shlex.quote(os.path.expanduser(path))
     mark = shlex.quote(RENDERED_MARK)
     return f"if [ -f {target} ] && [ ! -L {target} ] && head -n 1 {target} | grep -qF {mark}; then rm -f {target}; fi"
-
-
-def refuse_foreign_file(peer: str, path: str) -> None:
-    """`file:` never replaces a file wgsites did not write, nor writes where another user could reach it
-    (the one check `wgsites check` makes too: wgsites.operator_files.file_target_problem)."""
-    if why := file_target_problem(path):
-        raise pulumi.RunError(f"{peer}.file: {path!r} {why}")
 
 
 @dataclass(frozen=True)
@@ -78,7 +71,7 @@ class RoamingPeer(pulumi.ComponentResource):
             self.qr_text = args.qr_codes.apply(lambda codes: codes[code].text)
         self.file_command: local.Command | None = None
         if args.file:
-            refuse_foreign_file(name, args.file)
+            # the path was checked with the stack (wgsites.validate.check_file_targets, as `wgsites check` does)
             self.file_command = local.Command(
                 f"{name}-file",
                 create=write_command(args.file),
