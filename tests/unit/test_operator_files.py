@@ -186,9 +186,14 @@ def test_the_file_command_writes_no_planted_link_at_the_old_fixed_name(tmp_path,
 
 def test_the_file_command_leaves_no_temporary_file_when_it_fails(tmp_path):
     target = tmp_path / "home0.conf"
-    target.mkdir()  # mv cannot replace a folder by a file
-    subprocess.run(["sh", "-c", write_command(str(target / "x") + "/../home0.conf")], input="x", text=True, check=False)
-    assert [p.name for p in tmp_path.iterdir()] == ["home0.conf"]
+    target.write_text("the previous config\n")
+    unreadable = os.open(tmp_path, os.O_RDONLY)  # a folder as stdin: cat fails reading it, after mktemp
+    try:
+        done = subprocess.run(["sh", "-c", write_command(str(target))], stdin=unreadable, capture_output=True, check=False)
+    finally:
+        os.close(unreadable)
+    assert done.returncode != 0
+    assert [p.name for p in tmp_path.iterdir()] == ["home0.conf"] and target.read_text() == "the previous config\n"
 
 
 def test_a_file_target_in_a_folder_others_can_write_is_refused(tmp_path):
