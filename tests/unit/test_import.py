@@ -188,11 +188,16 @@ def test_a_foreign_hook_is_reported_not_carried(tmp_path):
     ]
 
 
+def import_argv(folder: Path, out: Path, router: str = ROUTER, ssh: str = "10.10.10.1") -> list[str]:
+    """`import` of the guide's router and laptop files, written into FOLDER, to the stack file OUT."""
+    (folder / "wg0.conf").write_text(router)
+    (folder / "home0.conf").write_text(LAPTOP)
+    return ["import", str(folder / "wg0.conf"), str(folder / "home0.conf"), "--ssh", ssh, "--out", str(out)]
+
+
 def test_the_command_writes_a_stack_that_checks_and_holds_no_private_key(tmp_path, capsys):
-    (tmp_path / "wg0.conf").write_text(ROUTER)
-    (tmp_path / "home0.conf").write_text(LAPTOP)
     out = tmp_path / "Pulumi.home.yaml"
-    argv = ["import", str(tmp_path / "wg0.conf"), str(tmp_path / "home0.conf"), "--ssh", "10.10.10.1:2222", "--out", str(out)]
+    argv = import_argv(tmp_path, out, ssh="10.10.10.1:2222")
     assert main(argv) == 0
     text = out.read_text()
     assert not any(key in text for key in KEYS.values()) and "PrivateKey" not in text
@@ -263,11 +268,8 @@ def test_a_hostile_folder_name_adds_no_key_to_the_stack_file(tmp_path, capsys):
     """The header names the imported files; a folder name with line breaks stays inside that comment line."""
     hostile = tmp_path / "x\nsecretsprovider: hashivault:evil\nencryptionsalt: v1:AAAA\r\u2028\x85y"
     hostile.mkdir()
-    (hostile / "wg0.conf").write_text(ROUTER)
-    (hostile / "home0.conf").write_text(LAPTOP)
     out = tmp_path / "Pulumi.home.yaml"
-    argv = ["import", str(hostile / "wg0.conf"), str(hostile / "home0.conf"), "--ssh", "10.10.10.1", "--out", str(out)]
-    assert main(argv) == 0
+    assert main(import_argv(hostile, out)) == 0
     text = out.read_text()
     assert set(yaml.safe_load(text)) == {"config"}
     header = text.split("config:\n", 1)[0]
@@ -278,10 +280,7 @@ def test_a_hostile_folder_name_adds_no_key_to_the_stack_file(tmp_path, capsys):
 
 def test_import_prints_the_imported_files_escape_sequences_escaped(tmp_path, capsys):
     hook = "PostUp = echo \x1b]0;owned\x07\x1b[2J\u202e done"
-    (tmp_path / "wg0.conf").write_text(ROUTER.replace("ListenPort", f"{hook}\nListenPort"))
-    (tmp_path / "home0.conf").write_text(LAPTOP)
-    out = tmp_path / "Pulumi.home.yaml"
-    argv = ["import", str(tmp_path / "wg0.conf"), str(tmp_path / "home0.conf"), "--ssh", "10.10.10.1", "--out", str(out)]
+    argv = import_argv(tmp_path, tmp_path / "Pulumi.home.yaml", ROUTER.replace("ListenPort", f"{hook}\nListenPort"))
     assert main(argv) == 0
     err = capsys.readouterr().err
     assert "echo \\x1b]0;owned\\x07\\x1b[2J\\u202e done" in err

@@ -249,11 +249,9 @@ def test_a_qr_cache_folder_others_can_write_is_refused_with_the_setting_named(tm
 
 
 def test_import_writes_no_stack_file_into_a_missing_or_shared_folder(tmp_path, capsys):
-    from tests.unit.test_import import LAPTOP, ROUTER
+    from tests.unit.test_import import import_argv
 
-    (tmp_path / "wg0.conf").write_text(ROUTER)
-    (tmp_path / "home0.conf").write_text(LAPTOP)
-    args = ["import", str(tmp_path / "wg0.conf"), str(tmp_path / "home0.conf"), "--ssh", "10.10.10.1"]
+    args = import_argv(tmp_path, tmp_path / "unused")[:-2]
     assert main([*args, "--out", str(tmp_path / "nonexistent" / "Pulumi.home.yaml")]) == 2
     assert "does not exist; create it first" in errors(capsys) and not (tmp_path / "nonexistent").exists()
     shared = tmp_path / "shared"
