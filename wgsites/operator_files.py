@@ -110,7 +110,14 @@ def write_file(path: Path, content: str | bytes, mode: int, key: str, replace: b
     folder = path.parent
     check_folder(folder, key)
     data = content.encode() if isinstance(content, str) else content
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.")  # O_EXCL, O_NOFOLLOW, 0600
+    try:
+        _write_new(path, data, mode, key, replace)
+    except OSError as exc:
+        raise ConfigError([f"{key}: cannot write {str(path)!r} ({exc.strerror}); free it or name another place"]) from None
+
+
+def _write_new(path: Path, data: bytes, mode: int, key: str, replace: bool) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # O_EXCL, O_NOFOLLOW, 0600
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -172,10 +179,12 @@ def write_tree(out: Path, files: Mapping[str, tuple[str | bytes, int]], key: str
             raise
         return
     check_folder(out, key)
-    for name in files:  # every folder checked before the first file is written
+    for name in files:  # every folder and every name checked before the first file is written
         for folder in (out / name).relative_to(out).parents[:-1]:
             if (out / folder).exists():
                 check_folder(out / folder, key)
+        if (out / name).exists() and not (out / name).is_symlink() and not (out / name).is_file():
+            raise ConfigError([f"{key}: {str(out / name)!r} is there and is not a file; move it away, or name another folder"])
     _fill(out, files, key)
 
 

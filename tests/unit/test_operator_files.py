@@ -137,6 +137,11 @@ def test_render_out_a_file_or_in_a_missing_folder_is_refused_without_a_traceback
     assert render("router", tmp_path / "missing" / "out") == 2
     assert f"error: --out: the folder '{tmp_path / 'missing'}' does not exist; create it first" in errors(capsys)
     assert not (tmp_path / "missing").exists()
+    out = tmp_path / "out"
+    (out / "laptop" / "home0.conf").mkdir(parents=True)  # a folder where a file goes
+    assert render("router", out) == 2
+    assert f"error: --out: '{out / 'laptop' / 'home0.conf'}' is there and is not a file" in errors(capsys)
+    assert tree(out) == {}
 
 
 def test_a_new_render_folder_appears_whole_and_only_you_can_enter_it(tmp_path):
