@@ -67,7 +67,7 @@ BUNDLE_KEY_FILE = "bundle-signing.key"
 
 
 def key_files(vpn: Vpn, keys: KeyRing, bundle_key: SigningKey | None) -> dict[str, tuple[str, int]]:
-    """The keys local_keys and local_bundle_key did not find in the folder but made, to keep for the next render
+    """The preshared keys and the bundle signing key, kept beside the rendered files for the next render to reuse
     (a node's own key is among its rendered files)."""
     files = {f"{name}/preshared.key": (key + "\n", 0o600) for name, key in keys.preshared.items()}
     if bundle_key is not None:
