@@ -12,22 +12,27 @@ import os
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import pulumi
 from pulumi_command import local
 
 from wgsites.qr_cache import QrForms
-from wgsites.render import RENDERED_MARK, is_rendered_by_wgsites
+from wgsites.render import RENDERED_MARK
 
 
 def write_command(path: str) -> str:
-    """Shell that writes stdin to PATH (0600), atomically; `~` is expanded here, not by a shell."""
-    target = os.path.expanduser(path)
-    folder = os.path.dirname(target) or "."
-    tmp = f"{target}.wgsites-new"
+    """Shell that writes stdin to PATH (0600), atomically, through a fresh temporary name that mktemp makes
+    with O_EXCL (never a fixed name another user could plant a link at); `~` is expanded here, not by a shell.
+    The folder is one nobody else can write (wgsites.validate.check_file_targets), so nobody swaps the file between
+    the steps."""
+    folder = os.path.dirname(os.path.expanduser(path)) or "."
+    target = os.path.join(folder, os.path.basename(path))
+    template = os.path.join(folder, f".{os.path.basename(target)}.XXXXXXXXXX")
     q = shlex.quote
-    return f"umask 077 && mkdir -p {q(folder)} && cat > {q(tmp)} && chmod 600 {q(tmp)} && mv -f {q(tmp)} {q(target)}"
+    return (
+        f"umask 077 && mkdir -p {q(folder)} && tmp=$(mktemp {q(template)}) && trap 'rm -f \"$tmp\"' EXIT"
+        f' && cat > "$tmp" && mv -f "$tmp" {q(target)}'
+    )
 
 
 def remove_command(path: str) -> str:
@@ -35,27 +40,6 @@ def remove_command(path: str) -> str:
     target = shlex.quote(os.path.expanduser(path))
     mark = shlex.quote(RENDERED_MARK)
     return f"if [ -f {target} ] && [ ! -L {target} ] && head -n 1 {target} | grep -qF {mark}; then rm -f {target}; fi"
-
-
-def refuse_foreign_file(peer: str, path: str) -> None:
-    """`file:` never replaces a file wgsites did not write (a typo such as /etc/resolv.conf, a user's own config)."""
-    target = Path(path).expanduser()
-    if target.is_symlink():
-        why = "is a symbolic link"
-    elif not target.exists():
-        return
-    elif not target.is_file():
-        why = "exists and is not a file"
-    else:
-        try:
-            with target.open(encoding="utf-8", errors="replace") as handle:
-                if is_rendered_by_wgsites(handle.readline()):
-                    return
-        except OSError as exc:
-            raise pulumi.RunError(f"{peer}.file: {path!r} cannot be read ({exc.strerror}); pick another path") from None
-        why = "exists and was not written by wgsites"
-    fix = "wgsites replaces only its own configs: pick another path or move that file"
-    raise pulumi.RunError(f"{peer}.file: {path!r} {why}; {fix}")
 
 
 @dataclass(frozen=True)
@@ -87,7 +71,7 @@ class RoamingPeer(pulumi.ComponentResource):
             self.qr_text = args.qr_codes.apply(lambda codes: codes[code].text)
         self.file_command: local.Command | None = None
         if args.file:
-            refuse_foreign_file(name, args.file)
+            # the path was checked with the stack (wgsites.validate.check_file_targets, as `wgsites check` does)
             self.file_command = local.Command(
                 f"{name}-file",
                 create=write_command(args.file),

@@ -12,23 +12,26 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pulumi
 
 from wgsites.config import ConfigError, parse_vpn
-from wgsites.keys import SEED_MAX_BYTES, SEED_MIN_BYTES, seed_bytes
 from wgsites.limits import check_rendered_sizes
-from wgsites.model import Hub, Spoke, Vpn
+from wgsites.model import Vpn
+from wgsites.qr_cache import check_cache_folder
 from wgsites.ssh import SshAccess
-
-KEY_SEED = "wgsites:keySeed"
-NEW_SEED_COMMAND = 'pulumi config set --secret wgsites:keySeed "$(head -c 32 /dev/urandom | base64)"'
-KEY_PASSWORD = "wgsites:sshPrivateKeyPassword"
-SET_KEY_PASSWORD = f"pulumi config set --secret {KEY_PASSWORD} (it asks for the passphrase)"
+from wgsites.stack_config import (
+    KEY_PASSWORD,
+    KEY_SEED,
+    SET_KEY_PASSWORD,
+    check_key_seed,
+    key_rotations,
+    preshared_key_rotations,
+    seed_users,
+)
 
 
 @dataclass(frozen=True)
@@ -43,96 +46,6 @@ class Settings:
     ssh_private_key_password: pulumi.Output[str] | None = None  # secret; the passphrase of ssh_private_key
     # the drift check's way in (the same key, as plain values for OpenSSH); None: no check this run
     ssh_access: SshAccess | None = None
-
-
-def own_key_nodes(vpn: Vpn) -> list[str]:
-    """Nodes whose key Pulumi makes: an aws hub and spokes with neither `ssh` nor `publicKey`."""
-    return [node.name for node in vpn.nodes if node.key_source == "derived"]
-
-
-def _rotations(
-    key: str,
-    raw: Any,
-    vpn: Vpn,
-    allowed: list[str],
-    why_not: Callable[[Hub | Spoke | None], str],
-    what: str,
-    noun: str = "node",
-) -> dict[str, int | str]:
-    """A rotations map (KEY: NOUN -> a number or text to raise), every name in ALLOWED; WHY_NOT says why
-    another node (None: no such node) cannot be rotated; WHAT is what raising one makes."""
-    if raw is None:
-        return {}
-    if not isinstance(raw, Mapping):
-        raise ConfigError([f"{key}: {raw!r} is not a mapping; write it as `{noun}-name: 1` lines"])
-    errors = []
-    for name, value in raw.items():
-        if name not in allowed:
-            why = why_not(next((n for n in vpn.nodes if n.name == name), None))
-            errors.append(f"{key}.{name}: {why}; rotate only {', '.join(allowed) or f'no {noun} in this stack'}")
-        elif isinstance(value, bool) or not isinstance(value, int | str):
-            errors.append(f"{key}.{name}: {value!r} is not a number or a string; raise it (1, 2, ...) to make {what}")
-    if errors:
-        raise ConfigError(errors)
-    return dict(raw)
-
-
-def _key_rotations(raw: Any, vpn: Vpn) -> dict[str, int | str]:
-    def why_not(node: Hub | Spoke | None) -> str:
-        if node is None:
-            return "is not a node of wgsites:vpn"
-        if isinstance(node, Spoke) and node.public_key:
-            return "brings its own publicKey; replace that key instead"
-        return "makes its own key on the host, which wgsites does not rotate"
-
-    return _rotations("wgsites:keyRotations", raw, vpn, own_key_nodes(vpn), why_not, "a new key")
-
-
-def _preshared_key_rotations(raw: Any, vpn: Vpn) -> dict[str, int | str]:
-    """`wgsites:presharedKeyRotations`, read as keyRotations is: spoke -> a number (or text) to raise."""
-
-    def why_not(node: Hub | Spoke | None) -> str:
-        if node is None:
-            return "is not a node of wgsites:vpn"
-        if node is vpn.hub:
-            return "is the hub; a preshared key belongs to a hub-spoke pair, so name the spoke"
-        return "has no preshared key (set presharedKey: true on it, or wgsites:vpn.presharedKey: true)"
-
-    allowed = [s.name for s in vpn.preshared_spokes]
-    return _rotations("wgsites:presharedKeyRotations", raw, vpn, allowed, why_not, "a new preshared key", "spoke")
-
-
-def seed_users(vpn: Vpn) -> str:
-    """What the seed makes in VPN, for messages: '' when nothing (then no seed is needed)."""
-    parts = []
-    if nodes := own_key_nodes(vpn):
-        parts.append(f"the keys of {', '.join(nodes)}")
-    if spokes := vpn.preshared_spokes:
-        parts.append(f"the preshared keys of {', '.join(s.name for s in spokes)}")
-    return " and ".join(parts)
-
-
-def check_key_seed(value: str | None, vpn: Vpn, stack: str, secret: bool = True) -> list[str]:
-    """Problems with the seed the keys of own_key_nodes(vpn) and the preshared keys are derived from;
-    never shows the value."""
-    made = seed_users(vpn)
-    if not made:
-        return []
-    if value is None:
-        return [f"{KEY_SEED}: missing; {made} are derived from it; set it once for this stack: {NEW_SEED_COMMAND}"]
-    try:
-        seed_bytes(value)
-    except ValueError as exc:
-        return [
-            f"{KEY_SEED}: the value {exc}; it must be base64 of {SEED_MIN_BYTES} to {SEED_MAX_BYTES} random bytes; "
-            f"set a new one: {NEW_SEED_COMMAND}"
-        ]
-    if not secret:
-        return [
-            f"{KEY_SEED}: stored in plain text in Pulumi.{stack}.yaml, where it gives away {made}; "
-            f"set a new one as a secret: {NEW_SEED_COMMAND}"
-        ]
-    return []
 
 
 def key_seed(vpn: Vpn, stack: str) -> pulumi.Output[str] | None:
@@ -211,13 +124,15 @@ def load() -> Settings:
         if raw is None:
             raise ConfigError([f"wgsites:vpn: missing; describe the VPN under `config: wgsites:vpn:` in Pulumi.{stack}.yaml"])
         vpn = parse_vpn(raw)
-        rotations = _key_rotations(config.get_object("keyRotations"), vpn)
-        psk_rotations = _preshared_key_rotations(config.get_object("presharedKeyRotations"), vpn)
+        rotations = key_rotations(config.get_object("keyRotations"), vpn)
+        psk_rotations = preshared_key_rotations(config.get_object("presharedKeyRotations"), vpn)
         seed = key_seed(vpn, stack)
         region = None  # WireGuardVpn refuses an aws hub without one, before any resource
         if vpn.hub.kind == "aws":
             region = pulumi.Config("aws").get("region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
         check_rendered_sizes(vpn, stack, region)
+        if any(node.is_device and node.key_source == "derived" for node in vpn.nodes):  # the peers with a QR code
+            check_cache_folder()
         ssh_key = key_password = access = None
         if _has_ssh_hosts(vpn):
             ssh_key, key_text = _ssh_private_key(config)

@@ -35,11 +35,11 @@ from wgsites.render import (
     render_user_data,
     render_wg_quick,
 )
+from wgsites.stack_config import check_key_seed, own_key_nodes
 
 from .aws_gateway import AwsGateway, AwsGatewayArgs, gateway_subnet
 from .keys import OnDemand, derived_keys, derived_preshared_keys
 from .roaming_peer import RoamingPeer, RoamingPeerArgs
-from .settings import check_key_seed, own_key_nodes
 from .ssh_host import HostKey, HostKeyArgs, SshHost, SshHostArgs, ssh_connection
 
 

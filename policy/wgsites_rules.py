@@ -157,9 +157,10 @@ def private_key_in_plain_parameter(resource_type: str, props: Mapping[str, Any])
 def is_private_file_write(props: Mapping[str, Any]) -> bool:
     """The roaming peer's `file:` command (components/roaming_peer.write_command): stdin goes into a 0600 file, nowhere else.
 
-    Exactly `umask 077 && mkdir -p DIR && cat > TMP && chmod 600 TMP && mv -f TMP TARGET`, as
-    `create` and, if set, `update`: the only local command allowed to carry a device config with
-    its key, because that config is the device's own and it lands only in the operator's file.
+    Exactly `umask 077 && mkdir -p DIR && tmp=$(mktemp DIR/.NAME.XXXXXXXXXX) && trap 'rm -f "$tmp"' EXIT
+    && cat > "$tmp" && mv -f "$tmp" DIR/NAME`, as `create` and, if set, `update`: the only local command
+    allowed to carry a device config with its key, because that config is the device's own and it lands
+    only in the operator's file (mktemp makes the temporary file 0600, by a name nobody could plant).
     """
     create = props.get("create")
     if not isinstance(create, str):
@@ -171,14 +172,15 @@ def is_private_file_write(props: Mapping[str, Any]) -> bool:
         words = shlex.split(create)
     except ValueError:
         return False
-    if len(words) != 19:
+    if len(words) != 22:
         return False
-    shape = ["umask", "077", "&&", "mkdir", "-p", None, "&&", "cat", ">", None, "&&"]
-    shape += ["chmod", "600", None, "&&", "mv", "-f", None, None]
+    shape = ["umask", "077", "&&", "mkdir", "-p", None, "&&", "tmp=$(mktemp", None, "&&"]
+    shape += ["trap", 'rm -f "$tmp"', "EXIT", "&&", "cat", ">", "$tmp", "&&", "mv", "-f", "$tmp", None]
     if any(want is not None and word != want for word, want in zip(words, shape, strict=True)):
         return False
-    tmp = words[9]
-    return words[13] == tmp and words[17] == tmp and tmp == f"{words[18]}.wgsites-new"
+    folder, template, target = words[5], words[8], words[21]
+    folder_of_target, _, name = target.rpartition("/")
+    return folder_of_target == folder.rstrip("/") and template == f"{folder_of_target}/.{name}.XXXXXXXXXX)"
 
 
 def private_key_in_command(resource_type: str, props: Mapping[str, Any]) -> list[str]:

@@ -53,6 +53,13 @@ def public_endpoints(draw: st.DrawFn, port: bool | None = None) -> str:
     return f"{host}:{draw(PORTS)}" if with_port else host
 
 
+def uplink_for(uplink: str | dict[str, Any], endpoint: str | None) -> str | dict[str, Any]:
+    """UPLINK, saying ipv6: true where it said false beside an endpoint written as an IPv6 address (check refuses that)."""
+    if isinstance(uplink, dict) and uplink.get("ipv6") is False and endpoint and endpoint.startswith("["):
+        return {**uplink, "ipv6": True}
+    return uplink
+
+
 def own_public_keys(index: int) -> st.SearchStrategy[str]:
     """A device's own public key (bring your own key) from random bytes as a private key; INDEX in
     byte 1 (which clamping leaves alone) keeps every peer's key distinct, however hypothesis shrinks."""
@@ -102,7 +109,7 @@ def stacks(draw: st.DrawFn, max_sites: int = 3, max_peers: int = 4) -> dict[str,
     if "full" in tunnels or draw(st.booleans()):  # a full tunnel leaves through the hub's masquerade
         hub["masquerade"] = draw(st.sampled_from([True, "ens5", "eth0"]).filter(lambda m: m != hub_interface))
     if draw(st.booleans()):
-        hub["uplink"] = draw(UPLINKS)
+        hub["uplink"] = uplink_for(draw(UPLINKS), hub.get("endpoint"))
 
     sites = []
     for i in range(n_sites):
@@ -116,7 +123,7 @@ def stacks(draw: st.DrawFn, max_sites: int = 3, max_peers: int = 4) -> dict[str,
         if draw(st.booleans()):
             site["ssh"] = {"host": next(ssh_hosts)}
         if draw(st.booleans()):
-            site["uplink"] = draw(UPLINKS)
+            site["uplink"] = uplink_for(draw(UPLINKS), site.get("endpoint"))
         sites.append(site)
 
     peers = []

@@ -23,59 +23,56 @@ from .host_answer import ask_host, check_ssh_key
 from .importer import ImportOptions, import_vpn, read_wg_config, same_peers, stack_text
 from .keys import generate_private_key, is_valid_key, public_key_of
 from .model import Vpn
+from .operator_files import check_folder, read_own_secret, write_file, write_tree
+from .plaintext import escaped
 from .qr import qr_code
 from .render import KeyRing, render_node
 from .stack import StackFile, load_stack_file, read_stack, stack_name
 from .status import StatusRow, collect, format_rows, json_rows, unknown_rows
 
 
-def local_keys(vpn: Vpn, out: Path) -> KeyRing:
-    """Keys for an offline render: made with pynacl into OUT (0600), reused when there."""
+def local_keys(vpn: Vpn, out: Path, key: str = "--out") -> KeyRing:
+    """Keys for an offline render: those already in OUT when they are your own 0600 files, else made with pynacl.
+    Nothing is written here: cmd_render writes them with the rest (key_files)."""
     public: dict[str, str] = {}
     private: dict[str, str] = {}
     for node in vpn.nodes:
         if node.key_source == "own":
             public[node.name] = node.public_key
             continue
-        path = out / node.name / f"{node.interface}.key"
-        key = path.read_text().strip() if path.exists() else ""
-        if not is_valid_key(key):
-            key = generate_private_key()
-        private[node.name] = key
-        public[node.name] = public_key_of(key)
+        found = (read_own_secret(out / node.name / f"{node.interface}.key", key) or "").strip()
+        private[node.name] = found if is_valid_key(found) else generate_private_key()
+        public[node.name] = public_key_of(private[node.name])
     preshared = {}
     for spoke in vpn.preshared_spokes:  # a pair's key, kept with its spoke (`pulumi up` derives them instead)
-        path = out / spoke.name / "preshared.key"
-        key = path.read_text().strip() if path.exists() else ""
-        if not is_valid_key(key):
-            key = generate_private_key()  # 32 random bytes, as `wg genpsk` makes them
-            write_private_file(path, key + "\n", 0o600)
-        preshared[spoke.name] = key
+        found = (read_own_secret(out / spoke.name / "preshared.key", key) or "").strip()
+        # 32 random bytes, as `wg genpsk` makes them
+        preshared[spoke.name] = found if is_valid_key(found) else generate_private_key()
     return KeyRing(public=public, private=private, preshared=preshared)
 
 
-def local_bundle_key(vpn: Vpn, out: Path) -> SigningKey | None:
-    """An aws hub's bundle signing key for an offline render: made into OUT (0600), reused when there.
+def local_bundle_key(vpn: Vpn, out: Path, key: str = "--out") -> SigningKey | None:
+    """An aws hub's bundle signing key for an offline render: the one in OUT when it is your own 0600 file, else new.
     (`pulumi up` derives it from the stack's secret wgsites:keySeed instead.)"""
     if vpn.hub.kind != "aws":
         return None
-    path = out / vpn.hub.name / "bundle-signing.key"
     try:
-        seed = base64.b64decode(path.read_text().strip(), validate=True)
-    except (OSError, ValueError):
+        seed = base64.b64decode((read_own_secret(out / vpn.hub.name / BUNDLE_KEY_FILE, key) or "").strip(), validate=True)
+    except ValueError:
         seed = b""
-    if len(seed) != 32:
-        seed = os.urandom(32)
-        write_private_file(path, base64.b64encode(seed).decode() + "\n", 0o600)
-    return SigningKey(seed)
+    return SigningKey(seed if len(seed) == 32 else os.urandom(32))
 
 
-def write_private_file(path: Path, content: str | bytes, mode: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)  # never through a symlink
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(content.encode() if isinstance(content, str) else content)
-    os.chmod(path, mode)
+BUNDLE_KEY_FILE = "bundle-signing.key"
+
+
+def key_files(vpn: Vpn, keys: KeyRing, bundle_key: SigningKey | None) -> dict[str, tuple[str, int]]:
+    """The preshared keys and the bundle signing key, kept beside the rendered files for the next render to reuse
+    (a node's own key is among its rendered files)."""
+    files = {f"{name}/preshared.key": (key + "\n", 0o600) for name, key in keys.preshared.items()}
+    if bundle_key is not None:
+        files[f"{vpn.hub.name}/{BUNDLE_KEY_FILE}"] = (base64.b64encode(bytes(bundle_key)).decode() + "\n", 0o600)
+    return files
 
 
 def qr_files(interface: str, config: str) -> dict[str, str | bytes]:
@@ -90,22 +87,46 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def output_folder(text: str) -> Path:
+    """`render --out`: an existing folder, or a new one in an existing folder (its parents are not made unasked)."""
+    out = Path(text)
+    if out.exists() and not out.is_dir():
+        raise ConfigError([f"--out: {text!r} is a file, not a folder; name a folder (render writes DIR/<node>/ per node)"])
+    if not out.exists() and not out.parent.is_dir():
+        raise ConfigError(
+            [f"--out: the folder {str(out.parent)!r} does not exist; create it first (mkdir -p {shlex.quote(str(out.parent))})"]
+        )
+    check_folder(out if out.exists() else out.parent, "--out")
+    return out
+
+
 def cmd_render(args: argparse.Namespace) -> int:
     stack_file = read_stack(args.stack_file)
     vpn, stack = stack_file.vpn, stack_file.stack
-    out = Path(args.out)
+    if vpn.hub.endpoint is None and not args.hub_endpoint:
+        raise ConfigError(
+            [
+                f"--hub-endpoint: missing; the aws hub {vpn.hub.name}'s address is its Elastic IP, which only `pulumi up` "
+                "makes: pass it, e.g. --hub-endpoint 203.0.113.10 (pulumi stack output), or set wgsites:vpn.hub.endpoint"
+            ]
+        )
+    if args.hub_endpoint is not None and split_endpoint(args.hub_endpoint) is None:
+        raise ConfigError([f"--hub-endpoint: {args.hub_endpoint!r} is not host or host:port; write it like 203.0.113.10"])
+    out = output_folder(args.out)
+    # everything is made in memory first: a refusal anywhere leaves OUT as it was
     keys = local_keys(vpn, out)
     bundle_key = local_bundle_key(vpn, out)
+    written = key_files(vpn, keys, bundle_key)
     for node in vpn.nodes:
         files = render_node(vpn, node.name, stack, keys, args.hub_endpoint, stack_file.region, bundle_key)
-        for file in files:
-            write_private_file(out / node.name / file.name, file.content, file.mode)
+        written.update({f"{node.name}/{file.name}": (file.content, file.mode) for file in files})
         # the QR code holds the config, key included: 0600 like it; none for a device that brings its own
         # key (the apps refuse a config without one, and a scanned code cannot be edited first)
         if node.is_device and node.key_source == "derived":
             config = next(f.content for f in files if f.name == f"{node.interface}.conf")
             for name, content in qr_files(node.interface, config).items():
-                write_private_file(out / node.name / name, content, 0o600)
+                written[f"{node.name}/{name}"] = (content, 0o600)
+    write_tree(out, written, "--out")
     print(f"rendered {len(vpn.nodes)} node(s) of stack {stack} into {out}")
     return 0
 
@@ -176,8 +197,12 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     out = Path(args.out)
     stack = stack_name(out)  # Pulumi.<stack>.yaml: refused before anything is read when it names no stack
-    if out.exists():
+    if out.exists() or out.is_symlink():
         raise ConfigError([f"--out: {out} exists; import never overwrites a stack file (its secrets), name another"])
+    if not out.parent.is_dir():
+        folder = str(out.parent)
+        raise ConfigError([f"--out: the folder {folder!r} does not exist; create it first (mkdir -p {shlex.quote(folder)})"])
+    check_folder(out.parent, "--out")
     target = split_endpoint(args.ssh)
     if target is None:
         raise ConfigError([f"--ssh: {args.ssh!r} is not HOST or HOST:PORT; give where Pulumi reaches the hub, e.g. 10.10.10.1"])
@@ -193,9 +218,9 @@ def cmd_import(args: argparse.Namespace) -> int:
         trial = Path(folder) / out.name
         trial.write_text(text)
         read_stack(trial)
-    write_private_file(out, text, 0o644)  # no secret in it: public keys and addresses
+    write_file(out, text, 0o644, "--out", replace=False)  # no secret in it: public keys and addresses
     for note in notes:
-        print(f"note: {note}", file=sys.stderr)
+        print(f"note: {escaped(note)}", file=sys.stderr)  # notes quote the imported files: escape sequences shown
     print(f"wrote {out}: hub {raw['hub']['name']} and {len(raw.get('sites', []))} site(s), {len(raw.get('peers', []))} peer(s)")
     return 0
 
@@ -256,8 +281,8 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except ConfigError as exc:
         for message in exc.messages:
-            print(f"error: {message}", file=sys.stderr)
+            print(f"error: {escaped(message)}", file=sys.stderr)
         return 2
-    except ValueError as exc:  # e.g. an aws hub rendered offline without --hub-endpoint
-        print(f"error: {exc}", file=sys.stderr)
+    except ValueError as exc:
+        print(f"error: {escaped(str(exc))}", file=sys.stderr)
         return 2

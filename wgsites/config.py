@@ -210,9 +210,24 @@ def _hub(r: Reader, path: str, value: Any, default_port: int) -> Hub | None:
         r.errors.append(
             f"{path}.endpoint: missing for kind: ssh; set the public host or address spokes dial, e.g. home.example.net"
         )
+    if fields["kind"] == "ssh" and "aws" in obj:
+        r.errors.append(f"{path}.aws: set on an ssh hub, which nothing of aws applies to; remove aws, or use kind: aws")
+    _ipv6_endpoint_on_ipv4_uplink(r, path, obj, fields["endpoint"])
     if any(v is None for k, v in fields.items() if k not in ("endpoint", "proxy_arp", "ssh", "address6")):
         return None
     return Hub(**fields)
+
+
+def _ipv6_endpoint_on_ipv4_uplink(r: Reader, path: str, obj: Any, endpoint: str | None) -> None:
+    """An endpoint written as an IPv6 address is dialled over IPv6: `uplink.ipv6: false` written beside it
+    contradicts it (the MTU follows the endpoint; which one did the author mean?)."""
+    uplink = obj.get("uplink")
+    parsed = split_endpoint(endpoint) if endpoint else None
+    if isinstance(uplink, dict) and uplink.get("ipv6") is False and parsed and ":" in parsed[0]:
+        r.errors.append(
+            f"{path}.uplink.ipv6: false, but the endpoint {endpoint!r} is an IPv6 address, so the tunnel's outer "
+            "packets travel over IPv6; write uplink.ipv6: true, or give an IPv4 address or a name as endpoint"
+        )
 
 
 def _spoke(r: Reader, path: str, value: Any, kind: str) -> Spoke | None:
@@ -254,6 +269,7 @@ def _spoke(r: Reader, path: str, value: Any, kind: str) -> Spoke | None:
             r.fail(f"{path}.dns[{i}]", fields["dns"][i], fix)
     if fields["dns"] is not None:
         fields["dns"] = tuple(s for s in servers if s is not None)  # rebuilt from the parsed form
+    _ipv6_endpoint_on_ipv4_uplink(r, path, obj, fields["endpoint"])
     optional = ("endpoint", "listen_port", "public_key", "ssh", "file", "preshared_key", "address6")
     if any(v is None for k, v in fields.items() if k not in optional):
         return None

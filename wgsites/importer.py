@@ -23,10 +23,29 @@ from .config import ConfigError, parse_vpn
 from .endpoints import split_endpoint
 from .keys import is_valid_key, public_key_of
 from .names import INTERFACE_RE, NAME_RE
+from .plaintext import escaped
 from .render import KeyRing, render_wg_quick
 
 IPv4Network = ipaddress.IPv4Network
 MASQUERADE = re.compile(r"iptables .*-t nat .*-A POSTROUTING\b.*-o (\S+).*-j MASQUERADE")
+# what wg-quick reads in each section (wg-quick(8), wg(8)); import carries some over, notes or refuses others
+KNOWN_KEYS = {
+    "interface": (
+        "Address",
+        "DNS",
+        "MTU",
+        "Table",
+        "PreUp",
+        "PostUp",
+        "PreDown",
+        "PostDown",
+        "SaveConfig",
+        "PrivateKey",
+        "ListenPort",
+        "FwMark",
+    ),
+    "peer": ("PublicKey", "PresharedKey", "AllowedIPs", "Endpoint", "PersistentKeepalive"),
+}
 KEY_HOOK = re.compile(r"wg set %i private-key /etc/wireguard/(?:%i|[\w.-]+)\.key")
 
 
@@ -97,13 +116,18 @@ def parse_wg_config(text: str, path: Path) -> WgConfig:
             if section == "peer":
                 peers.append({"name": _name(comment) if comment else None})
             elif section != "interface":
-                errors.append(f"{path} line {number}: unknown section {line}; a wg-quick config has [Interface] and [Peer]")
+                errors.append(f"{path} line {number}: unknown section {line!r}; a wg-quick config has [Interface] and [Peer]")
             comment = None
             continue
         key, eq, value = line.partition("=")
         key, value = key.strip().lower(), value.strip()
         if not eq or section not in ("interface", "peer"):
             errors.append(f"{path} line {number}: {line!r} is not a key = value line of a section")
+        elif key not in {k.lower() for k in KNOWN_KEYS[section]}:
+            errors.append(
+                f"{path} line {number}: {line!r}: {key!r} is no key of [{section.title()}] that wg-quick reads; "
+                f"use one of {', '.join(KNOWN_KEYS[section])}, or remove the line"
+            )
         elif section == "interface":
             interface.setdefault(key, []).append(value)
         else:
@@ -143,22 +167,35 @@ def parse_wg_config(text: str, path: Path) -> WgConfig:
             errors.append(f"{path}: [Peer] {i + 1} Endpoint {endpoint!r} is not host:port")
             endpoint = None
         result_peers.append(WgPeer(key, tuple(nets), endpoint, peer["name"], "presharedkey" in peer))
+    port = _whole_number(path, "ListenPort", interface, 1, 65535, "51820", errors)
+    mtu = _whole_number(path, "MTU", interface, 68, 65535, "1420", errors)
     if errors:
         raise ConfigError(errors)
     hooks = tuple(f"{k} = {v}" for k in ("preup", "postup", "predown", "postdown") for v in interface.get(k, []))
-    port = (interface.get("listenport") or [None])[-1]
-    mtu = (interface.get("mtu") or [None])[-1]
     return WgConfig(
         path=path,
         interface=stem,
         addresses=tuple(addresses),
-        listen_port=int(port) if port and port.isdigit() else None,
+        listen_port=port,
         public_key=public_key_of(private) if private else None,
         dns=tuple(d.strip() for d in ",".join(interface.get("dns", [])).split(",") if d.strip()),
-        mtu=int(mtu) if mtu and mtu.isdigit() else None,
+        mtu=mtu,
         hooks=hooks,
         peers=tuple(result_peers),
     )
+
+
+def _whole_number(
+    path: Path, key: str, interface: dict[str, list[str]], lo: int, hi: int, example: str, errors: list[str]
+) -> int | None:
+    """[Interface] KEY as a number from LO to HI written in ASCII digits (int() also takes '²' and '٥'), or None."""
+    value = (interface.get(key.lower()) or [None])[-1]
+    if value is None:
+        return None
+    if re.fullmatch(r"[0-9]{1,5}", value) and lo <= int(value) <= hi:
+        return int(value)
+    errors.append(f"{path}: [Interface] {key} {value!r} is not a whole number from {lo} to {hi}; write it like {example}")
+    return None
 
 
 def _hub_peer_of(spoke: WgConfig, hub_address: ipaddress.IPv4Address) -> WgPeer | None:
@@ -300,7 +337,8 @@ def same_peers(vpn_raw: dict[str, Any], hub: WgConfig, name: str) -> list[str]:
 
 def stack_text(vpn_raw: dict[str, Any], sources: list[Path]) -> str:
     """The stack file: a comment naming its sources, then `config: wgsites:vpn:`."""
-    header = "# Imported by `python -m wgsites import` from " + ", ".join(str(p) for p in sources) + ".\n"
+    # a path is the user's, but may hold a line break: escaped, it stays inside this comment line
+    header = "# Imported by `python -m wgsites import` from " + ", ".join(escaped(str(p)) for p in sources) + ".\n"
     needs_seed = any(s.get("presharedKey") for s in [*vpn_raw.get("sites", []), *vpn_raw.get("peers", [])])
     when = "(its preshared keys are derived from it)" if needs_seed else "(only if you add phones)"
     header += f"# Review it, then: pulumi config set --secret wgsites:keySeed ... {when}, pulumi preview.\n"

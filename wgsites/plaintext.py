@@ -49,5 +49,5 @@ def escaped(text: str | bytes) -> str:
 
 
 def _escape(char: str) -> str:
-    code = ord(char)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    """As Python writes the character in a string: \\n, \\r, \\t, \\x1b, \\u202e."""
+    return repr(char)[1:-1]

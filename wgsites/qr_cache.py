@@ -28,7 +28,9 @@ import nacl.hash
 import nacl.secret
 
 from .keys import seed_bytes
+from .operator_files import check_folder, nearest_folder, write_file
 from .qr import qr_code
+from .reader import ConfigError
 
 ENVIRONMENT = "WGSITES_QR_CACHE"
 PRUNE_DAYS = 30
@@ -104,15 +106,11 @@ class QrCache:
         # UTF-8, not \u escapes: the terminal art is block characters; a third smaller, it opens and parses faster
         text = json.dumps({"config": config, "svg": forms.svg, "text": forms.text}, ensure_ascii=False)
         document = text.encode("utf-8", "surrogatepass")  # as json.loads decodes bytes
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
         try:
             self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(self._box.encrypt(document))
-            os.replace(tmp, path)
-        except OSError:
-            tmp.unlink(missing_ok=True)
+            write_file(path, self._box.encrypt(document), 0o600, ENVIRONMENT)  # a fresh name, never a planted one
+        except (OSError, ConfigError):
+            pass
 
     def _prune_once(self) -> None:
         if self.folder in _pruned:
@@ -129,6 +127,14 @@ class QrCache:
                     entry.unlink()
             except OSError:
                 continue
+
+
+def check_cache_folder() -> None:
+    """ConfigError naming WGSITES_QR_CACHE when its folder (or the one it would be made in) is writable by others:
+    they could not read a sealed entry, but could plant links where it is written."""
+    folder = cache_folder()
+    if folder is not None:
+        check_folder(folder if folder.is_dir() else nearest_folder(folder), ENVIRONMENT)
 
 
 def _derive(seed: bytes, person: bytes) -> bytes:

@@ -5,6 +5,7 @@ ConfigError carries every mistake at once, one line each: the key, the value, th
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -24,6 +25,13 @@ class ConfigError(ValueError):
     def __init__(self, messages: list[str]):
         self.messages = messages
         super().__init__("\n".join(messages))
+
+
+def unknown_key(where: str, key: str, known: list[str]) -> str:
+    """The message for KEY (at WHERE), which nothing reads: a "did you mean" for a near miss (difflib), then KNOWN."""
+    close = difflib.get_close_matches(key, known, n=1)
+    guess = f" did you mean {close[0]}?" if close else ""
+    return f"{where}: unknown key;{guess} use one of: {', '.join(known)}"
 
 
 class Reader:
@@ -53,7 +61,7 @@ class Reader:
     def unknown_keys(self, obj: Mapping[str, Any], path: str, known: set[str]) -> None:
         for key in obj:
             if key not in known:
-                self.errors.append(f"{path}.{key}: unknown key; use one of: {', '.join(sorted(known))}")
+                self.errors.append(unknown_key(f"{path}.{key}", str(key), sorted(known)))
 
     # converters: each returns the typed value or None after recording an error
 

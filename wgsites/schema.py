@@ -176,7 +176,12 @@ HUB = (
         None,
         shown="`network6` + the offset of `address` in `network`",
     ),
-    Key("interface", "interface name", "at most 15 characters", default(Hub, "interface")),
+    Key(
+        "interface",
+        "interface name",
+        "at most 15 characters; no `+` or `=` on a host (systemd's unit names)",
+        default(Hub, "interface"),
+    ),
     Key(
         "endpoint",
         "`host` or `host:port`",
@@ -267,7 +272,14 @@ SPOKE = (
         (),
         only="peers",
     ),
-    Key("file", "path ending `.conf`", "also write the config (with its key, 0600) to this local path", None, only="peers"),
+    Key(
+        "file",
+        "path ending `.conf`",
+        "also write the config (with its key, 0600) to this local path, in a folder only you can write; "
+        "never over a file wgsites did not write",
+        None,
+        only="peers",
+    ),
     Key("aliases", "list of names", "as for the hub", ()),
     Key(
         "presharedKey",

@@ -11,6 +11,7 @@ from .config import CONFIG_KEY, ConfigError, parse_vpn
 from .limits import rendered_size_errors
 from .model import Vpn
 from .names import STACK_RE
+from .stack_config import stack_config_errors
 from .stackfile import StackFileError, read_stack_document
 
 AUTO_DEPLOY = "wgsites:autoDeploy"
@@ -43,7 +44,7 @@ def read_stack(path: str | Path) -> StackFile:
     vpn = parse_vpn(config[CONFIG_KEY])
     region = config.get("aws:region")
     region = region if isinstance(region, str) else os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    errors = rendered_size_errors(vpn, stack, region)
+    errors = rendered_size_errors(vpn, stack, region) + stack_config_errors(config, vpn, stack)
     auto_deploy = _auto_deploy(config.get(AUTO_DEPLOY, False), errors)
     if vpn.hub.kind == "aws" and not region:
         errors.append(f"aws:region: missing for an aws hub; set it in {path.name} (pulumi config set aws:region eu-central-1)")

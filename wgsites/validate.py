@@ -12,6 +12,7 @@ from .endpoints import split_endpoint
 from .keys import is_low_order
 from .model import Hub, Spoke, Vpn
 from .names import nft_table
+from .operator_files import file_target_problem
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -35,6 +36,8 @@ PATH_NAMES = {".", ".."}
 # A device's config file is named after its interface, and the Windows app names the tunnel after the
 # file: it refuses these (wireguard-windows conf/name.go), as Windows refuses such file names.
 WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+# wg-quick allows + and = in a name; systemd's unit names do not (unit-name.c VALID_CHARS: letters, digits, :-_.\)
+SYSTEMD_REFUSES = {"+", "="}
 EGRESS_FIX = "name the interface traffic leaves by, e.g. ens5 or eth0, or write true"
 
 
@@ -125,6 +128,13 @@ def check_interface_names(vpn: Vpn, path: str) -> list[str]:
             )
         elif name.startswith("-"):
             errors.append(f"{key}: {name!r} starts with '-', which ip, wg and nft read as an option; {fix}")
+    for node_path, node in node_paths(vpn, path):
+        odd = sorted(set(node.interface) & SYSTEMD_REFUSES)
+        if node.delivery != "file" and odd:  # installed as the unit wg-quick@IFACE
+            errors.append(
+                f"{node_path}.interface: {node.interface!r} has {' and '.join(map(repr, odd))}, which systemd refuses in "
+                f"a unit name (wg-quick@{node.interface}.service cannot start); use letters, digits, _ . -, e.g. wg0"
+            )
     for node_path, node in node_paths(vpn, path):
         if node.is_device and node.interface.split(".")[0].upper() in WINDOWS_RESERVED:
             errors.append(
@@ -284,6 +294,46 @@ def check_dial_addresses(vpn: Vpn, path: str) -> list[str]:
     return errors
 
 
+def check_endpoint_routes(vpn: Vpn, path: str) -> list[str]:
+    """The hub's endpoint, as an address, outside every LAN the spokes route into the tunnel: there the tunnel's
+    own packets to the hub would be routed into the tunnel (the hub's LANs on every spoke, a site's LANs on
+    every other spoke)."""
+    parsed = split_endpoint(vpn.hub.endpoint) if vpn.hub.endpoint else None
+    try:
+        address = ipaddress.ip_address(parsed[0]) if parsed else None
+    except ValueError:  # a name: where it points is not known here
+        return []
+    if address is None:
+        return []
+    errors = []
+    for node_path, node in node_paths(vpn, path):
+        for i, lan in enumerate(node.lans):
+            if address not in lan:
+                continue
+            if node is vpn.hub:
+                errors.append(
+                    f"{path}.hub.endpoint: {vpn.hub.endpoint!r} is inside the hub's own LAN {lan}, which every spoke "
+                    "routes into the tunnel, so the tunnel's packets to the hub would go into the tunnel; give the "
+                    "hub's public address or name"
+                )
+            else:
+                errors.append(
+                    f"{node_path}.lans[{i}]: '{lan}' contains the hub's endpoint {vpn.hub.endpoint}; every other spoke "
+                    "routes it into the tunnel, so their packets to the hub would go into the tunnel; give the hub "
+                    "an endpoint outside it, or renumber that LAN"
+                )
+    return errors
+
+
+def check_file_targets(vpn: Vpn, path: str) -> list[str]:
+    """A roaming peer's `file:` may be written (operator_files.file_target_problem, which the program asks too)."""
+    return [
+        f"{node_path}.file: {node.file!r} {why}"
+        for node_path, node in node_paths(vpn, path)
+        if isinstance(node, Spoke) and node.file and (why := file_target_problem(node.file))
+    ]
+
+
 def check_site_keepalive(vpn: Vpn, path: str) -> list[str]:
     """A site behind NAT (no endpoint) with keepalive off: the hub loses the way to its LANs once the NAT
     mapping times out, so traffic from other spokes into those LANs stops until the site speaks first."""
@@ -307,6 +357,8 @@ def extra_checks(vpn: Vpn, path: str) -> list[str]:
         *check_forward_rules(vpn, path),
         *check_dial_addresses(vpn, path),
         *check_site_keepalive(vpn, path),
+        *check_endpoint_routes(vpn, path),
+        *check_file_targets(vpn, path),
     ]
 
 

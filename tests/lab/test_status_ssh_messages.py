@@ -92,7 +92,7 @@ def test_each_ssh_failure_and_each_bad_answer_is_told_with_host_cause_and_fix():
         # what the host sends back: its stderr escaped, its stdout capped and strictly decoded
         said = ask("printf 'bad\\r\\033]0;owned\\007\\033[2Jend' >&2; exit 3")
         assert said == (
-            f"ERROR root@{HOST}:22: the install script's state action failed there (exit 3: bad\\x0d\\x1b]0;owned"
+            f"ERROR root@{HOST}:22: the install script's state action failed there (exit 3: bad\\r\\x1b]0;owned"
             "\\x07\\x1b[2Jend); run `pulumi up` to install the current script, then look at the host"
         ), said
         said = ask("head -c 9437184 /dev/zero")

@@ -190,7 +190,7 @@ def test_a_peer_file_is_written_from_stdin_0600(tmp_path, monkeypatch):
     assert target.read_text() == "# my own config\n"
 
 
-@pytest.mark.parametrize("kind", ["someone else's file", "a symlink", "a directory"])
+@pytest.mark.parametrize("kind", ["someone else's file", "a symlink", "a directory", "a folder others can write"])
 def test_a_peer_file_never_replaces_what_wgsites_did_not_write(tmp_path, monkeypatch, kind):
     monkeypatch.setenv("HOME", str(tmp_path))
     target, other = tmp_path / "home0.conf", tmp_path / "resolv.conf"
@@ -199,12 +199,17 @@ def test_a_peer_file_never_replaces_what_wgsites_did_not_write(tmp_path, monkeyp
         target.write_text("[Interface]\n# the user's own tunnel\n")
     elif kind == "a symlink":
         target.symlink_to(other)
-    else:
+    elif kind == "a directory":
         target.mkdir()
+    else:  # another local user could plant a link at the name it is written through
+        tmp_path.chmod(0o777)
     raw = vpn_of("home")
     raw["peers"][0]["file"] = "~/home0.conf"
     error, mocks = failing_run("home", vpn=raw)
-    assert str(error).startswith("vpn-laptop.file: '~/home0.conf' ") and "pick another path" in str(error)
+    # the check `wgsites check` makes too (wgsites.validate.check_file_targets), in the same words
+    assert str(error).startswith("wgsites:vpn.peers[0].file: '~/home0.conf' ")
+    fix = "is writable by every user" if kind == "a folder others can write" else "pick another path"
+    assert fix in str(error), str(error)
     assert mocks.of_type(m.LOCAL) == []
     assert other.read_text() == "nameserver 192.0.2.53\n"
 

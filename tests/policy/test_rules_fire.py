@@ -284,10 +284,12 @@ def test_key_in_environment_fires():
     assert rules.private_key_in_command(typ, props) == ["environment variable WG_CONF carries a `PrivateKey =` line"]
 
 
-def file_write(target: str = "/d/a", mode: str = "600", writer: str = "cat >") -> str:
+def file_write(target: str = "/d/a", umask: str = "077", writer: str = "cat >", template: str = "/d/.a.XXXXXXXXXX") -> str:
     """roaming_peer.write_command's shape, with one part changed."""
-    tmp = "/d/a.wgsites-new"
-    return f"umask 077 && mkdir -p /d && {writer} {tmp} && chmod {mode} {tmp} && mv -f {tmp} {target}"
+    return (
+        f"umask {umask} && mkdir -p /d && tmp=$(mktemp {template}) && trap 'rm -f \"$tmp\"' EXIT"
+        f' && {writer} "$tmp" && mv -f "$tmp" {target}'
+    )
 
 
 def test_file_write_shape_is_the_components():
@@ -301,8 +303,10 @@ def test_file_write_shape_is_the_components():
     [
         "cat > /d/home0.conf",  # not 0600, not atomic
         file_write(target="/d/b"),  # moved somewhere else than its temporary name says
-        file_write(mode="644"),
+        file_write(umask="022"),  # readable by others meanwhile
         file_write(writer="tee"),  # tee also copies stdin to stdout
+        file_write(template="/d/a.wgsites-new"),  # a fixed name: mktemp -u or a planted one
+        "umask 077 && mkdir -p /d && cat > /d/a.wgsites-new && chmod 600 /d/a.wgsites-new && mv -f /d/a.wgsites-new /d/a",
     ],
 )
 def test_local_command_other_than_the_file_write_fires(create):

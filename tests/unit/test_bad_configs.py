@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import copy
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,13 @@ from tests.unit.bad_stacks import AWS, BASE, PROXY, P, edit
 from tests.unit.test_unworkable_stacks import CASES as UNWORKABLE
 from wgsites.config import ConfigError, parse_vpn
 from wgsites.limits import install_argument_bytes, rendered_size_errors, user_data_bytes
+
+SYSTEMD_UNIT = "which systemd refuses in a unit name (wg-quick@{}.service cannot start); use letters, digits, _ . -, e.g. wg0"
+OUTER_IPV6 = (
+    "so the tunnel's outer packets travel over IPv6; write uplink.ipv6: true, or give an IPv4 address or a name as endpoint"
+)
+# the one file every machine has; systemd-resolved makes it a link
+RESOLV_CONF = "is a symbolic link" if Path("/etc/resolv.conf").is_symlink() else "exists and was not written by wgsites"
 
 CASES = [
     (BASE, "network", "10.10.11.1/24", f"{P}.network: '10.10.11.1/24' has host bits set; write the network as 10.10.11.0/24"),
@@ -232,6 +240,49 @@ CASES = [
     ),
     (AWS, "hub.uplink", "dialup", f"{P}.hub.uplink.type: 'dialup' is not one of ethernet, pppoe, dslite; use one of them"),
     (AWS, "network", "10.99.0.0/32", f"{P}.network: '10.99.0.0/32' has no room for two nodes; use a /31 or larger network"),
+    # the seven stacks of 135 mutated ones that were accepted although wrong (issue 25, point 9)
+    (BASE, "hub.interface", "wg+0", f"{P}.hub.interface: 'wg+0' has '+', {SYSTEMD_UNIT.format('wg+0')}"),
+    (BASE, "sites.0.interface", "wg=0", f"{P}.sites[0].interface: 'wg=0' has '=', {SYSTEMD_UNIT.format('wg=0')}"),
+    (
+        BASE,
+        "hub.endpoint",
+        "10.10.10.1",
+        f"{P}.hub.endpoint: '10.10.10.1' is inside the hub's own LAN 10.10.10.0/24, which every spoke routes into the "
+        "tunnel, so the tunnel's packets to the hub would go into the tunnel; give the hub's public address or name",
+    ),
+    (
+        BASE,
+        "hub.endpoint",
+        "10.20.0.5:51000",
+        f"{P}.sites[0].lans[0]: '10.20.0.0/24' contains the hub's endpoint 10.20.0.5:51000; every other spoke routes it "
+        "into the tunnel, so their packets to the hub would go into the tunnel; give the hub an endpoint outside it, or "
+        "renumber that LAN",
+    ),
+    (
+        edit(BASE, "hub.endpoint", "[2001:db8::1]:51000"),
+        "hub.uplink",
+        {"ipv6": False},
+        f"{P}.hub.uplink.ipv6: false, but the endpoint '[2001:db8::1]:51000' is an IPv6 address, {OUTER_IPV6}",
+    ),
+    (
+        edit(BASE, "sites.0.endpoint", "[2001:db8::7]:51000"),
+        "sites.0.uplink",
+        {"type": "ethernet", "ipv6": False},
+        f"{P}.sites[0].uplink.ipv6: false, but the endpoint '[2001:db8::7]:51000' is an IPv6 address, {OUTER_IPV6}",
+    ),
+    (
+        BASE,
+        "hub.aws",
+        {"instanceType": "t4g.nano"},
+        f"{P}.hub.aws: set on an ssh hub, which nothing of aws applies to; remove aws, or use kind: aws",
+    ),
+    (
+        BASE,
+        "peers.0.file",
+        "/etc/resolv.conf",
+        f"{P}.peers[0].file: '/etc/resolv.conf' {RESOLV_CONF}; wgsites replaces only its own configs: pick another path "
+        "or move that file",
+    ),
 ]
 
 

@@ -185,7 +185,8 @@ def ipv4_only(raw: dict) -> dict:
     """RAW without its IPv6 keys: the stack before network6 was added."""
     raw = {k: v for k, v in raw.items() if k != "network6"}
     hub = {k: v for k, v in raw["hub"].items() if k not in ("address6", "ipv6Egress")}
-    hub["aws"] = {k: v for k, v in hub.get("aws", {}).items() if k != "subnetId"}
+    if "aws" in hub:  # only an aws hub has aws options
+        hub["aws"] = {k: v for k, v in hub["aws"].items() if k != "subnetId"}
     spokes = {key: [{k: v for k, v in s.items() if k != "address6"} for s in raw.get(key, [])] for key in ("sites", "peers")}
     return {**raw, "hub": hub, **spokes}
 

@@ -188,11 +188,16 @@ def test_a_foreign_hook_is_reported_not_carried(tmp_path):
     ]
 
 
+def import_argv(folder: Path, out: Path, router: str = ROUTER, ssh: str = "10.10.10.1") -> list[str]:
+    """`import` of the guide's router and laptop files, written into FOLDER, to the stack file OUT."""
+    (folder / "wg0.conf").write_text(router)
+    (folder / "home0.conf").write_text(LAPTOP)
+    return ["import", str(folder / "wg0.conf"), str(folder / "home0.conf"), "--ssh", ssh, "--out", str(out)]
+
+
 def test_the_command_writes_a_stack_that_checks_and_holds_no_private_key(tmp_path, capsys):
-    (tmp_path / "wg0.conf").write_text(ROUTER)
-    (tmp_path / "home0.conf").write_text(LAPTOP)
     out = tmp_path / "Pulumi.home.yaml"
-    argv = ["import", str(tmp_path / "wg0.conf"), str(tmp_path / "home0.conf"), "--ssh", "10.10.10.1:2222", "--out", str(out)]
+    argv = import_argv(tmp_path, out, ssh="10.10.10.1:2222")
     assert main(argv) == 0
     text = out.read_text()
     assert not any(key in text for key in KEYS.values()) and "PrivateKey" not in text
@@ -223,3 +228,65 @@ def test_a_preshared_key_is_named_and_the_pair_gets_a_derived_one():
     assert psk not in repr(raw) and psk not in stack_text(raw, [Path("/copied/0/wg0.conf")])
     assert "its preshared keys are derived from it" in stack_text(raw, [Path("/copied/0/wg0.conf")])
     assert parse_vpn(raw).preshared_spokes[0].name == "peer1"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            ROUTER.replace("ListenPort = 51000", "ListenPort = ²"),  # int() takes it; wg does not
+            "/c/wg0.conf: [Interface] ListenPort '²' is not a whole number from 1 to 65535; write it like 51820",
+        ),
+        (
+            ROUTER.replace("ListenPort = 51000", "ListenPort = 5" + "0" * 5000),
+            "/c/wg0.conf: [Interface] ListenPort '5" + "0" * 5000 + "' is not a whole number from 1 to 65535; "
+            "write it like 51820",
+        ),
+        (
+            ROUTER.replace("ListenPort = 51000", "ListenPort = 51000\nMTU = ١٤٢٠"),
+            "/c/wg0.conf: [Interface] MTU '١٤٢٠' is not a whole number from 68 to 65535; write it like 1420",
+        ),
+        (  # a line import would otherwise drop in silence (an AmneziaWG option, a typo)
+            ROUTER.replace("ListenPort = 51000", "ListenPort = 51000\nJc = 4"),
+            "/c/wg0.conf line 4: 'Jc = 4': 'jc' is no key of [Interface] that wg-quick reads; use one of Address, DNS, "
+            "MTU, Table, PreUp, PostUp, PreDown, PostDown, SaveConfig, PrivateKey, ListenPort, FwMark, or remove the line",
+        ),
+        (
+            ROUTER.replace("AllowedIPs = 10.10.11.2", "AllowedIPs = 10.10.11.2\nAllowedIP = 10.10.12.0/24"),
+            "/c/wg0.conf line 9: 'AllowedIP = 10.10.12.0/24': 'allowedip' is no key of [Peer] that wg-quick reads; use "
+            "one of PublicKey, PresharedKey, AllowedIPs, Endpoint, PersistentKeepalive, or remove the line",
+        ),
+    ],
+)
+def test_a_number_or_a_line_wg_quick_would_not_read_is_named(text, message):
+    with pytest.raises(ConfigError) as caught:
+        parse_wg_config(text, Path("/c/wg0.conf"))
+    assert caught.value.messages == [message]
+
+
+def test_a_hostile_folder_name_adds_no_key_to_the_stack_file(tmp_path, capsys):
+    """The header names the imported files; a folder name with line breaks stays inside that comment line."""
+    hostile = tmp_path / "x\nsecretsprovider: hashivault:evil\nencryptionsalt: v1:AAAA\r\u2028\x85y"
+    hostile.mkdir()
+    out = tmp_path / "Pulumi.home.yaml"
+    assert main(import_argv(hostile, out)) == 0
+    text = out.read_text()
+    assert set(yaml.safe_load(text)) == {"config"}
+    header = text.split("config:\n", 1)[0]
+    assert header.count("\n") == 2 and all(line.startswith("# ") for line in header.splitlines())
+    assert "x\\nsecretsprovider: hashivault:evil\\nencryptionsalt: v1:AAAA\\r\\u2028\\x85y" in header
+    assert main(["check", str(out)]) == 0
+
+
+def test_import_prints_the_imported_files_escape_sequences_escaped(tmp_path, capsys):
+    hook = "PostUp = echo \x1b]0;owned\x07\x1b[2J\u202e done"
+    argv = import_argv(tmp_path, tmp_path / "Pulumi.home.yaml", ROUTER.replace("ListenPort", f"{hook}\nListenPort"))
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "echo \\x1b]0;owned\\x07\\x1b[2J\\u202e done" in err
+    assert not any(char in err for char in "\x1b\x07\u202e")
+    # an error quoting the file is escaped too
+    (tmp_path / "wg0.conf").write_text(ROUTER.replace("ListenPort", "\x1b[31mBogus = 1\nListenPort"))
+    assert main([*argv[:-1], str(tmp_path / "Pulumi.other.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "\\x1b[31mBogus = 1" in err and "\x1b" not in err

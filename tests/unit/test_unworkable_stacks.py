@@ -139,8 +139,8 @@ CASES = [
     (
         edit(BASE, "hub.interface", "wg_0"),
         "sites.0",
-        {"name": "office", "address": "10.10.11.3", "interface": "wg+0", "ssh": {"host": "10.10.10.1"}},
-        f"{P}.sites[0].interface: 'wg+0' and {P}.hub's 'wg_0' share the nftables table wgsites_wg_0 "
+        {"name": "office", "address": "10.10.11.3", "interface": "wg-0", "ssh": {"host": "10.10.10.1"}},
+        f"{P}.sites[0].interface: 'wg-0' and {P}.hub's 'wg_0' share the nftables table wgsites_wg_0 "
         "on the same host 10.10.10.1:22; rename one",
     ),
     (
