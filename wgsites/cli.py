@@ -6,6 +6,7 @@ import argparse
 import base64
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
