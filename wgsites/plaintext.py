@@ -25,3 +25,17 @@ def unsafe_character(text: str) -> str | None:
         if unicodedata.category(char) in UNSAFE_CATEGORIES:
             return f"U+{ord(char):04X}"
     return None
+
+
+def escaped_line(text: str, limit: int = 200) -> str:
+    """TEXT from outside wgsites (a host's stderr) as one line that is safe to print: printable ASCII as
+    it is, a backslash doubled, anything else escaped (\\x1b, \\u202e, \\n), cut at LIMIT characters."""
+    shown = "".join(char if " " <= char <= "~" and char != "\\" else _escape(char) for char in text[:limit])
+    return shown[:limit] + ("..." if len(shown) > limit or len(text) > limit else "")
+
+
+def _escape(char: str) -> str:
+    if char == "\\":
+        return "\\\\"
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
