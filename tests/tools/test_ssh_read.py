@@ -25,6 +25,7 @@ from wgsites.ssh import ERROR_LIMIT, READ_SCRIPT, SshAccess, read_args, read_out
 TARGET = SshTarget(host="10.10.10.1", port=2222, user="root")
 KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nbm90IGEga2V5\n-----END OPENSSH PRIVATE KEY-----\n"
 PASSPHRASE = "correct horse battery staple"
+AGENT = SshAccess()  # no key given: the SSH agent
 # the host: what $FAKE says, and a record of the arguments, the key file and the askpass answer
 FAKE_SSH = r"""#!/bin/sh
 printf '%s\n' "$@" >"$RECORD/argv"
@@ -56,7 +57,7 @@ def test_the_read_script_passes_shellcheck(tmp_path):
     assert result.returncode == 0, result.stdout
 
 
-def read(tmp_path: Path, fake: str, access: SshAccess = SshAccess(), script: str = READ_SCRIPT):
+def read(tmp_path: Path, fake: str, access: SshAccess = AGENT, script: str = READ_SCRIPT):
     """Run the script as local.run would: /bin/sh -c, the environment added, the secret stdin fed."""
     bin_dir, record = tmp_path / "bin", tmp_path / "record"
     bin_dir.mkdir(exist_ok=True)

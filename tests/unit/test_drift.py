@@ -188,22 +188,24 @@ def good_answer() -> bytes:
     return state().encode()
 
 
+def state_or_verdict(data: bytes) -> HostState | None:
+    """The state DATA gives, with a marker of ours, or None after a verdict in fixed words."""
+    try:
+        result = parse_state(read_answer(data, "10.10.10.1"), "10.10.10.1")
+    except ConfigError as exc:
+        [message] = exc.messages
+        assert VERDICT.fullmatch(message), message
+        return None
+    text = marker(result, findings(result, OWNER, "wg0"))
+    assert text == "" or MARKER.fullmatch(text)
+    return result
+
+
 @pytest.mark.parametrize("value", range(256))
 def test_every_byte_value_in_an_answer_ends_in_a_state_or_a_fixed_verdict(value):
     for where in (0, len(b"installed yes\nowner "), len(good_answer()) // 2, len(good_answer())):
-        data = good_answer()[:where] + bytes([value]) + good_answer()[where:]
-        try:
-            result = parse_state(read_answer(data, "10.10.10.1"), "10.10.10.1")
-        except ConfigError as exc:
-            [message] = exc.messages
-            assert VERDICT.fullmatch(message), message
-        else:
-            assert isinstance(result, HostState) and (value in (9, 10) or 0x20 <= value < 0x7F)
-            assert MARKER.fullmatch(marker(result, found_in(result))) or marker(result, found_in(result)) == ""
-
-
-def found_in(result: HostState) -> list[str]:
-    return findings(result, OWNER, "wg0")
+        result = state_or_verdict(good_answer()[:where] + bytes([value]) + good_answer()[where:])
+        assert result is None or isinstance(result, HostState) and (value in (9, 10) or 0x20 <= value < 0x7F)
 
 
 CONTROL = "it holds the control character"
@@ -215,9 +217,9 @@ CONTROL = "it holds the control character"
         (b"\xff" + good_answer(), "not UTF-8 text at byte 0"),
         (good_answer() + b"\xc3", f"not UTF-8 text at byte {len(good_answer())}"),
         (good_answer().replace(b"repaired -", b"repaired \x1b]8;;http://x\x1b\\y\x1b]8;;\x1b\\"), f"{CONTROL} U+001B"),
-        (good_answer().replace(b"owner", b"\x1b[2J\x1b[Hown"), "it holds the control character U+001B"),
-        (good_answer() + "\u202e".encode(), "it holds the control character U+202E"),
-        (good_answer() + b"\r", "it holds the control character U+000D"),
+        (good_answer().replace(b"owner", b"\x1b[2J\x1b[Hown"), f"{CONTROL} U+001B"),
+        (good_answer() + "\u202e".encode(), f"{CONTROL} U+202E"),
+        (good_answer() + b"\r", f"{CONTROL} U+000D"),
         (b"a" * (ANSWER_LIMIT + 1), f"over {ANSWER_LIMIT} bytes, the most a host's state can be"),
     ],
 )
@@ -244,15 +246,7 @@ def test_the_cap_holds_the_largest_state_a_host_can_give():
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=600), st.integers(min_value=0, max_value=2000))
 def test_any_bytes_anywhere_end_in_a_state_or_a_fixed_verdict(noise, where):
-    data = good_answer()[:where] + noise + good_answer()[where:]
-    try:
-        result = parse_state(read_answer(data, "10.10.10.1"), "10.10.10.1")
-    except ConfigError as exc:
-        [message] = exc.messages
-        assert VERDICT.fullmatch(message), message
-    else:
-        text = marker(result, found_in(result))
-        assert text == "" or MARKER.fullmatch(text)
+    state_or_verdict(good_answer()[:where] + noise + good_answer()[where:])
 
 
 def test_an_old_install_script_that_prints_no_state_is_a_clear_error():
