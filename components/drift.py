@@ -24,7 +24,7 @@ import pulumi
 from pulumi.runtime.sync_await import _sync_await  # what pulumi.runtime.invoke waits with; here for several at once
 
 from wgsites.config import ConfigError
-from wgsites.drift import findings, marker, parse_state, read_answer
+from wgsites.drift import ANSWER_LIMIT, findings, marker, parse_state, read_answer
 from wgsites.model import Hub, Spoke, Vpn
 from wgsites.plaintext import escaped_line
 from wgsites.render import install_command
@@ -73,10 +73,12 @@ async def _read(vpn: Vpn, stack: str, node: Hub | Spoke, access: SshAccess) -> s
     answer = read_output(result.get("stdout") if isinstance(result, dict) else None)
     if answer is None:
         return _unread(node, f"{LOCAL_RUN} gave no answer of wgsites' read")
-    if answer.exit_code == SSH_FAILED:
+    # an answer cut at the cap: the host's script (or ssh) may then end with an error of its own
+    cut = len(answer.stdout) > ANSWER_LIMIT
+    if answer.exit_code == SSH_FAILED and not cut:
         said = answer.stderr.decode("utf-8", "replace").strip().splitlines()
         return _unread(node, f"ssh failed: {escaped_line(said[-1]) if said else 'no message'}")
-    if answer.exit_code != 0:
+    if answer.exit_code != 0 and not cut:
         return _unread(node, f"its install script exited {answer.exit_code}")
     try:
         state = parse_state(read_answer(answer.stdout, node.ssh.host), node.ssh.host)

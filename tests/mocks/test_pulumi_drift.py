@@ -74,6 +74,8 @@ HOSTILE = {
     "escape sequences": state("sites/alpha").replace("repaired -", "repaired \x1b]0;owned\x07\x1b[2J\x1b[H").encode(),
     "a hyperlink": state("sites/alpha").replace("psk no", "psk \x1b]8;;http://203.0.113.66/\x1b\\ok\x1b]8;;\x1b\\").encode(),
     "over the cap": b"installed yes\n" + b"A" * ANSWER_LIMIT,
+    "over the cap, the host's script then failing": (1, b"A" * (ANSWER_LIMIT + 1), b"printf: write error\n"),
+    "over the cap, ssh then failing": (255, b"A" * (ANSWER_LIMIT + 1), b"\x1b[2J"),
     "a non-ASCII digit port": state("sites/alpha", port="\u00b2").encode(),
     "an Arabic-Indic digit port": state("sites/alpha", port="\u0665\u0661\u0668\u0662\u0660").encode(),
     "5000 digits": state("sites/alpha", port="5" * 5000).encode(),
