@@ -170,6 +170,12 @@ def test_a_listen_port_that_is_not_ascii_digits_from_1_to_65535_is_a_malformed_a
     ]
 
 
+@pytest.mark.parametrize("mtu", ["\u00b2", "9" * 5000])
+def test_an_installed_config_with_an_mtu_that_is_not_a_number_is_no_config_to_compare(mtu):
+    text = state(port=51999, config=CONFIG.replace("ListenPort = 51000", f"ListenPort = 51000\nMTU = {mtu}"))
+    assert found(text) == []  # nothing to compare the running device with (and no crash)
+
+
 @pytest.mark.parametrize("port", ["1", "51000", "65535"])
 def test_ports_of_ascii_digits_are_read(port):
     assert found(state(port=int(port))) == ([] if port == "51000" else [f"wg0 listens on port {port}, the stack says 51000"])
