@@ -21,6 +21,8 @@ from pathlib import Path
 import hypothesis  # noqa: F401
 import pytest
 
+from tests.network_audit import program_of, watching
+
 TESTS = Path(__file__).resolve().parent
 NEEDS = {"lab": ("lab",), "engine": ("lab", "engine"), "tools": ("tools",)}
 
@@ -45,12 +47,13 @@ def qr_cache_of_this_run(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def no_ssh_from_the_test_process(monkeypatch):
+def no_ssh_from_the_test_process(request):
     """A program run in this process (under Pulumi's mocks) never reads a host: its hosts do not exist, and
-    a drift check's SSH would go to their addresses on the network. The mocks' runs turn the check off; this
-    catches one that would not. A test that wants the read gives run_ssh a stand-in of its own."""
-
-    def refuse(target, command, access, timeout=30):
-        raise AssertionError(f"a test tried to SSH to {target.host} from the test process")
-
-    monkeypatch.setattr("components.drift.run_ssh", refuse)
+    an SSH client started here would go to their addresses on the network. The drift check's read goes
+    through the engine (the mocks answer it); this refuses any `ssh` started by a test that uses no lab
+    (lab and engine tests reach their hosts over SSH inside namespaces)."""
+    if request.node.get_closest_marker("lab") is not None:
+        yield
+        return
+    with watching(refuse=lambda event, args: program_of(event, args) == "ssh"):
+        yield

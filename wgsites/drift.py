@@ -7,10 +7,17 @@ gone or not the running key, the interface down. `wgsites status` shows the find
 program folds them into a marker on the host's repair command, so `pulumi preview` shows the
 drift and the next `up` puts the host back. Everything printed is rebuilt from parsed values: a
 compromised host cannot put text of its own into a command line or a diff.
+
+A host's answer is untrusted input (it may be compromised, or be anything on the path: the read
+checks no host key): read_answer takes it as bytes, at most ANSWER_LIMIT of them, strict UTF-8
+without control characters, and parse_state reads it with bounds (ports of ASCII digits 1-65535,
+a repair count of at most six digits). Whatever is wrong with it ends as ConfigError with a fixed
+message: the program warns for that host and reads the others.
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import re
 from dataclasses import dataclass, field
@@ -18,13 +25,23 @@ from pathlib import Path
 
 from .importer import parse_wg_config
 from .keys import is_valid_key
+from .limits import MAX_ARG_STRLEN
+from .plaintext import unsafe_character
 from .reader import ConfigError
 from .render import preshared_key_hook
 
-REPAIRS = re.compile(r" \(repair (\d+)\)$")
-# what findings are written with: a marker the host reports back must be one of ours, not text of its own
-MARKER_TEXT = re.compile(r"[A-Za-z0-9 .,:;/()?+=_-]{0,400}")
-MARKER_LIMIT = 300  # the install script refuses more than 400
+# The marker a repair command carries and the host records: fixed words, a hash of the findings and
+# the repair's number. The host hands it back; anything else it hands back is not one of ours, so host
+# text never becomes the repair command's argument (nor a line of a preview's diff).
+MARKER = re.compile(r"drift [0-9a-f]{16} \(repair ([1-9][0-9]{0,5})\)")
+REPAIRS_LIMIT = 999_999  # six digits: the count starts again at 1 after it
+# The largest legitimate `state` answer: the installed config travels inside the install command, one
+# argument of at most MAX_ARG_STRLEN (limits.py checks it); a [Peer] takes at least 75 bytes of it, so
+# at most ~1,750 peers, and each adds to the answer its dump line (its AllowedIPs again, plus at most
+# ~200 bytes of key, endpoint and counters) and a preshared-key verdict (~52 bytes): under 0.6 MiB.
+# Twice that, rounded: 8 x MAX_ARG_STRLEN = 1 MiB per host, 8 hosts read at once.
+ANSWER_LIMIT = 8 * MAX_ARG_STRLEN
+PORT = re.compile(r"[0-9]{1,5}")  # ASCII digits only: str.isdigit() also takes '²' and '٣'
 
 
 @dataclass(frozen=True)
@@ -68,12 +85,29 @@ def _networks(text: str) -> tuple[str, ...]:
     return tuple(sorted(nets))
 
 
-def _device(lines: list[str]) -> Device | None:
+def port_number(text: str) -> int | None:
+    """A listen port as `wg` and wg-quick write it (ASCII digits, 1-65535); None for anything else."""
+    text = text.strip()
+    return int(text) if PORT.fullmatch(text) and 1 <= int(text) <= 65535 else None
+
+
+class MalformedAnswer(ConfigError):
+    """A host's answer that is not what its install script prints: a fixed reason, never the host's text."""
+
+    def __init__(self, where: str | Path, reason: str) -> None:
+        super().__init__([f"{where}: its answer is not a state wgsites reads ({reason})"])
+
+
+def _device(lines: list[str], where: str | Path) -> Device | None:
     if not lines:
         return None
     head = lines[0].split("\t")
     public = head[1] if len(head) > 1 and is_valid_key(head[1]) else None
-    port = int(head[2]) if len(head) > 2 and head[2].isdigit() else None
+    port = None
+    if len(head) > 2 and head[2] != "0":  # wg prints 0 while the interface listens on no port
+        port = port_number(head[2])
+        if port is None:
+            raise MalformedAnswer(where, "its listen port is not a number from 1 to 65535")
     peers = {}
     for line in lines[1:]:
         fields = line.split("\t")
@@ -83,16 +117,23 @@ def _device(lines: list[str]) -> Device | None:
     return Device(public, port, peers)
 
 
-def _config(lines: list[str]) -> tuple[dict[str, tuple[str, ...]], int | None]:
+LISTEN_PORT = re.compile(r"\s*listenport\s*=(.*)", re.IGNORECASE)
+
+
+def _config(lines: list[str], where: str | Path) -> tuple[dict[str, tuple[str, ...]], int | None]:
     """Peers and ListenPort of the installed config, read as `import` reads a wg-quick config; none from
     one it cannot read (then there is nothing to compare the running device with)."""
     if not lines:
         return {}, None
+    ports = [m.group(1).partition("#")[0] for line in lines if (m := LISTEN_PORT.fullmatch(line))]
+    port = port_number(ports[-1]) if ports else None
+    if ports and port is None:  # wgsites writes a number: checked here, before `import`'s reader sees it
+        raise MalformedAnswer(where, "the installed config's ListenPort is not a number from 1 to 65535")
     try:
         config = parse_wg_config("\n".join(lines), Path("installed.conf"))
-    except ConfigError:
+    except (ConfigError, ValueError):  # ValueError: `import`'s reader takes an MTU of '²' for digits
         return {}, None
-    return {p.public_key: tuple(sorted(map(str, p.allowed_ips))) for p in config.peers}, config.listen_port
+    return {p.public_key: tuple(sorted(map(str, p.allowed_ips))) for p in config.peers}, port
 
 
 def sections(text: str) -> tuple[list[str], list[str], list[str], list[str]]:
@@ -116,6 +157,20 @@ def _preshared(lines: list[str]) -> dict[str, str]:
     return {p[0]: p[1] for p in pairs if len(p) == 2 and is_valid_key(p[0]) and p[1] in PRESHARED_STATES}
 
 
+def read_answer(data: bytes, where: str | Path = "the host") -> str:
+    """A host's answer as text: at most ANSWER_LIMIT bytes of strict UTF-8 whose only control characters
+    are tab and line feed (what `wg show dump` and a config hold); MalformedAnswer otherwise."""
+    if len(data) > ANSWER_LIMIT:
+        raise MalformedAnswer(where, f"over {ANSWER_LIMIT} bytes, the most a host's state can be")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedAnswer(where, f"not UTF-8 text at byte {exc.start}") from None
+    if bad := unsafe_character(text.replace("\t", " ").replace("\n", " ")):
+        raise MalformedAnswer(where, f"it holds the control character {bad}")
+    return text
+
+
 def parse_state(text: str, where: str | Path = "the host") -> HostState:
     """The `state` action's output; ConfigError when it is not that (an old install script, a broken host)."""
     head, dump, preshared, config = sections(text)
@@ -123,14 +178,13 @@ def parse_state(text: str, where: str | Path = "the host") -> HostState:
     if not {"installed", "owner", "key", "repaired"} <= set(records) or "[config]" not in text.splitlines():
         raise ConfigError([f"{where}: its install script printed no state; the next `pulumi up` updates it"])
     key = records["key"] if is_valid_key(records["key"]) else None
-    repaired = records["repaired"] if records["repaired"] != "-" else ""
-    peers, port = _config(config)
+    peers, port = _config(config, where)
     return HostState(
         installed=records["installed"] == "yes",
         owner=None if records["owner"] == "-" else records["owner"],
         key=key,
-        repaired=repaired if REPAIRS.search(repaired) and MARKER_TEXT.fullmatch(repaired) else "",
-        device=_device(dump),
+        repaired=records["repaired"] if MARKER.fullmatch(records["repaired"]) else "",
+        device=_device(dump, where),
         config=peers,
         config_port=port,
         preshared=_preshared(preshared),
@@ -151,7 +205,8 @@ def findings(state: HostState, owner: str, interface: str) -> list[str]:
     elif device.public_key != state.key:
         found.append(f"{interface} runs another key than the one in its key file")
     if state.config_port is not None and device.listen_port != state.config_port:
-        found.append(f"{interface} listens on port {device.listen_port}, the stack says {state.config_port}")
+        running = f"port {device.listen_port}" if device.listen_port is not None else "no port"
+        found.append(f"{interface} listens on {running}, the stack says {state.config_port}")
     for key in sorted(set(device.peers) - set(state.config)):
         found.append(f"peer {short(key)} is not in the stack (added by hand?)")
     for key in sorted(set(state.config) - set(device.peers)):
@@ -177,12 +232,12 @@ def findings(state: HostState, owner: str, interface: str) -> list[str]:
 
 
 def marker(state: HostState, found: list[str]) -> str:
-    """The text the repair command carries: the last repair's while the host is in sync, else the
-    findings with the repair's number (so the same drift again is a new marker)."""
+    """The text the repair command carries: the last repair's while the host is in sync, else a hash of
+    the findings with the repair's number (so the same drift again is a new marker). Fixed words and
+    digits only: the findings themselves go to the program's log, where the operator reads them."""
     if not found:
         return state.repaired
-    match = REPAIRS.search(state.repaired)
-    text = "; ".join(found)
-    if len(text) > MARKER_LIMIT:
-        text = text[: MARKER_LIMIT - 3] + "..."
-    return f"{text} (repair {int(match.group(1)) + 1 if match else 1})"
+    match = MARKER.fullmatch(state.repaired)
+    count = int(match.group(1)) % REPAIRS_LIMIT + 1 if match else 1
+    digest = hashlib.sha256("; ".join(found).encode()).hexdigest()[:16]
+    return f"drift {digest} (repair {count})"

@@ -371,6 +371,17 @@ def install_command(
     return command if user == "root" else f"sudo -n {command}"
 
 
+def render_ssh_read(answer_limit: int, error_limit: int, connect_seconds: int, read_seconds: int) -> str:
+    """The drift check's read of one host (wgsites.ssh): the same script for every host, run locally."""
+    return _render(
+        "ssh-read.sh.j2",
+        answer_limit=answer_limit,
+        error_limit=error_limit,
+        connect_seconds=connect_seconds,
+        read_seconds=read_seconds,
+    )
+
+
 def render_user_data(hub: Hub, stack: str, parameters: GatewayParameters, bundle_key: str) -> str:
     """cloud-init for the aws hub: packages, the bootstrap, its timer. Static: no peer, no key, no rule,
     no script that changes with a wgsites upgrade (all of that is in the bundle)."""

@@ -1,20 +1,32 @@
-"""One command on a host managed over SSH, with OpenSSH's client, as pulumi-command reaches it.
+"""One read of a host managed over SSH, as the command provider's local.run runs it (the drift check).
 
-Used where a read must happen outside a Pulumi resource: the drift check at every preview and
-up. Like pulumi-command it reads no ssh_config and checks no host key (docs/pulumi-notes.md 8);
-the key is the stack's (a path, or a secret value written to a 0600 file for the call only), its
-passphrase handed to ssh through SSH_ASKPASS from the environment, never on a command line.
+The read runs through the Pulumi engine, not beside it, so Pulumi's mocks answer it and a mocked
+program reaches no host. Its command is the same fixed script for every host (ssh-read.sh.j2): where
+to go and what to run are environment values, the key a secret stdin written to a 0600 file for the
+read only, its passphrase a secret environment value handed to ssh through SSH_ASKPASS. Never on a
+command line. The script takes the host's answer as capped bytes in base64 (a protobuf string
+carries no invalid UTF-8); read_output gives them back, still untrusted, to wgsites.drift.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
-import subprocess
-import tempfile
+import re
 from dataclasses import dataclass
-from pathlib import Path
 
+from .drift import ANSWER_LIMIT
 from .model import SshTarget
+from .render import render_ssh_read
+
+ERROR_LIMIT = 2048  # of ssh's stderr: its own message is a line
+CONNECT_SECONDS = 10
+READ_SECONDS = 60  # a host that holds the read open longer is a host not read
+READ_SCRIPT = render_ssh_read(ANSWER_LIMIT, ERROR_LIMIT, CONNECT_SECONDS, READ_SECONDS)
+SSH_FAILED = 255  # ssh's own exit code when it cannot connect or log in
+
+_OUTPUT = re.compile(r"wgsites-read ([0-9]{1,3}) ([A-Za-z0-9+/=]*) ([A-Za-z0-9+/=]*)\n?")
 
 
 @dataclass(frozen=True)
@@ -24,39 +36,47 @@ class SshAccess:
     passphrase: str | None = None  # secret
 
 
-ASKPASS = '#!/bin/sh\nprintf "%s\\n" "$WGSITES_SSH_PASSPHRASE"\n'
+@dataclass(frozen=True)
+class ReadArgs:
+    """What local.run gets for one read. SECRET_STDIN and SECRET_ENVIRONMENT must travel as secrets."""
+
+    command: str
+    environment: dict[str, str]
+    secret_environment: dict[str, str]
+    secret_stdin: str | None
 
 
-def run_ssh(target: SshTarget, command: str, access: SshAccess, timeout: float = 30) -> str:
-    """COMMAND's stdout on TARGET; RuntimeError with ssh's own message when it cannot run there."""
-    with tempfile.TemporaryDirectory(prefix="wgsites-ssh-") as folder:
-        argv = ["ssh", "-F", "/dev/null", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
-        argv += ["-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10", "-o", "PasswordAuthentication=no"]
-        argv += ["-o", "KbdInteractiveAuthentication=no", "-p", str(target.port)]
-        env = dict(os.environ)
-        key = access.key_path
-        if access.key_text is not None:
-            key = str(Path(folder) / "key")
-            descriptor = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "w") as handle:
-                handle.write(access.key_text if access.key_text.endswith("\n") else access.key_text + "\n")
-        if key:
-            argv += ["-i", str(Path(key).expanduser())]
-        if access.passphrase is not None:
-            askpass = Path(folder) / "askpass"
-            askpass.write_text(ASKPASS)
-            askpass.chmod(0o700)
-            env.update(SSH_ASKPASS=str(askpass), SSH_ASKPASS_REQUIRE="force", WGSITES_SSH_PASSPHRASE=access.passphrase)
-        else:
-            argv += ["-o", "BatchMode=yes"]
-        argv += [f"{target.user}@{target.host}", command]
-        try:
-            done = subprocess.run(
-                argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout, env=env, check=False
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise RuntimeError(f"ssh to {target.host}:{target.port} failed: {exc.__class__.__name__}") from None
-        if done.returncode != 0:
-            reason = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"ssh exited {done.returncode}"
-            raise RuntimeError(reason[:300])
-        return done.stdout
+@dataclass(frozen=True)
+class SshAnswer:
+    exit_code: int
+    stdout: bytes  # at most ANSWER_LIMIT + 1 bytes: more than ANSWER_LIMIT means the answer was cut
+    stderr: bytes  # its first ERROR_LIMIT bytes
+
+
+def read_args(target: SshTarget, remote_command: str, access: SshAccess) -> ReadArgs:
+    environment = {
+        "WGSITES_SSH_TARGET": f"{target.user}@{target.host}",
+        "WGSITES_SSH_PORT": str(target.port),
+        "WGSITES_REMOTE_COMMAND": remote_command,
+    }
+    stdin = None
+    if access.key_text is not None:
+        stdin = access.key_text if access.key_text.endswith("\n") else access.key_text + "\n"
+        environment["WGSITES_SSH_KEY_ON_STDIN"] = "yes"
+    elif access.key_path:
+        # the provider runs the read in a folder of its own: a path as the program read it
+        environment["WGSITES_SSH_KEY_PATH"] = os.path.abspath(os.path.expanduser(access.key_path))
+    secret = {"WGSITES_SSH_PASSPHRASE": access.passphrase} if access.passphrase is not None else {}
+    return ReadArgs(READ_SCRIPT, environment, secret, stdin)
+
+
+def read_output(stdout: object) -> SshAnswer | None:
+    """The script's one line as bytes again; None when it is not that line (an invoke that did not run it)."""
+    match = _OUTPUT.fullmatch(stdout) if isinstance(stdout, str) else None
+    if match is None:
+        return None
+    try:
+        out, err = (base64.b64decode(part, validate=True) for part in match.group(2, 3))
+    except (binascii.Error, ValueError):
+        return None
+    return SshAnswer(int(match.group(1)), out, err)

@@ -1,9 +1,10 @@
-"""A compromised host cannot add lines to other nodes' configs: the real engine, a forged key answer.
+"""A compromised host cannot add lines to other nodes' configs, nor stop the others' drift check: the real engine.
 
 beta (a site of the sites stack) is made to answer its key command with its real public key
 followed by a `[Peer]` that would take all of alpha's traffic. The `up` must fail on beta with
 a clear message and no traceback, push nothing with that answer to alpha, and succeed once beta
-is repaired.
+is repaired. Then alpha answers the drift check with every byte value and escape sequences, or 5 MB:
+the preview ends well, alpha's warning is in fixed words, and beta's drift shows as usual.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import re
 from lab.checks import table
 from lab.netns import Lab
 from lab.pulumi_lab import PulumiLab
+from tests.engine.test_pulumi_rename_and_move import steps
 from tests.stacks import stack_file
+from wgsites.keys import generate_private_key, public_key_of
 
 ZERO_KEY = "A" * 43 + "="
 # A `wg` in front of the real one (/usr/local/sbin is private to the lab node and first on
@@ -92,4 +95,33 @@ def test_a_host_answering_another_nodes_key_fails_naming_both_and_the_hub_keeps_
         failed = [c for c in pl.check() if not c.passed]
         assert not failed, "\n" + table(failed)
         assert pl.outputs()["public_keys"]["beta"] == keys["beta"]
+        pl.destroy()
+
+
+# what alpha's install script then prints as its last repair's record (`repaired ...` in its state)
+HOSTILE_RECORDS = {
+    "every byte value": "import sys; sys.stdout.buffer.write(bytes(range(256)) + b'\\x1b]0;owned\\x07\\x1b[2J')",
+    "over the cap": "import sys; sys.stdout.buffer.write(b'A' * 5_000_000)",
+}
+
+
+def test_a_hostile_drift_answer_is_that_hosts_warning_and_the_other_host_is_read():
+    """The drift check reads every host through the command provider's local.run: alpha's answer, made
+    hostile by a planted record, is alpha's warning in fixed words, while beta's drift shows as usual."""
+    with Lab() as lab:
+        pl = PulumiLab(lab, stack_file("sites"))
+        alpha, beta = pl.world.nodes["alpha"], pl.world.nodes["beta"]
+        pl.up()
+        stranger = public_key_of(generate_private_key())
+        beta.run(["wg", "set", "wgB", "peer", stranger, "allowed-ips", "10.10.11.99/32"])
+        for name, program in HOSTILE_RECORDS.items():
+            alpha.run(["sh", "-c", f'python3 -c "{program}" >/var/lib/wgsites/wgA/repaired'])
+            preview = pl.pulumi("preview", "--diff", "--stack", pl.stack, check=False)
+            output = preview.output
+            assert preview.returncode == 0 and "Traceback" not in output, output[-3000:]
+            host = pl.world.vpn.node("alpha").ssh.host  # the lab's address of it
+            assert f"alpha: what it runs could not be read ({host}: its answer is not a state wgsites reads (" in output, name
+            assert "\x1b" not in output and "owned" not in output and "AAAAAAAA" not in output, name
+            assert {(name, op) for _, name, op in steps(output)} == {("vpn-beta-repair", "update")}, output[-3000:]
+            assert f"beta drifted from its config: peer {stranger[:8]}... is not in the stack (added by hand?)" in output
         pl.destroy()

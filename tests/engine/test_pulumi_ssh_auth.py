@@ -68,6 +68,7 @@ def test_a_passphrase_protected_key_given_by_path():
         pl.pulumi("config", "set", "--secret", KEY_PASSWORD, "--stack", pl.stack, stdin=passphrase)
         pl.up()
         all_passed(pl.check())
+        assert "could not be read" not in pl.up().output  # the drift check's read unlocks the key too (SSH_ASKPASS)
         pl.destroy()
 
         stack_text = (pl.project / f"Pulumi.{pl.stack}.yaml").read_text()
@@ -100,4 +101,5 @@ def test_a_stale_ssh_agent_fails_every_command_and_says_what_to_do():
         pl.write_stack_file()
         pl.up()
         all_passed(pl.check())
+        assert "could not be read" not in pl.up().output  # the drift check's read uses the agent too
         pl.destroy()

@@ -12,6 +12,12 @@ core's `derive_private_key`. The mocks answer with real values: SSH hosts'
 commands print a real public key derived from the resource name, the Elastic IP
 is 203.0.113.10.
 
+The drift check's read of each SSH host (an invoke of the command provider's `local.run`) is
+answered by the mocks' `call` as wgsites.ssh's read script would print it: a host in
+`drift_answers` (its ssh.host -> the bytes its install script prints, or (exit code, stdout, stderr),
+or ("raw", the invoke's whole stdout)) answers with them, any other one as a host that refuses the
+connection. No run reaches the network.
+
 With `preview=True` the mocks answer as the engine does in `pulumi preview`: a
 resource that is not yet in the stack (not in `existing`) gets back only its
 inputs and no id, so its computed outputs (a command's stdout, the Elastic IP)
@@ -60,6 +66,7 @@ ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 PROFILE = "aws:iam/instanceProfile:InstanceProfile"
 EIP_TYPE = "aws:ec2/eip:Eip"
 EIP_ASSOC = "aws:ec2/eipAssociation:EipAssociation"
+LOCAL_RUN = "command:local:run"
 
 
 def seeded_private_key(seed: str) -> str:
@@ -109,8 +116,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
         default_vpc: bool = True,
         subnets: Mapping[str, str] | None = None,
         subnet_ipv6: Mapping[str, str] | None = None,
+        drift_answers: Mapping[str, Any] | None = None,
     ) -> None:
         self.region = region
+        self.drift_answers = dict(drift_answers or {})  # ssh.host -> what its `state` action prints (module doc)
         self.default_vpc = default_vpc  # False: an account whose default VPC was deleted
         self.subnets = dict(subnets or {})  # subnet id -> its VPC id: the subnets the account has
         self.subnet_ipv6 = dict(subnet_ipv6 or {})  # subnet id -> its IPv6 CIDR block: the dual-stack ones
@@ -164,7 +173,25 @@ class RecordingMocks(pulumi.runtime.Mocks):
             if subnet in self.subnets:
                 return {"id": subnet, "vpcId": self.subnets[subnet], "ipv6CidrBlock": self.subnet_ipv6.get(subnet, "")}, []
             return {}, [("id", "no matching EC2 Subnet found")]
+        if args.token == LOCAL_RUN:
+            return {**args.args, "stdout": self._read(args.args), "stderr": ""}, []
         return {}, []
+
+    def _read(self, args: Mapping[str, Any]) -> str:
+        """What wgsites.ssh's read script prints for the host its environment names."""
+        environment = unwrap(args.get("environment") or {})
+        host = environment.get("WGSITES_SSH_TARGET", "").rpartition("@")[2]
+        refused = f"ssh: connect to host {host} port {environment.get('WGSITES_SSH_PORT')}: Connection refused\n"
+        answer = self.drift_answers.get(host, (255, b"", refused.encode()))
+        if isinstance(answer, tuple) and answer[0] == "raw":
+            return answer[1]
+        code, out, err = answer if isinstance(answer, tuple) else (0, answer, b"")
+        out = out.encode() if isinstance(out, str) else out
+        return f"wgsites-read {code} {base64.b64encode(out).decode()} {base64.b64encode(err).decode()}"
+
+    def reads(self) -> list[pulumi.runtime.MockCallArgs]:
+        """The drift check's reads, one per SSH host asked."""
+        return [c for c in self.calls if c.token == LOCAL_RUN]
 
     # lookups
 
@@ -302,14 +329,14 @@ def run_stack(
     default_vpc: bool = True,
     subnets: Mapping[str, str] | None = None,
     subnet_ipv6: Mapping[str, str] | None = None,
+    drift_answers: Mapping[str, Any] | None = None,
 ) -> Run:
     """Run __main__.py for STACK (its Pulumi.<stack>.yaml, or VPN instead of its wgsites:vpn).
 
     KEY_SEED is set as the secret `wgsites:keySeed` (None: not set); EXISTING only matters with PREVIEW.
     """
     base = stack_config(stack) if (EXAMPLES / f"Pulumi.{stack}.yaml").exists() else {}
-    # no drift check: the mocks' hosts do not exist, and a read would send SSH packets to their addresses
-    values = {"wgsites:driftCheck": "false", **base, **(config or {})}
+    values = {**base, **(config or {})}  # the drift check on, as by default: the mocks' call answers its reads
     secret_keys = list(secret_keys or [])
     if key_seed is not None and KEY_SEED not in values:  # a seed in CONFIG wins, secret only if in SECRET_KEYS
         values[KEY_SEED] = key_seed
@@ -325,6 +352,7 @@ def run_stack(
         default_vpc=default_vpc,
         subnets=subnets,
         subnet_ipv6=subnet_ipv6,
+        drift_answers=drift_answers,
     )
     created: list[pulumi.Resource] = []
     run = Run(
