@@ -16,6 +16,8 @@ this run's own (WGSITES_QR_CACHE, wgsites/qr_cache.py), not in the operator's ~/
 """
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import hypothesis  # noqa: F401
@@ -55,5 +57,19 @@ def no_ssh_from_the_test_process(request):
     if request.node.get_closest_marker("lab") is not None:
         yield
         return
-    with watching(refuse=lambda event, args: program_of(event, args) == "ssh"):
+    with watching(refuse=reaches_a_real_ssh):
         yield
+
+
+def reaches_a_real_ssh(event: str, args: tuple) -> bool:
+    """An `ssh` that is the machine's client; a stand-in a test put first on PATH under its tmp_path
+    (status's hostile-answer tests) answers from a table and reaches nothing."""
+    if program_of(event, args) != "ssh":
+        return False
+    if event == "subprocess.Popen":
+        executable, argv, env = args[0], args[1], args[3]
+        name = os.fsdecode(executable or (argv if isinstance(argv, str | bytes) else next(iter(argv), "")))
+        found = name if os.sep in name else shutil.which(name, path=(env or os.environ).get("PATH"))
+    else:
+        found = os.fsdecode(args[0])
+    return found is None or not os.path.realpath(found).startswith(os.path.realpath(tempfile.gettempdir()) + os.sep)
