@@ -18,7 +18,9 @@ Each period it also publishes the interface's view of its peers (`wg show IFACE 
 endpoint, latest handshake, bytes; never a key of the interface) to the status parameters
 Pulumi made for it, for `wgsites status` (the gateway has no SSH port): the format is
 wgsites/hub_status.py's. It writes only when the view changed (a handshake, an endpoint, a
-peer) or HEARTBEAT_SECONDS passed, so an idle gateway costs a write every five minutes.
+peer) or HEARTBEAT_SECONDS passed, so an idle gateway costs a write every five minutes. The
+status names the serial of the bundle applied and the bootstrap's last refusal of a manifest
+(an older bundle put back, one not signed by the stack), as the bootstrap keeps them.
 """
 
 import base64
@@ -207,6 +209,15 @@ def status_chunks(document: dict) -> list[str]:
     return [blob[i : i + CHUNK_CHARS] for i in range(0, len(blob), CHUNK_CHARS)]
 
 
+def bundle_state() -> dict:
+    """What the bootstrap applied and refused (STATE/bundle-state.json): the serial, the last refusal if any."""
+    try:
+        state = json.loads(read(f"{os.environ.get('WGSITES_STATE_DIR', '/var/lib/wgsites')}/bundle-state.json") or "{}")
+    except ValueError:
+        return {}
+    return {key: state[key] for key in ("serial", "refused") if isinstance(state, dict) and key in state}
+
+
 def publish_status(ssm, bundle: dict, iface: str, now: int | None = None) -> None:
     """The interface's view to its status parameters, when it changed or every HEARTBEAT_SECONDS; a failure is
     one line in the log and never stops the sync."""
@@ -215,7 +226,7 @@ def publish_status(ssm, bundle: dict, iface: str, now: int | None = None) -> Non
     try:
         prefix = os.environ["WGSITES_PARAMETERS"]
         dump = subprocess.run(["wg", "show", iface, "dump"], capture_output=True, text=True, check=True).stdout
-        document = status_document(dump, bundle["config"], now)
+        document = dict(status_document(dump, bundle["config"], now), bundle=bundle_state())
         view = dict(document, time=0, peers=[dict(p, rx=0, tx=0) for p in document["peers"]])
         view_hash = hashlib.sha256(json.dumps(view, sort_keys=True).encode()).hexdigest()
         last = json.loads(read(state_path) or "{}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import gzip
 import shlex
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,16 @@ import jinja2
 from nacl.signing import SigningKey
 
 from .addressing import AddressPlan
-from .bundle import GatewayParameters, bundle_text, chunk_count, digest, gateway_parameters, manifest
+from .bundle import (
+    GatewayParameters,
+    bundle_text,
+    chunk_count,
+    digest,
+    gateway_parameters,
+    manifest,
+    manifest_fields,
+    signed_text,
+)
 from .hub_status import status_slots
 from .keys import is_valid_key, sign_text, verify_key_text
 from .model import Hub, Spoke, Vpn
@@ -410,6 +420,12 @@ def render_gateway_bundle(
     return bundle_text(config, script, agent, hub.aws.sync_seconds, slots, psk)
 
 
+def signed_manifest(text: str, count: int, serial: int, stack: str, interface: str, key: SigningKey) -> str:
+    """The manifest of the bundle TEXT in COUNT chunks at SERIAL, every field signed with the stack's KEY."""
+    fields = manifest_fields(text, count, serial, stack, interface)
+    return manifest(fields, sign_text(key, signed_text(fields)))
+
+
 def gateway_bundle_chunks(vpn: Vpn, stack: str, install_script: str | None = None, status_chunks: int | None = None) -> int:
     """How many chunks the aws hub's bundle takes, known before its keys are: every key is 44 characters,
     so a config rendered with stand-in keys has the length of the real one."""
@@ -450,9 +466,10 @@ def render_node(
     hub_endpoint: str | None = None,
     region: str | None = None,
     bundle_key: SigningKey | None = None,
+    serial: int | None = None,
 ) -> list[HostFile]:
     """All of one node's files, as `wgsites render` writes them; an aws hub's need its REGION (its SSM
-    parameters) and the key that signs its bundle."""
+    parameters) and the key that signs its bundle; its manifest's SERIAL is the time now unless given."""
     node = vpn.node(name)
     iface = node.interface
     files = [HostFile(f"{iface}.conf", render_wg_quick(vpn, name, stack, keys, hub_endpoint), 0o600)]
@@ -477,5 +494,6 @@ def render_node(
         text = render_gateway_bundle(vpn, stack, files[0].content, script, preshared_keys=store)
         count = chunk_count(text)
         files.append(HostFile("bundle.json", text, 0o600))
-        files.append(HostFile("bundle-manifest.json", manifest(text, count, sign_text(bundle_key, digest(text)))))
+        serial = int(time.time()) if serial is None else serial
+        files.append(HostFile("bundle-manifest.json", signed_manifest(text, count, serial, stack, iface, bundle_key)))
     return files
