@@ -80,7 +80,8 @@ def rendered_size_errors(vpn: Vpn, stack: str, region: str | None = None, path: 
             errors.append(
                 f"{path}.peers: the bundle of the aws hub {vpn.hub.name} takes {chunks} SSM parameters of {CHUNK_CHARS} "
                 f"characters, over the {MAX_BUNDLE_CHUNKS} its gateway reads (what IAM's 10,240-character limit on the "
-                "role's policies lets it read); split the peers over two stacks, each with its own hub"
+                "role's policies lets it read); split the peers over two stacks, each with its own hub, or keep fewer "
+                "forwardRules"
             )
     sizes = {name: install_argument_bytes(vpn, stack, name) for name in ssh_managed(vpn)}
     if sizes and max(sizes.values()) > MAX_ARG_STRLEN:
