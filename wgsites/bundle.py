@@ -141,8 +141,13 @@ def manifest(fields: dict[str, object], signature: str) -> str:
     return json.dumps({**fields, "signature": signature}, sort_keys=True)
 
 
-def parse_serial(text: str) -> int:
-    """The bundle-serial command's stdout (seconds since the epoch, or one more than the last): a whole number."""
+def parse_serial(text: str | None) -> int:
+    """The bundle-serial command's stdout (seconds since the epoch, or one more than the last): a whole number.
+
+    None only under Pulumi's mocks (they answer a command with its inputs, no stdout): 0, which no gateway
+    applies (the bootstrap takes serials from 1), so a stack's unit tests run as before."""
+    if text is None:
+        return 0
     if not (text.isascii() and text.isdigit()) or len(text) > 20:
         raise ValueError(f"the bundle serial {text[:40]!r} is no whole number; run `pulumi up` again")
     return int(text)

@@ -21,7 +21,7 @@ import pytest
 from nacl.signing import SigningKey
 
 from wgsites import bundle as core
-from wgsites.bundle import chunk_count, chunks, gateway_parameters, manifest, manifest_fields, signed_text
+from wgsites.bundle import chunk_count, chunks, gateway_parameters, manifest, manifest_fields, parse_serial, signed_text
 from wgsites.keys import sign_text, verify_key_text
 from wgsites.render import signed_manifest
 
@@ -197,3 +197,15 @@ def test_the_work_per_period_is_bounded_for_the_largest_bundle(bootstrap):
     publish(bootstrap.ssm, text, serial=5)
     assert applied(bootstrap)[0] == text
     assert bootstrap.ssm.calls == ["GetParameter"] + ["GetParameters"] * 15
+
+
+def test_the_serial_commands_stdout_is_a_whole_number_and_mocks_get_one_no_gateway_applies(bootstrap):
+    assert parse_serial("1764547200") == 1764547200
+    for bad in ("", "12a", "-1", "1e9", "١٢", "9" * 21):
+        with pytest.raises(ValueError, match="is no whole number; run `pulumi up` again"):
+            parse_serial(bad)
+    assert parse_serial(None) == 0  # Pulumi's mocks answer no stdout: a manifest at 0 ...
+    publish(bootstrap.ssm, bundle_text(["laptop"]), serial=0)
+    bootstrap.main()  # ... which the bootstrap refuses
+    state = json.loads((bootstrap.state / "bundle-state.json").read_text())
+    assert state["refused"]["reason"] == "malformed" and not (bootstrap.state / "bundle.json").exists()
