@@ -75,8 +75,15 @@ def read(path: str) -> str | None:
         return None
 
 
-def sync_key(ssm, iface: str, running: bool) -> bool:
-    """The key file follows the SecureString, decrypted (a KMS call) only when its version moved."""
+def public_key_of(private_key: str) -> str:
+    from nacl.public import PrivateKey  # Ubuntu's python3-nacl, as the bootstrap's signature check
+
+    return base64.b64encode(bytes(PrivateKey(base64.b64decode(private_key)).public_key)).decode()
+
+
+def sync_key(ssm, iface: str, running: bool, public_key: str | None = None) -> bool:
+    """The key file follows the SecureString, decrypted (a KMS call) only when its version moved, and only to the
+    key whose public half the signed bundle names (PUBLIC_KEY): an older key put back is refused, the key kept."""
     name = os.environ["WGSITES_KEY_PARAMETER"]
     wg_dir = os.environ.get("WGSITES_WG_DIR", "/etc/wireguard")
     key_path = f"{wg_dir}/{iface}.key"
@@ -87,6 +94,9 @@ def sync_key(ssm, iface: str, running: bool) -> bool:
     key_value = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"].strip()
     if not is_key(key_value):  # never shown: it may be a key with a typo
         print(f"wgsites-sync: {name} holds no WireGuard key; {iface} keeps its key", file=sys.stderr)
+        return False
+    if public_key is not None and public_key_of(key_value) != public_key:
+        print(f"wgsites-sync: {name} holds another key than the signed bundle names; {iface} keeps its key", file=sys.stderr)
         return False
     key_text = key_value + "\n"
     if read(key_path) != key_text:
@@ -265,7 +275,7 @@ def main(bundle_path: str) -> int:
     # explicitly because older botocore ignores AWS_ENDPOINT_URL_SSM.
     ssm = boto3.client("ssm", region_name=os.environ["WGSITES_REGION"], endpoint_url=os.environ.get("AWS_ENDPOINT_URL_SSM"))
     running = subprocess.run(["ip", "link", "show", "dev", iface], capture_output=True).returncode == 0
-    if not sync_key(ssm, iface, running):
+    if not sync_key(ssm, iface, running, bundle.get("public_key")):
         return 1
     config = bundle["config"]
     same = read(f"{os.environ.get('WGSITES_WG_DIR', '/etc/wireguard')}/{iface}.conf") == config

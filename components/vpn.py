@@ -160,8 +160,8 @@ class WireGuardVpn(pulumi.ComponentResource):
             # (public: a hash of random keys), so the bundle stays a readable diff
             hub_psk = preshared_text(hub.name) if paired else None
             bundle = pulumi.Output.unsecret(
-                pulumi.Output.all(self.configs[hub.name], hub_psk).apply(
-                    lambda a: render_gateway_bundle(vpn, stack, a[0], hub_script, slots, a[1])
+                pulumi.Output.all(self.configs[hub.name], hub_psk, self.public_keys[hub.name]).apply(
+                    lambda a: render_gateway_bundle(vpn, stack, a[0], hub_script, slots, a[1], public_key=a[2])
                 )
             )
             # the bundle is code that runs as root on the VM: it carries the stack's signature (a key derived

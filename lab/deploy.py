@@ -133,7 +133,9 @@ def put_parameters(
     vpn = vpn or world.vpn
     names = gateway_parameter_names(world)
     psk = render_preshared_keys(vpn, vpn.hub.name, world.stack, keys)
-    text = text or render_gateway_bundle(vpn, world.stack, config, preshared_keys=psk)  # TEXT: a bundle made by hand (tests)
+    text = text or render_gateway_bundle(
+        vpn, world.stack, config, preshared_keys=psk, public_key=keys.public[vpn.hub.name]
+    )  # TEXT: a bundle made by hand (tests)
     count = chunk_count(text)
     # the serial as the program's bundle-serial command makes it: only growing (here microseconds, as puts
     # come faster than one a second)

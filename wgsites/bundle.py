@@ -83,10 +83,13 @@ def bundle_text(
     sync_seconds: int,
     status_chunks: int,
     preshared_keys: dict[str, object] | None = None,
+    public_key: str | None = None,
 ) -> str:
     """The bundle as the VM reads it: one JSON object, keys sorted, so equal content is equal text.
 
-    PRESHARED_KEYS: `{"chunks": N, "sha256": HEX}` of the hub's preshared keys, or None when it has none."""
+    PRESHARED_KEYS: `{"chunks": N, "sha256": HEX}` of the hub's preshared keys, or None when it has none.
+    PUBLIC_KEY: the hub's public key, so the agent takes from the key parameter only the private key the
+    signed bundle names (an older key put back is refused like an older bundle)."""
     bundle = {
         "status_chunks": status_chunks,  # how many status chunk parameters Pulumi made (all the agent may write)
         "format": BUNDLE_FORMAT,
@@ -97,6 +100,8 @@ def bundle_text(
     }
     if preshared_keys is not None:  # absent, not null, without them: a bundle without them is as before
         bundle["preshared_keys"] = preshared_keys
+    if public_key is not None:
+        bundle["public_key"] = public_key
     return json.dumps(bundle, sort_keys=True, separators=(",", ":"))
 
 

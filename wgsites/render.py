@@ -403,8 +403,11 @@ def render_gateway_bundle(
     install_script: str | None = None,
     status_chunks: int | None = None,
     preshared_keys: str | None = None,
+    *,
+    public_key: str,
 ) -> str:
-    """The aws hub's bundle: CONFIG (as render_wg_quick made it), its install script, the sync agent, the period.
+    """The aws hub's bundle: CONFIG (as render_wg_quick made it), its install script, the sync agent, the period,
+    the hub's PUBLIC_KEY (the agent takes only the private key that matches it).
 
     INSTALL_SCRIPT (render_install_script's for the hub) and STATUS_CHUNKS (hub_status.status_slots')
     when the caller has them already: at a thousand peers each costs a tenth of a second."""
@@ -417,7 +420,7 @@ def render_gateway_bundle(
         if preshared_keys is None:
             raise ValueError(f"the aws hub {hub.name} has preshared keys: pass their text (render_preshared_keys)")
         psk = {"chunks": chunk_count(preshared_keys), "sha256": digest(preshared_keys)}
-    return bundle_text(config, script, agent, hub.aws.sync_seconds, slots, psk)
+    return bundle_text(config, script, agent, hub.aws.sync_seconds, slots, psk, public_key)
 
 
 def signed_manifest(text: str, count: int, serial: int, stack: str, interface: str, key: SigningKey) -> str:
@@ -432,7 +435,7 @@ def gateway_bundle_chunks(vpn: Vpn, stack: str, install_script: str | None = Non
     stand_in = KeyRing(public={node.name: STAND_IN_KEY for node in vpn.nodes})
     config = render_wg_quick(vpn, vpn.hub.name, stack, stand_in)
     psk = preshared_keys_stand_in(vpn, stack)
-    return chunk_count(render_gateway_bundle(vpn, stack, config, install_script, status_chunks, psk))
+    return chunk_count(render_gateway_bundle(vpn, stack, config, install_script, status_chunks, psk, public_key=STAND_IN_KEY))
 
 
 def preshared_keys_stand_in(vpn: Vpn, stack: str) -> str | None:
@@ -491,7 +494,7 @@ def render_node(
             raise ValueError(f"the aws hub {name} needs its region (set aws:region) and a bundle signing key")
         parameters = gateway_parameters(stack, iface, region)
         files.append(HostFile("user-data.yaml", render_user_data(vpn.hub, stack, parameters, verify_key_text(bundle_key))))
-        text = render_gateway_bundle(vpn, stack, files[0].content, script, preshared_keys=store)
+        text = render_gateway_bundle(vpn, stack, files[0].content, script, preshared_keys=store, public_key=keys.public[name])
         count = chunk_count(text)
         files.append(HostFile("bundle.json", text, 0o600))
         serial = int(time.time()) if serial is None else serial

@@ -14,7 +14,7 @@ from nacl.signing import VerifyKey
 from components.aws_gateway import SERIAL_CREATE, SERIAL_UPDATE, architecture
 from wgsites.bundle import gateway_parameters, signed_text
 from wgsites.hub_status import PLACEHOLDER_CHUNK, PLACEHOLDER_MANIFEST, status_slots
-from wgsites.keys import bundle_signing_key, verify_key_text
+from wgsites.keys import bundle_signing_key, public_key_of, verify_key_text
 from wgsites.render import (
     KeyRing,
     gateway_bundle_chunks,
@@ -134,7 +134,9 @@ def test_parameters_hold_the_core_bundle_and_the_hub_key(home):
     keys = KeyRing(public=m.expected_public_keys(vpn))
     config = render_wg_quick(vpn, "gateway", "home", keys)
     bundle = m.gateway_bundle(home.mocks)
-    assert bundle == json.loads(render_gateway_bundle(vpn, "home", config))
+    hub_key = m.expected_public_keys(vpn)["gateway"]
+    assert bundle == json.loads(render_gateway_bundle(vpn, "home", config, public_key=hub_key))
+    assert bundle["public_key"] == public_key_of(home.private_keys["gateway"])  # the one key the agent takes
     assert bundle["config"] == config and not re.search(r"PrivateKey = [A-Za-z0-9+/]{43}=", json.dumps(bundle))
     assert bundle["install"] == render_install_script(vpn, "gateway", "home") and bundle["sync_seconds"] == 30
     chunks = [r for r in home.mocks.of_type(m.PARAMETER) if r.name.startswith("vpn-gateway-bundle-")]
