@@ -18,7 +18,9 @@ Each period it also publishes the interface's view of its peers (`wg show IFACE 
 endpoint, latest handshake, bytes; never a key of the interface) to the status parameters
 Pulumi made for it, for `wgsites status` (the gateway has no SSH port): the format is
 wgsites/hub_status.py's. It writes only when the view changed (a handshake, an endpoint, a
-peer) or HEARTBEAT_SECONDS passed, so an idle gateway costs a write every five minutes.
+peer) or HEARTBEAT_SECONDS passed, so an idle gateway costs a write every five minutes. The
+status names the serial of the bundle applied and the bootstrap's last refusal of a manifest
+(an older bundle put back, one not signed by the stack), as the bootstrap keeps them.
 """
 
 import base64
@@ -73,8 +75,15 @@ def read(path: str) -> str | None:
         return None
 
 
-def sync_key(ssm, iface: str, running: bool) -> bool:
-    """The key file follows the SecureString, decrypted (a KMS call) only when its version moved."""
+def public_key_of(private_key: str) -> str:
+    from nacl.public import PrivateKey  # Ubuntu's python3-nacl, as the bootstrap's signature check
+
+    return base64.b64encode(bytes(PrivateKey(base64.b64decode(private_key)).public_key)).decode()
+
+
+def sync_key(ssm, iface: str, running: bool, public_key: str | None = None) -> bool:
+    """The key file follows the SecureString, decrypted (a KMS call) only when its version moved, and only to the
+    key whose public half the signed bundle names (PUBLIC_KEY): an older key put back is refused, the key kept."""
     name = os.environ["WGSITES_KEY_PARAMETER"]
     wg_dir = os.environ.get("WGSITES_WG_DIR", "/etc/wireguard")
     key_path = f"{wg_dir}/{iface}.key"
@@ -85,6 +94,9 @@ def sync_key(ssm, iface: str, running: bool) -> bool:
     key_value = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"].strip()
     if not is_key(key_value):  # never shown: it may be a key with a typo
         print(f"wgsites-sync: {name} holds no WireGuard key; {iface} keeps its key", file=sys.stderr)
+        return False
+    if public_key is not None and public_key_of(key_value) != public_key:
+        print(f"wgsites-sync: {name} holds another key than the signed bundle names; {iface} keeps its key", file=sys.stderr)
         return False
     key_text = key_value + "\n"
     if read(key_path) != key_text:
@@ -207,6 +219,15 @@ def status_chunks(document: dict) -> list[str]:
     return [blob[i : i + CHUNK_CHARS] for i in range(0, len(blob), CHUNK_CHARS)]
 
 
+def bundle_state() -> dict:
+    """What the bootstrap applied and refused (STATE/bundle-state.json): the serial, the last refusal if any."""
+    try:
+        state = json.loads(read(f"{os.environ.get('WGSITES_STATE_DIR', '/var/lib/wgsites')}/bundle-state.json") or "{}")
+    except ValueError:
+        return {}
+    return {key: state[key] for key in ("serial", "refused") if isinstance(state, dict) and key in state}
+
+
 def publish_status(ssm, bundle: dict, iface: str, now: int | None = None) -> None:
     """The interface's view to its status parameters, when it changed or every HEARTBEAT_SECONDS; a failure is
     one line in the log and never stops the sync."""
@@ -215,7 +236,7 @@ def publish_status(ssm, bundle: dict, iface: str, now: int | None = None) -> Non
     try:
         prefix = os.environ["WGSITES_PARAMETERS"]
         dump = subprocess.run(["wg", "show", iface, "dump"], capture_output=True, text=True, check=True).stdout
-        document = status_document(dump, bundle["config"], now)
+        document = dict(status_document(dump, bundle["config"], now), bundle=bundle_state())
         view = dict(document, time=0, peers=[dict(p, rx=0, tx=0) for p in document["peers"]])
         view_hash = hashlib.sha256(json.dumps(view, sort_keys=True).encode()).hexdigest()
         last = json.loads(read(state_path) or "{}")
@@ -254,7 +275,7 @@ def main(bundle_path: str) -> int:
     # explicitly because older botocore ignores AWS_ENDPOINT_URL_SSM.
     ssm = boto3.client("ssm", region_name=os.environ["WGSITES_REGION"], endpoint_url=os.environ.get("AWS_ENDPOINT_URL_SSM"))
     running = subprocess.run(["ip", "link", "show", "dev", iface], capture_output=True).returncode == 0
-    if not sync_key(ssm, iface, running):
+    if not sync_key(ssm, iface, running, bundle.get("public_key")):
         return 1
     config = bundle["config"]
     same = read(f"{os.environ.get('WGSITES_WG_DIR', '/etc/wireguard')}/{iface}.conf") == config

@@ -11,13 +11,15 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from operator import itemgetter
 
 import pulumi
 import pulumi_aws as aws
+from pulumi_command import local
 
-from wgsites.bundle import GatewayParameters, chunks
+from wgsites.bundle import GatewayParameters, chunks, digest, parse_serial
 from wgsites.hub_status import PLACEHOLDER_CHUNK, PLACEHOLDER_MANIFEST
 from wgsites.model import AwsOptions, Hub
 
@@ -29,6 +31,15 @@ def architecture(instance_type: str) -> str:
     """Graviton (arm64) types have a `g` right after the generation: t4g, c7g, m7gd, c6gn; a1 is Graviton too."""
     family = instance_type.split(".", 1)[0]
     return "arm64" if re.match(r"^(a1|[a-z]+\d+g)", family) else "amd64"
+
+
+# The bundle's serial: the time when it is first made, then on each change of the bundle (its hash is in the
+# command's environment, so a change is an update and no other run touches it) the time again, or one more
+# than the last serial (the engine hands the last stdout over as PULUMI_COMMAND_STDOUT) when the clock says
+# less: it only grows, across operators and clocks, and stays as it is while the bundle does (a preview or
+# an `up` without a change shows no diff).
+SERIAL_CREATE = "date +%s"
+SERIAL_UPDATE = 'now=$(date +%s); last=${PULUMI_COMMAND_STDOUT:-0}; [ "$now" -gt "$last" ] && echo "$now" || echo $((last + 1))'
 
 
 def read_parameters_policy(arns: list[str]) -> str:
@@ -112,7 +123,8 @@ class AwsGatewayArgs:
     subnet: GatewaySubnet | None  # None: the default VPC (gateway_subnet checked there is one)
     bundle: pulumi.Input[str]  # the bundle (config, install script, agent, period), as the core renders it; no key
     chunks: int  # how many chunk parameters it takes (the core knows before the keys are known)
-    manifest: pulumi.Input[str]  # which bundle to apply: chunks, length, hash, the stack's signature
+    # which bundle to apply, given its serial: chunks, length, hash, stack, interface, serial, the stack's signature
+    manifest: Callable[[pulumi.Output[int]], pulumi.Output[str]]
     private_key: pulumi.Input[str]  # the hub's WireGuard key (secret)
     status_chunks: int  # how many chunk parameters the hub's largest status takes (hub_status.status_slots)
     # the hub's preshared keys (render_preshared_keys' text, secret) and how many SecureString chunks they take
@@ -125,6 +137,7 @@ class AwsGateway(pulumi.ComponentResource):
 
     security_group: aws.ec2.SecurityGroup
     chunk_parameters: list[aws.ssm.Parameter]
+    serial: local.Command
     manifest_parameter: aws.ssm.Parameter
     key_parameter: aws.ssm.Parameter
     preshared_key_parameters: list[aws.ssm.Parameter]
@@ -201,13 +214,22 @@ class AwsGateway(pulumi.ComponentResource):
             )
             for i in range(args.chunks)
         ]
+        # the serial the manifest signs, so the VM can refuse an older bundle put back (SERIAL_UPDATE says how)
+        self.serial = local.Command(
+            f"{name}-bundle-serial",
+            create=SERIAL_CREATE,
+            update=SERIAL_UPDATE,
+            environment={"WGSITES_BUNDLE_SHA256": pulumi.Output.from_input(args.bundle).apply(digest)},
+            logging="none",
+            opts=child,
+        )
         self.manifest_parameter = aws.ssm.Parameter(
             f"{name}-bundle",
             name=ssm.manifest,
             type="String",
             tier="Standard",
-            insecure_value=args.manifest,
-            description=f"wgsites {args.stack}: which bundle {hub.name} ({hub.interface}) applies (chunks, SHA-256)",
+            insecure_value=args.manifest(self.serial.stdout.apply(parse_serial)),
+            description=f"wgsites {args.stack}: which bundle {hub.name} ({hub.interface}) applies (chunks, SHA-256, serial)",
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=self.chunk_parameters, delete_before_replace=True),
         )

@@ -18,9 +18,9 @@ from operator import itemgetter
 import pulumi
 
 from wgsites.addressing import AddressPlan
-from wgsites.bundle import digest, gateway_parameters, manifest
+from wgsites.bundle import gateway_parameters
 from wgsites.hub_status import status_slots
-from wgsites.keys import bundle_signing_key, sign_text, verify_key_text
+from wgsites.keys import bundle_signing_key, verify_key_text
 from wgsites.model import Vpn
 from wgsites.qr_cache import qr_forms
 from wgsites.render import (
@@ -34,6 +34,7 @@ from wgsites.render import (
     render_preshared_keys,
     render_user_data,
     render_wg_quick,
+    signed_manifest,
 )
 from wgsites.stack_config import check_key_seed, own_key_nodes
 
@@ -159,17 +160,23 @@ class WireGuardVpn(pulumi.ComponentResource):
             # (public: a hash of random keys), so the bundle stays a readable diff
             hub_psk = preshared_text(hub.name) if paired else None
             bundle = pulumi.Output.unsecret(
-                pulumi.Output.all(self.configs[hub.name], hub_psk).apply(
-                    lambda a: render_gateway_bundle(vpn, stack, a[0], hub_script, slots, a[1])
+                pulumi.Output.all(self.configs[hub.name], hub_psk, self.public_keys[hub.name]).apply(
+                    lambda a: render_gateway_bundle(vpn, stack, a[0], hub_script, slots, a[1], public_key=a[2])
                 )
             )
             # the bundle is code that runs as root on the VM: it carries the stack's signature (a key derived
             # from the secret seed), which the bootstrap checks with the public half its user data holds
             secret_seed = pulumi.Output.secret(seed)
             bundle_key = pulumi.Output.unsecret(secret_seed.apply(lambda s: verify_key_text(bundle_signing_key(s))))
-            signed = pulumi.Output.all(secret_seed, bundle).apply(
-                lambda a: manifest(a[1], chunks, sign_text(bundle_signing_key(a[0]), digest(a[1])))
-            )
+
+            def signed(serial: pulumi.Output[int]) -> pulumi.Output[str]:
+                """The manifest of the bundle at SERIAL, every field signed; a hash and a signature: public."""
+
+                def sign(seed_text: str, text: str, number: int) -> str:
+                    return signed_manifest(text, chunks, number, stack, hub.interface, bundle_signing_key(seed_text))
+
+                return pulumi.Output.unsecret(pulumi.Output.all(secret_seed, bundle, serial).apply(lambda a: sign(*a)))
+
             gateway_args = AwsGatewayArgs(
                 hub,
                 stack,
@@ -178,7 +185,7 @@ class WireGuardVpn(pulumi.ComponentResource):
                 subnet=subnet,
                 bundle=bundle,
                 chunks=chunks,
-                manifest=pulumi.Output.unsecret(signed),  # a hash and a signature: public
+                manifest=signed,
                 private_key=self.private_keys[hub.name],
                 status_chunks=slots,
                 preshared_keys=hub_psk,

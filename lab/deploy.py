@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from wgsites.bundle import GatewayParameters, chunk_count, chunks, digest, gateway_parameters, manifest
+from wgsites.bundle import GatewayParameters, chunk_count, chunks, gateway_parameters, manifest, manifest_fields, signed_text
 from wgsites.hub_status import PLACEHOLDER_CHUNK, PLACEHOLDER_MANIFEST, status_slots
 from wgsites.keys import generate_private_key, public_key_of, sign_text, verify_key_text
 from wgsites.model import Vpn
@@ -133,9 +133,14 @@ def put_parameters(
     vpn = vpn or world.vpn
     names = gateway_parameter_names(world)
     psk = render_preshared_keys(vpn, vpn.hub.name, world.stack, keys)
-    text = text or render_gateway_bundle(vpn, world.stack, config, preshared_keys=psk)  # TEXT: a bundle made by hand (tests)
+    text = text or render_gateway_bundle(
+        vpn, world.stack, config, preshared_keys=psk, public_key=keys.public[vpn.hub.name]
+    )  # TEXT: a bundle made by hand (tests)
     count = chunk_count(text)
-    signature = signature or sign_text(world.bundle_key, digest(text))  # SIGNATURE: a forged one (tests)
+    # the serial as the program's bundle-serial command makes it: only growing (here microseconds, as puts
+    # come faster than one a second)
+    fields = manifest_fields(text, count, time.time_ns() // 1000, world.stack, vpn.hub.interface)
+    signature = signature or sign_text(world.bundle_key, signed_text(fields))  # SIGNATURE: a forged one (tests)
     script = (
         "import boto3, json, sys\n"
         "p = json.load(sys.stdin)\n"
@@ -152,7 +157,7 @@ def put_parameters(
         "region": names.region,
         "chunks": [(names.chunk(i), piece) for i, piece in enumerate(chunks(text, count))],
         "manifest_name": names.manifest,
-        "manifest": manifest(text, count, signature),
+        "manifest": manifest(fields, signature),
         "key_name": names.key,
         "key": keys.private[vpn.hub.name],
         "preshared_keys": [(names.preshared_keys_chunk(i), part) for i, part in enumerate(chunks(psk, chunk_count(psk)))]

@@ -8,8 +8,12 @@ change in place. A bundle is JSON text cut into chunks of at most 4,000 characte
 Standard-tier String parameter (SSM's limit is 4 KB there), plus a manifest with the number
 of chunks and the text's SHA-256: the VM assembles the chunks and applies the text only
 when its hash matches, so a bundle read while Pulumi rewrites it is never half applied, and
-only when the manifest carries the stack's signature over that hash: the bundle holds code
-that runs as root on the VM, and an SSM writer without the stack's seed cannot sign one.
+only when the manifest carries the stack's signature: the bundle holds code that runs as root
+on the VM, and an SSM writer without the stack's seed cannot sign one. The signature covers the
+whole manifest (signed_text): the stack, the interface, the chunk count, the length, the hash
+and a serial that only grows (the Pulumi layer's bundle-serial command), so SSM's old versions
+of the parameters, all once signed, cannot be put back: the VM keeps the highest serial it
+applied and refuses anything at or below it (cloud-init/wgsites-bootstrap.py).
 The private key is not in the bundle: it has its own SecureString. So have the preshared keys
 (SecureString chunks under `<prefix>/preshared-keys/`): the bundle carries only their count and
 SHA-256, so an SSM writer without the seed cannot swap them either.
@@ -23,7 +27,17 @@ import math
 from dataclasses import dataclass
 
 BUNDLE_FORMAT = 1
+MANIFEST_FORMAT = 2  # 2: the signature covers every field (1 signed the hash alone, so a replay verified)
 CHUNK_CHARS = 4000
+# The most chunks any stack's bundle can have, so the most the VM reads whatever a manifest says: the role
+# reads each chunk by its own ARN, and a role's inline policies hold at most 10,240 characters together;
+# the shortest chunk ARN entry (`"arn:aws:ssm:us-east-1:123456789012:parameter/wgsites/s/i/bundle/0000", `:
+# a one-letter stack and interface, a 9-letter region) takes 72 of them. So 142 chunks, 568,000 characters,
+# at most 16 SSM calls a period. wgsites/limits.py refuses a stack whose bundle passes it.
+IAM_INLINE_POLICY_CHARS = 10240
+SHORTEST_CHUNK_ARN_ENTRY = 72
+MAX_BUNDLE_CHUNKS = IAM_INLINE_POLICY_CHARS // SHORTEST_CHUNK_ARN_ENTRY
+SIGNED_PREFIX = "wgsites-bundle-manifest\n"  # what the stack's key signs starts with this: it signs nothing else alike
 
 
 @dataclass(frozen=True)
@@ -69,10 +83,13 @@ def bundle_text(
     sync_seconds: int,
     status_chunks: int,
     preshared_keys: dict[str, object] | None = None,
+    public_key: str | None = None,
 ) -> str:
     """The bundle as the VM reads it: one JSON object, keys sorted, so equal content is equal text.
 
-    PRESHARED_KEYS: `{"chunks": N, "sha256": HEX}` of the hub's preshared keys, or None when it has none."""
+    PRESHARED_KEYS: `{"chunks": N, "sha256": HEX}` of the hub's preshared keys, or None when it has none.
+    PUBLIC_KEY: the hub's public key, so the agent takes from the key parameter only the private key the
+    signed bundle names (an older key put back is refused like an older bundle)."""
     bundle = {
         "status_chunks": status_chunks,  # how many status chunk parameters Pulumi made (all the agent may write)
         "format": BUNDLE_FORMAT,
@@ -83,6 +100,8 @@ def bundle_text(
     }
     if preshared_keys is not None:  # absent, not null, without them: a bundle without them is as before
         bundle["preshared_keys"] = preshared_keys
+    if public_key is not None:
+        bundle["public_key"] = public_key
     return json.dumps(bundle, sort_keys=True, separators=(",", ":"))
 
 
@@ -102,7 +121,38 @@ def digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def manifest(text: str, count: int, signature: str) -> str:
-    """Which bundle the VM applies: its chunks, length, SHA-256, and the stack's Ed25519 signature over that hash."""
-    meta = {"chunks": count, "format": BUNDLE_FORMAT, "length": len(text), "sha256": digest(text), "signature": signature}
-    return json.dumps(meta, sort_keys=True)
+def manifest_fields(text: str, count: int, serial: int, stack: str, interface: str) -> dict[str, object]:
+    """Which bundle the VM applies, every field signed: its chunks, length and SHA-256, whose it is, its serial."""
+    return {
+        "chunks": count,
+        "format": MANIFEST_FORMAT,
+        "interface": interface,
+        "length": len(text),
+        "serial": serial,
+        "sha256": digest(text),
+        "stack": stack,
+    }
+
+
+def signed_text(fields: dict[str, object]) -> str:
+    """What the stack's Ed25519 key signs: every field of the manifest but the signature, in one canonical JSON
+    text (the bootstrap computes the same from what it reads, so a field changed by an SSM writer breaks it)."""
+    claims = {key: value for key, value in fields.items() if key != "signature"}
+    return SIGNED_PREFIX + json.dumps(claims, sort_keys=True, separators=(",", ":"))
+
+
+def manifest(fields: dict[str, object], signature: str) -> str:
+    """The manifest parameter's text: manifest_fields' fields and the stack's signature over signed_text."""
+    return json.dumps({**fields, "signature": signature}, sort_keys=True)
+
+
+def parse_serial(text: str | None) -> int:
+    """The bundle-serial command's stdout (seconds since the epoch, or one more than the last): a whole number.
+
+    None only under Pulumi's mocks (they answer a command with its inputs, no stdout): 0, which no gateway
+    applies (the bootstrap takes serials from 1), so a stack's unit tests run as before."""
+    if text is None:
+        return 0
+    if not (text.isascii() and text.isdigit()) or len(text) > 20:
+        raise ValueError(f"the bundle serial {text[:40]!r} is no whole number; run `pulumi up` again")
+    return int(text)

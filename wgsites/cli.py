@@ -173,7 +173,7 @@ def hub_rows(stack_file: StackFile, stale_after: int | None) -> list[StatusRow]:
     config = Config(connect_timeout=5, read_timeout=10, retries={"max_attempts": 3, "mode": "standard"})
     ssm = boto3.client("ssm", region_name=parameters.region, endpoint_url=os.environ.get("AWS_ENDPOINT_URL_SSM"), config=config)
     try:
-        document = hub_status.read_document(ssm, parameters)
+        document = hub_status.read_document(ssm, parameters, hub_status.status_slots(vpn))
     except hub_status.HubStatusError as exc:  # each of its tunnels, unknown: not one row for all
         return unknown_rows(vpn, vpn.hub.name, str(exc))
     return hub_status.diagnose(vpn, document, stale_after or hub_status.stale_after(vpn))

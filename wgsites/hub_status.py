@@ -34,6 +34,7 @@ from typing import Any
 from .addressing import AddressPlan
 from .bundle import CHUNK_CHARS, GatewayParameters
 from .model import Vpn
+from .names import NAME_RE
 from .status_row import StatusRow
 
 STATUS_FORMAT = 1
@@ -80,6 +81,10 @@ def worst_case_document(vpn: Vpn) -> dict[str, Any]:
         "public_key": "A" * 44,
         "time": _WORST_NUMBER,
         "peers": peers,
+        "bundle": {
+            "serial": _WORST_NUMBER,
+            "refused": {"reason": max(REFUSALS, key=len), "serial": _WORST_NUMBER, "time": LAST_SECOND},
+        },
     }
 
 
@@ -91,64 +96,150 @@ def status_slots(vpn: Vpn) -> int:
     return max(1, math.ceil(4 * math.ceil(compressed / 3) / CHUNK_CHARS))
 
 
-def decode(manifest_text: str, chunk_value: Callable[[list[str]], dict[str, str]], parameters: GatewayParameters) -> dict:
-    """The document the manifest names; CHUNK_VALUE(names) reads chunk parameters (at most 10 names a call)."""
+MAX_DOCUMENT_BYTES = 16 * 1024 * 1024  # far above 1,000 peers (210 KB): a larger one is no status
+MAX_STATUS_CHUNKS = math.ceil(4 * math.ceil(MAX_DOCUMENT_BYTES / 3) / CHUNK_CHARS)  # when the caller knows no stack
+_ENDPOINT_RE = re.compile(r"[0-9A-Fa-f.:\[\]%]{1,64}")
+_KEY_RE = re.compile(r"[A-Za-z0-9+/]{43}=")
+_U64 = 2**64 - 1
+LAST_SECOND = 253402300799  # 9999-12-31 23:59:59 UTC, the last time `time.gmtime` shows everywhere
+
+
+def _no_constant(text: str) -> Any:
+    raise ValueError(f"{text} is no number the agent writes")
+
+
+def strict_json(text: str | bytes) -> Any:
+    """JSON as the agent writes it: whole numbers only (NaN, Infinity, 1e400 and fractions are refused)."""
+    return json.loads(text, parse_constant=_no_constant, parse_float=_no_constant)
+
+
+# whatever a hostile value can raise on its way through json, int(), base64 and zlib
+_BAD_VALUE = (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError, zlib.error)
+
+
+def _whole(value: Any, low: int, high: int) -> bool:
+    return type(value) is int and low <= value <= high
+
+
+def decode(
+    manifest_text: str,
+    chunk_value: Callable[[list[str]], dict[str, str]],
+    parameters: GatewayParameters,
+    max_chunks: int = MAX_STATUS_CHUNKS,
+) -> dict:
+    """The document the manifest names; CHUNK_VALUE(names) reads chunk parameters (at most 10 names a call).
+
+    Any SSM writer can write these parameters: a count past MAX_CHUNKS (the slots Pulumi made) is refused
+    before anything is read, so `status` makes at most MAX_CHUNKS / 10 calls whatever the manifest says."""
+    unreadable = f"{parameters.status} holds no wgsites status manifest; run `pulumi up` to reset it"
     try:
-        meta = json.loads(manifest_text)
-        count = int(meta["chunks"])
-    except (ValueError, KeyError, TypeError):
-        raise HubStatusError(f"{parameters.status} holds no wgsites status manifest; run `pulumi up` to reset it") from None
+        meta = strict_json(manifest_text)
+        count = meta["chunks"]
+    except _BAD_VALUE:
+        raise HubStatusError(unreadable) from None
+    if not _whole(count, 0, max_chunks):
+        raise HubStatusError(
+            f"{parameters.status} names {str(count)[:20] if type(count) is int else 'no number of'} chunks, not 0 to "
+            f"the {max_chunks} Pulumi made: not what the "
+            "gateway writes (someone else wrote it); run `pulumi up --refresh` to reset it"
+        )
     if count == 0:
         raise HubStatusError(
             f"the gateway has not published its status yet ({parameters.status} holds Pulumi's placeholder): it does "
             "on its first sync after boot; if this lasts, check that the instance runs (EC2 console, system log)"
         )
+    heartbeat = meta.get("heartbeat", HEARTBEAT_SECONDS)
+    if not _whole(heartbeat, 1, 86400) or not isinstance(meta.get("sha256"), str):
+        raise HubStatusError(unreadable)
     names = [parameters.status_chunk(i) for i in range(count)]
     values: dict[str, str] = {}
     for start in range(0, count, 10):
         values.update(chunk_value(names[start : start + 10]))
-    blob = "".join(values.get(name, "") for name in names)
-    if hashlib.sha256(blob.encode()).hexdigest() != meta.get("sha256"):
+    blob = "".join(value if isinstance(value := values.get(name, ""), str) else "" for name in names)
+    if hashlib.sha256(blob.encode()).hexdigest() != meta["sha256"]:
         raise _Rewritten()
     try:
         inflater = zlib.decompressobj()
         text = inflater.decompress(base64.b64decode(blob), MAX_DOCUMENT_BYTES)
         if inflater.unconsumed_tail:
             raise ValueError("larger than any status")
-        document = checked_document(json.loads(text))
-        document["heartbeat"] = int(meta.get("heartbeat", HEARTBEAT_SECONDS))
-    except (ValueError, TypeError, KeyError, zlib.error):
-        raise HubStatusError(f"{parameters.status}: its chunks hold no status document; run `pulumi up` to reset them") from None
+        document = checked_document(strict_json(text))
+    except _BAD_VALUE as exc:
+        detail = f" ({exc})" if isinstance(exc, BadDocument) else ""
+        raise HubStatusError(
+            f"{parameters.status}: its chunks hold no status document{detail}; run `pulumi up` to reset them"
+        ) from None
+    document["heartbeat"] = heartbeat
     return document
 
 
-MAX_DOCUMENT_BYTES = 16 * 1024 * 1024  # far above 1,000 peers (210 KB): a larger one is no status
-_ENDPOINT_RE = re.compile(r"[0-9A-Fa-f.:\[\]%]{1,64}")
+# what the bootstrap (cloud-init/wgsites-bootstrap.py) may report it refused, and what `status` says of each
+REFUSALS = {
+    "malformed": "a bundle manifest that is not one wgsites writes",
+    "oversized": "a bundle manifest naming more chunks than any stack's bundle takes",
+    "unsigned": "a bundle not signed by this stack's key",
+    "foreign": "a bundle signed for another stack or interface",
+    "replay": "an older bundle put back (its serial is not above the one applied)",
+}
+
+
+class BadDocument(ValueError):
+    """A published document that fails its own checks; the message names which (fixed text, never the value)."""
 
 
 def checked_document(document: Any) -> dict:
-    """The fields `diagnose` shows, with their types: whatever the parameters hold (any SSM writer can write
-    them), what reaches the terminal is numbers, the stack's own names and an address."""
+    """The fields `diagnose` shows, with their types and bounds: whatever the parameters hold (any SSM writer can
+    write them), what reaches the terminal is numbers, names as the stack writes them, keys and an address."""
+    if not isinstance(document, dict) or not isinstance(document.get("peers"), list):
+        raise BadDocument("no list of peers")
     peers = []
     for peer in document["peers"]:
         endpoint = peer["endpoint"]
         if endpoint is not None and not (isinstance(endpoint, str) and _ENDPOINT_RE.fullmatch(endpoint)):
-            raise ValueError("an endpoint that is no address")
+            raise BadDocument("an endpoint that is no address")
         numbers = {key: peer[key] for key in ("latest_handshake", "rx", "tx")}
-        if not all(type(value) is int and value >= 0 for value in numbers.values()) or not isinstance(peer["name"], str):
-            raise ValueError("a peer's fields of the wrong type")
-        peers.append({"name": peer["name"], "endpoint": endpoint, **numbers})
-    if type(document["time"]) is not int:
-        raise ValueError("no time")
-    return {"time": document["time"], "peers": peers}
+        if not all(_whole(value, 0, _U64) for value in numbers.values()):
+            raise BadDocument("a peer's handshake or byte count that is no 64-bit count")
+        name, key = peer["name"], peer.get("public_key")
+        if not (isinstance(name, str) and (name == "?" or NAME_RE.fullmatch(name))):
+            raise BadDocument("a peer name wgsites does not write")
+        if not (isinstance(key, str) and _KEY_RE.fullmatch(key)):
+            raise BadDocument("a peer key that is no WireGuard key")
+        peers.append({"name": name, "public_key": key, "endpoint": endpoint, **numbers})
+    if not _whole(document.get("time"), 0, _U64):
+        raise BadDocument("no time")
+    return {"time": document["time"], "peers": peers, "bundle": checked_bundle_state(document.get("bundle", {}))}
+
+
+def checked_bundle_state(state: Any) -> dict:
+    """The serial the gateway applied and its last refusal, as the agent publishes them (absent from older agents)."""
+    if not isinstance(state, dict):
+        raise BadDocument("a bundle state that is no object")
+    serial = state.get("serial")
+    if serial is not None and not _whole(serial, 0, _U64):
+        raise BadDocument("a bundle serial that is no whole number")
+    refused = state.get("refused")
+    if refused is None:
+        return {"serial": serial, "refused": None}
+    if not (
+        isinstance(refused, dict)
+        and refused.get("reason") in REFUSALS
+        and (refused.get("serial") is None or _whole(refused.get("serial"), 0, _U64))
+        and _whole(refused.get("time"), 0, LAST_SECOND)
+    ):
+        raise BadDocument("a bundle refusal wgsites does not write")
+    return {"serial": serial, "refused": {key: refused.get(key) for key in ("reason", "serial", "time")}}
 
 
 class _Rewritten(Exception):
     """The chunks do not match the manifest: the agent is writing a new status."""
 
 
-def read_document(ssm, parameters: GatewayParameters, attempts: int = 3, pause: float = 1.0) -> dict:
-    """The gateway's latest status document, through a boto3 SSM client; HubStatusError naming the fix."""
+def read_document(
+    ssm, parameters: GatewayParameters, max_chunks: int = MAX_STATUS_CHUNKS, attempts: int = 3, pause: float = 1.0
+) -> dict:
+    """The gateway's latest status document, through a boto3 SSM client; HubStatusError naming the fix.
+    MAX_CHUNKS: the status slots Pulumi made for this stack (status_slots)."""
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
     def chunk_value(names: list[str]) -> dict[str, str]:
@@ -158,7 +249,7 @@ def read_document(ssm, parameters: GatewayParameters, attempts: int = 3, pause: 
         for _ in range(attempts):
             manifest_text = ssm.get_parameter(Name=parameters.status)["Parameter"]["Value"]
             try:
-                return decode(manifest_text, chunk_value, parameters)
+                return decode(manifest_text, chunk_value, parameters, max_chunks)
             except _Rewritten:
                 time.sleep(pause)
     except NoCredentialsError:
@@ -184,6 +275,26 @@ def read_document(ssm, parameters: GatewayParameters, attempts: int = 3, pause: 
     raise HubStatusError(f"{parameters.status}: the gateway kept rewriting its status while it was read; try again")
 
 
+CLOCK_SKEW_SECONDS = 300  # a published time this far ahead of the reader's clock is no clock's error
+
+
+def refusal_rows(hub: str, bundle: dict) -> list[StatusRow]:
+    """The bootstrap's last refusal of a bundle, as an `unknown` row: whoever can write the gateway's parameters
+    tried to make it run something the stack did not sign, or no longer signs."""
+    refused = bundle.get("refused")
+    if not refused:
+        return []
+    offered = f" serial {refused['serial']}" if refused.get("serial") is not None else ""
+    when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(refused["time"]))
+    detail = (
+        f"the gateway refused{offered} at {when}: {REFUSALS[refused['reason']]}; it keeps running the bundle it "
+        f"applied (serial {bundle.get('serial')}). Someone with write access to its SSM parameters wrote them: "
+        "find who (CloudTrail, PutParameter), then `pulumi up --refresh` writes the stack's own back; this row goes "
+        "when the gateway applies the stack's next bundle"
+    )
+    return [StatusRow(hub, "-", "unknown", detail)]
+
+
 def diagnose(vpn: Vpn, document: dict, threshold: int, now: float | None = None) -> list[StatusRow]:
     """Rows for every peer the stack says the hub has, from the hub's published view."""
     now = time.time() if now is None else now
@@ -202,9 +313,35 @@ def diagnose(vpn: Vpn, document: dict, threshold: int, now: float | None = None)
                 "runs and its system log (wgsites-sync)",
             )
         ]
+    if age < -CLOCK_SKEW_SECONDS:
+        return [
+            StatusRow(
+                hub.name,
+                "-",
+                "unknown",
+                f"the gateway's status says it was published {-age} s from now: not what its agent writes (a clock "
+                "that far off, or someone else wrote it); check the instance's clock and who wrote the parameters",
+            )
+        ]
     by_name = {peer["name"]: peer for peer in document["peers"]}
-    rows = []
-    for entry in AddressPlan(vpn).plan(hub.name).peers:
+    rows = refusal_rows(hub.name, document.get("bundle") or {})
+    plan = AddressPlan(vpn).plan(hub.name).peers
+    stack_names = {entry.name for entry in plan}
+    for peer in document["peers"]:  # what the gateway runs that the stack lacks: an old bundle, a hand-made peer
+        if peer["name"] not in stack_names:
+            rows.append(
+                StatusRow(
+                    hub.name,
+                    peer["name"],
+                    "drift",
+                    f"{hub.name} runs a peer the stack does not have (public key {peer['public_key']}): an older bundle "
+                    "or a hand-made change; `pulumi up` takes it away, and until then that key can connect",
+                    endpoint=peer["endpoint"],
+                    rx=peer["rx"],
+                    tx=peer["tx"],
+                )
+            )
+    for entry in plan:
         peer = by_name.get(entry.name)
         if peer is None:
             rows.append(StatusRow(hub.name, entry.name, "missing", f"not on {hub.name}'s interface: run `pulumi up`"))

@@ -1,6 +1,8 @@
 """Rendered files that would not fit where they go, found at check time instead of at `pulumi up`.
 
-Two limits bite as forward rules grow (each is one nftables line in the install
+Three limits bite as a stack grows. An aws hub's bundle may take at most MAX_BUNDLE_CHUNKS SSM
+parameters (wgsites/bundle.py: what IAM lets the gateway's role read, and all its bootstrap
+reads whatever a manifest says). Two limits bite as forward rules grow (each is one nftables line in the install
 script): EC2 takes at most 16 KB of user data "in raw form, before it is
 base64-encoded" (EC2 User Guide, instance user data), and Linux takes at most
 MAX_ARG_STRLEN (32 pages, 131072 bytes with its NUL) for one argument, which
@@ -14,10 +16,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from .bundle import gateway_parameters
+from .bundle import CHUNK_CHARS, MAX_BUNDLE_CHUNKS, gateway_parameters
 from .config import CONFIG_KEY, ConfigError
 from .model import Vpn
-from .render import STAND_IN_KEY, install_command, render_user_data
+from .render import STAND_IN_KEY, gateway_bundle_chunks, install_command, render_user_data
 
 EC2_USER_DATA_BYTES = 16384
 MAX_ARG_STRLEN = 131072  # includes the terminating NUL
@@ -72,6 +74,14 @@ def rendered_size_errors(vpn: Vpn, stack: str, region: str | None = None, path: 
             errors.append(
                 f"{path}.hub: the user data of the aws hub {vpn.hub.name} is {measured} bytes, over EC2's limit of "
                 f"{EC2_USER_DATA_BYTES} bytes (before base64); shorten the stack's and the hub's names"
+            )
+        chunks = gateway_bundle_chunks(vpn, stack)
+        if chunks > MAX_BUNDLE_CHUNKS:
+            errors.append(
+                f"{path}.peers: the bundle of the aws hub {vpn.hub.name} takes {chunks} SSM parameters of {CHUNK_CHARS} "
+                f"characters, over the {MAX_BUNDLE_CHUNKS} its gateway reads (what IAM's 10,240-character limit on the "
+                "role's policies lets it read); split the peers over two stacks, each with its own hub, or keep fewer "
+                "forwardRules"
             )
     sizes = {name: install_argument_bytes(vpn, stack, name) for name in ssh_managed(vpn)}
     if sizes and max(sizes.values()) > MAX_ARG_STRLEN:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import gzip
 import shlex
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,16 @@ import jinja2
 from nacl.signing import SigningKey
 
 from .addressing import AddressPlan
-from .bundle import GatewayParameters, bundle_text, chunk_count, digest, gateway_parameters, manifest
+from .bundle import (
+    GatewayParameters,
+    bundle_text,
+    chunk_count,
+    digest,
+    gateway_parameters,
+    manifest,
+    manifest_fields,
+    signed_text,
+)
 from .hub_status import status_slots
 from .keys import is_valid_key, sign_text, verify_key_text
 from .model import Hub, Spoke, Vpn
@@ -404,8 +414,11 @@ def render_gateway_bundle(
     install_script: str | None = None,
     status_chunks: int | None = None,
     preshared_keys: str | None = None,
+    *,
+    public_key: str,
 ) -> str:
-    """The aws hub's bundle: CONFIG (as render_wg_quick made it), its install script, the sync agent, the period.
+    """The aws hub's bundle: CONFIG (as render_wg_quick made it), its install script, the sync agent, the period,
+    the hub's PUBLIC_KEY (the agent takes only the private key that matches it).
 
     INSTALL_SCRIPT (render_install_script's for the hub) and STATUS_CHUNKS (hub_status.status_slots')
     when the caller has them already: at a thousand peers each costs a tenth of a second."""
@@ -418,7 +431,13 @@ def render_gateway_bundle(
         if preshared_keys is None:
             raise ValueError(f"the aws hub {hub.name} has preshared keys: pass their text (render_preshared_keys)")
         psk = {"chunks": chunk_count(preshared_keys), "sha256": digest(preshared_keys)}
-    return bundle_text(config, script, agent, hub.aws.sync_seconds, slots, psk)
+    return bundle_text(config, script, agent, hub.aws.sync_seconds, slots, psk, public_key)
+
+
+def signed_manifest(text: str, count: int, serial: int, stack: str, interface: str, key: SigningKey) -> str:
+    """The manifest of the bundle TEXT in COUNT chunks at SERIAL, every field signed with the stack's KEY."""
+    fields = manifest_fields(text, count, serial, stack, interface)
+    return manifest(fields, sign_text(key, signed_text(fields)))
 
 
 def gateway_bundle_chunks(vpn: Vpn, stack: str, install_script: str | None = None, status_chunks: int | None = None) -> int:
@@ -427,7 +446,7 @@ def gateway_bundle_chunks(vpn: Vpn, stack: str, install_script: str | None = Non
     stand_in = KeyRing(public={node.name: STAND_IN_KEY for node in vpn.nodes})
     config = render_wg_quick(vpn, vpn.hub.name, stack, stand_in)
     psk = preshared_keys_stand_in(vpn, stack)
-    return chunk_count(render_gateway_bundle(vpn, stack, config, install_script, status_chunks, psk))
+    return chunk_count(render_gateway_bundle(vpn, stack, config, install_script, status_chunks, psk, public_key=STAND_IN_KEY))
 
 
 def preshared_keys_stand_in(vpn: Vpn, stack: str) -> str | None:
@@ -461,9 +480,10 @@ def render_node(
     hub_endpoint: str | None = None,
     region: str | None = None,
     bundle_key: SigningKey | None = None,
+    serial: int | None = None,
 ) -> list[HostFile]:
     """All of one node's files, as `wgsites render` writes them; an aws hub's need its REGION (its SSM
-    parameters) and the key that signs its bundle."""
+    parameters) and the key that signs its bundle; its manifest's SERIAL is the time now unless given."""
     node = vpn.node(name)
     iface = node.interface
     files = [HostFile(f"{iface}.conf", render_wg_quick(vpn, name, stack, keys, hub_endpoint), 0o600)]
@@ -485,8 +505,9 @@ def render_node(
             raise ValueError(f"the aws hub {name} needs its region (set aws:region) and a bundle signing key")
         parameters = gateway_parameters(stack, iface, region)
         files.append(HostFile("user-data.yaml", render_user_data(vpn.hub, stack, parameters, verify_key_text(bundle_key))))
-        text = render_gateway_bundle(vpn, stack, files[0].content, script, preshared_keys=store)
+        text = render_gateway_bundle(vpn, stack, files[0].content, script, preshared_keys=store, public_key=keys.public[name])
         count = chunk_count(text)
         files.append(HostFile("bundle.json", text, 0o600))
-        files.append(HostFile("bundle-manifest.json", manifest(text, count, sign_text(bundle_key, digest(text)))))
+        serial = int(time.time()) if serial is None else serial
+        files.append(HostFile("bundle-manifest.json", signed_manifest(text, count, serial, stack, iface, bundle_key)))
     return files

@@ -11,10 +11,10 @@ import pytest
 import wgmocks as m
 from nacl.signing import VerifyKey
 
-from components.aws_gateway import architecture
-from wgsites.bundle import gateway_parameters
+from components.aws_gateway import SERIAL_CREATE, SERIAL_UPDATE, architecture
+from wgsites.bundle import gateway_parameters, signed_text
 from wgsites.hub_status import PLACEHOLDER_CHUNK, PLACEHOLDER_MANIFEST, status_slots
-from wgsites.keys import bundle_signing_key, verify_key_text
+from wgsites.keys import bundle_signing_key, public_key_of, verify_key_text
 from wgsites.render import (
     KeyRing,
     gateway_bundle_chunks,
@@ -134,7 +134,9 @@ def test_parameters_hold_the_core_bundle_and_the_hub_key(home):
     keys = KeyRing(public=m.expected_public_keys(vpn))
     config = render_wg_quick(vpn, "gateway", "home", keys)
     bundle = m.gateway_bundle(home.mocks)
-    assert bundle == json.loads(render_gateway_bundle(vpn, "home", config))
+    hub_key = m.expected_public_keys(vpn)["gateway"]
+    assert bundle == json.loads(render_gateway_bundle(vpn, "home", config, public_key=hub_key))
+    assert bundle["public_key"] == public_key_of(home.private_keys["gateway"])  # the one key the agent takes
     assert bundle["config"] == config and not re.search(r"PrivateKey = [A-Za-z0-9+/]{43}=", json.dumps(bundle))
     assert bundle["install"] == render_install_script(vpn, "gateway", "home") and bundle["sync_seconds"] == 30
     chunks = [r for r in home.mocks.of_type(m.PARAMETER) if r.name.startswith("vpn-gateway-bundle-")]
@@ -146,9 +148,15 @@ def test_parameters_hold_the_core_bundle_and_the_hub_key(home):
     manifest = m.unwrap(home.mocks.named("vpn-gateway-bundle").inputs)
     assert (manifest["name"], manifest["type"]) == (names.manifest, "String")
     meta = json.loads(manifest["insecureValue"])  # signed with the stack's key, checkable with the user data's public half
+    # every field signed: whose bundle it is, its serial (the bundle-serial command's stdout), count and length
+    assert (meta["stack"], meta["interface"], meta["serial"]) == ("home", "wg0", int(m.BUNDLE_SERIAL))
+    assert (meta["chunks"], meta["format"]) == (len(chunks), 2)
     VerifyKey(bundle_signing_key(m.TEST_SEED).verify_key.encode()).verify(
-        meta["sha256"].encode(), base64.b64decode(meta["signature"])
+        signed_text(meta).encode(), base64.b64decode(meta["signature"])
     )
+    serial = m.unwrap(home.mocks.named("vpn-gateway-bundle-serial").inputs)
+    assert (serial["create"], serial["update"]) == (SERIAL_CREATE, SERIAL_UPDATE)
+    assert serial["environment"] == {"WGSITES_BUNDLE_SHA256": meta["sha256"]}  # a change of the bundle updates it
     assert not m.is_secret_input(home.mocks.named("vpn-gateway-bundle").inputs["insecureValue"])
     assert any(dep.endswith("::vpn-gateway-bundle-0000") for dep in home.mocks.requests["vpn-gateway-bundle"].dependencies)
     key = home.mocks.named("vpn-gateway-private-key").inputs

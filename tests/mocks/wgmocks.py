@@ -55,6 +55,7 @@ EIP = "203.0.113.10"
 ACCOUNT = "123456789012"
 AMI_ID = "ami-0123456789abcdef0"
 DEFAULT_VPC = "vpc-0d0d0d0d0d0d0d0d0"
+BUNDLE_SERIAL = "1764547200"  # what the bundle-serial command prints: `date +%s` on 2025-12-01
 
 REMOTE = "command:remote:Command"
 LOCAL = "command:local:Command"
@@ -149,8 +150,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if typ == REMOTE:
             default = ssh_host_public_key(name.rsplit("-", 1)[0]) + "\n"
             outs.update(stdout=self.host_answers.get(name, default), stderr="")
-        elif typ == LOCAL:
-            outs.update(stdout="", stderr="")
+        elif typ == LOCAL:  # the aws gateway's bundle serial prints a number (components/aws_gateway.py)
+            outs.update(stdout=BUNDLE_SERIAL if name.endswith("-bundle-serial") else "", stderr="")
         elif typ == EIP_TYPE:
             outs.update(public_ip=EIP, allocation_id=f"eipalloc-{name}")
         elif typ == PARAMETER:

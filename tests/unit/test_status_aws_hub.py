@@ -25,7 +25,7 @@ from moto import mock_aws
 from tests.stacks import stack_file
 from wgsites import cli
 from wgsites.bundle import gateway_parameters
-from wgsites.hub_status import PLACEHOLDER_CHUNK, PLACEHOLDER_MANIFEST, status_slots
+from wgsites.hub_status import PLACEHOLDER_CHUNK, PLACEHOLDER_MANIFEST, HubStatusError, decode, status_slots
 from wgsites.keys import generate_private_key, public_key_of
 from wgsites.stack import load_stack_file
 
@@ -157,4 +157,103 @@ def test_a_forged_status_is_refused_not_shown(aws, capsys, peer):
     aws.put_parameter(Name=PARAMETERS.status, Value=json.dumps(manifest), Type="String", Overwrite=True)
     code, out = status(capsys)
     assert code == 1 and "\x1b" not in out
-    assert "/wgsites/travel/gateway0/status: its chunks hold no status document; run `pulumi up` to reset them" in out
+    assert "/wgsites/travel/gateway0/status: its chunks hold no status document (" in out
+    assert "); run `pulumi up` to reset them" in out
+
+
+GATEWAY_KEY = public_key_of(generate_private_key())
+
+
+def forge(ssm, document: dict | str, **manifest: object) -> None:
+    """What an SSM writer can put in the status parameters: any document (or text), any manifest fields."""
+    text = document if isinstance(document, str) else json.dumps(document)
+    blob = base64.b64encode(zlib.compress(text.encode())).decode()
+    ssm.put_parameter(Name=PARAMETERS.status_chunk(0), Value=blob, Type="String", Overwrite=True)
+    fields = {"chunks": 1, "format": 1, "heartbeat": 300, "sha256": hashlib.sha256(blob.encode()).hexdigest()}
+    fields.update(time=int(time.time()), **manifest)
+    value = fields.pop("raw", None) or json.dumps(fields)
+    ssm.put_parameter(Name=PARAMETERS.status, Value=value, Type="String", Overwrite=True)
+
+
+def laptop_peer(**fields: object) -> dict:
+    peer = {"name": "laptop", "public_key": LAPTOP, "endpoint": "198.51.100.7:1", "rx": 1, "tx": 1}
+    return {**peer, "latest_handshake": int(time.time()) - 5, **fields}
+
+
+def view(*peers: dict, **fields: object) -> dict:
+    return {"format": 1, "time": int(time.time()), "peers": list(peers), "public_key": GATEWAY_KEY, **fields}
+
+
+HOSTILE = {  # what a writer of the status parameters can put there, and what `status` says of it
+    "manifest not JSON": ({}, {"raw": "{not json"}, "holds no wgsites status manifest"),
+    "manifest heartbeat 1e400": ({}, {"raw": '{"chunks": 1, "heartbeat": 1e400, "sha256": "x", "time": 1}'}, "holds no"),
+    "manifest chunks NaN": ({}, {"raw": '{"chunks": NaN, "sha256": "x"}'}, "holds no wgsites status manifest"),
+    "manifest chunks 1e400": ({}, {"raw": '{"chunks": 1e400, "sha256": "x"}'}, "holds no wgsites status manifest"),
+    "manifest chunks 5000000": ({}, {"chunks": 5000000}, "names 5000000 chunks, not 0 to the 1 Pulumi made"),
+    "manifest chunks a text": ({}, {"chunks": "\x1b]0;x\x07"}, "names no number of chunks"),
+    "document not JSON": ("{[", {}, "its chunks hold no status document"),
+    "document time 1e400": ('{"time": 1e400, "peers": []}', {}, "its chunks hold no status document"),
+    "handshake NaN": ('{"time": 1, "peers": [{"latest_handshake": NaN}]}', {}, "its chunks hold no status document"),
+    "a 2**70 byte count": (view(laptop_peer(rx=2**70)), {}, "no 64-bit count"),
+    "a peer name with an escape": (view(laptop_peer(name="laptop\x1b[2J")), {}, "a peer name wgsites does not write"),
+    "a peer key that is no key": (view(laptop_peer(public_key="\x1b[2J")), {}, "a peer key that is no WireGuard key"),
+    "a refusal of an unknown kind": (view(laptop_peer(), bundle={"refused": {"reason": "\x1b[2J"}}), {}, "a bundle refusal"),
+    "published far in the future": (
+        view(laptop_peer(), time=int(time.time()) + 10**6),
+        {},
+        "s from now: not what its agent writes",
+    ),
+    "nested a million deep": ("[" * 10**6, {}, "its chunks hold no status document"),
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE)
+def test_a_hostile_status_is_a_clean_unknown_row(aws, capsys, case):
+    """Whatever the status parameters hold, `status` ends in an `unknown` row naming why and exits 1: no traceback,
+    no loop, no escape reaches the terminal (the manifest's count is checked before any chunk is read)."""
+    made_by_pulumi(aws)
+    document, manifest, reason = HOSTILE[case]
+    forge(aws, document, **manifest)
+    code, out = status(capsys)
+    assert code == 1 and "\x1b" not in out, out
+    assert " unknown " in out and reason in out, out
+    assert "laptop   ok" not in out
+
+
+def test_a_huge_chunk_count_reads_no_chunk(aws):
+    """5,000,000 chunks in the manifest: refused before any GetParameters call (before: 500,000 calls)."""
+    calls = []
+
+    def chunk_value(names):
+        calls.append(names)
+        return {}
+
+    manifest = json.dumps({"chunks": 5_000_000, "format": 1, "heartbeat": 300, "sha256": "0" * 64, "time": 1})
+    with pytest.raises(HubStatusError, match="names 5000000 chunks"):
+        decode(manifest, chunk_value, PARAMETERS, status_slots(load_stack_file(STACK)))
+    assert calls == []
+
+
+def test_a_peer_the_stack_lacks_is_drift_naming_its_key(aws, capsys):
+    """The gateway runs a peer the stack does not have (an older bundle put back, a hand-made `wg set`): a drift row."""
+    made_by_pulumi(aws)
+    phone = public_key_of(generate_private_key())
+    forge(aws, view(laptop_peer(), laptop_peer(name="phone", public_key=phone)))
+    code, out = status(capsys)
+    assert code == 1, out
+    rows = [line.split()[:3] for line in out.splitlines()[1:]]
+    assert ["gateway", "laptop", "ok"] in rows and ["gateway", "phone", "drift"] in rows
+    assert f"gateway runs a peer the stack does not have (public key {phone})" in out
+
+
+def test_a_refused_replay_reported_by_the_gateway_is_named(aws, capsys):
+    made_by_pulumi(aws)
+    refused = {"reason": "replay", "serial": 1764547200, "time": 1764633600}
+    forge(aws, view(laptop_peer(), bundle={"serial": 1764600000, "refused": refused}))
+    code, out = status(capsys)
+    assert code == 1, out
+    assert "gateway  -       unknown  the gateway refused serial 1764547200 at 2025-12-02 00:00:00 UTC: an older " in out
+    assert "bundle put back (its serial is not above the one applied); it keeps running the bundle it applied " in out
+    assert "(serial 1764600000)" in out
+    code, out = status(capsys, "--json")
+    assert {row["state"] for row in json.loads(out)} == {"ok", "unknown"}

@@ -115,10 +115,11 @@ def agent(tmp_path, monkeypatch):
     return module
 
 
-def sync(agent, ssm: Ssm, config: str, seconds: int = 30, slots: int = 2) -> int:
-    """One period: the bootstrap kept a bundle holding CONFIG, and runs the agent on it."""
+def sync(agent, ssm: Ssm, config: str, seconds: int = 30, slots: int = 2, public_key: str | None = None) -> int:
+    """One period: the bootstrap kept a bundle holding CONFIG (and the hub's PUBLIC_KEY), and runs the agent on it."""
     bundle = agent.tmp / "bundle.json"
     fields = {"agent": "-", "config": config, "format": 1, "install": SCRIPT, "sync_seconds": seconds, "status_chunks": slots}
+    fields.update({"public_key": public_key} if public_key else {})
     bundle.write_text(json.dumps(fields))
     sys.modules["boto3"] = types.SimpleNamespace(client=lambda *a, **k: ssm)
     try:
@@ -165,6 +166,22 @@ def test_a_value_that_is_no_key_is_refused_and_the_key_kept(agent, capsys):
     err = capsys.readouterr().err
     assert "holds no WireGuard key; wg0 keeps its key" in err and "not-a-key" not in err
     assert sync(agent, ssm, "[Interface]\n") == 1  # and again next period: refused until the parameter is fixed
+
+
+def test_an_older_key_put_back_is_refused_by_the_public_key_the_bundle_names(agent, capsys):
+    """SSM keeps the key's old versions too: the signed bundle names the hub's public key, and the agent takes from
+    the SecureString only the private key that matches it (a rotated-away key put back is refused, the key kept)."""
+    old, new = generate_private_key(), generate_private_key()
+    ssm = Ssm(old)
+    assert sync(agent, ssm, "[Interface]\n", public_key=public_key_of(old)) == 0
+    ssm.put(KEY_NAME, new)  # rotated: the bundle names the new public key
+    assert sync(agent, ssm, "[Interface]\n", public_key=public_key_of(new)) == 0
+    assert (agent.tmp / "wireguard" / "wg0.key").read_text() == new + "\n"
+    ssm.put(KEY_NAME, old)  # the old key put back
+    assert sync(agent, ssm, "[Interface]\n", public_key=public_key_of(new)) == 1
+    assert (agent.tmp / "wireguard" / "wg0.key").read_text() == new + "\n"
+    err = capsys.readouterr().err
+    assert "holds another key than the signed bundle names; wg0 keeps its key" in err and old not in err
 
 
 def test_the_status_document_holds_no_key_of_the_interface(agent):
