@@ -21,6 +21,8 @@ from wgsites.bundle import GatewayParameters, chunks
 from wgsites.hub_status import PLACEHOLDER_CHUNK, PLACEHOLDER_MANIFEST
 from wgsites.model import AwsOptions, Hub
 
+from .aws_answers import aws_answer
+
 CANONICAL = "099720109477"
 UBUNTU_NOBLE = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-{arch}-server-*"
 
@@ -65,7 +67,13 @@ def gateway_subnet(options: AwsOptions, region: str, ipv6: bool = False) -> Gate
     if options.subnet_id is None:
         try:
             aws.ec2.get_vpc(default=True)
-        except Exception:  # the invoke's error says only "no matching EC2 VPC found"
+        except Exception as error:
+            answer = aws_answer(error)
+            if not answer.not_found:  # credentials, permissions, throttling: say so, never "no default VPC"
+                raise pulumi.RunError(
+                    f"wgsites:vpn.hub.aws ({region}): AWS refused to say whether the region has a default VPC "
+                    f"(ec2:DescribeVpcs): {answer}; fix the credentials or the permission and run again"
+                ) from None
             raise pulumi.RunError(
                 f"wgsites:vpn.hub.aws: region {region} has no default VPC for the gateway; name a public subnet "
                 "(its route table sends 0.0.0.0/0 to an internet gateway) in the stack file as "
@@ -74,7 +82,13 @@ def gateway_subnet(options: AwsOptions, region: str, ipv6: bool = False) -> Gate
         return None
     try:
         subnet = aws.ec2.get_subnet(id=options.subnet_id)
-    except Exception:
+    except Exception as error:
+        answer = aws_answer(error)
+        if not answer.not_found:
+            raise pulumi.RunError(
+                f"{where}: AWS refused to describe '{options.subnet_id}' (ec2:DescribeSubnets): {answer}; "
+                "fix the credentials or the permission and run again"
+            ) from None
         raise pulumi.RunError(
             f"{where}: '{options.subnet_id}' is not a subnet this account can see in {region}; "
             "check the id and the region (pulumi config get aws:region)"

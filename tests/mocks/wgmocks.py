@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pulumi
 import pulumi.runtime.settings
 import yaml
@@ -79,6 +80,23 @@ def stack_config(stack: str) -> dict[str, Any]:
     return yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
 
 
+class ProviderError(grpc.RpcError):
+    """A provider's failed invoke as the engine hands it to the SDK: a gRPC error whose details are the provider's text.
+
+    The SDK turns it into `Exception("invoke of TOKEN failed: TEXT")` for the program (pulumi/runtime/invoke.py,
+    do_invoke, and settings.grpc_error_to_exception); a plain exception from `call` would instead crash the run."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+    def code(self) -> grpc.StatusCode:
+        return grpc.StatusCode.UNKNOWN
+
+    def details(self) -> str:
+        return self.text
+
+
 class EngineLikeMonitor(MockMonitor):
     """Pulumi's mock monitor, plus what the engine does with `additional_secret_outputs`: mark them secret.
 
@@ -108,8 +126,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
         default_vpc: bool = True,
         subnets: Mapping[str, str] | None = None,
         subnet_ipv6: Mapping[str, str] | None = None,
+        aws_errors: Mapping[str, str] | None = None,
+        images: Mapping[str, str] | None = None,
     ) -> None:
         self.region = region
+        self.aws_errors = dict(aws_errors or {})  # invoke token -> the text of the provider's error for it
+        self.images = dict(images or {})  # AMI id -> its architecture (arm64, x86_64): the images the account sees
         self.default_vpc = default_vpc  # False: an account whose default VPC was deleted
         self.subnets = dict(subnets or {})  # subnet id -> its VPC id: the subnets the account has
         self.subnet_ipv6 = dict(subnet_ipv6 or {})  # subnet id -> its IPv6 CIDR block: the dual-stack ones
@@ -152,6 +174,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list | None]:
         self.calls.append(args)
+        if args.token in self.aws_errors:
+            raise ProviderError(self.aws_errors[args.token])
         if args.token == "aws:ec2/getAmi:getAmi":
             return {"id": AMI_ID, "imageId": AMI_ID, "name": "ubuntu-noble"}, []
         if args.token == "aws:ec2/getVpc:getVpc":  # the provider's error, as the data source gives it
@@ -301,6 +325,8 @@ def run_stack(
     default_vpc: bool = True,
     subnets: Mapping[str, str] | None = None,
     subnet_ipv6: Mapping[str, str] | None = None,
+    aws_errors: Mapping[str, str] | None = None,
+    images: Mapping[str, str] | None = None,
 ) -> Run:
     """Run __main__.py for STACK (its Pulumi.<stack>.yaml, or VPN instead of its wgsites:vpn).
 
@@ -324,6 +350,8 @@ def run_stack(
         default_vpc=default_vpc,
         subnets=subnets,
         subnet_ipv6=subnet_ipv6,
+        aws_errors=aws_errors,
+        images=images,
     )
     created: list[pulumi.Resource] = []
     run = Run(
