@@ -157,7 +157,11 @@ class AwsGateway(pulumi.ComponentResource):
         super().__init__("wgsites:aws_gateway:AwsGateway", name, None, opts)
         hub, ssm = args.hub, args.parameters
         child = pulumi.ResourceOptions(parent=self)
-        tags = {"Name": f"wgsites-{args.stack}-{hub.name}", "wgsites:stack": args.stack, "wgsites:node": hub.name}
+        # Descriptions and tags name the hub by its first name, which a rename with aliases keeps: a security
+        # group's description is ForceNew upstream (no update API), and a status parameter's changed description
+        # makes the provider put its value again (see _status)
+        node = hub.first_name
+        tags = {"Name": f"wgsites-{args.stack}-{node}", "wgsites:stack": args.stack, "wgsites:node": node}
 
         v4 = [c for c in hub.aws.admin_cidrs if ipaddress.ip_network(c).version == 4]
         v6 = [c for c in hub.aws.admin_cidrs if ipaddress.ip_network(c).version == 6]
@@ -184,7 +188,7 @@ class AwsGateway(pulumi.ComponentResource):
             )
         self.security_group = aws.ec2.SecurityGroup(
             f"{name}-sg",
-            description=f"wgsites {args.stack}: WireGuard hub {hub.name}",
+            description=f"wgsites {args.stack}: WireGuard hub {node}",
             ingress=ingress,
             egress=[
                 aws.ec2.SecurityGroupEgressArgs(
@@ -209,7 +213,7 @@ class AwsGateway(pulumi.ComponentResource):
                 type="String",
                 tier="Standard",
                 insecure_value=pieces.apply(itemgetter(i)),
-                description=f"wgsites {args.stack}: bundle of {hub.name} ({hub.interface}), part {i + 1} of {args.chunks}",
+                description=f"wgsites {args.stack}: bundle of {node} ({hub.interface}), part {i + 1} of {args.chunks}",
                 tags=tags,
                 opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
             )
@@ -221,7 +225,7 @@ class AwsGateway(pulumi.ComponentResource):
             type="String",
             tier="Standard",
             insecure_value=args.manifest,
-            description=f"wgsites {args.stack}: which bundle {hub.name} ({hub.interface}) applies (chunks, SHA-256)",
+            description=f"wgsites {args.stack}: which bundle {node} ({hub.interface}) applies (chunks, SHA-256)",
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=self.chunk_parameters, delete_before_replace=True),
         )
@@ -230,7 +234,7 @@ class AwsGateway(pulumi.ComponentResource):
             name=ssm.key,
             type="SecureString",
             value=pulumi.Output.secret(args.private_key),
-            description=f"wgsites {args.stack}: WireGuard private key of {hub.name} ({hub.interface})",
+            description=f"wgsites {args.stack}: WireGuard private key of {node} ({hub.interface})",
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
@@ -246,7 +250,7 @@ class AwsGateway(pulumi.ComponentResource):
                 type="SecureString",
                 tier="Standard",
                 value=psk_pieces.apply(itemgetter(i)),
-                description=f"wgsites {args.stack}: preshared keys of {hub.name} ({hub.interface}), part {i + 1} "
+                description=f"wgsites {args.stack}: preshared keys of {node} ({hub.interface}), part {i + 1} "
                 f"of {args.preshared_key_chunks}",
                 tags=tags,
                 opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
@@ -257,7 +261,7 @@ class AwsGateway(pulumi.ComponentResource):
         self.role = aws.iam.Role(
             f"{name}-role",
             assume_role_policy=ASSUME_ROLE_EC2,
-            description=f"wgsites {args.stack}: lets {hub.name} read its WireGuard config and key",
+            description=f"wgsites {args.stack}: lets {node} read its WireGuard config and key",
             tags=tags,
             opts=child,
         )
@@ -329,10 +333,14 @@ class AwsGateway(pulumi.ComponentResource):
         """The parameters the gateway's agent publishes its view to (hub_status.py), and its right to write them.
 
         Pulumi owns them, so `pulumi destroy` leaves none behind; it writes a placeholder once and ignores their
-        values afterwards (`ignore_changes`), so an `up` never overwrites what the agent published."""
+        values afterwards (`ignore_changes`), so an `up` never overwrites what the agent published. The provider's
+        Update puts the parameter's value again for any change but its tags (terraform-provider-aws
+        internal/service/ssm/parameter.go, `HasChangesExcept("overwrite", tags, tags_all)` then PutParameter with
+        the value the engine hands it: the ignored placeholder), so their descriptions are ignored too and name
+        nothing that changes: not a renamed hub, not the number of parts (which grows with the peers)."""
         hub, ssm = args.hub, args.parameters
-        owned = pulumi.ResourceOptions(parent=self, ignore_changes=["insecureValue"], delete_before_replace=True)
-        what = f"wgsites {args.stack}: status of {hub.name} ({hub.interface}) as its agent publishes it"
+        owned = pulumi.ResourceOptions(parent=self, ignore_changes=["insecureValue", "description"], delete_before_replace=True)
+        what = f"wgsites {args.stack}: status of {hub.first_name} ({hub.interface}) as its agent publishes it"
         self.status_parameters = [
             aws.ssm.Parameter(
                 f"{name}-status",
@@ -351,7 +359,7 @@ class AwsGateway(pulumi.ComponentResource):
                     type="String",
                     tier="Standard",
                     insecure_value=PLACEHOLDER_CHUNK,
-                    description=f"{what} (part {i + 1} at most {args.status_chunks})",
+                    description=f"{what} (part {i + 1})",
                     tags=tags,
                     opts=owned,
                 )
