@@ -55,6 +55,7 @@ class GatewaySubnet:
 
     subnet_id: str
     vpc_id: str
+    assigns_ipv6: bool = False  # the subnet gives every new instance an IPv6 address (assign_ipv6_address_on_creation)
 
 
 def gateway_subnet(options: AwsOptions, region: str, ipv6: bool = False) -> GatewaySubnet | None:
@@ -103,7 +104,22 @@ def gateway_subnet(options: AwsOptions, region: str, ipv6: bool = False) -> Gate
             "hub.ipv6Egress; make the subnet dual-stack (associate an IPv6 CIDR block with its VPC and the subnet, "
             "route ::/0 to the internet gateway), name a dual-stack subnet, or remove ipv6Egress"
         )
-    return GatewaySubnet(options.subnet_id, subnet.vpc_id)
+    return GatewaySubnet(options.subnet_id, subnet.vpc_id, bool(subnet.assign_ipv6_address_on_creation))
+
+
+def ipv6_address_count(egress: bool, subnet: GatewaySubnet | None) -> int | None:
+    """How many IPv6 addresses the instance asks for: 1 with hub.ipv6Egress, else 0, so turning it off removes it.
+
+    Upstream (terraform-provider-aws >= v5.41.0, #36308) `ipv6_address_count` is Optional and Computed, no longer
+    ForceNew: a changed count is assigned or unassigned on the running instance's primary interface. Leaving it
+    out would show no diff at all (an Optional+Computed value missing from the config keeps the state's), so the
+    address would stay. 0 makes no diff where there never was an address: Read records the interface's count,
+    0. None (as before) in the default VPC (ipv6Egress needs a subnet of the user's, so it was never on there)
+    and in a subnet that assigns IPv6 on creation, which gives the address whatever the count (upstream #20025):
+    asking 0 there would unassign it on the next up."""
+    if egress:
+        return 1
+    return 0 if subnet is not None and not subnet.assigns_ipv6 else None
 
 
 ASSUME_ROLE_EC2 = json.dumps(
@@ -299,8 +315,9 @@ class AwsGateway(pulumi.ComponentResource):
             # (packages, SSM) before the Elastic IP is associated, and such subnets rarely assign one
             subnet_id=args.subnet.subnet_id if args.subnet else None,
             associate_public_ip_address=True if args.subnet else None,
-            # hub.ipv6Egress: an address of the dual-stack subnet (gateway_subnet checked it has IPv6)
-            ipv6_address_count=1 if hub.ipv6_egress else None,
+            # hub.ipv6Egress: an address of the dual-stack subnet (gateway_subnet checked it has IPv6), added and
+            # removed in place
+            ipv6_address_count=ipv6_address_count(hub.ipv6_egress, args.subnet),
             # the user data is a static bootstrap: it changes only with instance-level choices (stack, interface,
             # region), and cloud-init runs it once per instance, so a change needs a new instance to take effect
             user_data_replace_on_change=True,

@@ -127,10 +127,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
         subnets: Mapping[str, str] | None = None,
         subnet_ipv6: Mapping[str, str] | None = None,
         aws_errors: Mapping[str, str] | None = None,
+        auto_ipv6: Collection[str] = (),
         images: Mapping[str, str] | None = None,
     ) -> None:
         self.region = region
         self.aws_errors = dict(aws_errors or {})  # invoke token -> the text of the provider's error for it
+        self.auto_ipv6 = set(auto_ipv6)  # subnets that assign IPv6 on creation
         self.images = dict(images or {})  # AMI id -> its architecture (arm64, x86_64): the images the account sees
         self.default_vpc = default_vpc  # False: an account whose default VPC was deleted
         self.subnets = dict(subnets or {})  # subnet id -> its VPC id: the subnets the account has
@@ -185,7 +187,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if args.token == "aws:ec2/getSubnet:getSubnet":
             subnet = args.args.get("id")
             if subnet in self.subnets:
-                return {"id": subnet, "vpcId": self.subnets[subnet], "ipv6CidrBlock": self.subnet_ipv6.get(subnet, "")}, []
+                return {
+                    "id": subnet,
+                    "vpcId": self.subnets[subnet],
+                    "ipv6CidrBlock": self.subnet_ipv6.get(subnet, ""),
+                    "assignIpv6AddressOnCreation": subnet in self.auto_ipv6,
+                }, []
             return {}, [("id", "no matching EC2 Subnet found")]
         return {}, []
 
@@ -326,6 +333,7 @@ def run_stack(
     subnets: Mapping[str, str] | None = None,
     subnet_ipv6: Mapping[str, str] | None = None,
     aws_errors: Mapping[str, str] | None = None,
+    auto_ipv6: Collection[str] = (),
     images: Mapping[str, str] | None = None,
 ) -> Run:
     """Run __main__.py for STACK (its Pulumi.<stack>.yaml, or VPN instead of its wgsites:vpn).
@@ -351,6 +359,7 @@ def run_stack(
         subnets=subnets,
         subnet_ipv6=subnet_ipv6,
         aws_errors=aws_errors,
+        auto_ipv6=auto_ipv6,
         images=images,
     )
     created: list[pulumi.Resource] = []
