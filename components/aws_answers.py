@@ -13,7 +13,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-NOT_FOUND = re.compile(r"\bno matching [\w ]+ found\b|\b[A-Za-z]+\.NotFound\b")
+# the data sources' "nothing matched" (tfresource.SingularDataSourceFindError; aws_ami's older "Your query returned
+# no results"), and EC2's own codes for an id that does not exist (InvalidSubnetID.NotFound, InvalidAMIID.NotFound)
+NOT_FOUND = re.compile(r"\bno matching [\w ]+ found\b|\bYour query returned no results\b|\b[A-Za-z]+\.NotFound\b")
 API_ERROR = re.compile(r"api error ([A-Za-z][\w.]*): ([^\n]*)")
 MESSAGE_CHARS = 300  # an answer is shown, not dumped
 

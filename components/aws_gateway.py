@@ -33,6 +33,50 @@ def architecture(instance_type: str) -> str:
     return "arm64" if re.match(r"^(a1|[a-z]+\d+g)", family) else "amd64"
 
 
+EC2_ARCHITECTURE = {"arm64": "arm64", "amd64": "x86_64"}  # Ubuntu's names -> EC2's (an image's `architecture`)
+DEFAULT_ARCHITECTURE = architecture(AwsOptions().instance_type)
+
+
+def instance_name(component: str, arch: str) -> str:
+    """The instance's resource name: the default architecture's keeps the name it always had (no URN moves).
+
+    Another architecture is another resource, not an update: upstream changes `instance_type` in place by stopping
+    the instance, modifying it and starting it (ec2_instance.go, modifyInstanceAttributeWithStopStart), and EC2
+    refuses a type of the other architecture for the image, so the update would end with the gateway stopped; and a
+    replacement of the same resource would keep the old image, which the engine substitutes for an ignored `ami`
+    whenever the resource has state. A new resource looks its image up afresh, is created before the old one is
+    deleted, and the Elastic IP's association follows it."""
+    return f"{component}-instance" if arch == DEFAULT_ARCHITECTURE else f"{component}-instance-{arch}"
+
+
+def check_gateway_image(options: AwsOptions, region: str) -> None:
+    """A pinned hub.aws.ami must exist and run on the instance type, asked of AWS before any resource exists."""
+    if options.ami is None:
+        return
+    where = f"wgsites:vpn.hub.aws.ami ({region})"
+    try:
+        image = aws.ec2.get_ami(filters=[aws.ec2.GetAmiFilterArgs(name="image-id", values=[options.ami])])
+    except Exception as error:
+        answer = aws_answer(error)
+        if not answer.not_found:
+            raise pulumi.RunError(
+                f"{where}: AWS refused to describe '{options.ami}' (ec2:DescribeImages): {answer}; "
+                "fix the credentials or the permission and run again"
+            ) from None
+        raise pulumi.RunError(
+            f"{where}: '{options.ami}' is not an image this account can see in {region}; check the id and the "
+            "region (an image's id differs in each region)"
+        ) from None
+    arch = architecture(options.instance_type)
+    needed = EC2_ARCHITECTURE[arch]
+    if image.architecture != needed:
+        raise pulumi.RunError(
+            f"{where}: '{options.ami}' is an image for {image.architecture}, and hub.aws.instanceType "
+            f"'{options.instance_type}' needs one for {needed}; pin an image for {needed} (Ubuntu 24.04: "
+            f"{UBUNTU_NOBLE.format(arch=arch)}) or choose an instance type of its architecture"
+        )
+
+
 def read_parameters_policy(arns: list[str]) -> str:
     """Read exactly these parameters; the aws/ssm key's own policy lets SSM decrypt for the account."""
     statement = {"Effect": "Allow", "Action": ["ssm:GetParameter", "ssm:GetParameters"], "Resource": sorted(arns)}
@@ -295,19 +339,23 @@ class AwsGateway(pulumi.ComponentResource):
         self._status(name, args, tags)
         self.instance_profile = aws.iam.InstanceProfile(f"{name}-profile", role=self.role.name, tags=tags, opts=child)
 
-        ami = aws.ec2.get_ami_output(
-            owners=[CANONICAL],
-            most_recent=True,
-            filters=[
-                aws.ec2.GetAmiFilterArgs(name="name", values=[UBUNTU_NOBLE.format(arch=architecture(hub.aws.instance_type))]),
-                aws.ec2.GetAmiFilterArgs(name="virtualization-type", values=["hvm"]),
-            ],
-            opts=pulumi.InvokeOutputOptions(parent=self),
-        )
+        arch = architecture(hub.aws.instance_type)
+        if hub.aws.ami is not None:  # pinned (check_gateway_image checked it): a change is a planned replacement
+            ami: pulumi.Input[str] = hub.aws.ami
+        else:  # the newest Ubuntu at creation, then kept (ignore_changes below)
+            ami = aws.ec2.get_ami_output(
+                owners=[CANONICAL],
+                most_recent=True,
+                filters=[
+                    aws.ec2.GetAmiFilterArgs(name="name", values=[UBUNTU_NOBLE.format(arch=arch)]),
+                    aws.ec2.GetAmiFilterArgs(name="virtualization-type", values=["hvm"]),
+                ],
+                opts=pulumi.InvokeOutputOptions(parent=self),
+            ).id
         self.user_data = args.user_data
         self.instance = aws.ec2.Instance(
-            f"{name}-instance",
-            ami=ami.id,
+            instance_name(name, arch),
+            ami=ami,
             instance_type=hub.aws.instance_type,
             vpc_security_group_ids=[self.security_group.id],
             iam_instance_profile=self.instance_profile.name,
@@ -333,8 +381,10 @@ class AwsGateway(pulumi.ComponentResource):
                 parent=self,
                 # the bootstrap reads the parameters at first boot: let them and the policy exist first
                 depends_on=[self.manifest_parameter, self.key_parameter, *self.preshared_key_parameters, self.role_policy],
-                # a newer Ubuntu image must not replace a running gateway; `pulumi up --replace` does it knowingly
-                ignore_changes=["ami"],
+                # Without a pinned image, a newer Ubuntu must not replace a running gateway. The engine then hands
+                # the provider the image recorded at creation for every plan of this resource, a replacement too
+                # (`pulumi up --replace`, a new subnet): only hub.aws.ami moves the gateway to another image.
+                ignore_changes=[] if hub.aws.ami is not None else ["ami"],
             ),
         )
 

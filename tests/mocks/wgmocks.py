@@ -179,6 +179,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if args.token in self.aws_errors:
             raise ProviderError(self.aws_errors[args.token])
         if args.token == "aws:ec2/getAmi:getAmi":
+            pinned = [f["values"][0] for f in args.args.get("filters", []) if f["name"] == "image-id"]
+            if pinned:  # hub.aws.ami: the image the stack names, if the account has it
+                if pinned[0] not in self.images:
+                    raise ProviderError("no matching EC2 AMI found")
+                return {"id": pinned[0], "imageId": pinned[0], "architecture": self.images[pinned[0]]}, []
             return {"id": AMI_ID, "imageId": AMI_ID, "name": "ubuntu-noble"}, []
         if args.token == "aws:ec2/getVpc:getVpc":  # the provider's error, as the data source gives it
             if self.default_vpc:
