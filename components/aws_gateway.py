@@ -40,12 +40,12 @@ DEFAULT_ARCHITECTURE = architecture(AwsOptions().instance_type)
 def instance_name(component: str, arch: str) -> str:
     """The instance's resource name: the default architecture's keeps the name it always had (no URN moves).
 
-    Another architecture is another resource, not an update: upstream changes `instance_type` in place by stopping
-    the instance, modifying it and starting it (ec2_instance.go, modifyInstanceAttributeWithStopStart), and EC2
-    refuses a type of the other architecture for the image, so the update would end with the gateway stopped; and a
-    replacement of the same resource would keep the old image, which the engine substitutes for an ignored `ami`
-    whenever the resource has state. A new resource looks its image up afresh, is created before the old one is
-    deleted, and the Elastic IP's association follows it."""
+    Another architecture is another resource. Upstream plans a replacement for instance types with no common
+    architecture (terraform-provider-aws #36590; before it, an in-place stop, a type EC2 refuses for the image, and
+    the gateway left stopped), but a replacement of the same resource keeps the old image: the engine hands the
+    provider the old value of an ignored `ami` whenever the resource has state, and the new VM cannot launch. A new
+    resource looks its image up afresh, is created before the old one is deleted, and the Elastic IP's association
+    follows it. (tests/mocks/test_upstream_facts.py cites each fact.)"""
     return f"{component}-instance" if arch == DEFAULT_ARCHITECTURE else f"{component}-instance-{arch}"
 
 
