@@ -107,6 +107,12 @@ FACTS = {
         'terraform-provider-aws internal/service/ec2/vpc_security_group.go: "description" ForceNew: true '
         "(index id 496502761); pulumi_aws 7.51.1 ec2/security_group.py:36 'for which there is no Update API'",
     ),
+    "security_group_rules_change_in_place_and_its_vpc_replaces_it": Fact(
+        "inline ingress/egress rules are not ForceNew (Update revokes and authorizes them); vpc_id is ForceNew",
+        'terraform-provider-aws internal/service/ec2/vpc_security_group.go: schema "ingress"/"egress" without '
+        'ForceNew, resourceSecurityGroupUpdate -> resourceSecurityGroupUpdateRules; "vpc_id" ForceNew: true '
+        "(index id 496502761, an aws-sdk-go v1 version)",
+    ),
     "a_parameter_update_puts_the_value_for_anything_but_tags": Fact(
         "SSM Parameter Update calls PutParameter with the configured value for any change but overwrite and tags",
         "terraform-provider-aws internal/service/ssm/parameter.go resourceParameterUpdate "
@@ -268,6 +274,15 @@ def test_security_group_description_is_force_new():
     assert "no Update API" in sdk.read_text().splitlines()[35]
     base, renamed = m.run_stack("home"), m.run_stack("home", vpn=raw(name="skyhub", aliases=["gateway"]))
     assert m.unwrap(renamed.mocks.one(m.SG).inputs) == m.unwrap(base.mocks.one(m.SG).inputs)
+
+
+def test_security_group_rules_change_in_place_and_its_vpc_replaces_it():
+    assert FACTS["security_group_rules_change_in_place_and_its_vpc_replaces_it"].source
+    base, moved = m.run_stack("home"), m.run_stack("home", vpn=raw(aws={"adminCidrs": ["198.51.100.7/32"]}))
+    before, after = (m.unwrap(r.mocks.one(m.SG).inputs) for r in (base, moved))
+    assert {k for k in after if after[k] != before.get(k)} == {"ingress"}  # the rules alone: an update in place
+    placed = m.run_stack("home", vpn=raw(aws={"subnetId": SUBNET}), subnets={SUBNET: VPC})
+    assert m.unwrap(placed.mocks.one(m.SG).inputs)["vpcId"] == VPC
 
 
 def test_a_parameter_update_puts_the_value_for_anything_but_tags():
