@@ -11,7 +11,13 @@ missing VPC.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
+
+import pulumi
+
+T = TypeVar("T")
 
 # the data sources' "nothing matched" (tfresource.SingularDataSourceFindError; aws_ami's older "Your query returned
 # no results"), and EC2's own codes for an id that does not exist (InvalidSubnetID.NotFound, InvalidAMIID.NotFound)
@@ -44,3 +50,15 @@ def aws_answer(error: BaseException) -> AwsAnswer:
     if found:
         return AwsAnswer(False, found.group(1), printable(found.group(2)))
     return AwsAnswer(False, None, printable(" ".join(text.split()) or type(error).__name__))
+
+
+def ask_aws(lookup: Callable[[], T], refused: str, missing: str) -> T:
+    """LOOKUP's answer, or the run stopped before anything exists: MISSING when AWS found nothing, else REFUSED
+    followed by what AWS answered (an expired token must never read as a missing VPC)."""
+    try:
+        return lookup()
+    except Exception as error:
+        answer = aws_answer(error)
+        if answer.not_found:
+            raise pulumi.RunError(missing) from None
+        raise pulumi.RunError(f"{refused}: {answer}; fix the credentials or the permission and run again") from None

@@ -21,7 +21,7 @@ from wgsites.bundle import GatewayParameters, chunks
 from wgsites.hub_status import PLACEHOLDER_CHUNK, PLACEHOLDER_MANIFEST
 from wgsites.model import AwsOptions, Hub
 
-from .aws_answers import aws_answer
+from .aws_answers import ask_aws
 
 CANONICAL = "099720109477"
 UBUNTU_NOBLE = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-{arch}-server-*"
@@ -54,19 +54,12 @@ def check_gateway_image(options: AwsOptions, region: str) -> None:
     if options.ami is None:
         return
     where = f"wgsites:vpn.hub.aws.ami ({region})"
-    try:
-        image = aws.ec2.get_ami(filters=[aws.ec2.GetAmiFilterArgs(name="image-id", values=[options.ami])])
-    except Exception as error:
-        answer = aws_answer(error)
-        if not answer.not_found:
-            raise pulumi.RunError(
-                f"{where}: AWS refused to describe '{options.ami}' (ec2:DescribeImages): {answer}; "
-                "fix the credentials or the permission and run again"
-            ) from None
-        raise pulumi.RunError(
-            f"{where}: '{options.ami}' is not an image this account can see in {region}; check the id and the "
-            "region (an image's id differs in each region)"
-        ) from None
+    image = ask_aws(
+        lambda: aws.ec2.get_ami(filters=[aws.ec2.GetAmiFilterArgs(name="image-id", values=[options.ami])]),
+        refused=f"{where}: AWS refused to describe '{options.ami}' (ec2:DescribeImages)",
+        missing=f"{where}: '{options.ami}' is not an image this account can see in {region}; check the id and the "
+        "region (an image's id differs in each region)",
+    )
     arch = architecture(options.instance_type)
     needed = EC2_ARCHITECTURE[arch]
     if image.architecture != needed:
@@ -110,34 +103,20 @@ def gateway_subnet(options: AwsOptions, region: str, ipv6: bool = False) -> Gate
     """
     where = f"wgsites:vpn.hub.aws.subnetId ({region})"
     if options.subnet_id is None:
-        try:
-            aws.ec2.get_vpc(default=True)
-        except Exception as error:
-            answer = aws_answer(error)
-            if not answer.not_found:  # credentials, permissions, throttling: say so, never "no default VPC"
-                raise pulumi.RunError(
-                    f"wgsites:vpn.hub.aws ({region}): AWS refused to say whether the region has a default VPC "
-                    f"(ec2:DescribeVpcs): {answer}; fix the credentials or the permission and run again"
-                ) from None
-            raise pulumi.RunError(
-                f"wgsites:vpn.hub.aws: region {region} has no default VPC for the gateway; name a public subnet "
-                "(its route table sends 0.0.0.0/0 to an internet gateway) in the stack file as "
-                "hub.aws.subnetId: subnet-..., and optionally hub.aws.vpcId to check it is in the VPC you meant"
-            ) from None
+        ask_aws(
+            lambda: aws.ec2.get_vpc(default=True),
+            refused=f"wgsites:vpn.hub.aws ({region}): AWS refused to say whether the region has a default VPC (ec2:DescribeVpcs)",
+            missing=f"wgsites:vpn.hub.aws: region {region} has no default VPC for the gateway; name a public subnet "
+            "(its route table sends 0.0.0.0/0 to an internet gateway) in the stack file as "
+            "hub.aws.subnetId: subnet-..., and optionally hub.aws.vpcId to check it is in the VPC you meant",
+        )
         return None
-    try:
-        subnet = aws.ec2.get_subnet(id=options.subnet_id)
-    except Exception as error:
-        answer = aws_answer(error)
-        if not answer.not_found:
-            raise pulumi.RunError(
-                f"{where}: AWS refused to describe '{options.subnet_id}' (ec2:DescribeSubnets): {answer}; "
-                "fix the credentials or the permission and run again"
-            ) from None
-        raise pulumi.RunError(
-            f"{where}: '{options.subnet_id}' is not a subnet this account can see in {region}; "
-            "check the id and the region (pulumi config get aws:region)"
-        ) from None
+    subnet = ask_aws(
+        lambda: aws.ec2.get_subnet(id=options.subnet_id),
+        refused=f"{where}: AWS refused to describe '{options.subnet_id}' (ec2:DescribeSubnets)",
+        missing=f"{where}: '{options.subnet_id}' is not a subnet this account can see in {region}; "
+        "check the id and the region (pulumi config get aws:region)",
+    )
     if options.vpc_id and subnet.vpc_id != options.vpc_id:
         raise pulumi.RunError(
             f"{where}: '{options.subnet_id}' is in {subnet.vpc_id}, not in hub.aws.vpcId '{options.vpc_id}'; fix one of the two"
