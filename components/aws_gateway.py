@@ -34,19 +34,6 @@ def architecture(instance_type: str) -> str:
 
 
 EC2_ARCHITECTURE = {"arm64": "arm64", "amd64": "x86_64"}  # Ubuntu's names -> EC2's (an image's `architecture`)
-DEFAULT_ARCHITECTURE = architecture(AwsOptions().instance_type)
-
-
-def instance_name(component: str, arch: str) -> str:
-    """The instance's resource name: the default architecture's keeps the name it always had (no URN moves).
-
-    Another architecture is another resource. Upstream plans a replacement for instance types with no common
-    architecture (terraform-provider-aws #36590; before it, an in-place stop, a type EC2 refuses for the image, and
-    the gateway left stopped), but a replacement of the same resource keeps the old image: the engine hands the
-    provider the old value of an ignored `ami` whenever the resource has state, and the new VM cannot launch. A new
-    resource looks its image up afresh, is created before the old one is deleted, and the Elastic IP's association
-    follows it. (tests/mocks/test_upstream_facts.py cites each fact.)"""
-    return f"{component}-instance" if arch == DEFAULT_ARCHITECTURE else f"{component}-instance-{arch}"
 
 
 def check_gateway_image(options: AwsOptions, region: str) -> None:
@@ -333,7 +320,7 @@ class AwsGateway(pulumi.ComponentResource):
             ).id
         self.user_data = args.user_data
         self.instance = aws.ec2.Instance(
-            instance_name(name, arch),
+            f"{name}-instance",
             ami=ami,
             instance_type=hub.aws.instance_type,
             vpc_security_group_ids=[self.security_group.id],
@@ -360,9 +347,11 @@ class AwsGateway(pulumi.ComponentResource):
                 parent=self,
                 # the bootstrap reads the parameters at first boot: let them and the policy exist first
                 depends_on=[self.manifest_parameter, self.key_parameter, *self.preshared_key_parameters, self.role_policy],
-                # Without a pinned image, a newer Ubuntu must not replace a running gateway. The engine then hands
-                # the provider the image recorded at creation for every plan of this resource, a replacement too
-                # (`pulumi up --replace`, a new subnet): only hub.aws.ami moves the gateway to another image.
+                # Without a pinned image, a newer Ubuntu must not replace a running gateway. Any replacement (`pulumi
+                # up --replace`, a new subnet or user data, an instance type of the other architecture, which
+                # upstream replaces) takes the image looked up then: the engine checks a replacement's inputs afresh
+                # from the program (tests/engine/test_engine_ignore_changes.py). A pinned hub.aws.ami is not
+                # ignored: a new pin is a planned replacement.
                 ignore_changes=[] if hub.aws.ami is not None else ["ami"],
             ),
         )

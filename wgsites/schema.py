@@ -129,8 +129,8 @@ AWS = (
         "ami",
         "AMI id",
         "a pinned image for the gateway, of the instance type's architecture (checked with AWS first); a change "
-        "replaces the instance, keeping the Elastic IP and the keys; none: the newest Ubuntu 24.04 at creation, "
-        "kept until `ami` is set (docs/day-two.md)",
+        "replaces the instance, keeping the Elastic IP and the keys; none: the newest Ubuntu 24.04 at creation and "
+        "at each replacement, never itself a reason for one (docs/day-two.md)",
         None,
     ),
 )

@@ -1,8 +1,8 @@
-"""The gateway's image: kept once launched, moved only by a pinned hub.aws.ami, and always of the type's architecture.
+"""The gateway's image: kept while running, moved by any replacement or a pinned hub.aws.ami, of the type's architecture.
 
-Why: `ami` is ignored (a newer Ubuntu must not replace a running gateway), and the engine then hands the provider
-the image recorded at creation for every plan of the instance, replacements included. An instance type of the other
-architecture changed in place would stop the instance and leave it stopped (EC2 refuses the type for the image).
+Why: `ami` is ignored, so a newer Ubuntu never replaces a running gateway; a replacement (upstream replaces an
+instance type of the other architecture, #36590) takes the image the program asks for then, so that image must be the
+one for the type's architecture; and a pinned image must run on the type, checked before anything exists.
 """
 
 from __future__ import annotations
@@ -30,28 +30,23 @@ def instance_of(run: m.Run):
     return run.mocks.one(m.INSTANCE)
 
 
-def test_the_default_architecture_keeps_its_resource_name_and_its_image(home):
-    """Every existing t4g gateway keeps its URN; its image is the one it was launched with."""
+def test_an_unpinned_image_is_ignored_once_launched(home):
     instance = instance_of(home)
     assert instance.name == "vpn-gateway-instance"
     assert list(home.mocks.requests[instance.name].ignoreChanges) == ["ami"]
 
 
-def test_another_architecture_is_a_new_instance_with_its_own_image(home):
-    """t4g -> t3: not an update of the old instance (stop, refused type, left stopped) but a new resource, whose
-    image the lookup finds for amd64, created before the old one goes; the Elastic IP's association follows it."""
+def test_another_architecture_asks_for_its_own_image(home):
+    """t4g -> t3: upstream plans a replacement (no common architecture), which the engine creates with the inputs the
+    program sends: the newest Ubuntu for amd64, the same resource (no URN moves), the Elastic IP and keys as they were."""
     run = m.run_stack("home", vpn=home_with(instanceType="t3.micro"))
     instance = instance_of(run)
-    assert instance.name == "vpn-gateway-instance-amd64" != instance_of(home).name
-    assert run.mocks.requests[instance.name].aliases == []  # so the engine never finds the arm64 one's state
-    assert not run.mocks.requests[instance.name].deleteBeforeReplace  # the old one runs until the new one exists
+    assert instance.name == instance_of(home).name
     [lookup] = [c for c in run.mocks.calls if c.token == GET_AMI]
     assert [f["values"] for f in lookup.args["filters"] if f["name"] == "name"] == [
         ["ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*"]
     ]
-    association = m.unwrap(run.mocks.one(m.EIP_ASSOC).inputs)
-    assert association["instanceId"] == "vpn-gateway-instance-amd64-id"
-    # everything else stays: the Elastic IP, the keys' parameters, the user data
+    assert m.unwrap(instance.inputs)["ami"] == m.AMI_ID  # that lookup's answer
     assert m.unwrap(run.mocks.one(m.EIP_TYPE).inputs) == m.unwrap(home.mocks.one(m.EIP_TYPE).inputs)
     assert m.unwrap(instance.inputs)["userData"] == m.unwrap(instance_of(home).inputs)["userData"]
     key = "vpn-gateway-private-key"
@@ -63,7 +58,7 @@ def test_a_pinned_image_is_the_instance_image_and_is_not_ignored(home):
     instance = instance_of(run)
     assert m.unwrap(instance.inputs)["ami"] == ARM_IMAGE
     assert list(run.mocks.requests[instance.name].ignoreChanges) == []  # so a new pin is a planned replacement
-    assert instance.name == "vpn-gateway-instance"  # the same resource as before it was pinned
+    assert instance.name == "vpn-gateway-instance"
     [check] = [c for c in run.mocks.calls if c.token == GET_AMI]  # no lookup of the newest Ubuntu
     assert check.args["filters"] == [{"name": "image-id", "values": [ARM_IMAGE]}]
 
