@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 import wgmocks as m
-from conftest import STACKS
+
+from tests.stacks import STACKS
 
 SUBNET, VPC, SUBNET6 = "subnet-0123456789abcdef0", "vpc-0123456789abcdef0", "2001:db8:1234:5600::/64"
 PINNED = "ami-0aaaaaaaaaaaaaaa1"
