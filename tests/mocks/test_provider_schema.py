@@ -3,13 +3,15 @@
 Why: mocks accept any property name and any shape; the real provider rejects an unknown property or a missing
 required one only at `pulumi up`, against a real account. The SDK's `...Args` classes are generated from the
 provider's schema (pulumi-aws 7.51.1, pulumi-command as installed), so checking against them catches a misspelt
-name, a list where an object goes, a missing required input, and an `ignore_changes` path that names nothing
-(the engine ignores those in silence: nothing would be ignored).
+name, a list where an object goes, a missing required input, a value outside an enum the SDK names, and an
+`ignore_changes` path that names nothing (the engine ignores those in silence: nothing would be ignored); the
+validators' length limits are read upstream (LIMITS).
 """
 
 from __future__ import annotations
 
 import copy
+import enum
 import importlib
 import inspect
 import re
@@ -57,12 +59,25 @@ def nested(cls: type, prop: property) -> tuple[type | None, bool]:
     return getattr(importlib.import_module(cls.__module__.rsplit(".", 1)[0]), found.group(1), None), takes_text
 
 
+def enum_values(cls: type, prop: property) -> set[str] | None:
+    """The values of the enum a property takes (ParameterType, InstanceType, ...), if the SDK names one."""
+    module = importlib.import_module(cls.__module__.rsplit(".", 1)[0])
+    for name in re.findall(r"ForwardRef\('(\w+)'\)", str(inspect.signature(prop.fget).return_annotation)):
+        kind = getattr(module, name, None)
+        if isinstance(kind, type) and issubclass(kind, enum.Enum):
+            return {member.value for member in kind}
+    return None
+
+
 def conformance(cls: type, value: dict[str, Any], path: str) -> list[str]:
     problems = []
     props = properties(cls)
     problems += [f"{path}.{k}: no such input of {cls.__name__}" for k in value if k not in props]
     problems += [f"{path}.{k}: required by {cls.__name__}, missing" for k in required(cls) if k not in value]
     for key, item in value.items():
+        allowed = enum_values(cls, props[key]) if key in props else None
+        if allowed is not None and isinstance(item, str) and item not in allowed:
+            problems.append(f"{path}.{key}: '{item}' is none of the provider's values")
         inner, takes_text = nested(cls, props[key]) if key in props else (None, True)
         if inner is None:
             continue
@@ -157,7 +172,36 @@ def test_the_checker_finds_what_it_must():
         "i.rootBlockDevice[0]: str where InstanceRootBlockDeviceArgs goes",
     ]
     assert conformance(pulumi_aws.ssm.ParameterArgs, {"name": "/x"}, "p") == ["p.type: required by ParameterArgs, missing"]
+    assert conformance(pulumi_aws.ssm.ParameterArgs, {"name": "/x", "type": "Text"}, "p") == [
+        "p.type: 'Text' is none of the provider's values"
+    ]
     ingress = {"ingress": [{"protocol": "udp", "fromPort": 1, "toPort": 1, "cidrs": []}]}
     assert conformance(pulumi_aws.ec2.SecurityGroupArgs, ingress, "sg") == [
         "sg.ingress[0].cidrs: no such input of SecurityGroupIngressArgs"
     ]
+
+
+# Length limits of the provider's validators, read upstream (terraform-provider-aws): (type, input, most characters)
+LIMITS = [
+    # internal/service/ssm/parameter.go: description StringLenBetween(0, 1024), name StringLenBetween(1, 2048)
+    (m.PARAMETER, "description", 1024),
+    (m.PARAMETER, "name", 2048),
+    # internal/service/ec2/vpc_security_group.go: description StringLenBetween(0, 255) (index id 496502761)
+    (m.SG, "description", 255),
+]
+
+
+def test_the_longest_names_a_stack_may_have_stay_within_the_validators_limits():
+    """A 100-character stack name (Pulumi's most) and a 32-character hub name (the stack file's most)."""
+    stack = "s" * 100
+    raw = copy.deepcopy(m.stack_config("home")["wgsites:vpn"])
+    raw["hub"].update(name="h" * 32, interface="wg-" + "i" * 12)
+    run = m.run_stack(stack, vpn=raw, config={"aws:region": "eu-central-1"})
+    checked = 0
+    for typ, key, most in LIMITS:
+        for resource in run.mocks.of_type(typ):
+            value = m.unwrap(resource.inputs).get(key)
+            if value is not None:
+                checked += 1
+                assert len(value) <= most, f"{resource.name}.{key}: {len(value)} characters"
+    assert checked > 3
