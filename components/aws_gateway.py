@@ -23,6 +23,8 @@ from wgsites.bundle import GatewayParameters, chunks, digest, parse_serial
 from wgsites.hub_status import PLACEHOLDER_CHUNK, PLACEHOLDER_MANIFEST
 from wgsites.model import AwsOptions, Hub
 
+from .aws_answers import ask_aws
+
 CANONICAL = "099720109477"
 UBUNTU_NOBLE = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-{arch}-server-*"
 
@@ -40,6 +42,30 @@ def architecture(instance_type: str) -> str:
 # an `up` without a change shows no diff).
 SERIAL_CREATE = "date +%s"
 SERIAL_UPDATE = 'now=$(date +%s); last=${PULUMI_COMMAND_STDOUT:-0}; [ "$now" -gt "$last" ] && echo "$now" || echo $((last + 1))'
+
+
+EC2_ARCHITECTURE = {"arm64": "arm64", "amd64": "x86_64"}  # Ubuntu's names -> EC2's (an image's `architecture`)
+
+
+def check_gateway_image(options: AwsOptions, region: str) -> None:
+    """A pinned hub.aws.ami must exist and run on the instance type, asked of AWS before any resource exists."""
+    if options.ami is None:
+        return
+    where = f"wgsites:vpn.hub.aws.ami ({region})"
+    image = ask_aws(
+        lambda: aws.ec2.get_ami(filters=[aws.ec2.GetAmiFilterArgs(name="image-id", values=[options.ami])]),
+        refused=f"{where}: AWS refused to describe '{options.ami}' (ec2:DescribeImages)",
+        missing=f"{where}: '{options.ami}' is not an image this account can see in {region}; check the id and the "
+        "region (an image's id differs in each region)",
+    )
+    arch = architecture(options.instance_type)
+    needed = EC2_ARCHITECTURE[arch]
+    if image.architecture != needed:
+        raise pulumi.RunError(
+            f"{where}: '{options.ami}' is an image for {image.architecture}, and hub.aws.instanceType "
+            f"'{options.instance_type}' needs one for {needed}; pin an image for {needed} (Ubuntu 24.04: "
+            f"{UBUNTU_NOBLE.format(arch=arch)}) or choose an instance type of its architecture"
+        )
 
 
 def read_parameters_policy(arns: list[str]) -> str:
@@ -64,6 +90,7 @@ class GatewaySubnet:
 
     subnet_id: str
     vpc_id: str
+    assigns_ipv6: bool = False  # the subnet gives every new instance an IPv6 address (assign_ipv6_address_on_creation)
 
 
 def gateway_subnet(options: AwsOptions, region: str, ipv6: bool = False) -> GatewaySubnet | None:
@@ -74,22 +101,20 @@ def gateway_subnet(options: AwsOptions, region: str, ipv6: bool = False) -> Gate
     """
     where = f"wgsites:vpn.hub.aws.subnetId ({region})"
     if options.subnet_id is None:
-        try:
-            aws.ec2.get_vpc(default=True)
-        except Exception:  # the invoke's error says only "no matching EC2 VPC found"
-            raise pulumi.RunError(
-                f"wgsites:vpn.hub.aws: region {region} has no default VPC for the gateway; name a public subnet "
-                "(its route table sends 0.0.0.0/0 to an internet gateway) in the stack file as "
-                "hub.aws.subnetId: subnet-..., and optionally hub.aws.vpcId to check it is in the VPC you meant"
-            ) from None
+        ask_aws(
+            lambda: aws.ec2.get_vpc(default=True),
+            refused=f"wgsites:vpn.hub.aws ({region}): AWS refused to say whether the region has a default VPC (ec2:DescribeVpcs)",
+            missing=f"wgsites:vpn.hub.aws: region {region} has no default VPC for the gateway; name a public subnet "
+            "(its route table sends 0.0.0.0/0 to an internet gateway) in the stack file as "
+            "hub.aws.subnetId: subnet-..., and optionally hub.aws.vpcId to check it is in the VPC you meant",
+        )
         return None
-    try:
-        subnet = aws.ec2.get_subnet(id=options.subnet_id)
-    except Exception:
-        raise pulumi.RunError(
-            f"{where}: '{options.subnet_id}' is not a subnet this account can see in {region}; "
-            "check the id and the region (pulumi config get aws:region)"
-        ) from None
+    subnet = ask_aws(
+        lambda: aws.ec2.get_subnet(id=options.subnet_id),
+        refused=f"{where}: AWS refused to describe '{options.subnet_id}' (ec2:DescribeSubnets)",
+        missing=f"{where}: '{options.subnet_id}' is not a subnet this account can see in {region}; "
+        "check the id and the region (pulumi config get aws:region)",
+    )
     if options.vpc_id and subnet.vpc_id != options.vpc_id:
         raise pulumi.RunError(
             f"{where}: '{options.subnet_id}' is in {subnet.vpc_id}, not in hub.aws.vpcId '{options.vpc_id}'; fix one of the two"
@@ -100,7 +125,22 @@ def gateway_subnet(options: AwsOptions, region: str, ipv6: bool = False) -> Gate
             "hub.ipv6Egress; make the subnet dual-stack (associate an IPv6 CIDR block with its VPC and the subnet, "
             "route ::/0 to the internet gateway), name a dual-stack subnet, or remove ipv6Egress"
         )
-    return GatewaySubnet(options.subnet_id, subnet.vpc_id)
+    return GatewaySubnet(options.subnet_id, subnet.vpc_id, bool(subnet.assign_ipv6_address_on_creation))
+
+
+def ipv6_address_count(egress: bool, subnet: GatewaySubnet | None) -> int | None:
+    """How many IPv6 addresses the instance asks for: 1 with hub.ipv6Egress, else 0, so turning it off removes it.
+
+    Upstream (terraform-provider-aws >= v5.41.0, #36308) `ipv6_address_count` is Optional and Computed, no longer
+    ForceNew: a changed count is assigned or unassigned on the running instance's primary interface. Leaving it
+    out would show no diff at all (an Optional+Computed value missing from the config keeps the state's), so the
+    address would stay. 0 makes no diff where there never was an address: Read records the interface's count,
+    0. None (as before) in the default VPC (ipv6Egress needs a subnet of the user's, so it was never on there)
+    and in a subnet that assigns IPv6 on creation, which gives the address whatever the count (upstream #20025):
+    asking 0 there would unassign it on the next up."""
+    if egress:
+        return 1
+    return 0 if subnet is not None and not subnet.assigns_ipv6 else None
 
 
 ASSUME_ROLE_EC2 = json.dumps(
@@ -156,7 +196,11 @@ class AwsGateway(pulumi.ComponentResource):
         super().__init__("wgsites:aws_gateway:AwsGateway", name, None, opts)
         hub, ssm = args.hub, args.parameters
         child = pulumi.ResourceOptions(parent=self)
-        tags = {"Name": f"wgsites-{args.stack}-{hub.name}", "wgsites:stack": args.stack, "wgsites:node": hub.name}
+        # Descriptions and tags name the hub by its first name, which a rename with aliases keeps: a security
+        # group's description is ForceNew upstream (no update API), and a status parameter's changed description
+        # makes the provider put its value again (see _status)
+        node = hub.first_name
+        tags = {"Name": f"wgsites-{args.stack}-{node}", "wgsites:stack": args.stack, "wgsites:node": node}
 
         v4 = [c for c in hub.aws.admin_cidrs if ipaddress.ip_network(c).version == 4]
         v6 = [c for c in hub.aws.admin_cidrs if ipaddress.ip_network(c).version == 6]
@@ -183,7 +227,7 @@ class AwsGateway(pulumi.ComponentResource):
             )
         self.security_group = aws.ec2.SecurityGroup(
             f"{name}-sg",
-            description=f"wgsites {args.stack}: WireGuard hub {hub.name}",
+            description=f"wgsites {args.stack}: WireGuard hub {node}",
             ingress=ingress,
             egress=[
                 aws.ec2.SecurityGroupEgressArgs(
@@ -208,7 +252,7 @@ class AwsGateway(pulumi.ComponentResource):
                 type="String",
                 tier="Standard",
                 insecure_value=pieces.apply(itemgetter(i)),
-                description=f"wgsites {args.stack}: bundle of {hub.name} ({hub.interface}), part {i + 1} of {args.chunks}",
+                description=f"wgsites {args.stack}: bundle of {node} ({hub.interface}), part {i + 1} of {args.chunks}",
                 tags=tags,
                 opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
             )
@@ -229,7 +273,7 @@ class AwsGateway(pulumi.ComponentResource):
             type="String",
             tier="Standard",
             insecure_value=args.manifest(self.serial.stdout.apply(parse_serial)),
-            description=f"wgsites {args.stack}: which bundle {hub.name} ({hub.interface}) applies (chunks, SHA-256, serial)",
+            description=f"wgsites {args.stack}: which bundle {node} ({hub.interface}) applies (chunks, SHA-256, serial)",
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=self.chunk_parameters, delete_before_replace=True),
         )
@@ -238,7 +282,7 @@ class AwsGateway(pulumi.ComponentResource):
             name=ssm.key,
             type="SecureString",
             value=pulumi.Output.secret(args.private_key),
-            description=f"wgsites {args.stack}: WireGuard private key of {hub.name} ({hub.interface})",
+            description=f"wgsites {args.stack}: WireGuard private key of {node} ({hub.interface})",
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
@@ -254,7 +298,7 @@ class AwsGateway(pulumi.ComponentResource):
                 type="SecureString",
                 tier="Standard",
                 value=psk_pieces.apply(itemgetter(i)),
-                description=f"wgsites {args.stack}: preshared keys of {hub.name} ({hub.interface}), part {i + 1} "
+                description=f"wgsites {args.stack}: preshared keys of {node} ({hub.interface}), part {i + 1} "
                 f"of {args.preshared_key_chunks}",
                 tags=tags,
                 opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
@@ -265,7 +309,7 @@ class AwsGateway(pulumi.ComponentResource):
         self.role = aws.iam.Role(
             f"{name}-role",
             assume_role_policy=ASSUME_ROLE_EC2,
-            description=f"wgsites {args.stack}: lets {hub.name} read its WireGuard config and key",
+            description=f"wgsites {args.stack}: lets {node} read its WireGuard config and key",
             tags=tags,
             opts=child,
         )
@@ -283,19 +327,23 @@ class AwsGateway(pulumi.ComponentResource):
         self._status(name, args, tags)
         self.instance_profile = aws.iam.InstanceProfile(f"{name}-profile", role=self.role.name, tags=tags, opts=child)
 
-        ami = aws.ec2.get_ami_output(
-            owners=[CANONICAL],
-            most_recent=True,
-            filters=[
-                aws.ec2.GetAmiFilterArgs(name="name", values=[UBUNTU_NOBLE.format(arch=architecture(hub.aws.instance_type))]),
-                aws.ec2.GetAmiFilterArgs(name="virtualization-type", values=["hvm"]),
-            ],
-            opts=pulumi.InvokeOutputOptions(parent=self),
-        )
+        arch = architecture(hub.aws.instance_type)
+        if hub.aws.ami is not None:  # pinned (check_gateway_image checked it): a change is a planned replacement
+            ami: pulumi.Input[str] = hub.aws.ami
+        else:  # the newest Ubuntu at creation, then kept (ignore_changes below)
+            ami = aws.ec2.get_ami_output(
+                owners=[CANONICAL],
+                most_recent=True,
+                filters=[
+                    aws.ec2.GetAmiFilterArgs(name="name", values=[UBUNTU_NOBLE.format(arch=arch)]),
+                    aws.ec2.GetAmiFilterArgs(name="virtualization-type", values=["hvm"]),
+                ],
+                opts=pulumi.InvokeOutputOptions(parent=self),
+            ).id
         self.user_data = args.user_data
         self.instance = aws.ec2.Instance(
             f"{name}-instance",
-            ami=ami.id,
+            ami=ami,
             instance_type=hub.aws.instance_type,
             vpc_security_group_ids=[self.security_group.id],
             iam_instance_profile=self.instance_profile.name,
@@ -303,8 +351,9 @@ class AwsGateway(pulumi.ComponentResource):
             # (packages, SSM) before the Elastic IP is associated, and such subnets rarely assign one
             subnet_id=args.subnet.subnet_id if args.subnet else None,
             associate_public_ip_address=True if args.subnet else None,
-            # hub.ipv6Egress: an address of the dual-stack subnet (gateway_subnet checked it has IPv6)
-            ipv6_address_count=1 if hub.ipv6_egress else None,
+            # hub.ipv6Egress: an address of the dual-stack subnet (gateway_subnet checked it has IPv6), added and
+            # removed in place
+            ipv6_address_count=ipv6_address_count(hub.ipv6_egress, args.subnet),
             # the user data is a static bootstrap: it changes only with instance-level choices (stack, interface,
             # region), and cloud-init runs it once per instance, so a change needs a new instance to take effect
             user_data_replace_on_change=True,
@@ -320,8 +369,12 @@ class AwsGateway(pulumi.ComponentResource):
                 parent=self,
                 # the bootstrap reads the parameters at first boot: let them and the policy exist first
                 depends_on=[self.manifest_parameter, self.key_parameter, *self.preshared_key_parameters, self.role_policy],
-                # a newer Ubuntu image must not replace a running gateway; `pulumi up --replace` does it knowingly
-                ignore_changes=["ami"],
+                # Without a pinned image, a newer Ubuntu must not replace a running gateway. Any replacement (`pulumi
+                # up --replace`, a new subnet or user data, an instance type of the other architecture, which
+                # upstream replaces) takes the image looked up then: the engine checks a replacement's inputs afresh
+                # from the program (tests/engine/test_engine_ignore_changes.py). A pinned hub.aws.ami is not
+                # ignored: a new pin is a planned replacement.
+                ignore_changes=[] if hub.aws.ami is not None else ["ami"],
             ),
         )
 
@@ -337,10 +390,14 @@ class AwsGateway(pulumi.ComponentResource):
         """The parameters the gateway's agent publishes its view to (hub_status.py), and its right to write them.
 
         Pulumi owns them, so `pulumi destroy` leaves none behind; it writes a placeholder once and ignores their
-        values afterwards (`ignore_changes`), so an `up` never overwrites what the agent published."""
+        values afterwards (`ignore_changes`), so an `up` never overwrites what the agent published. The provider's
+        Update puts the parameter's value again for any change but its tags (terraform-provider-aws
+        internal/service/ssm/parameter.go, `HasChangesExcept("overwrite", tags, tags_all)` then PutParameter with
+        the value the engine hands it: the ignored placeholder), so their descriptions are ignored too and name
+        nothing that changes: not a renamed hub, not the number of parts (which grows with the peers)."""
         hub, ssm = args.hub, args.parameters
-        owned = pulumi.ResourceOptions(parent=self, ignore_changes=["insecureValue"], delete_before_replace=True)
-        what = f"wgsites {args.stack}: status of {hub.name} ({hub.interface}) as its agent publishes it"
+        owned = pulumi.ResourceOptions(parent=self, ignore_changes=["insecureValue", "description"], delete_before_replace=True)
+        what = f"wgsites {args.stack}: status of {hub.first_name} ({hub.interface}) as its agent publishes it"
         self.status_parameters = [
             aws.ssm.Parameter(
                 f"{name}-status",
@@ -359,7 +416,7 @@ class AwsGateway(pulumi.ComponentResource):
                     type="String",
                     tier="Standard",
                     insecure_value=PLACEHOLDER_CHUNK,
-                    description=f"{what} (part {i + 1} at most {args.status_chunks})",
+                    description=f"{what} (part {i + 1})",
                     tags=tags,
                     opts=owned,
                 )

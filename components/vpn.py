@@ -38,7 +38,7 @@ from wgsites.render import (
 )
 from wgsites.stack_config import check_key_seed, own_key_nodes
 
-from .aws_gateway import AwsGateway, AwsGatewayArgs, gateway_subnet
+from .aws_gateway import AwsGateway, AwsGatewayArgs, check_gateway_image, gateway_subnet
 from .keys import OnDemand, derived_keys, derived_preshared_keys
 from .roaming_peer import RoamingPeer, RoamingPeerArgs
 from .ssh_host import HostKey, HostKeyArgs, SshHost, SshHostArgs, ssh_connection
@@ -84,6 +84,8 @@ class WireGuardVpn(pulumi.ComponentResource):
         # where the gateway goes, asked of AWS before any resource exists: an account without a default VPC
         # fails here with the fix, not halfway through an up
         subnet = gateway_subnet(hub.aws, args.region, ipv6=hub.ipv6_egress) if hub.kind == "aws" else None
+        if hub.kind == "aws":  # and a pinned image, which must run on the instance type
+            check_gateway_image(hub.aws, args.region)
         super().__init__("wgsites:vpn:WireGuardVpn", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 

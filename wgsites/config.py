@@ -143,14 +143,15 @@ def _aws(r: Reader, path: str, value: Any) -> AwsOptions | None:
         sync_seconds=r.get(obj, path, "syncSeconds", r.integer(10, 3600), default_of(AWS, "syncSeconds")),
         subnet_id=r.get(obj, path, "subnetId", _aws_id(r, "subnet"), default_of(AWS, "subnetId")),
         vpc_id=r.get(obj, path, "vpcId", _aws_id(r, "vpc"), default_of(AWS, "vpcId")),
+        ami=r.get(obj, path, "ami", _aws_id(r, "ami", "an AMI id", "the EC2 console (Images, AMIs)"), default_of(AWS, "ami")),
     )
 
 
-def _aws_id(r: Reader, prefix: str) -> Callable[[str, Any], str | None]:
+def _aws_id(r: Reader, prefix: str, what: str = "", where: str = "the VPC console") -> Callable[[str, Any], str | None]:
     def convert(path: str, value: Any) -> str | None:
         if isinstance(value, str) and re.fullmatch(prefix + r"-(?:[0-9a-f]{8}|[0-9a-f]{17})", value):
             return value
-        r.fail(path, value, f"is not a {prefix} id; copy it from the VPC console, like {prefix}-0123456789abcdef0")
+        r.fail(path, value, f"is not {what or f'a {prefix} id'}; copy it from {where}, like {prefix}-0123456789abcdef0")
         return None
 
     return convert

@@ -104,6 +104,7 @@ class AwsOptions:
     sync_seconds: int = 30
     subnet_id: str | None = None  # None: a subnet of the region's default VPC
     vpc_id: str | None = None  # only to check that subnet_id is in the VPC the user meant
+    ami: str | None = None  # a pinned image; None: the newest Ubuntu 24.04 at creation, kept afterwards
 
 
 @dataclass(frozen=True)

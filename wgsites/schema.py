@@ -115,11 +115,24 @@ PROXY_ARP = (
 )
 
 AWS = (
-    Key("instanceType", "EC2 instance type", "Graviton types get the arm64 AMI", default(AwsOptions, "instance_type")),
+    Key(
+        "instanceType",
+        "EC2 instance type",
+        "Graviton types get the arm64 AMI; a type of the other architecture replaces the instance (docs/day-two.md)",
+        default(AwsOptions, "instance_type"),
+    ),
     Key("adminCidrs", "list of networks", "networks allowed to SSH", default(AwsOptions, "admin_cidrs")),
     Key("syncSeconds", "10-3600", "SSM poll period", default(AwsOptions, "sync_seconds")),
     Key("subnetId", "subnet id", "a public subnet for the gateway (an account without a default VPC)", None),
     Key("vpcId", "VPC id", "checked against `subnetId`'s VPC (needs `subnetId`)", None),
+    Key(
+        "ami",
+        "AMI id",
+        "a pinned image for the gateway, of the instance type's architecture (checked with AWS first); a change "
+        "replaces the instance, keeping the Elastic IP and the keys; none: the newest Ubuntu 24.04 at creation and "
+        "at each replacement, never itself a reason for one (docs/day-two.md)",
+        None,
+    ),
 )
 
 FORWARD_RULE = (
@@ -223,8 +236,8 @@ HUB = (
         "aws",
         f"`{inline(AWS)}`",
         "for `kind: aws`: instance type (Graviton types get the arm64 AMI), networks allowed to SSH "
-        "(none by default), SSM poll period, and where the VM goes: `subnetId` (a public subnet, for an account "
-        "without a default VPC) and `vpcId` (checked against it)",
+        "(none by default), SSM poll period, where the VM goes: `subnetId` (a public subnet, for an account "
+        "without a default VPC) and `vpcId` (checked against it), and `ami`, a pinned image",
         AwsOptions(),
         shown="",
     ),

@@ -38,8 +38,34 @@ def test_ipv6_egress_gives_the_instance_an_ipv6_address_in_the_dual_stack_subnet
     assert len(calls) == 1
 
 
-def test_without_ipv6_egress_the_instance_gets_no_ipv6_address():
+def test_without_ipv6_egress_in_the_default_vpc_the_count_is_left_as_it_was():
+    """ipv6Egress needs a subnet of the user's, so a default-VPC gateway never had it: its inputs stay as before."""
     run = m.run_stack("home", vpn=dual_stack_home(egress=False))
+    assert "ipv6AddressCount" not in m.unwrap(run.mocks.one(m.INSTANCE).inputs)
+
+
+def test_turning_ipv6_egress_off_asks_for_no_address_and_changes_nothing_else():
+    """0, not nothing: upstream an Optional+Computed count left out shows no diff, so the address would stay;
+    0 unassigns it in place (and is what Read recorded for a gateway that never had one: no diff there)."""
+    on, off = (
+        m.run_stack("home", vpn=dual_stack_home(egress, subnetId=SUBNET), subnets={SUBNET: VPC}, subnet_ipv6={SUBNET: SUBNET6})
+        for egress in (True, False)
+    )
+    before, after = (m.unwrap(r.mocks.one(m.INSTANCE).inputs) for r in (on, off))
+    assert (before["ipv6AddressCount"], after["ipv6AddressCount"]) == (1, 0)
+    del before["ipv6AddressCount"], after["ipv6AddressCount"]
+    assert before == after  # the same user data, image and type: an update of the count alone, in place
+
+
+def test_a_subnet_that_assigns_ipv6_itself_keeps_its_address_without_egress():
+    """Upstream #20025: such a subnet gives the address whatever the count; asking 0 would unassign it at each up."""
+    run = m.run_stack(
+        "home",
+        vpn=dual_stack_home(False, subnetId=SUBNET),
+        subnets={SUBNET: VPC},
+        subnet_ipv6={SUBNET: SUBNET6},
+        auto_ipv6=[SUBNET],
+    )
     assert "ipv6AddressCount" not in m.unwrap(run.mocks.one(m.INSTANCE).inputs)
 
 

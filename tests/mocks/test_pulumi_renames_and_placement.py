@@ -32,9 +32,9 @@ def test_renamed_hub_with_aliases_keeps_its_key_its_user_data_and_its_resources(
     assert aliases_sent(renamed, "vpn-skyhub") == ["vpn-gateway"]
     before, after = (m.unwrap(r.mocks.one(m.INSTANCE).inputs) for r in (home, renamed))
     assert after["userData"] == before["userData"]  # a new user data would replace the VM
-    # only the name differs (tags, changed in place; the mocks' ids follow resource names, real ids stay)
+    # nothing but the mocks' ids (which follow resource names; real ids stay) differs: tags name the first name
     assert json.dumps(after, sort_keys=True).replace("skyhub", "gateway") == json.dumps(before, sort_keys=True)
-    assert after["tags"]["wgsites:node"] == "skyhub"
+    assert after["tags"]["wgsites:node"] == "gateway"
     assert renamed.exports["public_keys"].value["skyhub"] == home.exports["public_keys"].value["gateway"]
     # so every device's config is the one it has, but for the hub's name in its comments
     old, new = (r.exports["phone_config"].value for r in (home, renamed))
@@ -42,6 +42,39 @@ def test_renamed_hub_with_aliases_keeps_its_key_its_user_data_and_its_resources(
     # the SSM names follow the stack and the interface, never the node's name: no collision
     names = {m.unwrap(p.inputs["name"]) for p in renamed.mocks.of_type(m.PARAMETER)}
     assert names == {m.unwrap(p.inputs["name"]) for p in home.mocks.of_type(m.PARAMETER)}
+
+
+AWS_TYPES = [m.SG, m.PARAMETER, m.ROLE, m.ROLE_POLICY, m.PROFILE, m.INSTANCE, m.EIP_TYPE, m.EIP_ASSOC]
+
+
+def test_a_hub_renamed_with_aliases_changes_no_description_no_tag_and_no_status_parameter(home):
+    """The security group's description is ForceNew upstream (a rename would replace it), and any change of a status
+    parameter but its tags puts the ignored placeholder over the agent's published status (upstream parameter.go)."""
+    raw = home_vpn()
+    raw["hub"].update(name="skyhub", aliases=["gateway"])
+    renamed = m.run_stack("home", vpn=raw)
+    before = {r.name: m.unwrap(r.inputs) for r in home.mocks.resources if r.typ in AWS_TYPES}
+    after = {r.name.replace("skyhub", "gateway"): m.unwrap(r.inputs) for r in renamed.mocks.resources if r.typ in AWS_TYPES}
+    assert after.keys() == before.keys()
+    for name, inputs in after.items():
+        assert inputs.get("description") == before[name].get("description"), name
+        assert inputs.get("tags") == before[name].get("tags"), name
+    status = [r.name for r in home.mocks.of_type(m.PARAMETER) if "-status" in r.name]
+    assert status and all(after[name] == before[name] for name in status)  # not one input of a status parameter
+    assert before["vpn-gateway-sg"] == after["vpn-gateway-sg"]  # so no replacement of the security group
+
+
+def test_more_peers_change_no_status_parameter_that_exists():
+    """The status takes more parts as peers are added; the parts that exist keep every input (no put over them)."""
+    small = m.run_stack("home")
+    raw = home_vpn()
+    base = raw["peers"][0]["address"].rsplit(".", 1)[0]
+    raw["peers"] += [{"name": f"tablet{i}", "address": f"{base}.{100 + i}"} for i in range(60)]
+    big = m.run_stack("home", vpn=raw)
+    old = {r.name: m.unwrap(r.inputs) for r in small.mocks.of_type(m.PARAMETER) if "-status" in r.name}
+    new = {r.name: m.unwrap(r.inputs) for r in big.mocks.of_type(m.PARAMETER) if "-status" in r.name}
+    assert len(new) > len(old)
+    assert {name: new[name] for name in old} == old
 
 
 def test_renamed_ssh_site_and_peer_carry_aliases_and_the_peer_its_key():

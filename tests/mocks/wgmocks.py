@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pulumi
 import pulumi.runtime.settings
 import yaml
@@ -88,6 +89,23 @@ def stack_config(stack: str) -> dict[str, Any]:
     return yaml.safe_load((EXAMPLES / f"Pulumi.{stack}.yaml").read_text())["config"]
 
 
+class ProviderError(grpc.RpcError):
+    """A provider's failed invoke as the engine hands it to the SDK: a gRPC error whose details are the provider's text.
+
+    The SDK turns it into `Exception("invoke of TOKEN failed: TEXT")` for the program (pulumi/runtime/invoke.py,
+    do_invoke, and settings.grpc_error_to_exception); a plain exception from `call` would instead crash the run."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+    def code(self) -> grpc.StatusCode:
+        return grpc.StatusCode.UNKNOWN
+
+    def details(self) -> str:
+        return self.text
+
+
 class EngineLikeMonitor(MockMonitor):
     """Pulumi's mock monitor, plus what the engine does with `additional_secret_outputs`: mark them secret.
 
@@ -118,8 +136,14 @@ class RecordingMocks(pulumi.runtime.Mocks):
         subnets: Mapping[str, str] | None = None,
         subnet_ipv6: Mapping[str, str] | None = None,
         drift_answers: Mapping[str, Any] | None = None,
+        aws_errors: Mapping[str, str] | None = None,
+        auto_ipv6: Collection[str] = (),
+        images: Mapping[str, str] | None = None,
     ) -> None:
         self.region = region
+        self.aws_errors = dict(aws_errors or {})  # invoke token -> the text of the provider's error for it
+        self.auto_ipv6 = set(auto_ipv6)  # subnets that assign IPv6 on creation
+        self.images = dict(images or {})  # AMI id -> its architecture (arm64, x86_64): the images the account sees
         self.drift_answers = dict(drift_answers or {})  # ssh.host -> what its `state` action prints (module doc)
         self.default_vpc = default_vpc  # False: an account whose default VPC was deleted
         self.subnets = dict(subnets or {})  # subnet id -> its VPC id: the subnets the account has
@@ -163,7 +187,14 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list | None]:
         self.calls.append(args)
+        if args.token in self.aws_errors:
+            raise ProviderError(self.aws_errors[args.token])
         if args.token == "aws:ec2/getAmi:getAmi":
+            pinned = [f["values"][0] for f in args.args.get("filters", []) if f["name"] == "image-id"]
+            if pinned:  # hub.aws.ami: the image the stack names, if the account has it
+                if pinned[0] not in self.images:
+                    raise ProviderError("no matching EC2 AMI found")
+                return {"id": pinned[0], "imageId": pinned[0], "architecture": self.images[pinned[0]]}, []
             return {"id": AMI_ID, "imageId": AMI_ID, "name": "ubuntu-noble"}, []
         if args.token == "aws:ec2/getVpc:getVpc":  # the provider's error, as the data source gives it
             if self.default_vpc:
@@ -172,7 +203,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if args.token == "aws:ec2/getSubnet:getSubnet":
             subnet = args.args.get("id")
             if subnet in self.subnets:
-                return {"id": subnet, "vpcId": self.subnets[subnet], "ipv6CidrBlock": self.subnet_ipv6.get(subnet, "")}, []
+                return {
+                    "id": subnet,
+                    "vpcId": self.subnets[subnet],
+                    "ipv6CidrBlock": self.subnet_ipv6.get(subnet, ""),
+                    "assignIpv6AddressOnCreation": subnet in self.auto_ipv6,
+                }, []
             return {}, [("id", "no matching EC2 Subnet found")]
         if args.token == LOCAL_RUN:
             return {**args.args, "stdout": self._read(args.args), "stderr": ""}, []
@@ -331,6 +367,9 @@ def run_stack(
     subnets: Mapping[str, str] | None = None,
     subnet_ipv6: Mapping[str, str] | None = None,
     drift_answers: Mapping[str, Any] | None = None,
+    aws_errors: Mapping[str, str] | None = None,
+    auto_ipv6: Collection[str] = (),
+    images: Mapping[str, str] | None = None,
 ) -> Run:
     """Run __main__.py for STACK (its Pulumi.<stack>.yaml, or VPN instead of its wgsites:vpn).
 
@@ -354,6 +393,9 @@ def run_stack(
         subnets=subnets,
         subnet_ipv6=subnet_ipv6,
         drift_answers=drift_answers,
+        aws_errors=aws_errors,
+        auto_ipv6=auto_ipv6,
+        images=images,
     )
     created: list[pulumi.Resource] = []
     run = Run(

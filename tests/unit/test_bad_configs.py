@@ -214,6 +214,13 @@ CASES = [
     (
         AWS,
         "hub.aws",
+        {"ami": "ubuntu-noble"},
+        f"{P}.hub.aws.ami: 'ubuntu-noble' is not an AMI id; copy it from the EC2 console (Images, AMIs), like "
+        "ami-0123456789abcdef0",
+    ),
+    (
+        AWS,
+        "hub.aws",
         {"vpcId": "vpc-0fedcba9876543210"},
         f"{P}.hub.aws.vpcId: 'vpc-0fedcba9876543210' without subnetId; name the public subnet of that VPC the gateway "
         "goes in (its route table sends 0.0.0.0/0 to an internet gateway): aws.subnetId: subnet-...",
