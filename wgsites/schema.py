@@ -106,7 +106,12 @@ SSH = (
 UPLINK = (
     Key("type", one_of(UplinkType), "the link's kind", default(Uplink, "type")),
     Key("ipv6", "bool", "the tunnel's outer packets travel over IPv6", default(Uplink, "ipv6")),
-    Key("mtu", "1280-9000", "the link's MTU when it is not the type's usual one", default(Uplink, "mtu")),
+    Key(
+        "mtu",
+        "1280-9000",
+        "the link's MTU when it is not the type's usual one (DS-Lite: the IPv6 line's; IPv4 gets 40 less)",
+        default(Uplink, "mtu"),
+    ),
 )
 
 PROXY_ARP = (
