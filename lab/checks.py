@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from wgsites.addressing import AddressPlan
 from wgsites.model import Spoke
+from wgsites.render import forward_rules_of
 from wgsites.status import text_table
 
 from .addresses import WEB
@@ -26,6 +28,8 @@ from .world import LanHost
 CURL_EXIT = {"reject": 7, "drop": 28, "accept": 0}
 """What curl says across a forward rule: refused (7), timed out (28), answered (0)."""
 PAST = {"reject": "rejected", "drop": "dropped", "accept": "accepted"}
+REFUSED_AT_ONCE = 0.9
+"""Seconds within which a rejected connection is refused: before TCP sends its first SYN again (1 s)."""
 
 
 @dataclass(frozen=True)
@@ -268,21 +272,31 @@ class Checker:
 
     def forward_rules(self) -> None:
         """The guide's example: TCP 22 between sites refused, ping passing."""
+        hub = self.vpn.hub.name
         for rule in self.vpn.forward_rules:
             if rule.protocol != "tcp":
                 continue
             for src in self.world.lan_hosts:
                 for dst in self.world.lan_hosts:
-                    if src.owner == dst.owner:
+                    # enforced where it comes out of a tunnel: the hub, or the target's gateway when wgsites
+                    # installs its rules (a site's router configured from a file runs none)
+                    if src.owner == dst.owner or (src.owner == hub and not forward_rules_of(self.vpn, dst.owner)):
                         continue
                     owner = self.node(dst.owner)
 
                     def body(src=src, dst=dst, owner=owner, rule=rule) -> tuple[bool, str]:
+                        start = time.monotonic()
                         across = self.http(src.node, dst.address, rule.port)
+                        took = time.monotonic() - start
                         local = self.http(owner, dst.address, rule.port)  # the listener is there
                         sent, got = self.ping(src.node, dst.address)
-                        ok = across == CURL_EXIT[rule.action] and local == 0 and got == sent
-                        return ok, f"tcp {rule.port} across: curl exit {across}; from its own gateway: {local}; ping {got}/{sent}"
+                        # a reject answers at once: the hub's ICMP error is not held back by its rate limit
+                        prompt = rule.action != "reject" or took < REFUSED_AT_ONCE
+                        ok = across == CURL_EXIT[rule.action] and prompt and local == 0 and got == sent
+                        return ok, (
+                            f"tcp {rule.port} across: curl exit {across} after {took:.2f} s; "
+                            f"from its own gateway: {local}; ping {got}/{sent}"
+                        )
 
                     self.attempt(f"tcp {rule.port} {PAST[rule.action]} between sites", f"{src.owner}->{dst.owner}", body)
 
@@ -302,18 +316,38 @@ class Checker:
                 self.attempt("proxy ARP answers for the VPN user", f"{lan_host.node.name}:{spoke.name}", body)
 
     def site_path(self) -> None:
-        """Guide's mtr: from a host behind a site, the path is its own LAN's gateway, the hub's tunnel address, the target."""
+        """Guide's mtr: from a host behind a site, the path is its own LAN's gateway, the hub's tunnel address, the target;
+        to another site's LAN, that site's tunnel address before the target (the hub's hop shows: its ICMP is not
+        spent on redirects)."""
+        hub = self.vpn.hub.name
         for src in self.world.lan_hosts:
-            if src.owner == self.vpn.hub.name:
+            if src.owner == hub:
                 continue
-            for dst in self.world.hosts_of(self.vpn.hub.name):
+            for dst in self.world.lan_hosts:
+                if dst.owner == src.owner:
+                    continue
+                site = [] if dst.owner == hub else [str(self.vpn.node(dst.owner).address)]
 
-                def body(src=src, dst=dst) -> tuple[bool, str]:
-                    expected = [src.gateway, self.hub_address, dst.address]
+                def body(src=src, dst=dst, site=site) -> tuple[bool, str]:
+                    expected = [src.gateway, self.hub_address, *site, dst.address]
                     have = self.hops(src.node, dst.address)
                     return have == expected, f"traceroute from {src.address} {have}, expected {expected}"
 
-                self.attempt("path gateway, hub tunnel, target", f"{src.owner}->{self.vpn.hub.name}", body)
+                name = "path gateway, hub tunnel, site tunnel, target" if site else "path gateway, hub tunnel, target"
+                self.attempt(name, f"{src.owner}->{dst.owner}", body)
+
+    def no_redirects(self) -> None:
+        """After every check above (spoke to spoke through the hub among them), the hub has sent no ICMP redirect:
+        they would spend the per-host rate limit its own errors (a reject, a traceroute's hop) share."""
+
+        def body() -> tuple[bool, str]:
+            snmp = self.node(self.vpn.hub.name).run(["cat", "/proc/net/snmp"]).stdout
+            names, values = [line.split()[1:] for line in snmp.splitlines() if line.startswith("Icmp:")][:2]
+            icmp = dict(zip(names, map(int, values), strict=True))
+            sent = icmp["OutRedirects"]
+            return sent == 0, f"IcmpOutRedirects {sent}, IcmpOutDestUnreachs {icmp['OutDestUnreachs']}"
+
+        self.attempt("hub sent no ICMP redirect", self.vpn.hub.name, body)
 
     def steps(self) -> list[tuple[str, Callable[[], None]]]:
         """Every check of a running stack, in order; the lab's stand-ins (own keys, DNS) are in `stand_ins`."""
@@ -326,14 +360,15 @@ class Checker:
             ("own-key devices", lambda: own_key_devices(self)),
             ("LAN hosts", self.reach_lans),
             ("LAN to LAN", self.lan_to_lan),
+            ("forward rules", self.forward_rules),  # before traceroute spends the hub's ICMP tokens for a host
             ("site path", self.site_path),
-            ("forward rules", self.forward_rules),
             ("proxy ARP", self.proxy_arp),
             ("full tunnel egress", self.full_tunnel_egress),
             ("DNS", lambda: dns_through_the_tunnel(self)),
             ("endpoints", self.endpoints_learned),
             ("preshared keys", self.preshared_keys),
             ("IPv6 between nodes", self.ipv6_between_nodes),
+            ("ICMP redirects", self.no_redirects),
         ]
 
     def ipv6_between_nodes(self) -> None:
