@@ -142,7 +142,14 @@ VPN = (
         "IPv4 network",
         "the VPN network; `/31` allowed for a site-to-site link (RFC 3021); with proxy ARP, the LAN itself",
     ),
-    Key("listenPort", "1-65535", "the hub's UDP port (the only port the AWS security group opens)", DEFAULT_LISTEN_PORT),
+    Key(
+        "listenPort",
+        "1-65535",
+        "the hub's UDP port (the only port the AWS security group opens); a change costs each site the gap between the "
+        "hub's reload and its own (1-6 pings at 100 ms), and each device its tunnel until its config is imported "
+        "again (docs/day-two.md)",
+        DEFAULT_LISTEN_PORT,
+    ),
     Key(
         "network6",
         "IPv6 network, `/48`-`/120`",
