@@ -20,9 +20,9 @@ from wgsites.render import forward_rules_of
 from wgsites.status import text_table
 
 from .addresses import WEB
-from .deploy import Deployment, wait_for
+from .deploy import Deployment, run_over_ssh, wait_for
 from .netns import Node
-from .stand_ins import dns_through_the_tunnel, own_key_devices
+from .stand_ins import dns_through_the_tunnel, ipv6_endpoints, own_key_devices
 from .world import LanHost
 
 CURL_EXIT = {"reject": 7, "drop": 28, "accept": 0}
@@ -245,6 +245,21 @@ class Checker:
 
             self.attempt("install printed only the host's public key", name, body)
 
+    def ssh_logins(self) -> None:
+        """A non-root `ssh.user` logs in as itself and the install script ran as root through `sudo -n` (the lab
+        made the user and its sudo rule on the node, as its owner would)."""
+        for node in self.vpn.nodes:
+            if node.ssh is None or node.ssh.user == "root":
+                continue
+
+            def body(node=node) -> tuple[bool, str]:
+                who = run_over_ssh(self.world, node.name, "id -un; sudo -n id -un").split()
+                owner = self.node(node.name).run(["stat", "-c", "%U", f"/etc/wireguard/{node.interface}.key"]).stdout.strip()
+                ok = who == [node.ssh.user, "root"] and owner == "root"
+                return ok, f"logged in as {who[:1]}, sudo -n gives {who[1:]}; the key file belongs to {owner}"
+
+            self.attempt(f"SSH as {node.ssh.user}, install through sudo -n", node.name, body)
+
     def preshared_keys(self) -> None:
         """Each hub-spoke pair runs a preshared key on both ends exactly when the stack gives it one, the same on
         both (a mismatch would fail only at the next handshake). Only the verdict is printed, never a key."""
@@ -357,7 +372,9 @@ class Checker:
             ("MTU", self.mtu),
             ("routes", self.routes),
             ("host keys", self.keys_stay_home),
+            ("SSH logins", self.ssh_logins),
             ("own-key devices", lambda: own_key_devices(self)),
+            ("IPv6 endpoints", lambda: ipv6_endpoints(self)),
             ("LAN hosts", self.reach_lans),
             ("LAN to LAN", self.lan_to_lan),
             ("forward rules", self.forward_rules),  # before traceroute spends the hub's ICMP tokens for a host

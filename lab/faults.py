@@ -294,7 +294,13 @@ def try_web6(node: Node) -> tuple[int, int]:
 
 
 def ipv6_stays_in_tunnel(checker: Checker) -> None:
-    """IPv6 at the café: a full-tunnel peer's IPv6 must never leave beside the tunnel."""
+    """IPv6 at the café: a full-tunnel peer's IPv6 must never leave beside the tunnel. A dual-stack VPN's (network6)
+    must also do what the stack says at the hub: leave from it with ipv6Egress, be rejected there without."""
+    if checker.vpn.network6 is not None:
+        from .dual_stack import ipv6_egress  # dual_stack builds on these helpers
+
+        ipv6_egress(checker)
+        return
     peers = [s for s in checker.vpn.spokes if s.kind == "peer" and s.name in checker.world.nat]
     if not any(p.tunnel == "full" for p in peers):
         return

@@ -62,6 +62,23 @@ def own_key_devices(checker: Checker) -> None:
         checker.attempt("bring-your-own key: the lab plays the device", name, body)
 
 
+def ipv6_endpoints(checker: Checker) -> None:
+    """Each IPv6 endpoint the lab plays over IPv4 (its internet is IPv4): said in a row, with the tunnel's MTU checked
+    against what the stack's IPv6 path gives it, not the IPv4 one the lab's packets take."""
+    for name, (stack_endpoint, lab_endpoint, stack_mtu) in checker.world.ipv6_endpoints.items():
+
+        def body(name=name, stack_endpoint=stack_endpoint, lab_endpoint=lab_endpoint, stack_mtu=stack_mtu):
+            out = checker.node(name).run(["ip", "-o", "link", "show", "dev", checker.iface(name)]).stdout
+            have = int(match.group(1)) if (match := re.search(r"mtu (\d+)", out)) else 0
+            return have == stack_mtu, (
+                f"the stack's endpoint {stack_endpoint} (IPv6) is played over IPv4 as {lab_endpoint}; the tunnel MTU is "
+                f"the stack's for its IPv6 path, {stack_mtu}: {checker.iface(name)} has {have} "
+                "(a tunnel over IPv6 itself: tests/lab/test_ipv6_transport.py)"
+            )
+
+        checker.attempt("IPv6 endpoint played over IPv4", name, body)
+
+
 def host_resolver_fingerprint() -> str:
     """This machine's resolver configuration, to prove the lab left it alone."""
     try:

@@ -34,6 +34,7 @@ from pathlib import Path
 
 from nacl.signing import SigningKey
 
+from wgsites.addressing import AddressPlan, dialled_over_ipv6
 from wgsites.keys import generate_private_key, public_key_of
 from wgsites.model import SshTarget, Vpn
 
@@ -42,6 +43,8 @@ from .addresses import (
     HUB_PUBLIC,
     INTERNET,
     INTERNET_GATEWAY,
+    INTERNET_MORE,
+    INTERNET_MORE_GATEWAY,
     MANAGEMENT_POOLS,
     OPERATOR_PUBLIC,
     RESOLVER,
@@ -50,6 +53,7 @@ from .addresses import (
     host,
     inside,
     nat_box_public,
+    on_the_internet,
     spoke_public,
     stack_networks,
 )
@@ -109,6 +113,8 @@ class World:
     mgmt: IPv4Network | None = None  # the management network
     dns_rewrites: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=dict)  # node -> (stack's, lab's)
     own_keys: dict[str, tuple[str, str]] = field(default_factory=dict)  # BYO device -> (stack's public key, lab's private)
+    # node -> (stack's IPv6 endpoint, lab's IPv4 one, the stack's tunnel MTU): an IPv6 endpoint played over IPv4
+    ipv6_endpoints: dict[str, tuple[str, str, int]] = field(default_factory=dict)
     host_resolver: str = ""  # this machine's /etc/resolv.conf when the world was built (it must stay so)
     # signs an aws hub's bundles, as the program's key derived from the stack's seed does
     bundle_key: SigningKey = field(default_factory=SigningKey.generate)
@@ -122,8 +128,9 @@ def _nat_box(world: World, wiring: _Wiring, inet: Node, name: str, public: str) 
     box = world.lab.node(name)
     bridge_port = wiring.link(box, "wan0", inet)
     inet.run(["ip", "link", "set", bridge_port, "master", "br0"])
-    box.add_address("wan0", f"{public}/{INTERNET.prefixlen}")
-    box.add_route("default", via=INTERNET_GATEWAY)
+    network, gateway = on_the_internet(public)
+    box.add_address("wan0", f"{public}/{network.prefixlen}")
+    box.add_route("default", via=gateway)
     box.sysctl("net.ipv4.ip_forward", 1)
     box.run(
         "nft -f - <<'EOF'\n"
@@ -220,6 +227,11 @@ def build_world(lab: Lab, stack: str, vpn: Vpn, run_dir: Path) -> World:
     inet.run(["ip", "link", "add", "br0", "type", "bridge"])
     inet.set_up("br0")
     inet.add_address("br0", f"{INTERNET_GATEWAY}/{INTERNET.prefixlen}")
+    inet.add_address("br0", f"{INTERNET_MORE_GATEWAY}/{INTERNET_MORE.prefixlen}")  # NAT boxes past the 30th
+    inet.sysctl("net.ipv4.ip_forward", 1)  # between the two on one bridge; without redirects, which would spend
+    # the ICMP rate limit per host that the checks' rejects and traceroutes need
+    for scope in ("all", "br0"):
+        inet.sysctl(f"net.ipv4.conf.{scope}.send_redirects", 0)
 
     world.web = lab.node("web")
     _attach_public(world, wiring, inet, world.web, "eth0", WEB)
@@ -251,6 +263,8 @@ def build_world(lab: Lab, stack: str, vpn: Vpn, run_dir: Path) -> World:
             return None
         address = manage_node(world, node, FIRST_MANAGED + ssh_index)
         ssh_index += 1
+        if target.user != "root":
+            add_sudo_user(node, target.user)
         start_sshd(node, world.ssh_public_key, address, 22)
         return dataclasses.replace(target, host=address, port=22)
 
@@ -285,7 +299,17 @@ def build_world(lab: Lab, stack: str, vpn: Vpn, run_dir: Path) -> World:
         for i, lan in enumerate(hub.lans):
             _lan(world, wiring, hub_node, hub.name, lan, i)
     world.public[hub.name] = HUB_PUBLIC
-    hub = dataclasses.replace(hub, endpoint=f"{HUB_PUBLIC}:{hub.listen_port}", ssh=manage(hub.name, hub_node, hub.ssh))
+    stack_mtus = {name: plan.mtu for name, plan in AddressPlan(vpn).plans().items()}
+
+    def played(node, endpoint: str):
+        """NODE at its lab ENDPOINT (IPv4): an IPv6 endpoint keeps its outer family for the MTU (uplink.ipv6), and
+        the rewrite is kept for its row (the lab's internet is IPv4; test_ipv6_transport runs a tunnel over IPv6)."""
+        if dialled_over_ipv6(node):
+            world.ipv6_endpoints[node.name] = (node.endpoint, endpoint, stack_mtus[node.name])
+            return dataclasses.replace(node, endpoint=endpoint, uplink=dataclasses.replace(node.uplink, ipv6=True))
+        return dataclasses.replace(node, endpoint=endpoint)
+
+    hub = dataclasses.replace(played(hub, f"{HUB_PUBLIC}:{hub.listen_port}"), ssh=manage(hub.name, hub_node, hub.ssh))
 
     # the spokes: public when they have an endpoint, else behind a NAT box of their own
     for i, spoke in enumerate(vpn.spokes):
@@ -294,7 +318,7 @@ def build_world(lab: Lab, stack: str, vpn: Vpn, run_dir: Path) -> World:
             public = world.public[spoke.name] = spoke_public(i)
             _attach_public(world, wiring, inet, node, "wan0", public)
             world.wan[spoke.name] = ("wan0", f"{public}/{INTERNET.prefixlen}")
-            spoke = dataclasses.replace(spoke, endpoint=f"{public}:{spoke.listen_port}")
+            spoke = played(spoke, f"{public}:{spoke.listen_port}")
         else:
             node = add_device(world, spoke.name, nat_box_public(i))
         for j, lan in enumerate(spoke.lans):
@@ -317,6 +341,18 @@ def manage_node(world: World, node: Node, number: int) -> str:
     address = host(world.mgmt, number)
     node.add_address("mgmt0", f"{address}/{world.mgmt.prefixlen}")
     return address
+
+
+def add_sudo_user(node: Node, user: str) -> None:
+    """A non-root login as the README allows one (`ssh.user`): the user, and passwordless sudo for it, so the
+    install script runs as it would there (`sudo -n`). Written in the node's own /etc (an overlay).
+
+    The password is `*` (no password, not a locked account: sshd refuses a locked one even its key)."""
+    if node.run(["id", "-u", user], check=False).returncode != 0:
+        node.run(["useradd", "--no-create-home", "--home-dir", "/", "--shell", "/bin/sh", "--password", "*", user])
+    node.run(
+        ["install", "-D", "-m", "0440", "/dev/stdin", f"/etc/sudoers.d/lab-{user}"], input=f"{user} ALL=(root) NOPASSWD: ALL\n"
+    )
 
 
 def add_device(world: World, name: str, public: str) -> Node:

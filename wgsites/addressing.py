@@ -82,7 +82,7 @@ def _tunnel_mtu(a: Uplink, b: Uplink, ipv6: bool = False) -> int:
     return max(MIN_MTU, min(path_mtu(a, over6), path_mtu(b, over6)) - OVERHEAD[over6])
 
 
-def _dialled_over_ipv6(node: Hub | Spoke) -> bool:
+def dialled_over_ipv6(node: Hub | Spoke) -> bool:
     """NODE's endpoint is an IPv6 address (`[2001:db8::1]:51820`): whoever dials it sends IPv6 outer packets."""
     return bool(node.endpoint) and ":" in split_endpoint(node.endpoint)[0]
 
@@ -133,8 +133,8 @@ class AddressPlan:
                 )
             )
         prefix = 32 if hub.proxy_arp else vpn.network.prefixlen
-        over6 = _dialled_over_ipv6(hub)
-        mtus = [_tunnel_mtu(hub.uplink, s.uplink, over6 or _dialled_over_ipv6(s)) for s in vpn.spokes] or [
+        over6 = dialled_over_ipv6(hub)
+        mtus = [_tunnel_mtu(hub.uplink, s.uplink, over6 or dialled_over_ipv6(s)) for s in vpn.spokes] or [
             _tunnel_mtu(hub.uplink, hub.uplink, over6)
         ]
         return NodePlan(
@@ -169,7 +169,7 @@ class AddressPlan:
             interface=spoke.interface,
             address=ipaddress.IPv4Interface(f"{spoke.address}/{vpn.network.prefixlen}"),
             listen_port=spoke.listen_port,
-            mtu=_tunnel_mtu(spoke.uplink, hub.uplink, _dialled_over_ipv6(hub) or _dialled_over_ipv6(spoke)),
+            mtu=_tunnel_mtu(spoke.uplink, hub.uplink, dialled_over_ipv6(hub) or dialled_over_ipv6(spoke)),
             peers=(entry,),
             full_tunnel=full,
             forwarding=bool(spoke.lans),
