@@ -47,6 +47,7 @@ INTERNET6 = IPv6Network("2001:db8::/64")
 WEB6 = str(INTERNET6.network_address + 0x80)  # an IPv6-only web host there
 HUB6 = str(INTERNET6.network_address + 1)  # the hub's IPv6 WAN address, for a hub with ipv6Egress
 CAFE6_WAN = 0x10  # café number i's WAN: 2001:db8::10+i
+PUBLIC6 = 0x100  # spoke number i with a static endpoint, when the hub is dialled over IPv6: 2001:db8::100+i
 CAFE6_INSIDE = "2001:db8:1:{index:x}::/64"  # café number i's inside network
 
 LAB_NAME = "web.lab.example"

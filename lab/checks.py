@@ -22,7 +22,7 @@ from wgsites.status import text_table
 from .addresses import WEB
 from .deploy import Deployment, run_over_ssh, wait_for
 from .netns import Node
-from .stand_ins import dns_through_the_tunnel, ipv6_endpoints, own_key_devices
+from .stand_ins import dns_through_the_tunnel, hub_over_ipv6, ipv6_endpoints, own_key_devices
 from .world import LanHost
 
 CURL_EXIT = {"reject": 7, "drop": 28, "accept": 0}
@@ -213,7 +213,8 @@ class Checker:
                 out = self.node(hub.name).run(["wg", "show", hub.interface, "endpoints"]).stdout
                 endpoints = dict(line.split("\t") for line in out.splitlines() if "\t" in line)
                 seen = endpoints.get(self.dep.keys.public[spoke.name], "(none)")
-                public = self.world.public[spoke.name]
+                public6 = self.world.public6.get(spoke.name)  # a hub dialled over IPv6 sees the spoke's IPv6 address
+                public = f"[{public6}]" if public6 else self.world.public[spoke.name]
                 return seen.startswith(f"{public}:"), f"wg show endpoint {seen}, expected {public}:*"
 
             self.attempt("hub learned the endpoint", f"{hub.name}:{spoke.name}", body)
@@ -375,6 +376,7 @@ class Checker:
             ("SSH logins", self.ssh_logins),
             ("own-key devices", lambda: own_key_devices(self)),
             ("IPv6 endpoints", lambda: ipv6_endpoints(self)),
+            ("hub over IPv6", lambda: hub_over_ipv6(self)),
             ("LAN hosts", self.reach_lans),
             ("LAN to LAN", self.lan_to_lan),
             ("forward rules", self.forward_rules),  # before traceroute spends the hub's ICMP tokens for a host

@@ -13,6 +13,7 @@ import time
 import pytest
 import yaml
 
+from lab.addresses import LabSetupError, nat_box_public
 from lab.checks import table
 from lab.netns import Lab
 from lab.run import run_stack
@@ -30,7 +31,7 @@ def play(tmp_path, name: str, vpn: dict, **options) -> list:
     return results
 
 
-def test_a_pi_login_an_ipv6_endpoint_and_more_than_30_spokes_behind_nat(tmp_path):
+def test_a_pi_login_a_site_with_an_ipv6_endpoint_and_more_than_30_spokes_behind_nat(tmp_path):
     vpn = {
         "network": "10.10.40.0/24",
         "listenPort": 51000,
@@ -38,15 +39,21 @@ def test_a_pi_login_an_ipv6_endpoint_and_more_than_30_spokes_behind_nat(tmp_path
             "name": "hub",
             "kind": "ssh",
             "address": "10.10.40.1",
-            "endpoint": "[2001:db8:40::1]:51000",
-            "uplink": {"type": "ethernet", "ipv6": True},
+            "endpoint": "hub.example.net",
             "lans": ["10.40.0.0/24"],
             "ssh": {"host": "10.40.0.1", "user": "pi"},
         },
         "sites": [
-            {"name": "shop", "address": "10.10.40.2", "lans": ["10.41.0.0/24"], "ssh": {"host": "10.41.0.1", "user": "pi"}}
+            {
+                "name": "shop",
+                "address": "10.10.40.2",
+                "endpoint": "[2001:db8:40::2]:51000",
+                "uplink": {"type": "ethernet", "ipv6": True},
+                "lans": ["10.41.0.0/24"],
+                "ssh": {"host": "10.41.0.1", "user": "pi"},
+            }
         ],
-        "peers": [{"name": f"p{i}", "address": f"10.10.40.{10 + i}"} for i in range(NAT_SPOKES - 1)],
+        "peers": [{"name": f"p{i}", "address": f"10.10.40.{10 + i}"} for i in range(NAT_SPOKES)],
     }
     results = play(tmp_path, "pi", vpn, faults=False, changes=False)
     failed = [c for c in results if not c.passed]
@@ -54,9 +61,42 @@ def test_a_pi_login_an_ipv6_endpoint_and_more_than_30_spokes_behind_nat(tmp_path
     rows = {(c.name, c.nodes): c.detail for c in results}
     for node in ("hub", "shop"):
         assert "logged in as ['pi'], sudo -n gives ['root']" in rows[("SSH as pi, install through sudo -n", node)]
-    assert "[2001:db8:40::1]:51000 (IPv6) is played over IPv4" in rows[("IPv6 endpoint played over IPv4", "hub")]
-    assert ("MTU 1420", "p30") in rows  # the stack's MTU for its IPv6 path, not the 1440 of the lab's IPv4 one
-    assert "198.51.100.1:" in rows[("hub learned the endpoint", "hub:p29")]  # the 31st spoke's NAT box
+    # the site's IPv6 endpoint is played over IPv4, said in its row, at the stack's MTU for its IPv6 path
+    assert "[2001:db8:40::2]:51000 (IPv6) is played over IPv4" in rows[("IPv6 endpoint played over IPv4", "shop")]
+    assert ("MTU 1420", "shop") in rows and ("MTU 1420", "hub") in rows and ("MTU 1440", "p0") in rows
+    # the 31st spoke (the site, then p0 ... p29) is behind the first NAT box on TEST-NET-2
+    assert "expected 198.51.100.1:*" in rows[("hub learned the endpoint", "hub:p29")]
+
+
+def test_a_hub_endpoint_written_as_an_ipv6_address_is_dialled_over_ipv6(tmp_path):
+    vpn = {
+        "network": "10.10.42.0/24",
+        "listenPort": 51000,
+        "hub": {
+            "name": "hub",
+            "kind": "ssh",
+            "address": "10.10.42.1",
+            "endpoint": "[2001:db8:42::1]:51000",
+            "uplink": {"type": "ethernet", "ipv6": True},
+            "masquerade": "wan0",
+            "lans": ["10.42.0.0/24"],
+            "ssh": {"host": "10.42.0.1"},
+        },
+        "sites": [{"name": "shop", "address": "10.10.42.2", "endpoint": "shop.example.net:51000", "lans": ["10.43.0.0/24"]}],
+        "peers": [
+            {"name": "laptop", "address": "10.10.42.10"},
+            {"name": "phone", "address": "10.10.42.11", "tunnel": "full", "dns": ["9.9.9.9"]},
+        ],
+    }
+    results = play(tmp_path, "hub6", vpn, changes=False)  # with the faults: roaming, IPv6 at the café, the hub killed
+    failed = [c for c in results if not c.passed]
+    assert not failed, "\n" + table(failed)
+    rows = {(c.name, c.nodes): c.detail for c in results}
+    for spoke in ("shop", "laptop", "phone"):
+        assert ("MTU 1420", spoke) in rows  # 1500 - 80: the stack's IPv6 path, not the 1440 of an IPv4 one
+        assert "answered 3/3: True" in rows[("tunnel over IPv6 at its MTU, unfragmented", spoke)]
+        assert "expected [2001:db8:" in rows[("hub learned the endpoint", f"hub:{spoke}")]
+    assert not [c for c in results if c.name == "IPv6 endpoint played over IPv4"]
 
 
 @pytest.mark.parametrize("egress", [True, False], ids=["ipv6Egress", "no-ipv6Egress"])
@@ -81,3 +121,9 @@ def test_ipv6_egress_both_ways(tmp_path, egress):
     name = "full tunnel IPv6 egress from the hub" if egress else "full tunnel IPv6 blocked at the hub"
     assert [c.nodes for c in results if c.name == name] == ["phone"]
     assert not [c for c in results if c.name == "IPv6 at the café: full tunnel does not leak"]
+
+
+def test_past_the_last_nat_box_the_stack_is_one_fail_row_naming_why():
+    assert [nat_box_public(i) for i in (29, 30, 282)] == ["203.0.113.79", "198.51.100.1", "198.51.100.253"]
+    with pytest.raises(LabSetupError, match=r"^the lab has NAT boxes for 283 spokes, not 284$"):
+        nat_box_public(283)
