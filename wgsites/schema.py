@@ -145,9 +145,9 @@ VPN = (
     Key(
         "listenPort",
         "1-65535",
-        "the hub's UDP port (the only port the AWS security group opens); a change costs each site the gap between the "
-        "hub's reload and its own (1-6 pings at 100 ms), and each device its tunnel until its config is imported "
-        "again (docs/day-two.md)",
+        "the hub's UDP port (the only port the AWS security group opens); a change costs each site its tunnel from the "
+        "hub's reload until its own (1-6 pings at 100 ms measured; as long as its install takes), and each device its "
+        "tunnel until its config is imported again (docs/day-two.md)",
         DEFAULT_LISTEN_PORT,
     ),
     Key(
