@@ -58,6 +58,7 @@ from .addresses import (
     RESOLVER,
     WEB,
     FreeBlocks,
+    LabSetupError,
     host,
     inside,
     nat_box_public,
@@ -65,7 +66,7 @@ from .addresses import (
     spoke_public,
     stack_networks,
 )
-from .netns import Lab, Node
+from .netns import Lab, Node, inotify_instances_free
 from .services import generate_ssh_keypair, start_dns_responder, start_sshd, start_web_logger
 from .stand_ins import host_resolver_fingerprint
 
@@ -228,6 +229,13 @@ def lab_dns(vpn: Vpn) -> tuple[Vpn, dict[str, tuple[tuple[str, ...], tuple[str, 
 
 def build_world(lab: Lab, stack: str, vpn: Vpn, run_dir: Path) -> World:
     """Create every namespace of the stack's world and rewrite the stack to fit it."""
+    free, limit = inotify_instances_free()
+    if len(vpn.nodes) > free:
+        raise LabSetupError(
+            f"this stack runs {len(vpn.nodes)} wireguard-go processes and each holds an inotify instance: this machine "
+            f"has {free} of {limit} free (fs.inotify.max_user_instances); raise it first, e.g. "
+            f"sysctl -w fs.inotify.max_user_instances={max(1024, 2 * limit)}"
+        )
     vpn, own_keys = play_own_key_devices(vpn)
     vpn, dns_rewrites = lab_dns(vpn)
     world = World(lab=lab, stack=stack, vpn=vpn, nodes={}, own_keys=own_keys, dns_rewrites=dns_rewrites)
