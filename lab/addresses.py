@@ -28,6 +28,13 @@ ADDED_PEER_PUBLIC = _public(90)  # the NAT box of the peer a scenario adds on th
 CLOUD_API = _public(250)  # moto's SSM API (aws hubs)
 RESOLVER = _public(251)  # the lab's DNS server: a peer's public DNS server is rewritten to it
 
+INTERNET_MORE = IPv4Network("198.51.100.0/24")
+"""More of the lab's internet, on the same bridge (TEST-NET-2, RFC 5737): the NAT boxes past INTERNET's 30.
+The internet namespace routes between the two, as an ISP's core would."""
+INTERNET_MORE_GATEWAY = str(INTERNET_MORE.network_address + 254)
+MORE_NAT_BOXES = range(1, 254)
+"""Offsets in INTERNET_MORE of NAT box number 30, 31, ...: .1, .2, ... (253 more, 283 in all)."""
+
 PUBLIC_SPOKES = range(10, 40)
 """Offsets of spokes with a static endpoint: spoke number i is at .10+i."""
 NAT_BOXES = range(50, 80)
@@ -40,6 +47,7 @@ INTERNET6 = IPv6Network("2001:db8::/64")
 WEB6 = str(INTERNET6.network_address + 0x80)  # an IPv6-only web host there
 HUB6 = str(INTERNET6.network_address + 1)  # the hub's IPv6 WAN address, for a hub with ipv6Egress
 CAFE6_WAN = 0x10  # café number i's WAN: 2001:db8::10+i
+PUBLIC6 = 0x100  # spoke number i with a static endpoint, when the hub is dialled over IPv6: 2001:db8::100+i
 CAFE6_INSIDE = "2001:db8:1:{index:x}::/64"  # café number i's inside network
 
 LAB_NAME = "web.lab.example"
@@ -67,10 +75,20 @@ def spoke_public(index: int) -> str:
 
 
 def nat_box_public(index: int) -> str:
-    """The WAN address of the NAT box in front of spoke number INDEX."""
-    if index >= len(NAT_BOXES):
-        raise LabSetupError(f"the lab has NAT boxes for {len(NAT_BOXES)} spokes, not {index + 1}")
-    return _public(NAT_BOXES[index])
+    """The WAN address of the NAT box in front of spoke number INDEX: in INTERNET, then in INTERNET_MORE."""
+    if index < len(NAT_BOXES):
+        return _public(NAT_BOXES[index])
+    more = index - len(NAT_BOXES)
+    if more >= len(MORE_NAT_BOXES):
+        raise LabSetupError(f"the lab has NAT boxes for {len(NAT_BOXES) + len(MORE_NAT_BOXES)} spokes, not {index + 1}")
+    return str(INTERNET_MORE.network_address + MORE_NAT_BOXES[more])
+
+
+def on_the_internet(address: str) -> tuple[IPv4Network, str]:
+    """The lab internet network ADDRESS is on, and that network's gateway (its default route)."""
+    if IPv4Address(address) in INTERNET_MORE:
+        return INTERNET_MORE, INTERNET_MORE_GATEWAY
+    return INTERNET, INTERNET_GATEWAY
 
 
 def moved(address: str, by: int) -> str:

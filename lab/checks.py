@@ -10,22 +10,28 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from wgsites.addressing import AddressPlan
 from wgsites.model import Spoke
+from wgsites.render import forward_rules_of
 from wgsites.status import text_table
 
 from .addresses import WEB
-from .deploy import Deployment, wait_for
+from .deploy import Deployment, run_over_ssh, wait_for
 from .netns import Node
-from .stand_ins import dns_through_the_tunnel, own_key_devices
+from .stand_ins import dns_through_the_tunnel, hub_over_ipv6, ipv6_endpoints, own_key_devices
 from .world import LanHost
 
 CURL_EXIT = {"reject": 7, "drop": 28, "accept": 0}
 """What curl says across a forward rule: refused (7), timed out (28), answered (0)."""
 PAST = {"reject": "rejected", "drop": "dropped", "accept": "accepted"}
+REFUSED_AT_ONCE = 0.9
+TRACE_SPACING = 3.0
+"""Seconds between two traceroutes from one host: Linux's ICMP rate limit per host refills one token a second."""
+"""Seconds within which a rejected connection is refused: before TCP sends its first SYN again (1 s)."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,7 @@ class Checker:
         self.vpn = dep.world.vpn
         self.plans = AddressPlan(self.vpn).plans()
         self.results: list[Check] = []
+        self.traced: dict[str, float] = {}  # node -> when its last traceroute ended
 
     def record(self, name: str, nodes: str, passed: bool, detail: str) -> bool:
         self.results.append(Check(name, nodes, passed, detail))
@@ -94,11 +101,15 @@ class Checker:
         lines = log.read_text().split()
         return lines[-1] if lines else ""
 
-    @staticmethod
-    def hops(node: Node, target: str, max_hops: int = 5) -> list[str]:
+    def hops(self, node: Node, target: str, max_hops: int = 5) -> list[str]:
         """The address answering at each hop: three probes a hop, the first that answered (an ICMP reply that
-        comes late, as the hub's rate limit lets it, is not a missing hop)."""
+        comes late, as the hub's rate limit lets it, is not a missing hop). Traceroutes from one host are
+        TRACE_SPACING apart: each router answers a host 6 at once, then 1 a second, and one costs it 3."""
+        wait = self.traced.get(node.name, 0) + TRACE_SPACING - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
         out = node.run(["traceroute", "-n", "-q", "3", "-w", "2", "-m", str(max_hops), target], check=False).stdout
+        self.traced[node.name] = time.monotonic()
         hops = []
         for line in out.splitlines()[1:]:
             answered = [word for word in line.split()[1:] if word[0].isdigit() and word.count(".") == 3]
@@ -209,7 +220,8 @@ class Checker:
                 out = self.node(hub.name).run(["wg", "show", hub.interface, "endpoints"]).stdout
                 endpoints = dict(line.split("\t") for line in out.splitlines() if "\t" in line)
                 seen = endpoints.get(self.dep.keys.public[spoke.name], "(none)")
-                public = self.world.public[spoke.name]
+                public6 = self.world.public6.get(spoke.name)  # a hub dialled over IPv6 sees the spoke's IPv6 address
+                public = f"[{public6}]" if public6 else self.world.public[spoke.name]
                 return seen.startswith(f"{public}:"), f"wg show endpoint {seen}, expected {public}:*"
 
             self.attempt("hub learned the endpoint", f"{hub.name}:{spoke.name}", body)
@@ -241,6 +253,21 @@ class Checker:
 
             self.attempt("install printed only the host's public key", name, body)
 
+    def ssh_logins(self) -> None:
+        """A non-root `ssh.user` logs in as itself and the install script ran as root through `sudo -n` (the lab
+        made the user and its sudo rule on the node, as its owner would)."""
+        for node in self.vpn.nodes:
+            if node.ssh is None or node.ssh.user == "root":
+                continue
+
+            def body(node=node) -> tuple[bool, str]:
+                who = run_over_ssh(self.world, node.name, "id -un; sudo -n id -un").split()
+                owner = self.node(node.name).run(["stat", "-c", "%U", f"/etc/wireguard/{node.interface}.key"]).stdout.strip()
+                ok = who == [node.ssh.user, "root"] and owner == "root"
+                return ok, f"logged in as {who[:1]}, sudo -n gives {who[1:]}; the key file belongs to {owner}"
+
+            self.attempt(f"SSH as {node.ssh.user}, install through sudo -n", node.name, body)
+
     def preshared_keys(self) -> None:
         """Each hub-spoke pair runs a preshared key on both ends exactly when the stack gives it one, the same on
         both (a mismatch would fail only at the next handshake). Only the verdict is printed, never a key."""
@@ -268,21 +295,31 @@ class Checker:
 
     def forward_rules(self) -> None:
         """The guide's example: TCP 22 between sites refused, ping passing."""
+        hub = self.vpn.hub.name
         for rule in self.vpn.forward_rules:
             if rule.protocol != "tcp":
                 continue
             for src in self.world.lan_hosts:
                 for dst in self.world.lan_hosts:
-                    if src.owner == dst.owner:
+                    # enforced where it comes out of a tunnel: the hub, or the target's gateway when wgsites
+                    # installs its rules (a site's router configured from a file runs none)
+                    if src.owner == dst.owner or (src.owner == hub and not forward_rules_of(self.vpn, dst.owner)):
                         continue
                     owner = self.node(dst.owner)
 
                     def body(src=src, dst=dst, owner=owner, rule=rule) -> tuple[bool, str]:
+                        start = time.monotonic()
                         across = self.http(src.node, dst.address, rule.port)
+                        took = time.monotonic() - start
                         local = self.http(owner, dst.address, rule.port)  # the listener is there
                         sent, got = self.ping(src.node, dst.address)
-                        ok = across == CURL_EXIT[rule.action] and local == 0 and got == sent
-                        return ok, f"tcp {rule.port} across: curl exit {across}; from its own gateway: {local}; ping {got}/{sent}"
+                        # a reject answers at once: the hub's ICMP error is not held back by its rate limit
+                        prompt = rule.action != "reject" or took < REFUSED_AT_ONCE
+                        ok = across == CURL_EXIT[rule.action] and prompt and local == 0 and got == sent
+                        return ok, (
+                            f"tcp {rule.port} across: curl exit {across} after {took:.2f} s; "
+                            f"from its own gateway: {local}; ping {got}/{sent}"
+                        )
 
                     self.attempt(f"tcp {rule.port} {PAST[rule.action]} between sites", f"{src.owner}->{dst.owner}", body)
 
@@ -302,18 +339,38 @@ class Checker:
                 self.attempt("proxy ARP answers for the VPN user", f"{lan_host.node.name}:{spoke.name}", body)
 
     def site_path(self) -> None:
-        """Guide's mtr: from a host behind a site, the path is its own LAN's gateway, the hub's tunnel address, the target."""
+        """Guide's mtr: from a host behind a site, the path is its own LAN's gateway, the hub's tunnel address, the target;
+        to another site's LAN, that site's tunnel address before the target (the hub's hop shows: its ICMP is not
+        spent on redirects)."""
+        hub = self.vpn.hub.name
         for src in self.world.lan_hosts:
-            if src.owner == self.vpn.hub.name:
+            if src.owner == hub:
                 continue
-            for dst in self.world.hosts_of(self.vpn.hub.name):
+            for dst in self.world.lan_hosts:
+                if dst.owner == src.owner:
+                    continue
+                site = [] if dst.owner == hub else [str(self.vpn.node(dst.owner).address)]
 
-                def body(src=src, dst=dst) -> tuple[bool, str]:
-                    expected = [src.gateway, self.hub_address, dst.address]
+                def body(src=src, dst=dst, site=site) -> tuple[bool, str]:
+                    expected = [src.gateway, self.hub_address, *site, dst.address]
                     have = self.hops(src.node, dst.address)
                     return have == expected, f"traceroute from {src.address} {have}, expected {expected}"
 
-                self.attempt("path gateway, hub tunnel, target", f"{src.owner}->{self.vpn.hub.name}", body)
+                name = "path gateway, hub tunnel, site tunnel, target" if site else "path gateway, hub tunnel, target"
+                self.attempt(name, f"{src.owner}->{dst.owner}", body)
+
+    def no_redirects(self) -> None:
+        """After every check above (spoke to spoke through the hub among them), the hub has sent no ICMP redirect:
+        they would spend the per-host rate limit its own errors (a reject, a traceroute's hop) share."""
+
+        def body() -> tuple[bool, str]:
+            snmp = self.node(self.vpn.hub.name).run(["cat", "/proc/net/snmp"]).stdout
+            names, values = [line.split()[1:] for line in snmp.splitlines() if line.startswith("Icmp:")][:2]
+            icmp = dict(zip(names, map(int, values), strict=True))
+            sent = icmp["OutRedirects"]
+            return sent == 0, f"IcmpOutRedirects {sent}, IcmpOutDestUnreachs {icmp['OutDestUnreachs']}"
+
+        self.attempt("hub sent no ICMP redirect", self.vpn.hub.name, body)
 
     def steps(self) -> list[tuple[str, Callable[[], None]]]:
         """Every check of a running stack, in order; the lab's stand-ins (own keys, DNS) are in `stand_ins`."""
@@ -323,17 +380,21 @@ class Checker:
             ("MTU", self.mtu),
             ("routes", self.routes),
             ("host keys", self.keys_stay_home),
+            ("SSH logins", self.ssh_logins),
             ("own-key devices", lambda: own_key_devices(self)),
+            ("IPv6 endpoints", lambda: ipv6_endpoints(self)),
+            ("hub over IPv6", lambda: hub_over_ipv6(self)),
             ("LAN hosts", self.reach_lans),
             ("LAN to LAN", self.lan_to_lan),
+            ("forward rules", self.forward_rules),  # before traceroute spends the hub's ICMP tokens for a host
             ("site path", self.site_path),
-            ("forward rules", self.forward_rules),
             ("proxy ARP", self.proxy_arp),
             ("full tunnel egress", self.full_tunnel_egress),
             ("DNS", lambda: dns_through_the_tunnel(self)),
             ("endpoints", self.endpoints_learned),
             ("preshared keys", self.preshared_keys),
             ("IPv6 between nodes", self.ipv6_between_nodes),
+            ("ICMP redirects", self.no_redirects),
         ]
 
     def ipv6_between_nodes(self) -> None:

@@ -248,7 +248,7 @@ def deploy(world: World, keys: KeyRing | None = None) -> Deployment:
     vpn = world.vpn
     keys = keys or make_keys(world)
     dep = Deployment(world, keys)
-    hub_endpoint = f"{world.public[vpn.hub.name]}:{vpn.hub.listen_port}"
+    hub_endpoint = vpn.hub.endpoint  # the lab's (build_world): the hub's public IPv4, or HUB6 for an IPv6 endpoint
     for node in vpn.nodes:
         dep.configs[node.name] = render_wg_quick(vpn, node.name, world.stack, keys, hub_endpoint=hub_endpoint)
         if node.name in world.own_keys:  # the lab plays this bring-your-own-key device: it pastes its key

@@ -86,7 +86,7 @@ def ipv6_egress(checker: Checker) -> None:
     # ipv6Egress: without, the hub's firewall must be what stops the phone's IPv6 (a hub with no IPv6 route
     # at all would refuse it anyway, which would prove nothing of the firewall)
     wan_if = world.wan[vpn.hub.name][0]
-    checker.node(vpn.hub.name).run(["ip", "-6", "address", "add", f"{HUB6}/{INTERNET6.prefixlen}", "dev", wan_if, "nodad"])
+    checker.node(vpn.hub.name).run(["ip", "-6", "address", "replace", f"{HUB6}/{INTERNET6.prefixlen}", "dev", wan_if, "nodad"])
     for i, peer in enumerate(peers):
         cafe = give_cafe_ipv6(checker, peer, i + 1, web6)
 

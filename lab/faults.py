@@ -21,11 +21,12 @@ from pathlib import Path
 
 from wgsites.model import Spoke
 
-from .addresses import CAFE6_INSIDE, CAFE6_WAN, INTERNET, INTERNET6, INTERNET_GATEWAY, ROAM, WEB6, moved
+from .addresses import INTERNET, INTERNET6, INTERNET_GATEWAY, ROAM, WEB6, moved
 from .checks import Checker
 from .deploy import _systemctl, wait_for
 from .netns import Node
 from .services import start_web_logger
+from .world import cafe_ipv6
 
 RECOVERY_LIMIT = 30.0  # seconds a spoke may be cut off after the hub's boot path ran
 REPLY_RE = re.compile(r"^\[(\d+\.\d+)\] \d+ bytes from .* icmp_seq=(\d+)", re.M)
@@ -194,14 +195,20 @@ def peer_roams(checker: Checker) -> None:
         return
     world, hub = checker.world, checker.vpn.hub
     node, box = world.nodes[peer.name], world.nat[peer.name]
-    old = world.public[peer.name]
-    new = moved(old, ROAM)
+    over6 = peer.name in world.public6  # it dials the hub over IPv6: its own IPv6 address changes (no NAT there)
+    old = world.public6[peer.name] if over6 else world.public[peer.name]
+    new = str(ipaddress.IPv6Address(old) + ROAM) if over6 else moved(old, ROAM)
     pinger = Pinger.start(node, str(hub.address), world.lab.run_dir / "roam.ping", 40)
     wait_until_answered([pinger], time.time(), 10)
     time.sleep(1)
     moved_at = time.time()
-    move_nat_wan(box, old, new)
-    world.public[peer.name] = new
+    if over6:
+        node.run(f"ip -6 address add {new}/64 dev wan0 nodad && ip -6 address del {old}/64 dev wan0")
+        world.public6[peer.name] = new
+        world.cafe6[peer.name] = (world.cafe6[peer.name][0], new)
+    else:
+        move_nat_wan(box, old, new)
+        world.public[peer.name] = new
     wait_until_answered([pinger], moved_at + 0.5, peer.keepalive + 5)
     time.sleep(2)
     sent, got = pinger.stop()
@@ -212,7 +219,7 @@ def peer_roams(checker: Checker) -> None:
     checker.record(
         "laptop roams: traffic resumes within one keepalive",
         peer.name,
-        silence is not None and silence <= limit and seen.startswith(new + ":"),
+        silence is not None and silence <= limit and seen.startswith((f"[{new}]" if over6 else new) + ":"),
         f"{old} -> {new} mid-ping: longest gap {silence:.2f} s (limit {limit} s), {sent - got}/{sent} pings at 50 ms lost; "
         f"hub now sees {seen}"
         if silence is not None
@@ -252,17 +259,11 @@ def add_web6(checker: Checker) -> tuple[Node, Path]:
 
 
 def give_cafe_ipv6(checker: Checker, peer: Spoke, index: int, web6: Node) -> Cafe6:
-    """Static IPv6 on the café box (WAN and inside /64, forwarding) and on the peer, with a default route."""
-    box, node = checker.world.nat[peer.name], checker.world.nodes[peer.name]
-    wan = str(INTERNET6.network_address + CAFE6_WAN + index)
-    inside = ipaddress.IPv6Network(CAFE6_INSIDE.format(index=index))
-    gateway, address = str(inside.network_address + 1), str(inside.network_address + 2)
-    box.run(["ip", "-6", "address", "add", f"{wan}/64", "dev", "wan0", "nodad"])
-    box.run(["ip", "-6", "address", "add", f"{gateway}/64", "dev", "lan0", "nodad"])
-    box.sysctl("net.ipv6.conf.all.forwarding", 1)
-    node.run(["ip", "-6", "address", "add", f"{address}/64", "dev", "wan0", "nodad"])
-    node.run(["ip", "-6", "route", "add", "default", "via", gateway, "dev", "wan0"])
-    web6.run(["ip", "-6", "route", "add", str(inside), "via", wan])
+    """Static IPv6 on the café box (WAN and inside /64, forwarding) and on the peer, with a default route (kept
+    when the world gave it already: a hub dialled over IPv6), and the web host's route back to the café."""
+    box = checker.world.nat[peer.name]
+    wan, address = cafe_ipv6(checker.world, peer.name, index)
+    web6.run(["ip", "-6", "route", "replace", str(ipaddress.IPv6Network(f"{address}/64", strict=False)), "via", wan])
     count_to_web6(box, address)
     return Cafe6(peer, box, wan, address)
 
@@ -294,7 +295,13 @@ def try_web6(node: Node) -> tuple[int, int]:
 
 
 def ipv6_stays_in_tunnel(checker: Checker) -> None:
-    """IPv6 at the café: a full-tunnel peer's IPv6 must never leave beside the tunnel."""
+    """IPv6 at the café: a full-tunnel peer's IPv6 must never leave beside the tunnel. A dual-stack VPN's (network6)
+    must also do what the stack says at the hub: leave from it with ipv6Egress, be rejected there without."""
+    if checker.vpn.network6 is not None:
+        from .dual_stack import ipv6_egress  # dual_stack builds on these helpers
+
+        ipv6_egress(checker)
+        return
     peers = [s for s in checker.vpn.spokes if s.kind == "peer" and s.name in checker.world.nat]
     if not any(p.tunnel == "full" for p in peers):
         return

@@ -58,6 +58,23 @@ USERSPACE_WG_ENV: Mapping[str, str] = {
 }
 """No kernel module here: wg-quick must fall back to wireguard-go (docs/lab-notes.md 1)."""
 
+INOTIFY_LIMIT = Path("/proc/sys/fs/inotify/max_user_instances")
+
+
+def inotify_instances_free() -> tuple[int, int]:
+    """(free, limit) of this machine's inotify instances for root. Each wireguard-go holds one (its UAPI socket
+    watch), so past the limit (Debian's default is 128, shared with every other lab running here) the next
+    `wg-quick up` fails with `Unable to modify interface: Connection reset by peer`."""
+    limit = int(INOTIFY_LIMIT.read_text())
+    used = 0
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        try:
+            used += sum(1 for fd in fd_dir.iterdir() if os.readlink(fd) == "anon_inode:inotify")
+        except OSError:  # a process that ended meanwhile, or one we may not read
+            continue
+    return limit - used, limit
+
+
 # a node's /etc/resolv.conf before wg-quick's resolvconf writes it: this machine's resolver is not reachable from the lab
 RESOLV_CONF = "# {node}: a lab node's own resolv.conf; no name server until a tunnel's DNS brings one"
 

@@ -257,7 +257,8 @@ def host_snapshot(node: Node, interface: str) -> str:
         "set +e; ls -la /etc/wireguard /etc/sysctl.d /var/lib/wgsites 2>&1 | grep -v ' \\.\\.\\?$'"
         " | sed 's/ [A-Z][a-z][a-z] .* / /';"
         f"cat /etc/wireguard/{interface}.conf 2>&1; ip -o link show 2>/dev/null | cut -d: -f2 | sort;"
-        "sysctl net.ipv4.ip_forward net.ipv4.conf.all.proxy_arp; nft list ruleset | grep -c wgsites; true"
+        "sysctl net.ipv4.ip_forward net.ipv4.conf.all.proxy_arp net.ipv4.conf.all.send_redirects;"
+        "nft list ruleset | grep -c wgsites; true"
     ).stdout
 
 

@@ -12,7 +12,7 @@ from wgsites.render import KeyRing, render_wg_quick
 from .addresses import ADDED_PEER_PUBLIC, INTERNET, INTERNET_GATEWAY, WAN_CHANGE, moved
 from .checks import Checker
 from .deploy import install_file_peer, make_keys, put_parameters, wait_for
-from .world import add_device
+from .world import add_device, cafe_ipv6
 
 
 def wan_address_change(checker: Checker) -> None:
@@ -56,9 +56,11 @@ def add_peer_through_ssm(checker: Checker) -> None:
     new_peer = Spoke(name="added", kind="peer", address=address, interface="wg0")
     grown = dataclasses.replace(vpn, spokes=(*vpn.spokes, new_peer))
     node = add_device(world, "added", ADDED_PEER_PUBLIC)
+    if world.hub_over_ipv6:  # the added peer's café has IPv6 too
+        world.public6["added"] = cafe_ipv6(world, "added", len(vpn.spokes) + 1)[1]
     world.vpn = grown
     keys: KeyRing = make_keys(world, previous=checker.dep.keys)
-    hub_endpoint = f"{world.public[vpn.hub.name]}:{vpn.hub.listen_port}"
+    hub_endpoint = vpn.hub.endpoint
     hub_config = render_wg_quick(grown, vpn.hub.name, world.stack, keys, hub_endpoint=hub_endpoint)
 
     pinger = vpn.spokes[0]

@@ -62,6 +62,55 @@ def own_key_devices(checker: Checker) -> None:
         checker.attempt("bring-your-own key: the lab plays the device", name, body)
 
 
+def ipv6_endpoints(checker: Checker) -> None:
+    """Each IPv6 endpoint the lab plays over IPv4 (its internet is IPv4): said in a row, with the tunnel's MTU checked
+    against what the stack's IPv6 path gives it, not the IPv4 one the lab's packets take."""
+    for name, (stack_endpoint, lab_endpoint, stack_mtu) in checker.world.ipv6_endpoints.items():
+
+        def body(name=name, stack_endpoint=stack_endpoint, lab_endpoint=lab_endpoint, stack_mtu=stack_mtu):
+            out = checker.node(name).run(["ip", "-o", "link", "show", "dev", checker.iface(name)]).stdout
+            have = int(match.group(1)) if (match := re.search(r"mtu (\d+)", out)) else 0
+            return have == stack_mtu, (
+                f"the stack's endpoint {stack_endpoint} (IPv6) is played over IPv4 as {lab_endpoint}; the tunnel MTU is "
+                f"the stack's for its IPv6 path, {stack_mtu}: {checker.iface(name)} has {have} "
+                "(a tunnel over IPv6 itself: tests/lab/test_ipv6_transport.py)"
+            )
+
+        checker.attempt("IPv6 endpoint played over IPv4", name, body)
+
+
+def fragments_made(node: Node) -> int:
+    """IPv6 fragments NODE has made (Ip6FragCreates): an outer packet too big for its path."""
+    for line in node.run(["cat", "/proc/net/snmp6"]).stdout.splitlines():
+        if line.startswith("Ip6FragCreates"):
+            return int(line.split()[1])
+    return -1
+
+
+def hub_over_ipv6(checker: Checker) -> None:
+    """A hub endpoint written as an IPv6 address, dialled over the lab internet's IPv6: each spoke's tunnel at the
+    MTU the stack renders for it carries a full-size don't-fragment packet both ways, and no outer packet is
+    fragmented on either end."""
+    world, hub = checker.world, checker.vpn.hub
+    for spoke in checker.vpn.spokes:
+        if spoke.name not in world.public6:
+            continue
+
+        def body(spoke=spoke) -> tuple[bool, str]:
+            node, hub_node = checker.node(spoke.name), checker.node(hub.name)
+            mtu = checker.plans[spoke.name].mtu
+            before = fragments_made(node), fragments_made(hub_node)
+            argv = ["ping", "-n", "-M", "do", "-s", str(mtu - 28), "-c", "3", "-i", "0.2", "-W", "2", str(hub.address)]
+            answered = " 3 received" in node.run(argv, check=False).stdout
+            made = fragments_made(node) - before[0], fragments_made(hub_node) - before[1]
+            return answered and made == (0, 0), (
+                f"{spoke.interface} MTU {mtu}, dialling {hub.endpoint} from {world.public6[spoke.name]}; a {mtu}-byte DF "
+                f"ping to the hub answered 3/3: {answered}; outer IPv6 fragments made by the spoke, the hub: {made}"
+            )
+
+        checker.attempt("tunnel over IPv6 at its MTU, unfragmented", spoke.name, body)
+
+
 def host_resolver_fingerprint() -> str:
     """This machine's resolver configuration, to prove the lab left it alone."""
     try:

@@ -22,38 +22,51 @@ The stack's own addresses (VPN, LANs) are used as written; only what cannot
 exist here is rewritten: public endpoints become lab addresses, SSH targets
 addresses on the management network, public DNS servers the lab resolver, and
 a bring-your-own-key device's public key one the lab holds the private half of
-(the lab plays that device). Each rewrite is kept so the table can say so.
+(the lab plays that device). A hub endpoint written as an IPv6 address is dialled
+over IPv6 (2001:db8::/64, cafés with IPv6); a spoke's is played over IPv4 at its IPv6
+path's MTU. A non-root SSH login gets its user and a sudo rule on the node. Each rewrite
+is kept so the table can say so.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from ipaddress import IPv4Network
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 
 from nacl.signing import SigningKey
 
+from wgsites.addressing import AddressPlan, dialled_over_ipv6
 from wgsites.keys import generate_private_key, public_key_of
 from wgsites.model import SshTarget, Vpn
 
 from .addresses import (
+    CAFE6_INSIDE,
+    CAFE6_WAN,
     CLOUD_API,
+    HUB6,
     HUB_PUBLIC,
     INTERNET,
+    INTERNET6,
     INTERNET_GATEWAY,
+    INTERNET_MORE,
+    INTERNET_MORE_GATEWAY,
     MANAGEMENT_POOLS,
     OPERATOR_PUBLIC,
+    PUBLIC6,
     RESOLVER,
     WEB,
     FreeBlocks,
+    LabSetupError,
     host,
     inside,
     nat_box_public,
+    on_the_internet,
     spoke_public,
     stack_networks,
 )
-from .netns import Lab, Node
+from .netns import Lab, Node, inotify_instances_free
 from .services import generate_ssh_keypair, start_dns_responder, start_sshd, start_web_logger
 from .stand_ins import host_resolver_fingerprint
 
@@ -109,6 +122,12 @@ class World:
     mgmt: IPv4Network | None = None  # the management network
     dns_rewrites: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=dict)  # node -> (stack's, lab's)
     own_keys: dict[str, tuple[str, str]] = field(default_factory=dict)  # BYO device -> (stack's public key, lab's private)
+    # node -> (stack's IPv6 endpoint, lab's IPv4 one, the stack's tunnel MTU): an IPv6 endpoint played over IPv4
+    ipv6_endpoints: dict[str, tuple[str, str, int]] = field(default_factory=dict)
+    # a hub dialled over IPv6: every spoke's IPv6 address on the lab internet (what the hub sees), and its café's
+    hub_over_ipv6: bool = False
+    public6: dict[str, str] = field(default_factory=dict)
+    cafe6: dict[str, tuple[str, str]] = field(default_factory=dict)  # spoke behind NAT -> (its box's WAN, its own address)
     host_resolver: str = ""  # this machine's /etc/resolv.conf when the world was built (it must stay so)
     # signs an aws hub's bundles, as the program's key derived from the stack's seed does
     bundle_key: SigningKey = field(default_factory=SigningKey.generate)
@@ -122,8 +141,9 @@ def _nat_box(world: World, wiring: _Wiring, inet: Node, name: str, public: str) 
     box = world.lab.node(name)
     bridge_port = wiring.link(box, "wan0", inet)
     inet.run(["ip", "link", "set", bridge_port, "master", "br0"])
-    box.add_address("wan0", f"{public}/{INTERNET.prefixlen}")
-    box.add_route("default", via=INTERNET_GATEWAY)
+    network, gateway = on_the_internet(public)
+    box.add_address("wan0", f"{public}/{network.prefixlen}")
+    box.add_route("default", via=gateway)
     box.sysctl("net.ipv4.ip_forward", 1)
     box.run(
         "nft -f - <<'EOF'\n"
@@ -209,6 +229,13 @@ def lab_dns(vpn: Vpn) -> tuple[Vpn, dict[str, tuple[tuple[str, ...], tuple[str, 
 
 def build_world(lab: Lab, stack: str, vpn: Vpn, run_dir: Path) -> World:
     """Create every namespace of the stack's world and rewrite the stack to fit it."""
+    free, limit = inotify_instances_free()
+    if len(vpn.nodes) > free:
+        raise LabSetupError(
+            f"this stack runs {len(vpn.nodes)} wireguard-go processes and each holds an inotify instance: this machine "
+            f"has {free} of {limit} free (fs.inotify.max_user_instances); raise it first, e.g. "
+            f"sysctl -w fs.inotify.max_user_instances={max(1024, 2 * limit)}"
+        )
     vpn, own_keys = play_own_key_devices(vpn)
     vpn, dns_rewrites = lab_dns(vpn)
     world = World(lab=lab, stack=stack, vpn=vpn, nodes={}, own_keys=own_keys, dns_rewrites=dns_rewrites)
@@ -220,6 +247,11 @@ def build_world(lab: Lab, stack: str, vpn: Vpn, run_dir: Path) -> World:
     inet.run(["ip", "link", "add", "br0", "type", "bridge"])
     inet.set_up("br0")
     inet.add_address("br0", f"{INTERNET_GATEWAY}/{INTERNET.prefixlen}")
+    inet.add_address("br0", f"{INTERNET_MORE_GATEWAY}/{INTERNET_MORE.prefixlen}")  # NAT boxes past the 30th
+    inet.sysctl("net.ipv4.ip_forward", 1)  # between the two on one bridge; without redirects, which would spend
+    # the ICMP rate limit per host that the checks' rejects and traceroutes need
+    for scope in ("all", "br0"):
+        inet.sysctl(f"net.ipv4.conf.{scope}.send_redirects", 0)
 
     world.web = lab.node("web")
     _attach_public(world, wiring, inet, world.web, "eth0", WEB)
@@ -251,6 +283,8 @@ def build_world(lab: Lab, stack: str, vpn: Vpn, run_dir: Path) -> World:
             return None
         address = manage_node(world, node, FIRST_MANAGED + ssh_index)
         ssh_index += 1
+        if target.user != "root":
+            add_sudo_user(node, target.user)
         start_sshd(node, world.ssh_public_key, address, 22)
         return dataclasses.replace(target, host=address, port=22)
 
@@ -285,7 +319,26 @@ def build_world(lab: Lab, stack: str, vpn: Vpn, run_dir: Path) -> World:
         for i, lan in enumerate(hub.lans):
             _lan(world, wiring, hub_node, hub.name, lan, i)
     world.public[hub.name] = HUB_PUBLIC
-    hub = dataclasses.replace(hub, endpoint=f"{HUB_PUBLIC}:{hub.listen_port}", ssh=manage(hub.name, hub_node, hub.ssh))
+    # a hub endpoint written as an IPv6 address is dialled over IPv6: the lab internet's 2001:db8::/64, the hub at
+    # HUB6, each spoke on it or behind a café with IPv6 (a home router's outer packets go as the stack says)
+    over6 = world.hub_over_ipv6 = dialled_over_ipv6(hub) and not hub.proxy_arp
+    if over6:
+        hub_node.run(["ip", "-6", "address", "replace", f"{HUB6}/{INTERNET6.prefixlen}", "dev", world.wan[hub.name][0], "nodad"])
+    stack_mtus = {name: plan.mtu for name, plan in AddressPlan(vpn).plans().items()}
+
+    def played(node, endpoint: str):
+        """NODE at its lab ENDPOINT (IPv4): an IPv6 endpoint keeps its outer family for the MTU (uplink.ipv6), and
+        the rewrite is kept for its row (the lab's internet is IPv4; test_ipv6_transport runs a tunnel over IPv6)."""
+        if dialled_over_ipv6(node):
+            world.ipv6_endpoints[node.name] = (node.endpoint, endpoint, stack_mtus[node.name])
+            return dataclasses.replace(node, endpoint=endpoint, uplink=dataclasses.replace(node.uplink, ipv6=True))
+        return dataclasses.replace(node, endpoint=endpoint)
+
+    if over6:
+        hub = dataclasses.replace(hub, endpoint=f"[{HUB6}]:{hub.listen_port}")
+    else:
+        hub = played(hub, f"{HUB_PUBLIC}:{hub.listen_port}")
+    hub = dataclasses.replace(hub, ssh=manage(hub.name, hub_node, hub.ssh))
 
     # the spokes: public when they have an endpoint, else behind a NAT box of their own
     for i, spoke in enumerate(vpn.spokes):
@@ -294,9 +347,14 @@ def build_world(lab: Lab, stack: str, vpn: Vpn, run_dir: Path) -> World:
             public = world.public[spoke.name] = spoke_public(i)
             _attach_public(world, wiring, inet, node, "wan0", public)
             world.wan[spoke.name] = ("wan0", f"{public}/{INTERNET.prefixlen}")
-            spoke = dataclasses.replace(spoke, endpoint=f"{public}:{spoke.listen_port}")
+            spoke = played(spoke, f"{public}:{spoke.listen_port}")
+            if over6:
+                address6 = world.public6[spoke.name] = str(INTERNET6.network_address + PUBLIC6 + i)
+                node.run(["ip", "-6", "address", "add", f"{address6}/{INTERNET6.prefixlen}", "dev", "wan0", "nodad"])
         else:
             node = add_device(world, spoke.name, nat_box_public(i))
+            if over6:
+                world.public6[spoke.name] = cafe_ipv6(world, spoke.name, i + 1)[1]
         for j, lan in enumerate(spoke.lans):
             _lan(world, wiring, node, spoke.name, lan, j)
         rewritten_spokes.append(dataclasses.replace(spoke, ssh=manage(spoke.name, node, spoke.ssh)))
@@ -317,6 +375,39 @@ def manage_node(world: World, node: Node, number: int) -> str:
     address = host(world.mgmt, number)
     node.add_address("mgmt0", f"{address}/{world.mgmt.prefixlen}")
     return address
+
+
+def add_sudo_user(node: Node, user: str) -> None:
+    """A non-root login as the README allows one (`ssh.user`): the user, and passwordless sudo for it, so the
+    install script runs as it would there (`sudo -n`). Written in the node's own /etc (an overlay).
+
+    The password is `*` (no password, not a locked account: sshd refuses a locked one even its key)."""
+    if node.run(["id", "-u", user], check=False).returncode != 0:
+        node.run(["useradd", "--no-create-home", "--home-dir", "/", "--shell", "/bin/sh", "--password", "*", user])
+    node.run(
+        ["install", "-D", "-m", "0440", "/dev/stdin", f"/etc/sudoers.d/lab-{user}"], input=f"{user} ALL=(root) NOPASSWD: ALL\n"
+    )
+
+
+def cafe_ipv6(world: World, name: str, index: int) -> tuple[str, str]:
+    """IPv6 for the NAT box in front of NAME (café number INDEX): its WAN on the lab internet, a /64 inside with
+    forwarding, NAME's own address and default route there, and, for a hub dialled over IPv6, its route to that /64.
+    Once per box: returns (the box's WAN, NAME's address), the ones given before if any."""
+    if name in world.cafe6:
+        return world.cafe6[name]
+    box, node = world.nat[name], world.nodes[name]
+    wan = str(INTERNET6.network_address + CAFE6_WAN + index)
+    inside = IPv6Network(CAFE6_INSIDE.format(index=index))
+    gateway, address = str(inside.network_address + 1), str(inside.network_address + 2)
+    box.run(["ip", "-6", "address", "add", f"{wan}/{INTERNET6.prefixlen}", "dev", "wan0", "nodad"])
+    box.run(["ip", "-6", "address", "add", f"{gateway}/{inside.prefixlen}", "dev", "lan0", "nodad"])
+    box.sysctl("net.ipv6.conf.all.forwarding", 1)
+    node.run(["ip", "-6", "address", "add", f"{address}/{inside.prefixlen}", "dev", "wan0", "nodad"])
+    node.run(["ip", "-6", "route", "add", "default", "via", gateway, "dev", "wan0"])
+    if world.hub_over_ipv6:
+        world.nodes[world.vpn.hub.name].run(["ip", "-6", "route", "replace", str(inside), "via", wan])
+    world.cafe6[name] = (wan, address)
+    return wan, address
 
 
 def add_device(world: World, name: str, public: str) -> Node:

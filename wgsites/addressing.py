@@ -17,8 +17,10 @@ ANY_V4 = ipaddress.IPv4Network("0.0.0.0/0")
 ANY_V6 = ipaddress.IPv6Network("::/0")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-# docs/lab-notes.md 11: link MTU by uplink type, WireGuard overhead by outer family.
-LINK_MTU = {"ethernet": 1500, "pppoe": 1492, "dslite": 1460}
+# docs/lab-notes.md 11: link MTU by uplink type and outer family, WireGuard overhead by outer family.
+# DS-Lite carries IPv4 in a softwire over the IPv6 line (40 bytes of IPv6 header: 1460); IPv6 goes native.
+LINK_MTU = {"ethernet": 1500, "pppoe": 1492, "dslite": 1500}
+SOFTWIRE = {"dslite": 40}  # what the uplink's IPv4 path loses to a tunnel inside the link
 OVERHEAD = {False: 60, True: 80}
 MIN_MTU = 1280
 
@@ -66,13 +68,21 @@ def _own6(vpn: Vpn, node: Hub | Spoke) -> list[Network]:
     return [] if address is None else [ipaddress.IPv6Network(address)]
 
 
+def path_mtu(uplink: Uplink, ipv6: bool) -> int:
+    """The MTU UPLINK gives outer packets of one family: the link's (its type's usual one, or `mtu`),
+    less a softwire's header for IPv4 over DS-Lite; IPv6 never enters the softwire."""
+    link = uplink.mtu or LINK_MTU[uplink.type]
+    return link if ipv6 else link - SOFTWIRE.get(uplink.type, 0)
+
+
 def _tunnel_mtu(a: Uplink, b: Uplink, ipv6: bool = False) -> int:
-    """IPV6: the outer packets travel over IPv6 whatever the uplinks say (an endpoint is an IPv6 address)."""
-    link = min(a.mtu or LINK_MTU[a.type], b.mtu or LINK_MTU[b.type])
-    return max(MIN_MTU, link - OVERHEAD[a.ipv6 or b.ipv6 or ipv6])
+    """IPV6: the outer packets travel over IPv6 whatever the uplinks say (an endpoint is an IPv6 address).
+    Each end's MTU is taken for the outer family the packets use, from that family's own path."""
+    over6 = a.ipv6 or b.ipv6 or ipv6
+    return max(MIN_MTU, min(path_mtu(a, over6), path_mtu(b, over6)) - OVERHEAD[over6])
 
 
-def _dialled_over_ipv6(node: Hub | Spoke) -> bool:
+def dialled_over_ipv6(node: Hub | Spoke) -> bool:
     """NODE's endpoint is an IPv6 address (`[2001:db8::1]:51820`): whoever dials it sends IPv6 outer packets."""
     return bool(node.endpoint) and ":" in split_endpoint(node.endpoint)[0]
 
@@ -123,8 +133,8 @@ class AddressPlan:
                 )
             )
         prefix = 32 if hub.proxy_arp else vpn.network.prefixlen
-        over6 = _dialled_over_ipv6(hub)
-        mtus = [_tunnel_mtu(hub.uplink, s.uplink, over6 or _dialled_over_ipv6(s)) for s in vpn.spokes] or [
+        over6 = dialled_over_ipv6(hub)
+        mtus = [_tunnel_mtu(hub.uplink, s.uplink, over6 or dialled_over_ipv6(s)) for s in vpn.spokes] or [
             _tunnel_mtu(hub.uplink, hub.uplink, over6)
         ]
         return NodePlan(
@@ -159,7 +169,7 @@ class AddressPlan:
             interface=spoke.interface,
             address=ipaddress.IPv4Interface(f"{spoke.address}/{vpn.network.prefixlen}"),
             listen_port=spoke.listen_port,
-            mtu=_tunnel_mtu(spoke.uplink, hub.uplink, _dialled_over_ipv6(hub) or _dialled_over_ipv6(spoke)),
+            mtu=_tunnel_mtu(spoke.uplink, hub.uplink, dialled_over_ipv6(hub) or dialled_over_ipv6(spoke)),
             peers=(entry,),
             full_tunnel=full,
             forwarding=bool(spoke.lans),

@@ -60,7 +60,7 @@ class Uplink:
 
     type: UplinkType = "ethernet"
     ipv6: bool = False  # True when the tunnel's outer packets travel over IPv6
-    mtu: int | None = None  # the link's MTU when it is not the type's usual one
+    mtu: int | None = None  # the link's MTU when it is not the type's usual one (DS-Lite: the IPv6 line's)
 
 
 @dataclass(frozen=True)

@@ -150,7 +150,7 @@ def allowed_hooks(interface: str) -> tuple[Hook, ...]:
     return (key_hook(), preshared_key_hook(), *firewall_hooks(interface))
 
 
-def _forward_rules(vpn: Vpn, name: str) -> tuple:
+def forward_rules_of(vpn: Vpn, name: str) -> tuple:
     """The forward rules NAME enforces: the hub's, and a site's that wgsites installs or wg-quick brings up.
 
     A device (a phone app) runs no hooks, so it gets none: forward rules apply where wgsites
@@ -164,7 +164,7 @@ def _forward_rules(vpn: Vpn, name: str) -> tuple:
 def has_firewall(vpn: Vpn, name: str) -> bool:
     """Whether NAME gets an nftables file (render_nftables is not None), decided without rendering it."""
     masquerade = name == vpn.hub.name and bool(vpn.hub.masquerade)  # only the hub's plan masquerades
-    return masquerade or bool(_forward_rules(vpn, name)) or _filters_ipv6(vpn, name)
+    return masquerade or bool(forward_rules_of(vpn, name)) or _filters_ipv6(vpn, name)
 
 
 def _filters_ipv6(vpn: Vpn, name: str) -> bool:
@@ -181,7 +181,7 @@ def render_nftables(vpn: Vpn, name: str, stack: str) -> str | None:
     if not has_firewall(vpn, name):
         return None
     plan = AddressPlan(vpn).plan(name)
-    rules = _forward_rules(vpn, name)
+    rules = forward_rules_of(vpn, name)
     return _render(
         "nftables.nft.j2",
         name=name,
@@ -204,6 +204,7 @@ def render_sysctl(vpn: Vpn, name: str, stack: str) -> str | None:
     if not (plan.forwarding or plan.proxy_arp):
         return None
     forwarding6 = plan.forwarding and name == vpn.hub.name and vpn.network6 is not None
+    hub_routes = plan.forwarding and name == vpn.hub.name
     return _render(
         "sysctl.conf.j2",
         name=name,
@@ -213,7 +214,13 @@ def render_sysctl(vpn: Vpn, name: str, stack: str) -> str | None:
         proxy_arp=plan.proxy_arp,
         forwarding6=forwarding6,
         accept_ra=_accept_ra_uplink(vpn, name),
+        no_redirects=_sysctl_name(plan.interface) if hub_routes else None,
     )
+
+
+def _sysctl_name(interface: str) -> str:
+    """An interface as sysctl names it: a VLAN eth0.7 is eth0/7 (a dot separates sysctl's levels)."""
+    return interface.replace(".", "/")
 
 
 def _accept_ra_uplink(vpn: Vpn, name: str) -> str | None:
@@ -223,13 +230,18 @@ def _accept_ra_uplink(vpn: Vpn, name: str) -> str | None:
     hub = vpn.hub
     if name != hub.name or vpn.network6 is None or not (hub.forwarding and hub.ipv6_egress):
         return None
-    return hub.masquerade.replace(".", "/") if isinstance(hub.masquerade, str) else None
+    return _sysctl_name(hub.masquerade) if isinstance(hub.masquerade, str) else None
 
 
 def remembered_sysctls(vpn: Vpn, name: str) -> tuple[str, ...]:
     """The sysctls the install script records before its first change, so `remove` puts them back."""
     uplink = _accept_ra_uplink(vpn, name)
-    base = ("net.ipv4.ip_forward", "net.ipv4.conf.all.proxy_arp", "net.ipv6.conf.all.forwarding")
+    base = (
+        "net.ipv4.ip_forward",
+        "net.ipv4.conf.all.proxy_arp",
+        "net.ipv4.conf.all.send_redirects",  # the tunnel's own goes with the tunnel
+        "net.ipv6.conf.all.forwarding",
+    )
     return (*base, f"net.ipv6.conf.{uplink}.accept_ra") if uplink else base
 
 

@@ -106,7 +106,12 @@ SSH = (
 UPLINK = (
     Key("type", one_of(UplinkType), "the link's kind", default(Uplink, "type")),
     Key("ipv6", "bool", "the tunnel's outer packets travel over IPv6", default(Uplink, "ipv6")),
-    Key("mtu", "1280-9000", "the link's MTU when it is not the type's usual one", default(Uplink, "mtu")),
+    Key(
+        "mtu",
+        "1280-9000",
+        "the link's MTU when it is not the type's usual one (DS-Lite: the IPv6 line's; IPv4 gets 40 less)",
+        default(Uplink, "mtu"),
+    ),
 )
 
 PROXY_ARP = (
@@ -150,7 +155,14 @@ VPN = (
         "IPv4 network",
         "the VPN network; `/31` allowed for a site-to-site link (RFC 3021); with proxy ARP, the LAN itself",
     ),
-    Key("listenPort", "1-65535", "the hub's UDP port (the only port the AWS security group opens)", DEFAULT_LISTEN_PORT),
+    Key(
+        "listenPort",
+        "1-65535",
+        "the hub's UDP port (the only port the AWS security group opens); a change costs each site its tunnel from the "
+        "hub's reload until its own (1-6 pings at 100 ms measured; as long as its install takes), and each device its "
+        "tunnel until its config is imported again (docs/day-two.md)",
+        DEFAULT_LISTEN_PORT,
+    ),
     Key(
         "network6",
         "IPv6 network, `/48`-`/120`",

@@ -38,10 +38,7 @@ STACK = {
         "masquerade": "wan0",
         "ssh": {"host": "10.10.10.1"},
     },
-    # no LAN behind the site: the lab's traceroute from a site LAN (site_path) finds the hub's hop missing once a
-    # split peer has reached that LAN through the hub, dual stack or not (the hub's ICMP redirects, wg0 to wg0,
-    # spend the LAN host's ICMP rate-limit tokens); IPv4 LAN routing is the other lab tests' subject
-    "sites": [{"name": "office", "address": "10.10.11.3", "ssh": {"host": "office.example.net"}}],
+    "sites": [{"name": "office", "address": "10.10.11.3", "lans": ["10.10.12.0/24"], "ssh": {"host": "office.example.net"}}],
     "peers": [
         {"name": "laptop", "address": "10.10.11.2", "interface": "home0"},
         {"name": "phone", "address": "10.10.11.11", "address6": "fd10:11::beef", "tunnel": "full", "dns": ["9.9.9.9"]},
@@ -78,6 +75,9 @@ def test_a_dual_stack_vpn_in_the_lab(egress):
     assert {c.nodes for c in results if c.name == "HTTP over IPv6, source kept"} == pairs
     names = {c.name for c in results}
     assert {"full tunnel egress from the gateway", "reach LAN host 10.10.10.20", "routes as the guide lists"} <= names
+    # the site's LAN, reached by the split peer through the hub (tunnel to tunnel), then traced to the hub's LAN:
+    # the hub's hop shows, as its ICMP is not spent on redirects
+    assert {"reach LAN host 10.10.12.20", "path gateway, hub tunnel, target", "hub sent no ICMP redirect"} <= names
     if egress:
         (row,) = [c for c in results if c.name == "full tunnel IPv6 egress from the hub"]
         assert f"the web host saw ['{HUB6}']" in row.detail and "counted 0 packet(s)" in row.detail

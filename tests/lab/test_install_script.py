@@ -121,6 +121,7 @@ def world() -> Iterator[World]:
         # what `remove` must put back
         hub.write_file(CONF, ORIGINAL_CONF, mode=0o600)
         hub.sysctl("net.ipv4.ip_forward", 0)
+        hub.sysctl("net.ipv4.conf.all.send_redirects", 1)  # Linux's default
         for name, node in nodes.items():
             out = script(node, VPN2, "public-key").stdout
             assert re.fullmatch(r"[A-Za-z0-9+/]{43}=\n", out), out
@@ -141,6 +142,9 @@ def test_first_install_brings_the_tunnel_up(world: World) -> None:
     assert pings(world.nodes["hub"], "10.50.0.2")
     hub = world.nodes["hub"]
     assert hub.run("sysctl -n net.ipv4.ip_forward").stdout.strip() == "1"
+    # the hub sends no ICMP redirect out of its tunnel: off for `all` and for the interface made after the file
+    redirects = f"sysctl -n net.ipv4.conf.all.send_redirects net.ipv4.conf.{IFACE}.send_redirects"
+    assert hub.run(redirects).stdout.split() == ["0", "0"]
     assert "wgsites_wg0" in hub.run("nft list tables").stdout
     assert hub.run(["stat", "-c", "%a", NFT]).stdout.strip() == "600"
     # the pre-existing config is kept aside, 0600, for `remove`
@@ -428,6 +432,7 @@ def test_remove_restores_what_was_there_before(world: World) -> None:
     for gone in (KEY, NFT, SYSCTL, STATE):
         assert hub.run(["test", "-e", gone], check=False).returncode == 1, gone
     assert hub.run("sysctl -n net.ipv4.ip_forward").stdout.strip() == "0"
+    assert hub.run("sysctl -n net.ipv4.conf.all.send_redirects").stdout.strip() == "1"
     assert "wgsites_wg0" not in hub.run("nft list tables").stdout
     assert not pings(s1, HUB_VPN, tries=2)
     # removing twice is harmless: the operator's config stays

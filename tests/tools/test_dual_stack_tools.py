@@ -47,8 +47,11 @@ def test_every_dual_stack_file_passes_its_real_reader(tmp_path, wg_interface, eg
                 assert checked.returncode == 0, f"{stack}/{node.name}: {checked.stderr}"
                 counts["nft"] += 1
             if sysctl := files.get(f"70-wgsites-{node.interface}.conf"):
-                # the uplink named in accept_ra must exist where sysctl applies it: the lab node has the tunnel
-                text = sysctl.replace(f"conf.{rendered.vpn.hub.masquerade}.", f"conf.{iface}.")
+                # the uplink named in accept_ra and the hub's tunnel (send_redirects) must exist where sysctl
+                # applies them: the lab node has a tunnel of its own name
+                for named in (rendered.vpn.hub.masquerade, node.interface):
+                    sysctl = sysctl.replace(f"conf.{named}.", f"conf.{iface}.")
+                text = sysctl
                 applied = lab_node.run(["sysctl", "-p", "/dev/stdin"], input=text, check=False)
                 assert applied.returncode == 0, f"{stack}/{node.name}: {applied.stderr}"
                 counts["sysctl"] += 1

@@ -277,6 +277,19 @@ def test_an_ipv6_outer_transport_gets_the_smaller_mtu_on_both_ends():
     assert lines(render_wg_quick(by_endpoint, "laptop", "s", keyring(by_endpoint)), "Endpoint") == ["[2001:db8::1]:51000"]
 
 
+def test_ds_lite_takes_each_outer_family_from_its_own_path():
+    """DS-Lite carries IPv4 in a softwire over the IPv6 line: IPv4 outer packets get 1460 (1400 inside the tunnel),
+    IPv6 outer packets go native at 1500 (1420), never 1460 - 80; a measured `mtu` is the IPv6 line's."""
+    dslite = parse_vpn(edit(DUAL, "hub.uplink", "dslite"))
+    dslite6 = parse_vpn(edit(DUAL, "hub.uplink", {"type": "dslite", "ipv6": True}))
+    by_endpoint = parse_vpn(edit(edit(DUAL, "hub.uplink", "dslite"), "hub.endpoint", "[2001:db8::1]:51000"))
+    measured = parse_vpn(edit(DUAL, "hub.uplink", {"type": "dslite", "mtu": 1480}))
+    measured6 = parse_vpn(edit(DUAL, "hub.uplink", {"type": "dslite", "mtu": 1480, "ipv6": True}))
+    plans = [AddressPlan(v) for v in (dslite, dslite6, by_endpoint, measured, measured6)]
+    assert [p.plan("laptop").mtu for p in plans] == [1400, 1420, 1420, 1380, 1400]
+    assert [p.hub_plan().mtu for p in plans] == [1400, 1420, 1420, 1380, 1400]
+
+
 def test_check_and_the_diagram_name_both_networks_and_addresses():
     vpn = dual_stack_vpn("home")
     assert describe(vpn).startswith("ok: aws hub gateway (10.99.0.1) on 10.99.0.0/24 and fd10:5::/64, ")

@@ -101,6 +101,11 @@ def test_site_to_site(render):
         assert "nft -f /etc/wireguard/%i.nft" in conf.interface.all("PostUp")
         assert conf.interface.all("PreDown") == [f"nft delete table inet wgsites_{iface}"]
         assert "net.ipv4.ip_forward = 1" in r.files[node][f"70-wgsites-{iface}.conf"]
+    # deliberate: the hub sends no ICMP redirect out of its tunnel (site to site through it would spend the rate
+    # limit its own rejects share); Linux sends one when `all` or the interface asks, so both say no
+    redirects = ("net.ipv4.conf.all.send_redirects = 0", "net.ipv4.conf.wgA.send_redirects = 0")
+    assert all(line in r.files["alpha"]["70-wgsites-wgA.conf"].splitlines() for line in redirects)
+    assert "send_redirects" not in r.files["beta"]["70-wgsites-wgB.conf"]  # a site forwards LAN to tunnel only
 
 
 def test_default_gateway(render):
@@ -120,6 +125,7 @@ def test_default_gateway(render):
     assert gateway.peer(r.keys.public["laptop"]).networks() == nets("10.90.90.1/32")
     # guide: ip_forward and `-s 10.90.90.0/24 -o eth0 -j MASQUERADE` (ens5 is the name on AWS Nitro)
     assert "net.ipv4.ip_forward = 1" in r.files["gateway"]["70-wgsites-gateway0.conf"]
+    assert "net.ipv4.conf.gateway0.send_redirects = 0" in r.files["gateway"]["70-wgsites-gateway0.conf"]  # aws hub too
     # the guide's NAT, only toward the internet (never into the VPN or a LAN of it)
     assert 'ip saddr 10.90.90.0/24 ip daddr != { 10.90.90.0/24 } oifname "ens5" masquerade' in r.files["gateway"]["gateway0.nft"]
     assert gateway.interface.get("MTU") == laptop.interface.get("MTU") == "1440"
