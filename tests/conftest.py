@@ -16,12 +16,8 @@ namespaces (a random prefix), run directory, mount namespaces (its own /var/run/
 /etc/wireguard), nspawn machine names and PULUMI_HOME and backend; moto listens inside a lab node.
 What cannot be split are tests that share a module-scoped fixture (one lab brought up for several
 tests, in order): they go to one worker together (`xdist_group`, named for their module).
-
-Every program the suite runs (mocks, the lab, the engine) keeps its QR code cache in a folder of
-this run's own (WGSITES_QR_CACHE, wgsites/qr_cache.py), not in the operator's ~/.cache.
 """
 
-import os
 from pathlib import Path
 
 import hypothesis  # noqa: F401
@@ -60,16 +56,6 @@ def shares_a_module_fixture(item: pytest.Item) -> bool:
     info = getattr(item, "_fixtureinfo", None)
     definitions = info.name2fixturedefs.values() if info is not None else ()
     return any(defs and defs[-1].scope in ("module", "class", "package") for defs in definitions)
-
-
-@pytest.fixture(autouse=True, scope="session")
-def qr_cache_of_this_run(tmp_path_factory):
-    if "WGSITES_QR_CACHE" in os.environ:  # a run told where: keep it (`off` included)
-        yield
-        return
-    os.environ["WGSITES_QR_CACHE"] = str(tmp_path_factory.mktemp("qr-cache"))
-    yield
-    del os.environ["WGSITES_QR_CACHE"]
 
 
 @pytest.fixture(autouse=True)
