@@ -28,7 +28,5 @@ pulumi.export("hub_public_key", vpn.public_keys[conf.vpn.hub.name])
 pulumi.export("hub_endpoint", vpn.hub_endpoint)
 pulumi.export("public_keys", vpn.public_key_map)  # node -> public key
 for name, peer in vpn.peers.items():
-    pulumi.export(f"{name}_config", peer.config)  # `pulumi stack output NAME_config --show-secrets > wg0.conf`
-    if peer.qr_text is not None:  # none for a bring-your-own-key device: a scan could not import it
-        pulumi.export(f"{name}_qr", peer.qr_text)  # scan from the terminal with the WireGuard app
-        pulumi.export(f"{name}_qr_svg", peer.qr_svg)
+    # `pulumi stack output NAME_config --show-secrets > wg0.conf`; its QR code: `wgsites qr NAME`
+    pulumi.export(f"{name}_config", peer.config)

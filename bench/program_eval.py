@@ -3,9 +3,10 @@
     .venv/bin/python bench/program_eval.py [--peers 1,10,100,1000,5000] [--repeats 3]
 
 For each size (an aws hub, one SSH site, PEERS roaming peers: bench/scale_stack.py) it runs, each in a
-fresh process (bench/mocked_run.py): wgsites once with an empty QR code cache (every code made: the
-first `up` of a new stack, or of a new operator's machine), then the floor and wgsites in turn
-REPEATS times with the cache warm (no config changed: what every later `preview` and `up` costs).
+fresh process (bench/mocked_run.py): wgsites once first ("cold": the first run of a new stack, or on a
+new operator's machine; it made every QR code until the program stopped making them, `wgsites qr`
+makes one on demand), then the floor and wgsites in turn REPEATS times ("warm": no config changed,
+what every later `preview` and `up` costs).
 The floor (bench/floor_program.py) registers the same resources and exports, of the same sizes, and
 computes nothing. Medians; on a shared machine read the ratios, not the seconds.
 """
@@ -38,7 +39,7 @@ def timed(args: list[str], environment: dict[str, str]) -> dict:
 
 
 def measure(peers: int, repeats: int, workdir: Path) -> dict:
-    environment = dict(os.environ, WGSITES_QR_CACHE=str(workdir / f"qr-{peers}"))
+    environment = dict(os.environ)
     spec = str(workdir / f"spec-{peers}.json")
     cold = timed(["wgsites", str(peers), spec], environment)
     floor, warm = [], []

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import os
 import shlex
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
 from pulumi_command import local
 
-from wgsites.qr_cache import QrForms
 from wgsites.render import RENDERED_MARK
 
 
@@ -44,16 +42,11 @@ def remove_command(path: str) -> str:
 
 @dataclass(frozen=True)
 class RoamingPeerArgs:
-    """Both Outputs arrive secret (WireGuardVpn makes them so, once for all peers): a secret layer per
-    peer here cost a 1000-peer program six thousand tasks, a seventh of its time."""
+    """The config arrives secret (WireGuardVpn makes it so, once for all peers): a secret layer per peer
+    here cost a 1000-peer program six thousand tasks, a seventh of its time."""
 
     config: pulumi.Output[str]  # secret; the peer's wg-quick config, exactly as the core renders it
     file: str | None = None  # the model's `file:`, e.g. ~/wireguard/home0.conf
-    # secret; every peer's QR codes (peer -> wgsites.qr_cache.qr_forms) and this peer's name in them: its
-    # two forms taken from the map directly, two Outputs a peer; None when a scan could not import its
-    # config: a bring-your-own-key config has no key
-    qr_codes: pulumi.Output[Mapping[str, QrForms]] | None = None
-    qr_name: str | None = None
 
 
 class RoamingPeer(pulumi.ComponentResource):
@@ -63,12 +56,6 @@ class RoamingPeer(pulumi.ComponentResource):
     def __init__(self, name: str, args: RoamingPeerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("wgsites:roaming_peer:RoamingPeer", name, None, opts)
         self.config: pulumi.Output[str] = args.config
-        self.qr_svg: pulumi.Output[str] | None = None
-        self.qr_text: pulumi.Output[str] | None = None
-        if args.qr_codes is not None:  # both forms secret as the codes are
-            code = args.qr_name
-            self.qr_svg = args.qr_codes.apply(lambda codes: codes[code].svg)
-            self.qr_text = args.qr_codes.apply(lambda codes: codes[code].text)
         self.file_command: local.Command | None = None
         if args.file:
             # the path was checked with the stack (wgsites.validate.check_file_targets, as `wgsites check` does)
@@ -81,5 +68,4 @@ class RoamingPeer(pulumi.ComponentResource):
                 add_previous_output_in_env=False,
                 opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["stdout", "stderr"]),
             )
-        outputs = {"config": self.config, "qr_svg": self.qr_svg, "qr_text": self.qr_text}
-        self.register_outputs({k: v for k, v in outputs.items() if v is not None})
+        self.register_outputs({"config": self.config})

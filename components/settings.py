@@ -21,7 +21,6 @@ import pulumi
 from wgsites.config import ConfigError, parse_vpn
 from wgsites.limits import check_rendered_sizes
 from wgsites.model import Vpn
-from wgsites.qr_cache import check_cache_folder
 from wgsites.ssh import SshAccess
 from wgsites.stack_config import (
     KEY_PASSWORD,
@@ -131,8 +130,6 @@ def load() -> Settings:
         if vpn.hub.kind == "aws":
             region = pulumi.Config("aws").get("region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
         check_rendered_sizes(vpn, stack, region)
-        if any(node.is_device and node.key_source == "derived" for node in vpn.nodes):  # the peers with a QR code
-            check_cache_folder()
         ssh_key = key_password = access = None
         if _has_ssh_hosts(vpn):
             ssh_key, key_text = _ssh_private_key(config)

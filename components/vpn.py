@@ -22,7 +22,6 @@ from wgsites.bundle import gateway_parameters
 from wgsites.hub_status import status_slots
 from wgsites.keys import bundle_signing_key, verify_key_text
 from wgsites.model import Vpn
-from wgsites.qr_cache import qr_forms
 from wgsites.render import (
     KeyRing,
     gateway_bundle_chunks,
@@ -251,16 +250,6 @@ class WireGuardVpn(pulumi.ComponentResource):
             )
             for n in ssh_nodes
         }
-        # a bring-your-own-key config has no key: no QR code, a scan could not import it. The others'
-        # codes are made (or read back from the cache) together, from the configs rendered together
-        coded = [s.name for s in vpn.spokes if s.delivery == "file" and s.key_source == "derived"]
-        has_code = set(coded)  # looked up for each of a thousand peers: a list made that quadratic
-        codes = None
-        if coded:  # secret: made from configs holding their keys (and marked so once, however the seed came)
-            # in applies from the secret seed: Output.all and Output.secret would lift each config and code
-            # into an Output of its own
-            configs = spoke_configs[coded[0]]
-            codes = pulumi.Output.secret(seed).apply(lambda s: configs.apply(lambda c: {n: qr_forms(c[n], s) for n in coded}))
         self.peers = {}
         for spoke in vpn.spokes:  # a loop, not a comprehension: one frame less for the SDK to walk per resource
             if spoke.delivery == "file":
@@ -269,8 +258,9 @@ class WireGuardVpn(pulumi.ComponentResource):
                 config = self.configs[spoke.name]
                 if spoke.name not in derived.private_keys:
                     config = pulumi.Output.secret(config)
-                qr = codes if codes is not None and spoke.name in has_code else None  # its code taken from the map
-                args_of_peer = RoamingPeerArgs(config, file=spoke.file, qr_codes=qr, qr_name=spoke.name)
+                # no QR code here: `wgsites qr` makes one from this config on demand (its forms would double a
+                # peer's bytes in the state, and making them cost a cold run most of its time)
+                args_of_peer = RoamingPeerArgs(config, file=spoke.file)
                 self.peers[spoke.name] = RoamingPeer(f"{name}-{spoke.name}", args_of_peer, node_opts(spoke))
         self.register_outputs({"hub_endpoint": self.hub_endpoint, "public_keys": self.public_key_map})
 

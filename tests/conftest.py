@@ -11,8 +11,11 @@ lazily otherwise, and when that first import happens inside a Pulumi SDK worker 
 pytest's assertion rewriting hits a CPython 3.11.7 bug ("SystemError: AST constructor
 recursion depth mismatch").
 
-Every program the suite runs (mocks, the lab, the engine) keeps its QR code cache in a folder of
-this run's own (WGSITES_QR_CACHE, wgsites/qr_cache.py), not in the operator's ~/.cache.
+Run side by side (pytest-xdist, `scripts/test` runs `-n 6 --dist loadgroup`): every lab has its own
+namespaces (a random prefix), run directory, mount namespaces (its own /var/run/wireguard and
+/etc/wireguard), nspawn machine names and PULUMI_HOME and backend; moto listens inside a lab node.
+What cannot be split are tests that share a module-scoped fixture (one lab brought up for several
+tests, in order): they go to one worker together (`xdist_group`, named for their module).
 """
 
 import os
@@ -22,6 +25,7 @@ from pathlib import Path
 
 import hypothesis  # noqa: F401
 import pytest
+from _pytest.nodeid import coerce_node_id
 
 from tests.network_audit import program_of, watching
 
@@ -29,23 +33,34 @@ TESTS = Path(__file__).resolve().parent
 NEEDS = {"lab": ("lab",), "engine": ("lab", "engine"), "tools": ("tools",)}
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+@pytest.hookimpl(trylast=True)  # after xdist's own hook, which this one completes
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         folder = Path(str(item.fspath)).resolve().relative_to(TESTS).parts[0]
         for marker in NEEDS.get(folder, ()):
             item.add_marker(marker)
         if "wg_interface" in getattr(item, "fixturenames", ()):
             item.add_marker("lab")
+        if shares_a_module_fixture(item):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+    if getattr(config.option, "loadgroup", False):  # an xdist worker under --dist loadgroup
+        for item in items:
+            group_in_node_id(item)
 
 
-@pytest.fixture(autouse=True, scope="session")
-def qr_cache_of_this_run(tmp_path_factory):
-    if "WGSITES_QR_CACHE" in os.environ:  # a run told where: keep it (`off` included)
-        yield
-        return
-    os.environ["WGSITES_QR_CACHE"] = str(tmp_path_factory.mktemp("qr-cache"))
-    yield
-    del os.environ["WGSITES_QR_CACHE"]
+def group_in_node_id(item: pytest.Item) -> None:
+    """xdist's loadgroup scheduler reads a test's group from an `@GROUP` suffix of its node id, which its
+    worker writes to a field pytest 9.2 no longer reads (pytest-xdist#1386): the suffix is written here."""
+    groups = sorted({str(mark.args[0]) for mark in item.iter_markers("xdist_group")})
+    if groups and "@" not in item.nodeid.rpartition("]")[2]:
+        item._id = coerce_node_id(f"{item.nodeid}@{'_'.join(groups)}")
+
+
+def shares_a_module_fixture(item: pytest.Item) -> bool:
+    """Whether the test uses a fixture set up once for its module (or class): its lab, kept between tests."""
+    info = getattr(item, "_fixtureinfo", None)
+    definitions = info.name2fixturedefs.values() if info is not None else ()
+    return any(defs and defs[-1].scope in ("module", "class", "package") for defs in definitions)
 
 
 @pytest.fixture(autouse=True)

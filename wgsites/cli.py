@@ -1,4 +1,7 @@
-"""`python -m wgsites`: check, render and draw a stack file, ask the hosts for their status (the lab is `python -m lab`)."""
+"""`python -m wgsites`: check, render and draw a stack file, show a peer's QR code, ask the hosts for their status.
+
+(The lab is `python -m lab`.)
+"""
 
 from __future__ import annotations
 
@@ -80,6 +83,43 @@ def qr_files(interface: str, config: str) -> dict[str, str | bytes]:
     """A device's QR code beside its config: `<iface>.png` to scan, `<iface>.qr.txt` to show in a terminal."""
     qr = qr_code(config)
     return {f"{interface}.png": qr.png(), f"{interface}.qr.txt": qr.text()}
+
+
+def stack_output_config(peer: str, stack: str | None) -> str:
+    """PEER's config as `pulumi up` left it in the stack's outputs (`PEER_config`), byte for byte (JSON)."""
+    argv = ["pulumi", "stack", "output", "--json", "--show-secrets", f"{peer}_config", "--non-interactive"]
+    argv += ["--stack", stack] if stack else []
+    try:
+        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
+    except FileNotFoundError:
+        raise ValueError("no `pulumi` on PATH: install the Pulumi CLI, or scan the .png that `render --out` writes") from None
+    try:
+        config = json.loads(done.stdout) if done.returncode == 0 else None
+    except ValueError:
+        config = None
+    if not isinstance(config, str):
+        said = done.stderr.strip().splitlines()[-1:] or ["no config in its output"]
+        raise ValueError(
+            f"peer {peer!r}: `pulumi stack output {peer}_config` failed ({said[0]}); run it in the project's folder, "
+            "name the stack with --stack, and give a roaming peer's name as the stack file has it"
+        )
+    if "\nPrivateKey = " not in f"\n{config}":  # a bring-your-own-key device: the apps refuse a config without a key
+        raise ValueError(
+            f"peer {peer!r} brings its own key: its config has none, so a scanned code could not be imported; "
+            f"save `pulumi stack output --show-secrets {peer}_config` to a file and paste the key where it says"
+        )
+    return config
+
+
+def cmd_qr(args: argparse.Namespace) -> int:
+    """A roaming peer's QR code, made now from its config: the state keeps no code (a preview made none)."""
+    code = qr_code(stack_output_config(args.peer, args.stack))
+    for flag, path, content in (("--png", args.png, code.png), ("--svg", args.svg, code.svg)):
+        if path:  # the code holds the private key: 0600, as the config, by a fresh name in a safe folder
+            write_file(Path(path), content(), 0o600, flag)
+    if not (args.png or args.svg):
+        sys.stdout.write(code.text())
+    return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -246,6 +286,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="the hub's public address when the stack cannot know it (an aws hub's Elastic IP)",
     )
     render.set_defaults(func=cmd_render)
+    qr = sub.add_parser(
+        "qr", help="a roaming peer's QR code from its config in the stack's outputs (terminal art, or --png / --svg)"
+    )
+    qr.add_argument("peer", help="the peer's name in the stack file")
+    qr.add_argument("--stack", help="the Pulumi stack (default: the selected one)")
+    qr.add_argument("--png", metavar="FILE", help="write the code as a PNG (0600: it holds the key)")
+    qr.add_argument("--svg", metavar="FILE", help="write the code as an SVG (0600: it holds the key)")
+    qr.set_defaults(func=cmd_qr)
     diagram = sub.add_parser("diagram", help="draw the topology as DOT, SVG and PNG (Graphviz)")
     diagram.add_argument("stack_file")
     diagram.add_argument("--out", default=".", help="folder; writes DIR/<stack>.dot, .svg and .png (default: here)")

@@ -1,4 +1,4 @@
-"""Files on the operator's machine (`render --out`, `import --out`, a peer's `file:`, the QR cache), written
+"""Files on the operator's machine (`render --out`, `import --out`, a peer's `file:`, `wgsites qr`'s files), written
 so that another local user can neither read them nor redirect them.
 
 A fixed temporary name (`x.wgsites-new`) or an open without O_EXCL follows whatever another user

@@ -20,6 +20,7 @@ import signal
 import time
 from dataclasses import dataclass, field
 
+from lab.deploy import wait_for
 from lab.netns import Lab
 from lab.pulumi_lab import PulumiLab, host_snapshot
 from tests.engine.test_pulumi_preshared_keys import running_preshared_keys, seed_of
@@ -57,7 +58,10 @@ class Pinger:
 
     def count(self, start: float, end: float) -> tuple[int, int]:
         """(sent, lost) of the echoes sent between START and END (wall clock, the lab's hosts share it)."""
-        time.sleep(1.5)  # the last echoes' answers (-W 1) are in
+        # the last echoes' answers (-W 1) are in once ping has printed a line stamped a second after END
+        # (an answer, or -O's `no answer yet`: one every 50 ms either way)
+        settled = wait_for(lambda: any(float(line[0]) > end + 1 for line in LINE.findall(self.log.read_text())), 10, 0.1)
+        assert settled is not None, f"ping from {self.source} printed nothing after {end + 1:.1f}"
         first: dict[int, float] = {}
         answered: set[int] = set()
         for stamp, unanswered, seq_late, seq_ok in LINE.findall(self.log.read_text()):
@@ -139,7 +143,7 @@ def test_an_ipv4_stack_goes_dual_stack_gets_preshared_keys_and_goes_back_under_p
 
         # 3. preshared keys on the running dual-stack VPN: nothing lost on either family, one key on both ends
         v6 = Pinger(pl, "beta", six["alpha"], six=True)
-        time.sleep(1)
+        assert wait_for(lambda: any(line[3] for line in LINE.findall(v6.log.read_text())), 10, 0.05) is not None, "no ping -6"
         raw = copy.deepcopy(pl.raw)
         raw["presharedKey"] = True
         pl.set_vpn(raw)

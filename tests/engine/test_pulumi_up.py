@@ -17,6 +17,7 @@ import pytest
 from lab.checks import table
 from lab.netns import Lab
 from lab.pulumi_lab import PulumiLab, host_snapshot
+from tests.qrdecode import decode_image
 from tests.stacks import stack_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,6 +59,12 @@ def test_pulumi_up_for_real(stack, capsys):
         all_passed(pl.check())
         outputs = pl.outputs()
         roaming_keys = {s.name: private_keys_in(outputs[f"{s.name}_config"]) for s in vpn.spokes if s.delivery == "file"}
+        for spoke in (s for s in vpn.spokes if s.delivery == "file" and s.key_source == "derived"):
+            # its QR code, made on demand by `wgsites qr` from the config this CLI gives back (the state keeps none)
+            png = lab.run_dir / f"{spoke.name}.png"
+            qr = f"cd {pl.project} && .venv/bin/python -m wgsites qr {spoke.name} --stack {pl.stack} --png {png}"
+            pl.operator.run(qr, env=pl.env())
+            assert decode_image(png) == outputs[f"{spoke.name}_config"].encode(), f"{spoke.name}'s code"  # not printed
         host_keys = {name: nodes[name].read_file(f"/etc/wireguard/{iface}.key").strip() for name, iface in managed.items()}
 
         # 2. a second up with no change touches no host

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import json
+import os
 import stat
+import sys
 
 import segno
 import yaml
@@ -75,8 +78,8 @@ def test_the_decoder_can_tell_a_wrong_code(tmp_path):
     assert decode_image(blank) is None
 
 
-def test_the_pulumi_outputs_are_the_core_qr_code():
-    """components/roaming_peer.py exports what wgsites.qr makes: the same SVG segno makes, and terminal art."""
+def test_the_core_qr_code_is_segnos():
+    """`wgsites qr` and `render --out` show what wgsites.qr makes: the same SVG segno makes, and terminal art."""
     config = "[Interface]\nAddress = 10.99.0.10/24\n"
     made = qr_code(config)
     assert made.png().startswith(b"\x89PNG\r\n")
@@ -84,7 +87,64 @@ def test_the_pulumi_outputs_are_the_core_qr_code():
     assert set(made.text()) <= {"█", "▀", "▄", " ", "\n"} and len(made.text().splitlines()) > 10
     svg = io.BytesIO()
     segno.make(config, micro=False).save(svg, kind="svg", scale=4)
-    assert made.svg() == svg.getvalue().decode()  # unchanged from before the move: `pulumi up` shows no diff
+    assert made.svg() == svg.getvalue().decode()  # what the stack's `<peer>_qr_svg` output held before `wgsites qr`
+
+
+def stand_in_pulumi(tmp_path, monkeypatch, outputs: dict[str, str]) -> None:
+    """A `pulumi` on PATH that answers `stack output --json --show-secrets NAME --non-interactive --stack lab`
+    as the CLI does (a model of it: tests/engine/test_pulumi_up.py runs `wgsites qr` against the real one)."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    answers = folder / "outputs.json"
+    answers.write_text(json.dumps(outputs))
+    script = folder / "pulumi"
+    script.write_text(
+        f"#!{sys.executable}\n"
+        "import json, sys\n"
+        f"outputs = json.load(open({str(answers)!r}))\n"
+        "args = sys.argv[1:]\n"
+        "if args[:4] != ['stack', 'output', '--json', '--show-secrets'] or args[5:] != ['--non-interactive', '--stack', 'lab']:\n"
+        "    sys.exit(f'error: unexpected arguments {args}')\n"
+        "if args[4] not in outputs:\n"
+        "    print(f\"error: current stack does not have output property '{args[4]}'\", file=sys.stderr)\n"
+        "    sys.exit(255)\n"
+        "print(json.dumps(outputs[args[4]]))\n"
+    )
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}:{os.environ['PATH']}")
+
+
+def test_wgsites_qr_makes_the_code_of_the_config_the_stack_outputs(tmp_path, monkeypatch, capsys):
+    """The state keeps no code: `wgsites qr PEER` makes it from `PEER_config`, byte for byte what a scan reads."""
+    assert main(["render", str(stack_file("router")), "--out", str(tmp_path / "out"), "--hub-endpoint", HUB_ENDPOINT]) == 0
+    config = (tmp_path / "out" / "laptop" / "home0.conf").read_text()
+    stand_in_pulumi(tmp_path, monkeypatch, {"laptop_config": config})
+    capsys.readouterr()  # what render said
+    png, svg = tmp_path / "laptop.png", tmp_path / "laptop.svg"
+    assert main(["qr", "laptop", "--stack", "lab", "--png", str(png), "--svg", str(svg)]) == 0
+    assert capsys.readouterr().out == ""  # files asked for: nothing on the terminal
+    for path in (png, svg):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, f"{path.name}: it holds the key"
+    assert decode_image(png) == config.encode()  # compared, not printed: it holds the key
+    assert svg.read_text() == qr_code(config).svg()
+    assert main(["qr", "laptop", "--stack", "lab"]) == 0
+    art = tmp_path / "art.pbm"
+    art.write_bytes(terminal_art_to_pbm(capsys.readouterr().out))
+    assert decode_image(art) == config.encode()
+
+
+def test_wgsites_qr_refuses_a_peer_it_cannot_make_a_code_for(tmp_path, monkeypatch, capsys):
+    own_key = "[Interface]\n# Your own key: PrivateKey = <paste it here>\nAddress = 10.99.0.12/32\n"
+    stand_in_pulumi(tmp_path, monkeypatch, {"tablet_config": own_key})
+    assert main(["qr", "tablet", "--stack", "lab"]) == 2
+    assert "peer 'tablet' brings its own key" in capsys.readouterr().err
+    assert main(["qr", "lapto", "--stack", "lab"]) == 2
+    err = capsys.readouterr().err
+    assert "peer 'lapto': `pulumi stack output lapto_config` failed (error: current stack does not have output" in err
+    assert "give a roaming peer's name as the stack file has it" in err
+    monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
+    assert main(["qr", "laptop", "--stack", "lab"]) == 2
+    assert "no `pulumi` on PATH" in capsys.readouterr().err
 
 
 def test_a_device_with_a_preshared_key_gets_a_code_holding_it(tmp_path):

@@ -170,6 +170,9 @@ def test_the_guides_default_gateway_needs_the_dns_the_check_asks_for():
             "/copied/1/wg0.conf: its PrivateKey is not the key /copied/0/wg0.conf knows for peer1; which is right?",
         ),
     ],
+    # named, not numbered from the messages: one holds a key made at import, and every xdist worker must
+    # collect the same test ids
+    ids=["no endpoint", "internal host", "bad public key", "peer outside the network", "private key of another"],
 )
 def test_what_import_cannot_use_is_named(files, options, message):
     with pytest.raises(ConfigError) as caught:

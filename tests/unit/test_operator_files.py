@@ -1,5 +1,5 @@
 """Files on the operator's machine cannot be redirected or planted by another local user (issue 25, point 5):
-`render --out`, a peer's `file:` (its real shell command), the QR cache and import's output; and render writes
+`render --out`, a peer's `file:` (its real shell command), `wgsites qr`'s files and import's output; and render writes
 nothing when it refuses (issue 29, point 5)."""
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from tests.stacks import HUB_ENDPOINT, stack_file
 from wgsites.cli import main
 from wgsites.config import ConfigError
 from wgsites.operator_files import file_target_problem, write_file
-from wgsites.qr_cache import QrCache
 from wgsites.render import RENDERED_MARK
 
 NOBODY = 65534  # another local user: owns what they plant
@@ -221,33 +220,26 @@ def test_check_refuses_a_file_target_as_the_program_does(tmp_path, capsys):
     assert ".file: '/etc/resolv.conf' " in errors(capsys)
 
 
-# -- the QR cache
+# -- wgsites qr's files
 
 
-def test_the_qr_cache_writes_through_no_planted_link(tmp_path, victim, monkeypatch):
-    folder = tmp_path / "qr"
+def test_wgsites_qr_writes_its_png_through_no_planted_link(tmp_path, victim, monkeypatch, capsys):
+    import wgsites.cli
+
+    config = "[Interface]\nPrivateKey = c2VlZHNlZWRzZWVkc2VlZHNlZWRzZWVkc2VlZHNlZWQ=\nAddress = 10.99.0.10/24\n"
+    monkeypatch.setattr(wgsites.cli, "stack_output_config", lambda peer, stack: config)
+    folder = tmp_path / "codes"
     folder.mkdir(mode=0o700)
-    cache = QrCache(folder, "c2VlZHNlZWRzZWVkc2VlZHNlZWRzZWVkc2VlZHNlZWQ=")
-    config = "[Interface]\nAddress = 10.99.0.10/24\n"
-    entry = cache.entry(config)
-    for pid in range(os.getpid() - 2, os.getpid() + 3):  # the old fixed temporary names
-        (folder / f".{entry.name}.{pid}").symlink_to(victim)
-    cache.forms(config)
-    assert victim.read_text() == "the operator's own file\n"
-    assert entry.is_file() and stat.S_IMODE(entry.stat().st_mode) == 0o600
-
-
-def test_a_qr_cache_folder_others_can_write_is_refused_with_the_setting_named(tmp_path, monkeypatch):
-    from wgsites.qr_cache import check_cache_folder
-
+    (folder / "phone.png").symlink_to(victim)  # planted where the code goes
+    assert main(["qr", "phone", "--png", str(folder / "phone.png")]) == 0
+    assert victim.read_text() == "the operator's own file\n"  # the link was replaced, not followed
+    written = folder / "phone.png"
+    assert not written.is_symlink() and stat.S_IMODE(written.stat().st_mode) == 0o600
     shared = tmp_path / "shared"
     shared.mkdir()
     shared.chmod(0o777)
-    monkeypatch.setenv("WGSITES_QR_CACHE", str(shared / "qr"))
-    with pytest.raises(ConfigError, match=r"^WGSITES_QR_CACHE: the folder .* is writable by every user"):
-        check_cache_folder()
-    monkeypatch.setenv("WGSITES_QR_CACHE", str(tmp_path / "qr"))
-    check_cache_folder()
+    assert main(["qr", "phone", "--png", str(shared / "phone.png")]) == 2
+    assert "--png: the folder" in errors(capsys) and not (shared / "phone.png").exists()
 
 
 # -- import's output

@@ -189,10 +189,10 @@ def test_alias_bomb_is_refused_quickly_in_little_memory(tmp_path):
     assert len(BOMB) < 500  # nine levels of nine: 387 million strings if expanded
     path = write(tmp_path, BOMB)
     tracemalloc.start()
-    started = time.perf_counter()
+    started = time.process_time()  # this process's CPU: the suite's other workers and their waits aside
     with pytest.raises(ConfigError) as caught:
         load_stack_file(path)
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert len(caught.value.messages) == 1
@@ -203,11 +203,11 @@ def test_alias_bomb_is_refused_quickly_in_little_memory(tmp_path):
 
 def test_wide_document_is_refused_while_composing(tmp_path):
     path = write(tmp_path, "config:\n  wgsites:vpn: [" + "a, " * 200_000 + "]\n")
-    started = time.perf_counter()
+    started = time.process_time()  # this process's CPU: the suite's other workers and their waits aside
     with pytest.raises(ConfigError) as caught:
         load_stack_file(path)
     assert caught.value.messages == [f"{path}: more than {MAX_NODES} values; a stack file has a few hundred"]
-    assert time.perf_counter() - started < 5
+    assert time.process_time() - started < 5
 
 
 def test_deep_nesting_is_refused(tmp_path):
