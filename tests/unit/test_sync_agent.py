@@ -91,6 +91,7 @@ def agent(tmp_path, monkeypatch):
         "WGSITES_STATE_DIR": str(tmp_path / "state"),
         "WGSITES_UNIT_DIR": str(tmp_path / "units"),
         "WGSITES_SYNC_SETTINGS": "/dev/null",
+        "WGSITES_IMDS": "http://127.0.0.1:9",  # no instance metadata here (tests/unit/test_sync_agent_imds.py has it)
     }
     for name, value in settings.items():
         monkeypatch.setenv(name, value)
