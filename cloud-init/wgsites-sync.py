@@ -364,6 +364,7 @@ def global_ipv6(uplink: str) -> dict[ipaddress.IPv6Address, ipaddress.IPv6Interf
         ipaddress.IPv6Address(a["local"]): ipaddress.IPv6Interface(f"{a['local']}/{a['prefixlen']}")
         for link in found
         for a in link.get("addr_info", [])
+        if "local" in a  # `ip -j` lists an address the scope filter left out as {}
     }
 
 
@@ -439,7 +440,10 @@ def main(bundle_path: str) -> int:
             print(f"wgsites-sync: applied the bundle to {iface}", file=sys.stderr)
     if code == 0 and not sync_preshared_keys(ssm, bundle, iface, install):  # after the install: it owns the interface
         code = 1
-    sync_uplink_ipv6(iface)  # never fails the sync: the tunnels matter more
+    try:
+        sync_uplink_ipv6(iface)
+    except Exception as exc:  # never fails the sync nor stops the status: the tunnels matter more
+        print(f"wgsites-sync: the uplink's IPv6 addresses not synced ({type(exc).__name__}: {exc})", file=sys.stderr)
     if subprocess.run(["ip", "link", "show", "dev", iface], capture_output=True).returncode == 0:
         publish_status(ssm, bundle, iface)
     return code

@@ -78,7 +78,9 @@ class Uplink:
 
     def run(self, argv, **kwargs):
         if argv[:3] == ["ip", "-j", "-6"]:
-            info = [{"local": a, "prefixlen": n, "scope": "global"} for a, n in self.addresses.items()]
+            # as iproute2 prints it: an address the scope filter left out (the link-local one) is an empty object
+            info = [{"family": "inet6", "local": a, "prefixlen": n, "scope": "global"} for a, n in self.addresses.items()]
+            info.append({})
             return subprocess.CompletedProcess(argv, 0, f'[{{"ifname": "ens5", "addr_info": {info}}}]'.replace("'", '"'), "")
         if argv[:4] in (["ip", "-6", "address", "add"], ["ip", "-6", "address", "del"]):
             self.changes.append(argv)
