@@ -6,13 +6,16 @@ The home stack, dual stack with ipv6Egress, runs its aws gateway in the lab with
 Its answer first lists no IPv6 address (the instance as booted): the uplink has none. Then it lists one, as
 after the provider's AssignIpv6Addresses: within the agent's periods the uplink has it, the WireGuard interface
 was never restarted, and the full-tunnel phone's IPv6 reaches the lab's IPv6-only web host from that address
-(the check test_dual_stack.py makes, here without the lab adding the address). Then it lists none again, as
-after UnassignIpv6Addresses: the agent removes the address it added.
+(the check test_dual_stack.py makes, here without the lab adding the address), and one router advertisement
+(lab/router_advertisement.py, as the VPC router sends) gives the forwarding gateway its IPv6 default route.
+Then it lists none again, as after UnassignIpv6Addresses: the agent removes the address it added.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import sys
+from pathlib import Path
 
 from lab.addresses import HUB6, INTERNET6
 from lab.checks import Checker, table
@@ -24,9 +27,17 @@ from lab.services import start_imds
 from lab.world import build_world
 from tests.stacks import dual_stack_vpn
 
+ADVERTISEMENT = Path(__file__).resolve().parents[2] / "lab" / "router_advertisement.py"
+
 
 def uplink_ipv6(node, uplink: str) -> str:
     return node.run(["ip", "-6", "address", "show", "dev", uplink, "scope", "global"]).stdout
+
+
+def default_via(node) -> tuple[str, str] | None:
+    """The IPv6 default route's router and interface, when a router advertisement gave it one."""
+    words = node.run(["ip", "-6", "route", "show", "default", "proto", "ra"]).stdout.split()
+    return (words[words.index("via") + 1], words[words.index("dev") + 1]) if "via" in words else None
 
 
 def usable(node, uplink: str) -> bool:
@@ -70,6 +81,14 @@ def test_an_address_assigned_after_boot_carries_the_phones_ipv6_and_goes_when_un
         assert f"the web host saw ['{HUB6}']" in row.detail
         assert hub.read_file(f"/sys/class/net/{vpn.hub.interface}/ifindex") == ifindex  # never restarted
         assert HUB6 in hub.read_file(state)
+
+        # the default route as EC2 gives it: the VPC router's advertisement, which the forwarding gateway takes
+        # (accept_ra 2 on its uplink, from the bundle's sysctl); the web host above is on link and needed none
+        inet = lab.nodes["internet"]
+        assert "default" not in hub.run(["ip", "-6", "route", "show", "default"]).stdout
+        router = inet.run(["ip", "-6", "-o", "address", "show", "dev", "br0", "scope", "link"]).stdout.split()[3]
+        assert wait_for(lambda: inet.run([sys.executable, str(ADVERTISEMENT), "br0", "1800"]) and default_via(hub), 10)
+        assert default_via(hub) == (router.split("/")[0], uplink)
 
         # ipv6Egress off: the provider unassigned it
         (interface / "ipv6s").unlink()
