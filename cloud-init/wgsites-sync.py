@@ -21,23 +21,41 @@ wgsites/hub_status.py's. It writes only when the view changed (a handshake, an e
 peer) or HEARTBEAT_SECONDS passed, so an idle gateway costs a write every five minutes. The
 status names the serial of the bundle applied and the bootstrap's last refusal of a manifest
 (an older bundle put back, one not signed by the stack), as the bootstrap keeps them.
+
+Each period it also makes the primary interface's IPv6 addresses follow what EC2 assigned, as the
+instance metadata service (IMDSv2) tells: cloud-init configures only those assigned at first boot,
+and `hub.ipv6Egress` turned on for a running gateway assigns one later (off unassigns it). It adds
+a missing one (its subnet's prefix length, so the subnet's route comes with it; the default route
+comes from the VPC router's advertisements, accept_ra 2 in the bundle's sysctl) and removes one
+no longer assigned, only one it added itself. Every IMDS answer is hostile input: capped,
+parsed strictly, bounded; a bad one is one logged refusal and changes nothing.
 """
 
 import base64
 import binascii
 import hashlib
+import ipaddress
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 import zlib
 
 SETTINGS = "/etc/wgsites/sync.env"
 STATUS_FORMAT = 1
 HEARTBEAT_SECONDS = 300
 CHUNK_CHARS = 4000  # a Standard-tier parameter holds 4 KB
+IMDS = "http://169.254.169.254"  # the instance metadata service (WGSITES_IMDS elsewhere: a test's stand-in)
+IMDS_BYTES = 4096  # the most one answer may hold; a longer one is refused
+IMDS_LINES = 16  # the most addresses or blocks one answer may list
+IMDS_TIMEOUT = 2  # seconds per request: the service is on the host's own link
+MAC_RE = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
+TOKEN_RE = re.compile(r"[A-Za-z0-9+/=_-]{1,512}")
 
 
 def load_settings(path: str = SETTINGS) -> None:
@@ -259,6 +277,140 @@ def publish_status(ssm, bundle: dict, iface: str, now: int | None = None) -> Non
         print(f"wgsites-sync: status of {iface} not published ({code or type(exc).__name__})", file=sys.stderr)
 
 
+class ImdsRefused(Exception):
+    """An IMDS answer the agent does not act on: unreachable, an error, too long, or not what IMDS says."""
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):  # IMDS never redirects: a redirect is an error, never followed
+        return None
+
+
+IMDS_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect)  # never through a proxy
+
+
+def imds_request(path: str, token: str | None = None) -> str | None:
+    """One IMDSv2 request (the token's PUT without TOKEN): its text, None for 404 (IMDS's "no such key")."""
+    base = os.environ.get("WGSITES_IMDS", IMDS)
+    if token is None:
+        request = urllib.request.Request(base + path, method="PUT", headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"})
+    else:
+        request = urllib.request.Request(base + path, headers={"X-aws-ec2-metadata-token": token})
+    try:
+        with IMDS_OPENER.open(request, timeout=IMDS_TIMEOUT) as answer:
+            body = answer.read(IMDS_BYTES + 1)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404 and token is not None:
+            return None
+        raise ImdsRefused(f"{path}: HTTP {exc.code}") from None
+    except (OSError, ValueError) as exc:  # unreachable, timed out, a broken answer
+        raise ImdsRefused(f"{path}: {type(exc).__name__}") from None
+    if len(body) > IMDS_BYTES:
+        raise ImdsRefused(f"{path}: more than {IMDS_BYTES} bytes")
+    try:
+        return body.decode("ascii")
+    except UnicodeDecodeError:
+        raise ImdsRefused(f"{path}: not ASCII") from None
+
+
+def imds_lines(text: str | None, path: str) -> list[str]:
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    if len(lines) > IMDS_LINES:
+        raise ImdsRefused(f"{path}: {len(lines)} lines, at most {IMDS_LINES}")
+    return lines
+
+
+def assigned_ipv6() -> tuple[str, set[ipaddress.IPv6Interface]]:
+    """The primary interface's MAC and the IPv6 addresses EC2 assigned it, each with its subnet's prefix length."""
+    token = (imds_request("/latest/api/token") or "").strip()
+    if not TOKEN_RE.fullmatch(token):
+        raise ImdsRefused("/latest/api/token: not a token")
+    mac = (imds_request("/latest/meta-data/mac", token) or "").strip().lower()
+    if not MAC_RE.fullmatch(mac):
+        raise ImdsRefused(f"/latest/meta-data/mac: not a MAC address ({mac[:40]!r})")
+    base = f"/latest/meta-data/network/interfaces/macs/{mac}"
+    try:
+        addresses = [ipaddress.IPv6Address(a) for a in imds_lines(imds_request(f"{base}/ipv6s", token), "ipv6s")]
+        if not addresses:
+            return mac, set()
+        blocks = imds_lines(imds_request(f"{base}/subnet-ipv6-cidr-blocks", token), "subnet-ipv6-cidr-blocks")
+        networks = [ipaddress.IPv6Network(b, strict=True) for b in blocks]
+    except ValueError as exc:
+        raise ImdsRefused(f"{base}: {exc}") from None
+    wanted = set()
+    for address in addresses:
+        if address.is_link_local or address.is_multicast or address.is_loopback or address.is_unspecified or address.ipv4_mapped:
+            raise ImdsRefused(f"{base}/ipv6s: {address} is no unicast address for the uplink")
+        network = next((n for n in networks if address in n), None)
+        if network is None or network.prefixlen < 32:
+            raise ImdsRefused(f"{base}/ipv6s: {address} lies in no subnet block /32 or longer")
+        wanted.add(ipaddress.IPv6Interface(f"{address}/{network.prefixlen}"))
+    return mac, wanted
+
+
+def interface_with_mac(mac: str) -> str | None:
+    net = os.environ.get("WGSITES_SYS_NET", "/sys/class/net")
+    for name in sorted(os.listdir(net)):
+        if (read(f"{net}/{name}/address") or "").strip().lower() == mac:
+            return name
+    return None
+
+
+def global_ipv6(uplink: str) -> dict[ipaddress.IPv6Address, ipaddress.IPv6Interface]:
+    """The uplink's global IPv6 addresses, by address."""
+    out = subprocess.run(["ip", "-j", "-6", "address", "show", "dev", uplink, "scope", "global"], capture_output=True, text=True)
+    found = json.loads(out.stdout or "[]") if out.returncode == 0 else []
+    return {
+        ipaddress.IPv6Address(a["local"]): ipaddress.IPv6Interface(f"{a['local']}/{a['prefixlen']}")
+        for link in found
+        for a in link.get("addr_info", [])
+        if "local" in a  # `ip -j` lists an address the scope filter left out as {}
+    }
+
+
+def sync_uplink_ipv6(iface: str) -> None:
+    """The primary interface's IPv6 addresses as EC2 assigned them: a missing one added, one the agent added and
+    EC2 no longer assigns removed. A refused IMDS answer changes nothing (logged once, not every period)."""
+    state_dir = f"{os.environ.get('WGSITES_STATE_DIR', '/var/lib/wgsites')}/{iface}"
+    added_path, refused_path = f"{state_dir}/uplink-ipv6-added", f"{state_dir}/uplink-ipv6-refused"
+    try:
+        mac, wanted = assigned_ipv6()
+        uplink = interface_with_mac(mac)
+        if uplink is None:
+            raise ImdsRefused(f"no interface here has the primary interface's MAC {mac}")
+    except ImdsRefused as exc:
+        message = f"wgsites-sync: the uplink's IPv6 addresses kept: IMDS answer refused ({exc})"
+        if read(refused_path) != message:
+            write_private(refused_path, message)
+            print(message, file=sys.stderr)
+        return
+    if read(refused_path) is not None:
+        os.remove(refused_path)
+    try:
+        added = json.loads(read(added_path) or "{}")
+        ours = {ipaddress.IPv6Interface(a) for a in added.get("addresses", [])} if added.get("uplink") == uplink else set()
+    except (ValueError, AttributeError, TypeError):
+        ours = set()
+    present = global_ipv6(uplink)
+    for address in sorted(wanted):
+        if address.ip not in present:
+            if subprocess.run(["ip", "-6", "address", "add", str(address), "dev", uplink]).returncode == 0:
+                ours.add(address)
+                print(f"wgsites-sync: {address} (assigned by EC2) added to {uplink}", file=sys.stderr)
+    wanted_ips = {a.ip for a in wanted}
+    for address in sorted(ours):
+        if address.ip in wanted_ips:
+            continue
+        there = present.get(address.ip)
+        if there is not None and subprocess.run(["ip", "-6", "address", "del", str(there), "dev", uplink]).returncode != 0:
+            continue
+        ours.discard(address)
+        print(f"wgsites-sync: {address} (no longer assigned by EC2) removed from {uplink}", file=sys.stderr)
+    text = json.dumps({"addresses": sorted(str(a) for a in ours), "uplink": uplink}, sort_keys=True)
+    if ours or read(added_path) is not None:
+        write_private(added_path, text)
+
+
 def main(bundle_path: str) -> int:
     load_settings()
     import boto3  # Ubuntu's python3-boto3
@@ -288,6 +440,10 @@ def main(bundle_path: str) -> int:
             print(f"wgsites-sync: applied the bundle to {iface}", file=sys.stderr)
     if code == 0 and not sync_preshared_keys(ssm, bundle, iface, install):  # after the install: it owns the interface
         code = 1
+    try:
+        sync_uplink_ipv6(iface)
+    except Exception as exc:  # never fails the sync nor stops the status: the tunnels matter more
+        print(f"wgsites-sync: the uplink's IPv6 addresses not synced ({type(exc).__name__}: {exc})", file=sys.stderr)
     if subprocess.run(["ip", "link", "show", "dev", iface], capture_output=True).returncode == 0:
         publish_status(ssm, bundle, iface)
     return code

@@ -67,9 +67,10 @@ def ipv6_between_nodes(checker: Checker) -> None:
             checker.attempt("HTTP over IPv6, source kept", f"{src}->{dst}", http)
 
 
-def ipv6_egress(checker: Checker) -> None:
+def ipv6_egress(checker: Checker, hub_address: bool = True) -> None:
     """Each full-tunnel peer (behind a café box that has IPv6 too) asks an IPv6-only web host: with ipv6Egress the
-    host logs the hub's IPv6 address; without, the request fails. Either way the café box counts nothing."""
+    host logs the hub's IPv6 address; without, the request fails. Either way the café box counts nothing.
+    HUB_ADDRESS false: the hub's uplink has its IPv6 address already (an aws gateway's agent added it)."""
     vpn, world = checker.vpn, checker.world
     peers = [s for s in vpn.spokes if s.tunnel == "full" and s.name in world.nat]
     if vpn.network6 is None or not peers:
@@ -86,7 +87,9 @@ def ipv6_egress(checker: Checker) -> None:
     # ipv6Egress: without, the hub's firewall must be what stops the phone's IPv6 (a hub with no IPv6 route
     # at all would refuse it anyway, which would prove nothing of the firewall)
     wan_if = world.wan[vpn.hub.name][0]
-    checker.node(vpn.hub.name).run(["ip", "-6", "address", "replace", f"{HUB6}/{INTERNET6.prefixlen}", "dev", wan_if, "nodad"])
+    if hub_address:
+        address = f"{HUB6}/{INTERNET6.prefixlen}"
+        checker.node(vpn.hub.name).run(["ip", "-6", "address", "replace", address, "dev", wan_if, "nodad"])
     for i, peer in enumerate(peers):
         cafe = give_cafe_ipv6(checker, peer, i + 1, web6)
 

@@ -16,6 +16,8 @@ from .addresses import LAB_NAME, WEB
 from .netns import LabError, Node, run_on_host
 
 WEB_LOGGER = Path(__file__).with_name("web_logger.py")
+IMDS = Path(__file__).with_name("imds.py")
+IMDS_ADDRESS = "169.254.169.254"  # where an EC2 instance finds its metadata; here only inside the gateway's namespace
 
 
 def connect_host(listen: str) -> str:
@@ -86,6 +88,17 @@ def start_web_logger(node: Node, listen: str, port: int = 80) -> Path:
     )
     node.wait_for_port(connect_host(listen), port, pid=pid)
     return log
+
+
+def start_imds(node: Node) -> Path:
+    """The instance metadata service stand-in (imds.py) at 169.254.169.254:80 inside NODE, as an EC2 instance
+    sees it; returns the folder of its answers (a file per path: write one to answer it, remove it for 404)."""
+    answers = node.dir / "imds"
+    answers.mkdir(parents=True, exist_ok=True)
+    node.run(["ip", "address", "add", f"{IMDS_ADDRESS}/32", "dev", "lo"])
+    pid = node.spawn([sys.executable, "-u", str(IMDS), IMDS_ADDRESS, "80", str(answers)], log=node.dir / "imds.log")
+    node.wait_for_port(IMDS_ADDRESS, 80, pid=pid)
+    return answers
 
 
 def generate_ssh_keypair(directory: Path, name: str = "id_ed25519") -> tuple[Path, str]:

@@ -102,8 +102,14 @@ FACTS = {
         NOT_READ + ": the program relies only on the association naming the current instance",
     ),
     "an_address_added_after_boot_is_used_without_a_reboot": Fact(
-        "the running gateway configures an IPv6 address assigned after its boot",
-        NOT_READ + " and untested here; the README tells to reboot once if egress does not work",
+        "the running gateway configures an IPv6 address assigned after its boot, and removes it when unassigned",
+        "AWS EC2 User Guide, instance-metadata-v2-how-it-works (PUT /latest/api/token with "
+        "X-aws-ec2-metadata-token-ttl-seconds, then GETs with X-aws-ec2-metadata-token); the categories "
+        "network/interfaces/macs/<mac>/ipv6s and .../subnet-ipv6-cidr-blocks, one a line, 404 when the interface has "
+        "none, as the ec2-metadata Python package and amazon-vpc-cni-k8s read them (code index; the AWS category "
+        "page itself not read). Proven against an IMDS stand-in, not against AWS: the agent "
+        "(cloud-init/wgsites-sync.py, sync_uplink_ipv6) adds it without a reboot and the phone's IPv6 leaves from it, "
+        "tests/lab/test_gateway_ipv6_after_boot.py; hostile answers: tests/unit/test_sync_agent_imds.py",
     ),
     "security_group_description_is_force_new": Fact(
         "a security group's description is ForceNew (EC2 has no API to change it)",
@@ -264,7 +270,11 @@ def test_eip_association_follows_a_new_instance():
 def test_an_address_added_after_boot_is_used_without_a_reboot():
     assert FACTS["an_address_added_after_boot_is_used_without_a_reboot"].source
     readme = (ROOT / "README.md").read_text()
-    assert re.search(r"reboot\s+the instance once", readme)
+    assert not re.search(r"reboot\s+the instance once", readme)  # no unproven advice left
+    assert "tests/lab/test_gateway_ipv6_after_boot.py" in readme
+    agent = (ROOT / "cloud-init" / "wgsites-sync.py").read_text()
+    assert "/ipv6s" in agent and "/subnet-ipv6-cidr-blocks" in agent and "sync_uplink_ipv6(iface)" in agent
+    assert (ROOT / "tests" / "lab" / "test_gateway_ipv6_after_boot.py").is_file()
 
 
 # --- the security group and the parameters -----------------------------------------------------------------------

@@ -91,6 +91,7 @@ def agent(tmp_path, monkeypatch):
         "WGSITES_STATE_DIR": str(tmp_path / "state"),
         "WGSITES_UNIT_DIR": str(tmp_path / "units"),
         "WGSITES_SYNC_SETTINGS": "/dev/null",
+        "WGSITES_IMDS": "http://127.0.0.1:9",  # no instance metadata here (tests/unit/test_sync_agent_imds.py has it)
     }
     for name, value in settings.items():
         monkeypatch.setenv(name, value)
@@ -264,3 +265,15 @@ def many_peers(vpn, count: int):
     """COUNT phones (addresses past the /24 are not checked here: only the size counts)."""
     base = int(vpn.network.network_address)
     return [Spoke(name=f"phone{i}", kind="peer", address=ipaddress.IPv4Address(base + 4 + i)) for i in range(count)]
+
+
+def test_a_crash_syncing_the_uplinks_ipv6_never_fails_the_sync_nor_the_status(agent, monkeypatch, capsys):
+    """The uplink's IPv6 (tests/unit/test_sync_agent_imds.py) comes after the tunnel's work: its failure is a line."""
+
+    def crash(iface):
+        raise KeyError("local")
+
+    monkeypatch.setattr(agent, "sync_uplink_ipv6", crash)
+    ssm = Ssm(HUB_PRIVATE)
+    assert sync(agent, ssm, NAMED) == 0 and len(ssm.puts) == 2
+    assert "the uplink's IPv6 addresses not synced (KeyError: 'local')" in capsys.readouterr().err
