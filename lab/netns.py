@@ -77,6 +77,10 @@ def inotify_instances_free() -> tuple[int, int]:
 
 # a node's /etc/resolv.conf before wg-quick's resolvconf writes it: this machine's resolver is not reachable from the lab
 RESOLV_CONF = "# {node}: a lab node's own resolv.conf; no name server until a tunnel's DNS brings one"
+# wg-quick's `DNS =` runs resolvconf: the lab's own, in each node's private /usr/local/sbin (first on PATH), so this
+# machine needs no openresolv, which would replace its systemd-resolved (docs/lab-notes.md 12)
+RESOLVCONF = Path(__file__).with_name("resolvconf")
+NODE_RESOLVCONF = "/usr/local/sbin/resolvconf"
 
 IFNAME_MAX = 15  # IFNAMSIZ - 1: the kernel refuses longer interface names
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -155,8 +159,10 @@ class Node:
         ]
 
     def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-        """Our environment plus the userspace-WireGuard switches, plus `extra`."""
+        """Our environment with the node's /usr/local/sbin first on PATH, the userspace-WireGuard switches, `extra`."""
         merged = dict(os.environ)
+        path = merged.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin").split(":")
+        merged["PATH"] = ":".join(["/usr/local/sbin", *(p for p in path if p != "/usr/local/sbin")])  # the node's own first
         merged.update(USERSPACE_WG_ENV)
         merged.update(extra or {})
         return merged
@@ -377,6 +383,8 @@ class Lab:
                 ]
             )
             node.set_up("lo")
+            if node.is_private(NODE_RESOLVCONF):
+                node.write_file(NODE_RESOLVCONF, RESOLVCONF.read_text(), 0o755)
             return node
 
     def _mount_script(self, node: Node) -> str:
