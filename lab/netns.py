@@ -77,6 +77,10 @@ def inotify_instances_free() -> tuple[int, int]:
 
 # a node's /etc/resolv.conf before wg-quick's resolvconf writes it: this machine's resolver is not reachable from the lab
 RESOLV_CONF = "# {node}: a lab node's own resolv.conf; no name server until a tunnel's DNS brings one"
+# wg-quick's `DNS =` runs resolvconf: the lab's own, in each node's private /usr/local/sbin (first on PATH), so this
+# machine needs no openresolv, which would replace its systemd-resolved (docs/lab-notes.md 12)
+RESOLVCONF = Path(__file__).with_name("resolvconf")
+NODE_RESOLVCONF = "/usr/local/sbin/resolvconf"
 
 IFNAME_MAX = 15  # IFNAMSIZ - 1: the kernel refuses longer interface names
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -120,6 +124,40 @@ def run_on_host(argv: Sequence[str], *, check: bool = True) -> subprocess.Comple
     return done
 
 
+def node_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Our environment with a node's /usr/local/sbin first on PATH, the userspace-WireGuard switches, `extra`."""
+    merged = dict(os.environ)
+    path = merged.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin").split(":")
+    merged["PATH"] = ":".join(["/usr/local/sbin", *(p for p in path if p != "/usr/local/sbin")])  # the node's own first
+    merged.update(USERSPACE_WG_ENV)
+    merged.update(extra or {})
+    return merged
+
+
+def running_node(name: str) -> tuple[Path, Path]:
+    """A running lab's node as (its mount namespace file, its network namespace file), found by its network
+    namespace's name (wglXXXX-NODE) or, while one lab runs, by NODE alone. Why both: a node's WireGuard sockets
+    and files live in its private mount namespace (docs/lab-notes.md 2), so `ip netns exec` alone sees none."""
+    netns = sorted(p.name for p in Path("/run/netns").glob("*")) if Path("/run/netns").is_dir() else []
+    nodes: dict[str, Path] = {}  # netns name -> its node's mount namespace file
+    with open("/proc/self/mountinfo") as mountinfo:
+        for line in mountinfo:
+            fields, _, fstype = line.partition(" - ")
+            point = Path(fields.split()[4])
+            if not fstype.startswith("nsfs ") or point.suffix != ".mnt":
+                continue
+            for candidate in netns:  # a lab's run folder is PREFIX-..., its node's netns PREFIX-NODE
+                prefix = candidate[: -len(point.stem) - 1]
+                if candidate.endswith(f"-{point.stem}") and point.parent.name.startswith(f"{prefix}-"):
+                    nodes[candidate] = point
+    matches = [n for n in nodes if n == name] or [n for n in nodes if n.split("-", 1)[-1] == name]
+    if len(matches) != 1:
+        running = ", ".join(sorted(nodes)) or "none (is a lab kept with --keep running?)"
+        which = "more than one lab has it: give its full name" if matches else "no such lab node"
+        raise LabError(f"{name}: {which}; running lab nodes: {running}")
+    return nodes[matches[0]], Path("/run/netns") / matches[0]
+
+
 def _check_name(kind: str, name: str, max_len: int | None = None) -> None:
     if not _NAME_RE.match(name) or (max_len is not None and len(name) > max_len):
         limit = f", at most {max_len} chars" if max_len else ""
@@ -155,11 +193,7 @@ class Node:
         ]
 
     def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-        """Our environment plus the userspace-WireGuard switches, plus `extra`."""
-        merged = dict(os.environ)
-        merged.update(USERSPACE_WG_ENV)
-        merged.update(extra or {})
-        return merged
+        return node_env(extra)
 
     def run(
         self,
@@ -377,6 +411,8 @@ class Lab:
                 ]
             )
             node.set_up("lo")
+            if node.is_private(NODE_RESOLVCONF):
+                node.write_file(NODE_RESOLVCONF, RESOLVCONF.read_text(), 0o755)
             return node
 
     def _mount_script(self, node: Node) -> str:

@@ -11,7 +11,6 @@ cannot be built on this machine (its part is tested under mocks).
 from __future__ import annotations
 
 import base64
-import copy
 import json
 import secrets
 import shlex
@@ -26,17 +25,17 @@ from typing import Any
 import yaml
 
 from wgsites.config import CONFIG_KEY, parse_vpn
-from wgsites.model import Vpn
 from wgsites.render import KeyRing
 from wgsites.stack import load_stack_file, stack_name
 from wgsites.stackfile import read_stack_document
 
 from .checks import Check, Checker, crash_detail, table
 from .deploy import Deployment, install_file_peer
+from .kept import wait_kept
 from .netns import Lab, Node
 from .services import start_sshd
 from .stand_ins import paste_private_key
-from .world import World, add_device, build_world, manage_node
+from .world import World, add_device, build_world, lab_rewrite, manage_node
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "components", "wgsites", "cloud-init", "requirements.txt")
@@ -230,27 +229,6 @@ class PulumiLab:
         return Checker(self.deployment(outputs)).run_all()
 
 
-def lab_rewrite(raw: dict[str, Any], lab_vpn: Vpn) -> dict[str, Any]:
-    """The stack's own object with endpoints and SSH targets replaced by the lab's."""
-    raw = copy.deepcopy(raw)
-    hub = lab_vpn.hub
-    raw["hub"]["endpoint"] = hub.endpoint
-    if hub.ssh:
-        raw["hub"]["ssh"] = {"host": hub.ssh.host, "port": hub.ssh.port, "user": hub.ssh.user}
-    for key in ("sites", "peers"):
-        for item in raw.get(key) or []:
-            spoke = lab_vpn.node(item["name"])
-            if spoke.endpoint:
-                item["endpoint"] = spoke.endpoint
-            if spoke.ssh:
-                item["ssh"] = {"host": spoke.ssh.host, "port": spoke.ssh.port, "user": spoke.ssh.user}
-            if "publicKey" in item and getattr(spoke, "public_key", None):  # the lab plays the device
-                item["publicKey"] = spoke.public_key
-            if "dns" in item:  # the lab resolver
-                item["dns"] = list(getattr(spoke, "dns", ()))
-    return raw
-
-
 def host_snapshot(node: Node, interface: str) -> str:
     """What `pulumi destroy` must give back: files, links, sysctls, wgsites' state."""
     return node.run(
@@ -277,11 +255,8 @@ def run_pulumi_lab(stack_file: str | Path, keep: bool = False) -> int:
             return 1
         print(table(results))
         if keep:
-            print(f"kept running; enter a node with: ip netns exec {lab.prefix}-NODE bash; press Enter to destroy", flush=True)
-            try:
-                input()
-            except EOFError:
-                pass
+            stack_copy = pl.project / f"Pulumi.{pl.stack}.yaml"
+            wait_kept(lab, pl.world, stack_copy, until="destroy")
         pl.destroy()
         print(f"lab took {time.monotonic() - start:.0f} s")
     return 0 if all(c.passed for c in results) else 1

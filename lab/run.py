@@ -18,18 +18,22 @@ from wgsites.stack import load_stack_file, stack_name
 from .checks import Check, Checker, crash_detail, table
 from .deploy import deploy
 from .faults import run_faults
+from .kept import wait_kept, write_kept_stack
 from .netns import Lab
 from .scenarios import add_peer_through_ssm, wan_address_change
-from .world import build_world
+from .world import World, build_world
 
 LAB_SYNC_SECONDS = 10  # the aws hub's timer period in the lab (the stack's default is 30 s)
 
 
-def run_stack(lab: Lab, stack_file: str | Path, *, faults: bool = True, changes: bool = True) -> list[Check]:
+def run_stack(
+    lab: Lab, stack_file: str | Path, *, faults: bool = True, changes: bool = True, built: list[World] | None = None
+) -> list[Check]:
     """Everything between an empty lab and the result table.
 
     `faults`: also the fault scenarios; `changes`: also the changes a running VPN must
     survive (a new WAN address, a peer added through SSM). A step that fails is a FAIL row.
+    `built` receives the stack's world once it exists (a kept lab shows it).
     """
     step = "read the stack"
     try:
@@ -41,6 +45,8 @@ def run_stack(lab: Lab, stack_file: str | Path, *, faults: bool = True, changes:
             )
         step = "build the stack's world"
         world = build_world(lab, stack, vpn, lab.run_dir)
+        if built is not None:
+            built.append(world)
         step = "deploy the stack"
         dep = deploy(world)
     except ConfigError as exc:
@@ -70,19 +76,14 @@ def run_lab(stack_file: str | Path, keep: bool = False, pulumi: bool = False) ->
     try:
         with Lab() as lab:
             print(f"lab {lab.prefix}: {stack_name(stack_file)} stack in network namespaces {lab.prefix}-*", flush=True)
-            results = run_stack(lab, stack_file)
+            built: list[World] = []
+            results = run_stack(lab, stack_file, built=built)
             print(table(results))
             print(f"lab took {time.monotonic() - start:.0f} s")
             if keep:
-                print(
-                    f"kept running; enter a node with: ip netns exec {lab.prefix}-NODE bash "
-                    f"(nodes: {', '.join(sorted(lab.nodes))}). Press Enter to tear down.",
-                    flush=True,
-                )
-                try:
-                    input()
-                except EOFError:
-                    pass
+                world = built[0] if built else None
+                copy = write_kept_stack(world, stack_file, lab.run_dir) if world else None
+                wait_kept(lab, world, copy)
     except Exception as exc:  # the lab itself (namespaces, mounts, teardown): a row, not a traceback
         row = Check("lab: set up or tear down the namespaces", "-", False, crash_detail(exc))
         print(table([row]))

@@ -76,6 +76,15 @@ def cgroup_roots() -> list[Path]:
     return roots
 
 
+def container_init(nspawn_pid: int) -> int | None:
+    """A container's PID 1 as this machine sees it: nspawn's child, once systemd runs in it."""
+    try:
+        children = Path(f"/proc/{nspawn_pid}/task/{nspawn_pid}/children").read_text().split()
+        return next((int(c) for c in children if Path(f"/proc/{c}/comm").read_text().strip() == "systemd"), None)
+    except OSError:
+        return None
+
+
 def remove_cgroup(path: Path) -> None:
     """rmdir a cgroup and its children, deepest first (cgroupfs refuses rmdir -r)."""
     if not path.is_dir():
@@ -194,14 +203,7 @@ class SystemdHost:
         return self
 
     def init_pid(self) -> int | None:
-        """The container's PID 1 as this machine sees it: nspawn's child, once systemd runs in it."""
-        if self.pid is None:
-            return None
-        try:
-            children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
-            return next((int(c) for c in children if Path(f"/proc/{c}/comm").read_text().strip() == "systemd"), None)
-        except OSError:
-            return None
+        return None if self.pid is None else container_init(self.pid)
 
     def console(self) -> str:
         log = self.dir / "console.log"

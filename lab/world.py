@@ -30,10 +30,12 @@ is kept so the table can say so.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
+from typing import Any
 
 from nacl.signing import SigningKey
 
@@ -417,3 +419,24 @@ def add_device(world: World, name: str, public: str) -> Node:
     world.public[name] = public
     _behind_nat(world, world.wiring, world.lab.nodes["internet"], node, name, public)
     return node
+
+
+def lab_rewrite(raw: dict[str, Any], lab_vpn: Vpn) -> dict[str, Any]:
+    """The stack's own object with endpoints and SSH targets replaced by the lab's."""
+    raw = copy.deepcopy(raw)
+    hub = lab_vpn.hub
+    raw["hub"]["endpoint"] = hub.endpoint
+    if hub.ssh:
+        raw["hub"]["ssh"] = {"host": hub.ssh.host, "port": hub.ssh.port, "user": hub.ssh.user}
+    for key in ("sites", "peers"):
+        for item in raw.get(key) or []:
+            spoke = lab_vpn.node(item["name"])
+            if spoke.endpoint:
+                item["endpoint"] = spoke.endpoint
+            if spoke.ssh:
+                item["ssh"] = {"host": spoke.ssh.host, "port": spoke.ssh.port, "user": spoke.ssh.user}
+            if "publicKey" in item and getattr(spoke, "public_key", None):  # the lab plays the device
+                item["publicKey"] = spoke.public_key
+            if "dns" in item:  # the lab resolver
+                item["dns"] = list(getattr(spoke, "dns", ()))
+    return raw

@@ -128,11 +128,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def output_folder(text: str) -> Path:
-    """`render --out`: an existing folder, or a new one in an existing folder (its parents are not made unasked)."""
+def output_folder(text: str, holds: str = "render writes DIR/<node>/ per node") -> Path:
+    """`render --out`, `diagram --out`: an existing folder, or a new one in an existing folder (its parents are not
+    made unasked: a typo leaves no folders behind). Refused up front, before anything is read or written."""
     out = Path(text)
     if out.exists() and not out.is_dir():
-        raise ConfigError([f"--out: {text!r} is a file, not a folder; name a folder (render writes DIR/<node>/ per node)"])
+        raise ConfigError([f"--out: {text!r} is a file, not a folder; name a folder ({holds})"])
     if not out.exists() and not out.parent.is_dir():
         raise ConfigError(
             [f"--out: the folder {str(out.parent)!r} does not exist; create it first (mkdir -p {shlex.quote(str(out.parent))})"]
@@ -173,8 +174,8 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_diagram(args: argparse.Namespace) -> int:
+    out = output_folder(args.out, "diagram writes DIR/<stack>.dot, .svg and .png")
     stack_file = read_stack(args.stack_file)
-    out = Path(args.out)
     dot = dot_source(stack_file.vpn, stack_file.stack)
     written = draw(dot, out / stack_file.stack)
     print(f"drew stack {stack_file.stack}: {', '.join(str(p) for p in written)}")
@@ -182,8 +183,9 @@ def cmd_diagram(args: argparse.Namespace) -> int:
 
 
 def draw(dot: str, base: Path) -> list[Path]:
-    """BASE.dot, and Graphviz's BASE.svg and BASE.png drawn from it; ValueError when `dot` is missing or fails."""
-    base.parent.mkdir(parents=True, exist_ok=True)
+    """BASE.dot, and Graphviz's BASE.svg and BASE.png drawn from it; ValueError when `dot` is missing or fails.
+    BASE's folder is made when missing, not its parents (output_folder)."""
+    base.parent.mkdir(exist_ok=True)
     written = [base.with_suffix(".dot")]
     written[0].write_text(dot)
     for fmt in ("svg", "png"):
@@ -334,4 +336,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except ValueError as exc:
         print(f"error: {escaped(str(exc))}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a path given that cannot be read or written (permissions, a full disk): said, no traceback
+        where = escaped(str(exc.filename or ""))
+        print(f"error: {where}: {escaped(exc.strerror or str(exc))}; check the path and its permissions", file=sys.stderr)
         return 2

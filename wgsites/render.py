@@ -35,7 +35,8 @@ from .names import nft_table
 from .plaintext import unsafe_character
 
 TEMPLATES = Path(__file__).parent / "templates"
-CLOUD_INIT = Path(__file__).parent.parent / "cloud-init"
+# the aws hub's cloud-init files: the clone's cloud-init/, or where `pip install .` puts them (pyproject.toml)
+CLOUD_INIT = next((p for p in (Path(__file__).parent / "cloud_init",) if p.is_dir()), Path(__file__).parent.parent / "cloud-init")
 
 
 class UnsafeValueError(ValueError):

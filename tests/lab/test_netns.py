@@ -189,16 +189,20 @@ def test_sigterm_tears_the_lab_down() -> None:
 
 
 def test_resolvconf_in_a_node_changes_only_that_node(lab: Lab) -> None:
-    """wg-quick's `DNS =` runs resolvconf (openresolv): it must write the node's /etc/resolv.conf, never this machine's."""
+    """wg-quick's `DNS =` runs resolvconf: the lab's own (lab/resolvconf, no openresolv on this machine), which
+    writes the node's /etc/resolv.conf, never this machine's, and gives the node's own back at down."""
     before = Path("/etc/resolv.conf").read_bytes()
     had_state = Path("/run/resolvconf").exists()
     had_backup = Path("/etc/resolv.conf.bak").exists()  # openresolv backs up a resolv.conf it did not write
     a, b = lab.node("a"), lab.node("b")
-    assert a.read_file("/etc/resolv.conf").startswith("# a: a lab node's own resolv.conf")
+    own = a.read_file("/etc/resolv.conf")
+    assert own.startswith("# a: a lab node's own resolv.conf")
+    assert a.run("command -v resolvconf").stdout.strip() == "/usr/local/sbin/resolvconf"
     a.run("printf 'nameserver 203.0.113.251\\n' | resolvconf -a tun.wg0 -m 0 -x")
     assert "nameserver 203.0.113.251" in a.read_file("/etc/resolv.conf")
     assert "203.0.113.251" not in b.read_file("/etc/resolv.conf")
     a.run(["resolvconf", "-d", "tun.wg0", "-f"])
+    assert a.read_file("/etc/resolv.conf") == own
     assert Path("/etc/resolv.conf").read_bytes() == before
     assert Path("/run/resolvconf").exists() == had_state
     assert Path("/etc/resolv.conf.bak").exists() == had_backup
