@@ -39,6 +39,7 @@ from hub_reload import NETWORK, wide_router_stack  # noqa: E402
 
 WRITE = re.compile(r"^p?write(?:64)?\(\d+<(?P<path>[^>]*)>.*\)\s+=\s+(?P<bytes>\d+)")
 STATE_FOLDERS = ("stacks", "history", "backups", "locks")
+SECRET_SIG, SECRET_TOKEN = "4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270"  # Pulumi's secret marker
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ def plain_size(value) -> int:
 
 
 def is_secret(value) -> bool:
-    return isinstance(value, dict) and value.get("4dabf18193072939515e22adb298388d") == "1b47061264138c4ac30d75fd1eb44270"
+    return isinstance(value, dict) and value.get(SECRET_SIG) == SECRET_TOKEN
 
 
 def state_breakdown(deployment: dict) -> dict[str, int]:
