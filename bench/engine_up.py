@@ -1,6 +1,6 @@
 """The real engine's `pulumi up` of many roaming peers added to a running stack, against a floor program's (root).
 
-    sudo .venv/bin/python bench/engine_up.py [--peers 1000] [--source OTHER_TREE]
+    sudo .venv/bin/python bench/engine_up.py [--peers 1000] [--source OTHER_TREE] [--env NAME=VALUE ...]
 
 The router stack (its hub an SSH host in the lab, lab.pulumi_lab; the file backend) with its VPN
 widened to a /20: `pulumi up` of the stack as it is, then PEERS roaming peers added (`up`), an `up`
@@ -76,7 +76,7 @@ def backend_writes(trace_folder: Path, state: Path) -> tuple[dict[str, int], int
     return dict(written), calls
 
 
-def traced_up(pl, stack: str, step: str, timeout: float = 3600) -> UpFigures:
+def traced_up(pl, stack: str, step: str, env: dict[str, str], timeout: float = 3600) -> UpFigures:
     """`pulumi up` of STACK under strace, on the operator node, as PulumiLab.pulumi runs the CLI."""
     state = pl.lab.run_dir / "state"
     with tempfile.TemporaryDirectory(prefix="strace-", dir=pl.lab.run_dir) as traces:
@@ -84,7 +84,7 @@ def traced_up(pl, stack: str, step: str, timeout: float = 3600) -> UpFigures:
         strace = ["strace", "-ff", "--seccomp-bpf", "-qq", "-y", "-s", "0", "-e", "trace=write,pwrite64", "-o", f"{traces}/t"]
         command = f"cd {shlex.quote(str(pl.project))} && exec {shlex.join(strace + argv)}"
         start = time.monotonic()
-        done = pl.operator.run(command, env=pl.env(), check=False, timeout=timeout)
+        done = pl.operator.run(command, env=pl.env() | env, check=False, timeout=timeout)
         seconds = time.monotonic() - start
         if done.returncode != 0:
             raise RuntimeError(f"{step}: pulumi up exited {done.returncode}:\n{(done.stdout + done.stderr)[-4000:]}")
@@ -180,7 +180,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--peers", type=int, default=1000)
     parser.add_argument("--source", type=Path, default=ROOT, help="the wgsites tree to run (another release, to compare)")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set for every `up` of both programs, e.g. PULUMI_SKIP_CHECKPOINTS=true (with PULUMI_EXPERIMENTAL=1)",
+    )
     args = parser.parse_args(argv)
+    env = dict(item.split("=", 1) for item in args.env)
     if os.geteuid() != 0:
         print("error: the lab creates network namespaces: run it as root (sudo)", file=sys.stderr)
         return 2
@@ -191,24 +199,25 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"# engine_up {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.uname().nodename}, "
         f"{os.cpu_count()} cores, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}",
+        *(["with", shlex.join(args.env)] if env else []),
         flush=True,
     )
     header = "| program | step | s | MB written (by folder) | write calls | checkpoint MB |\n|---|---|---|---|---|---|"
     with tempfile.TemporaryDirectory(prefix="wgsites-bench-") as tmp, Lab() as lab:
         pl = PulumiLab(lab, wide_router_stack(Path(tmp)), source=args.source)
-        rows = [traced_up(pl, pl.stack, "the stack as it is")]
+        rows = [traced_up(pl, pl.stack, "the stack as it is", env)]
         base_plain = export(pl, pl.stack, "--show-secrets")
         print(rows[-1].row("wgsites"), flush=True)
         grown = with_peers(pl.raw, args.peers)
         pl.set_vpn(grown)
-        rows.append(traced_up(pl, pl.stack, f"{args.peers} peers added"))
+        rows.append(traced_up(pl, pl.stack, f"{args.peers} peers added", env))
         print(rows[-1].row("wgsites"), flush=True)
         grown_deployment, grown_plain = export(pl, pl.stack), export(pl, pl.stack, "--show-secrets")
         configs = peer_configs_bytes(pl)
-        rows.append(traced_up(pl, pl.stack, "nothing changed"))
+        rows.append(traced_up(pl, pl.stack, "nothing changed", env))
         print(rows[-1].row("wgsites"), flush=True)
         pl.set_vpn(moved_peer(grown, args.peers))
-        rows.append(traced_up(pl, pl.stack, "one peer changed"))
+        rows.append(traced_up(pl, pl.stack, "one peer changed", env))
         print(rows[-1].row("wgsites"), flush=True)
 
         moved_plain = export(pl, pl.stack, "--show-secrets")
@@ -230,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
             ("one peer changed", specs["moved"]),
         ):
             pl.pulumi("config", "set", "bench:spec", str(path), "--stack", "lab-floor")
-            floor_rows.append(traced_up(pl, "lab-floor", step))
+            floor_rows.append(traced_up(pl, "lab-floor", step, env))
             print(floor_rows[-1].row("floor"), flush=True)
 
         print(header)
