@@ -24,20 +24,21 @@ def sdk_class(token: str) -> type:
 
 
 spec = json.loads(Path(pulumi.Config("bench").require("spec")).read_text())
-SDK_CLASSES = {typ: sdk_class(typ) for typ, custom, _, _ in spec["resources"] if custom}
+SDK_CLASSES = {typ: sdk_class(typ) for typ, custom, *_ in spec["resources"] if custom}
 root = pulumi.ComponentResource("bench:floor:Root", "floor")
 child = pulumi.ResourceOptions(parent=root)
 
 
-def value(size: int, secret: bool) -> pulumi.Input[str]:
-    return pulumi.Output.secret("x" * size) if secret else "x" * size
+def value(size: int, secret: bool, fill: str = "x") -> pulumi.Input[str]:
+    """SIZE characters; another FILL is another value of the same size (a change, for the real-engine bench)."""
+    return pulumi.Output.secret(fill * size) if secret else fill * size
 
 
-for i, (typ, custom, size, outputs) in enumerate(spec["resources"]):
+for i, (typ, custom, size, outputs, *fill) in enumerate(spec["resources"]):
     if custom:
-        pulumi.CustomResource(typ, f"resource-{i}", {"value": "x" * size}, child)
+        pulumi.CustomResource(typ, f"resource-{i}", {"value": "".join(fill or "x") * size}, child)
     else:
         component = pulumi.ComponentResource(typ, f"component-{i}", None, child)
-        component.register_outputs({key: value(size, secret) for key, size, secret in outputs})
-for name, size, secret in spec["exports"]:
-    pulumi.export(name, value(size, secret))
+        component.register_outputs({key: value(*output) for key, *output in outputs})
+for name, *export in spec["exports"]:
+    pulumi.export(name, value(*export))

@@ -2,8 +2,8 @@
 
 Its config carries its own private key (phone apps need it inline) unless the
 user brought their own public key; then the config has no PrivateKey line and the
-user adds it on the device. Either way the config and its QR code are secret
-outputs, and, with `file:`, the config is written to that local path (0600).
+user adds it on the device. Either way the config is a secret stack output (`wgsites qr` makes its
+QR code from it), and, with `file:`, the config is written to that local path (0600).
 """
 
 from __future__ import annotations
@@ -68,4 +68,6 @@ class RoamingPeer(pulumi.ComponentResource):
                 add_previous_output_in_env=False,
                 opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["stdout", "stderr"]),
             )
-        self.register_outputs({"config": self.config})
+        # nothing registered: the stack exports the config (`<peer>_config`); as this component's output too,
+        # the state held every config twice, and the file backend writes the whole state after each step
+        self.register_outputs({})
