@@ -267,14 +267,16 @@ class WireGuardVpn(pulumi.ComponentResource):
     def _distinct_host_keys(self, vpn: Vpn, derived: pulumi.Output[dict[str, str]]) -> dict[str, pulumi.Output[str]]:
         """Each SSH host's key, refused when another node has it (issue: a compromised host answering a
         phone's key). The hub's is checked against the derived and written keys only, which a preview
-        knows: every spoke's config holds it, and a new site's unknown key must not blank them. A site's
-        is also checked against every other host's answer: only the hub's config holds it, and that waits
-        for every spoke's key anyway."""
+        knows: every spoke's config holds it, and a new site's unknown key must not blank them. In an up, a
+        site's is also checked against every other host's answer: only the hub's config holds it, and that
+        waits for every spoke's key anyway. Not in a preview: a host whose key command re-runs there (its
+        install script changed) answers only in the up, and the hub's whole config would show as unknown."""
         written = {s.name: s.public_key for s in vpn.spokes if s.key_source == "own"}
         answers = {node: key.public_key for node, key in self.host_keys.items()}
+        preview = pulumi.runtime.is_dry_run()
         checked = {}
         for node, key in self.host_keys.items():
-            hosts = {} if node == vpn.hub.name else {n: a for n, a in answers.items() if n != node}
+            hosts = {} if node == vpn.hub.name or preview else {n: a for n, a in answers.items() if n != node}
             # applies, not Output.all over the derived map: that would lift each of its entries into an Output
             others = derived.apply(
                 lambda d, hosts=hosts: (

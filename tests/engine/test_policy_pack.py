@@ -71,12 +71,12 @@ def cli(tmp_path) -> OfflinePulumi:
 def project_copy(dest: Path, stack: str) -> Path:
     """The project's files, the pack and one stack file, with the project's .venv linked in."""
     dest.mkdir()
-    for name in (*PROJECT_FILES, "policy", f"Pulumi.{stack}.yaml"):
+    for name in (*PROJECT_FILES, "policy", f"examples/Pulumi.{stack}.yaml"):
         source = ROOT / name
         if source.is_dir():
             shutil.copytree(source, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
-            shutil.copy2(source, dest / name)
+            shutil.copy2(source, dest / Path(name).name)  # an example goes beside Pulumi.yaml, as a user copies it
     (dest / ".venv").symlink_to(ROOT / ".venv")
     return dest
 

@@ -24,8 +24,8 @@ from lab.services import generate_ssh_keypair
 from lab.systemd_host import SystemdHost
 
 ROOT = Path(__file__).resolve().parents[2]
-SETUP = ROOT / "scripts" / "setup"
 REPO = "/srv/wgsites-test-repo"  # in the container
+SETUP_IN = "/srv/wgsites/scripts/setup"  # scripts/setup, copied into the container
 DEBS = ("systemd-resolved", "traceroute", "openresolv")  # resolved to set up the host; traceroute for setup to install
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "wgsites" / "setup-test-debs"
 STUB = "../run/systemd/resolve/stub-resolv.conf"
@@ -60,6 +60,9 @@ def host(tmp_path_factory) -> Iterator[SystemdHost]:
     _, public = generate_ssh_keypair(tmp_path_factory.mktemp("key"))
     with Lab() as lab:
         machine = SystemdHost(lab, "newcomer", public)
+        # the clone may live anywhere (CI's is a fresh one in a folder of its own) and the container sees only
+        # the OS: the script goes in beside the repository of packages, as a newcomer's clone would be there
+        shutil.copytree(ROOT / "scripts", machine.upper / SETUP_IN.lstrip("/").rsplit("/", 1)[0])
         repo = machine.upper / REPO.lstrip("/")
         repo.mkdir(parents=True)
         for deb in packages:
@@ -90,7 +93,7 @@ def resolver_of(machine: SystemdHost) -> tuple[str, str]:
 
 def setup(machine: SystemdHost, wait: int) -> subprocess.CompletedProcess[str]:
     """scripts/setup's package step for the lab, run inside the container as root."""
-    return machine.run(["env", f"WGSITES_APT_LOCK_WAIT={wait}", str(SETUP), "lab", "packages"], check=False, timeout=wait + 240)
+    return machine.run(["env", f"WGSITES_APT_LOCK_WAIT={wait}", SETUP_IN, "lab", "packages"], check=False, timeout=wait + 240)
 
 
 def installed(machine: SystemdHost, package: str) -> bool:
