@@ -156,8 +156,11 @@ def test_a_dropped_ssh_session_does_not_stop_an_install_halfway(hosts: Hosts, ho
         up = host.run(["wg", "show", IFACE, "private-key"], check=False).stdout.strip()
         return bool(up) and up == host.run(f"cat {KEY} 2>/dev/null || true").stdout.strip()
 
+    def finished() -> bool:  # the key is set before the script logs its last line: wait for both
+        return installed() and "brought wg0 up" in host.run(f"cat {RUN_DIR}/{IFACE}.log", check=False).stdout
+
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and not installed():
+    while time.monotonic() < deadline and not finished():
         time.sleep(0.2)
     log = host.run(f"cat {RUN_DIR}/{IFACE}.log", check=False).stdout
     assert installed(), f"the interface is not up with its key after the session dropped; the run's log:\n{log}"
