@@ -131,7 +131,7 @@ def _config(lines: list[str], where: str | Path) -> tuple[dict[str, tuple[str, .
         raise MalformedAnswer(where, "the installed config's ListenPort is not a number from 1 to 65535")
     try:
         config = parse_wg_config("\n".join(lines), Path("installed.conf"))
-    except (ConfigError, ValueError):  # ValueError: `import`'s reader takes an MTU of '²' for digits
+    except ConfigError:  # `import`'s reader refuses what it cannot read, an MTU of '²' among it
         return {}, None
     return {p.public_key: tuple(sorted(map(str, p.allowed_ips))) for p in config.peers}, port
 

@@ -17,10 +17,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .drift import ANSWER_LIMIT as STATE_LIMIT
 from .model import SshTarget
 from .plaintext import escaped
 
-ANSWER_LIMIT = 8 * 1024 * 1024  # the `state` of a hub with 1000 peers is about 300 KB
+# what `status` asks is the install script's `state`: the drift read's bound for it (drift.ANSWER_LIMIT says why)
+ANSWER_LIMIT = STATE_LIMIT
 STDERR_LIMIT = 64 * 1024
 CONNECT_SECONDS = 10
 ANSWER_SECONDS = 30

@@ -252,7 +252,7 @@ def test_a_huge_answer_is_cut_at_the_cap_and_that_host_is_unknown(hosts, capsys)
     answer(hosts, "beta", state("beta") + b"x" * (9 * 1024 * 1024))
     started = time.monotonic()
     code, text, rows = status(hosts, capsys)
-    assert_beta_alone_unknown(rows, text, "root@10.10.11.1:22 answered with more than 8 MiB")
+    assert_beta_alone_unknown(rows, text, "root@10.10.11.1:22 answered with more than 1 MiB")
     assert time.monotonic() - started < 20
 
 
