@@ -25,6 +25,7 @@ from pulumi.runtime.sync_await import _sync_await  # what pulumi.runtime.invoke 
 
 from wgsites.config import ConfigError
 from wgsites.drift import ANSWER_LIMIT, findings, marker, parse_state, read_answer
+from wgsites.host_answer import ssh_failure
 from wgsites.model import Hub, Spoke, Vpn
 from wgsites.plaintext import escaped
 from wgsites.render import install_command
@@ -75,9 +76,8 @@ async def _read(vpn: Vpn, stack: str, node: Hub | Spoke, access: SshAccess) -> s
         return _unread(node, f"{LOCAL_RUN} gave no answer of wgsites' read")
     # an answer cut at the cap: the host's script (or ssh) may then end with an error of its own
     cut = len(answer.stdout) > ANSWER_LIMIT
-    if answer.exit_code == SSH_FAILED and not cut:
-        said = answer.stderr.decode("utf-8", "replace").strip().splitlines()
-        return _unread(node, f"ssh failed: {escaped(said[-1][:200]) if said else 'no message'}")
+    if answer.exit_code == SSH_FAILED and not cut:  # the host, the cause and the fix, as `status` tells them
+        return _unread(node, ssh_failure(node.ssh, answer.stderr, SSH_FAILED))
     if answer.exit_code != 0 and not cut:
         return _unread(node, f"its install script exited {answer.exit_code}")
     try:

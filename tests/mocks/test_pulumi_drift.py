@@ -112,10 +112,19 @@ def test_an_ssh_failure_is_a_warning_with_its_message_escaped(monkeypatch):
     answers = {ALPHA: (255, b"", stderr.encode()), BETA: (3, b"", b"\x1b[2J")}
     m.run_stack("sites", drift_answers=answers)
     assert sorted(warnings) == [
-        "alpha: what it runs could not be read (ssh failed: ssh: connect to host x port 22: \\x1b[2JConnection refused); "
+        "alpha: what it runs could not be read (root@10.10.10.1:22: nothing listens on port 22 (sshd stopped, or on "
+        "another port); start sshd on 10.10.10.1 (systemctl start ssh) or set the stack's ssh.port to its port); "
         "no drift check for it this time",
         "beta: what it runs could not be read (its install script exited 3); no drift check for it this time",
     ]
+    # a failure ssh words in no way status knows: its last line, escaped
+    warnings.clear()
+    stderr = "Warning: \x1b]0;pwned\x07\nkex: \x1b[2Jsomething\u202e broke\n"
+    m.run_stack("sites", drift_answers={ALPHA: (255, b"", stderr.encode()), BETA: (3, b"", b"")})
+    assert sorted(warnings)[0] == (
+        "alpha: what it runs could not be read (root@10.10.10.1:22: ssh failed (kex: \\x1b[2Jsomething\\u202e broke); "
+        "try it by hand: ssh -p 22 root@10.10.10.1); no drift check for it this time"
+    ), warnings
 
 
 def test_an_invoke_that_gives_no_answer_of_ours_is_a_warning(monkeypatch):
