@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ["lab", "wgsites", "components", "policy"]
+PACKAGES = ["lab", "wgsites", "components"]
 
 
 def module_name(path: Path) -> str:
