@@ -32,8 +32,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from lab.deploy import _systemctl as run_unit  # noqa: E402 - the lab's systemd stand-in runs the sync unit
-from lab.deploy import deploy, put_parameters, run_over_ssh, wait_for  # noqa: E402
+from lab.deploy import deploy, put_parameters, run_over_ssh, systemctl, wait_for  # noqa: E402
 from lab.netns import Lab, Node  # noqa: E402
 from lab.world import build_world  # noqa: E402
 from wgsites.keys import generate_private_key, public_key_of  # noqa: E402
@@ -103,7 +102,7 @@ def ssm_sync(sizes: list[int]) -> None:
 
                 # one sync run now, as the timer would start it (the lab's systemd stand-in, serialized with the timer)
                 start = time.monotonic()
-                run_unit(gateway, ["start", "wgsites-sync.service"])
+                systemctl(gateway, ["start", "wgsites-sync.service"])
                 sync = time.monotonic() - start
             on_hub = len(gateway.run(["wg", "show", hub.interface, "peers"]).stdout.split())
             print(

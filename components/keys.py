@@ -12,7 +12,6 @@ no derived key.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from operator import itemgetter
@@ -54,33 +53,12 @@ class OnDemand(Mapping[str, pulumi.Output[str]]):
 
 
 @dataclass(frozen=True)
-class NodeKey:
-    """One node's pair, each half an Output made when first read (OnDemand)."""
-
-    node: str
-    keys: DerivedKeys
-
-    @property
-    def private_key(self) -> pulumi.Output[str]:  # secret
-        return self.keys.private_keys[self.node]
-
-    @property
-    def public_key(self) -> pulumi.Output[str]:  # plain: it goes into configs whose diffs a preview shows
-        return self.keys.public_keys[self.node]
-
-
-@dataclass(frozen=True)
 class DerivedKeys:
-    """Every derived key pair of a stack: as two maps (node -> key), and each key on its own (made when read)."""
+    """Every derived key pair of a stack: as two maps (node -> key), and each private key on its own (made when read)."""
 
     private: pulumi.Output[dict[str, str]]  # secret
     public: pulumi.Output[dict[str, str]]  # plain
     private_keys: OnDemand  # node -> its private key (secret)
-    public_keys: OnDemand  # node -> its public key
-
-    @functools.cached_property
-    def nodes(self) -> dict[str, NodeKey]:
-        return {node: NodeKey(node, self) for node in self.private_keys}
 
 
 def derived_keys(seed: pulumi.Input[str], nodes: Mapping[str, str], rotations: Mapping[str, int | str]) -> DerivedKeys:
@@ -94,7 +72,7 @@ def derived_keys(seed: pulumi.Input[str], nodes: Mapping[str, str], rotations: M
     private = pulumi.Output.secret(seed).apply(lambda s: {node: derive_private_key(s, label) for node, label in labels.items()})
     # public_key_of is the only thing that leaves the secret: the public halves, un-secreted on purpose
     public = pulumi.Output.unsecret(private.apply(lambda keys: {node: public_key_of(key) for node, key in keys.items()}))
-    return DerivedKeys(private=private, public=public, private_keys=OnDemand(private, nodes), public_keys=OnDemand(public, nodes))
+    return DerivedKeys(private=private, public=public, private_keys=OnDemand(private, nodes))
 
 
 def derived_preshared_keys(

@@ -114,7 +114,7 @@ class WireGuardVpn(pulumi.ComponentResource):
             for n in ssh_nodes
         }
         public.update(self._distinct_host_keys(vpn, derived.public))
-        # the derived ones made when read, as derived.public_keys: the configs and the export read their map
+        # the derived ones made when read, as derived.private_keys: the configs and the export read their map
         given = {n: _output(key) for n, key in public.items()}
         self.public_keys = OnDemand(derived.public, [n.name for n in vpn.nodes], given)
 

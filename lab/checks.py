@@ -12,16 +12,15 @@ import ipaddress
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from wgsites.addressing import AddressPlan
 from wgsites.model import Spoke
 from wgsites.render import forward_rules_of
 from wgsites.status import text_table
 
 from .addresses import WEB
-from .deploy import Deployment, run_over_ssh, wait_for
-from .netns import Node
+from .check_run import Check, CheckRun
+from .deploy import run_over_ssh, wait_for
+from .dual_stack import ipv6_between_nodes
 from .stand_ins import dns_through_the_tunnel, hub_over_ipv6, ipv6_endpoints, own_key_devices
 from .world import LanHost
 
@@ -29,92 +28,11 @@ CURL_EXIT = {"reject": 7, "drop": 28, "accept": 0}
 """What curl says across a forward rule: refused (7), timed out (28), answered (0)."""
 PAST = {"reject": "rejected", "drop": "dropped", "accept": "accepted"}
 REFUSED_AT_ONCE = 0.9
-TRACE_SPACING = 3.0
-"""Seconds between two traceroutes from one host: Linux's ICMP rate limit per host refills one token a second."""
 """Seconds within which a rejected connection is refused: before TCP sends its first SYN again (1 s)."""
 
 
-@dataclass(frozen=True)
-class Check:
-    name: str
-    nodes: str
-    passed: bool
-    detail: str
-
-
-class Checker:
-    def __init__(self, dep: Deployment):
-        self.dep = dep
-        self.world = dep.world
-        self.vpn = dep.world.vpn
-        self.plans = AddressPlan(self.vpn).plans()
-        self.results: list[Check] = []
-        self.traced: dict[str, float] = {}  # node -> when its last traceroute ended
-
-    def record(self, name: str, nodes: str, passed: bool, detail: str) -> bool:
-        self.results.append(Check(name, nodes, passed, detail))
-        return passed
-
-    def attempt(self, name: str, nodes: str, body: Callable[[], tuple[bool, str]]) -> bool:
-        """The one path of a check: BODY says (passed, detail); if it crashes, the row is a FAIL with the reason."""
-        try:
-            passed, detail = body()
-        except Exception as exc:  # a check that crashes is a failed check, with the reason
-            passed, detail = False, crash_detail(exc)
-        return self.record(name, nodes, passed, detail)
-
-    def guard(self, name: str, nodes: str, step: Callable[[], object]) -> bool:
-        """Run a step that records rows of its own (a scenario, a group of checks); a crash adds a FAIL row."""
-        try:
-            step()
-        except Exception as exc:
-            return self.record(name, nodes, False, crash_detail(exc))
-        return True
-
-    # helpers ---------------------------------------------------------------------------
-
-    def node(self, name: str) -> Node:
-        return self.world.nodes[name]
-
-    def iface(self, name: str) -> str:
-        return self.vpn.node(name).interface
-
-    @property
-    def hub_address(self) -> str:
-        return str(self.vpn.hub.address)
-
-    @staticmethod
-    def ping(node: Node, target: str, count: int = 3) -> tuple[int, int]:
-        out = node.run(["ping", "-n", "-c", str(count), "-i", "0.2", "-W", "2", target], check=False).stdout
-        match = re.search(r"(\d+) packets transmitted, (\d+) received", out)
-        return (int(match.group(1)), int(match.group(2))) if match else (count, 0)
-
-    @staticmethod
-    def http(node: Node, target: str, port: int = 80) -> int:
-        """curl's exit code: 0 answered, 7 refused, 28 timed out."""
-        return node.run(
-            ["curl", "-s", "-o", "/dev/null", "-m", "3", "--noproxy", "*", f"http://{target}:{port}/"], check=False
-        ).returncode
-
-    @staticmethod
-    def last_client(log) -> str:
-        lines = log.read_text().split()
-        return lines[-1] if lines else ""
-
-    def hops(self, node: Node, target: str, max_hops: int = 5) -> list[str]:
-        """The address answering at each hop: three probes a hop, the first that answered (an ICMP reply that
-        comes late, as the hub's rate limit lets it, is not a missing hop). Traceroutes from one host are
-        TRACE_SPACING apart: each router answers a host 6 at once, then 1 a second, and one costs it 3."""
-        wait = self.traced.get(node.name, 0) + TRACE_SPACING - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
-        out = node.run(["traceroute", "-n", "-q", "3", "-w", "2", "-m", str(max_hops), target], check=False).stdout
-        self.traced[node.name] = time.monotonic()
-        hops = []
-        for line in out.splitlines()[1:]:
-            answered = [word for word in line.split()[1:] if word[0].isdigit() and word.count(".") == 3]
-            hops.append(answered[0] if answered else "*")
-        return hops
+class Checker(CheckRun):
+    """The stack's own checks (who should reach what), in order, on top of the run's rows and probes."""
 
     def reachable_hosts(self, spoke: Spoke) -> list[LanHost]:
         """LAN hosts a split-tunnel spoke should reach through the hub."""
@@ -217,9 +135,7 @@ class Checker:
         for spoke in self.vpn.spokes:
 
             def body(spoke=spoke) -> tuple[bool, str]:
-                out = self.node(hub.name).run(["wg", "show", hub.interface, "endpoints"]).stdout
-                endpoints = dict(line.split("\t") for line in out.splitlines() if "\t" in line)
-                seen = endpoints.get(self.dep.keys.public[spoke.name], "(none)")
+                seen = self.hub_endpoints().get(self.dep.keys.public[spoke.name], "(none)")
                 public6 = self.world.public6.get(spoke.name)  # a hub dialled over IPv6 sees the spoke's IPv6 address
                 public = f"[{public6}]" if public6 else self.world.public[spoke.name]
                 return seen.startswith(f"{public}:"), f"wg show endpoint {seen}, expected {public}:*"
@@ -393,14 +309,9 @@ class Checker:
             ("DNS", lambda: dns_through_the_tunnel(self)),
             ("endpoints", self.endpoints_learned),
             ("preshared keys", self.preshared_keys),
-            ("IPv6 between nodes", self.ipv6_between_nodes),
+            ("IPv6 between nodes", lambda: ipv6_between_nodes(self)),
             ("ICMP redirects", self.no_redirects),
         ]
-
-    def ipv6_between_nodes(self) -> None:
-        from .dual_stack import ipv6_between_nodes  # dual_stack builds on these checks (and the faults')
-
-        ipv6_between_nodes(self)
 
     def run_all(self) -> list[Check]:
         for name, step in self.steps():
@@ -415,11 +326,3 @@ def table(results: list[Check]) -> str:
     header, _, rest = body.partition("\n")
     passed = sum(c.passed for c in results)
     return f"{header}\n{'-' * min(160, len(header) + 20)}\n{rest}\n{passed} passed, {len(results) - passed} failed"
-
-
-def crash_detail(exc: BaseException) -> str:
-    """A crash as one table cell: its type and the first line of its message."""
-    first = str(exc).splitlines()[0][:160] if str(exc) else ""
-    said = (getattr(exc, "stderr", "") or "").strip().splitlines()  # a command's own words (LabCommandError)
-    said = [line for line in said if "rror" in line] or said[-1:]  # its error line, else its last
-    return f"{type(exc).__name__}: {first}" + (f": {said[-1][:200]}" if said else "")

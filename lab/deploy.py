@@ -36,13 +36,14 @@ from wgsites.render import (
     render_wg_quick,
 )
 
-from .addresses import CLOUD_API
+from .addresses import CLOUD_API, LabSetupError
 from .netns import Node
 from .services import ssh
-from .stand_ins import paste_private_key
 from .world import World
 
 MOTO_PORT = 5000
+OWN_KEY_COMMENT = "# Your own key:"
+"""How a bring-your-own-key device's config starts the line that says where its private key goes."""
 LAB_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "lab",
     "AWS_SECRET_ACCESS_KEY": "lab",
@@ -199,7 +200,7 @@ def apply_cloud_init(node: Node, user_data: str) -> None:
     for command in document.get("runcmd", []):
         argv = command if isinstance(command, list) else ["sh", "-c", command]
         if argv[0] == "systemctl":
-            _systemctl(node, argv[1:])
+            systemctl(node, argv[1:])
         else:
             node.run(argv)
 
@@ -213,7 +214,8 @@ def _unit(node: Node, name: str) -> dict[str, str]:
     return values
 
 
-def _systemctl(node: Node, args: list[str]) -> None:
+def systemctl(node: Node, args: list[str]) -> None:
+    """`systemctl ARGS` as the lab's systemd stand-in carries it out: a timer a loop, a service run once."""
     verb, units = args[0], [a for a in args[1:] if not a.startswith("-")]
     if verb == "daemon-reload":
         return
@@ -233,6 +235,15 @@ def _systemctl(node: Node, args: list[str]) -> None:
             node.run(exec_start, env=LAB_CREDENTIALS, timeout=90)
         else:
             raise ValueError(f"the lab's systemd stand-in does not know `systemctl {' '.join(args)}`")
+
+
+def paste_private_key(config: str, private_key: str, name: str) -> str:
+    """The device's config with `PrivateKey = ...` on the line after the comment that asks for it."""
+    lines = config.splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        if line.startswith(OWN_KEY_COMMENT):
+            return "".join([*lines[: i + 1], f"PrivateKey = {private_key}\n", *lines[i + 1 :]])
+    raise LabSetupError(f"the config of {name} has no line saying where its own key goes ({OWN_KEY_COMMENT!r})")
 
 
 def install_file_peer(node: Node, interface: str, config: str) -> None:

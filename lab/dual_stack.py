@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 
 from .addresses import HUB6, INTERNET6
-from .checks import Checker
-from .faults import SUMMARY_RE, add_web6, counted, give_cafe_ipv6, try_web6
+from .cafe6 import add_web6, counted, give_cafe_ipv6, try_web6
+from .check_run import SUMMARY_RE, CheckRun
 from .services import start_web_logger
 
 PORT6 = 8066  # each node's own web logger, bound to its IPv6 VPN address
@@ -26,13 +26,13 @@ def vpn_sourced(web6) -> int:
     return int(match.group(1)) if match else -1
 
 
-def ping6(checker: Checker, src: str, target: str, count: int = 3) -> tuple[int, int]:
+def ping6(checker: CheckRun, src: str, target: str, count: int = 3) -> tuple[int, int]:
     out = checker.node(src).run(["ping", "-6", "-n", "-c", str(count), "-i", "0.2", "-W", "2", target], check=False).stdout
     match = SUMMARY_RE.search(out)
     return (int(match.group(1)), int(match.group(2))) if match else (count, 0)
 
 
-def curl6(checker: Checker, src: str, target: str, port: int) -> int:
+def curl6(checker: CheckRun, src: str, target: str, port: int) -> int:
     """curl -6's exit code: 0 answered."""
     url = f"http://[{target}]:{port}/"
     return (
@@ -40,7 +40,7 @@ def curl6(checker: Checker, src: str, target: str, port: int) -> int:
     )
 
 
-def ipv6_between_nodes(checker: Checker) -> None:
+def ipv6_between_nodes(checker: CheckRun) -> None:
     """ping -6 and HTTP over IPv6 from every node to every other node's address in network6."""
     vpn = checker.vpn
     if vpn.network6 is None:
@@ -67,7 +67,7 @@ def ipv6_between_nodes(checker: Checker) -> None:
             checker.attempt("HTTP over IPv6, source kept", f"{src}->{dst}", http)
 
 
-def ipv6_egress(checker: Checker, hub_address: bool = True) -> None:
+def ipv6_egress(checker: CheckRun, hub_address: bool = True) -> None:
     """Each full-tunnel peer (behind a café box that has IPv6 too) asks an IPv6-only web host: with ipv6Egress the
     host logs the hub's IPv6 address; without, the request fails. Either way the café box counts nothing.
     HUB_ADDRESS false: the hub's uplink has its IPv6 address already (an aws gateway's agent added it)."""

@@ -21,16 +21,16 @@ from pathlib import Path
 
 from wgsites.model import Spoke
 
-from .addresses import INTERNET, INTERNET6, INTERNET_GATEWAY, ROAM, WEB6, moved
-from .checks import Checker
-from .deploy import _systemctl, wait_for
+from .addresses import ROAM, WEB6, moved
+from .cafe6 import Cafe6, add_web6, counted, give_cafe_ipv6, try_web6
+from .check_run import SUMMARY_RE, CheckRun
+from .deploy import systemctl, wait_for
+from .dual_stack import ipv6_egress
 from .netns import Node
-from .services import start_web_logger
-from .world import cafe_ipv6
+from .world import move_nat_wan
 
 RECOVERY_LIMIT = 30.0  # seconds a spoke may be cut off after the hub's boot path ran
 REPLY_RE = re.compile(r"^\[(\d+\.\d+)\] \d+ bytes from .* icmp_seq=(\d+)", re.M)
-SUMMARY_RE = re.compile(r"(\d+) packets transmitted, (\d+) received")
 
 
 # -- pings with timestamps ------------------------------------------------------------------
@@ -112,18 +112,18 @@ def spoke_fingerprint(node: Node, interface: str) -> str:
     return f"{digest.hexdigest()[:16]} pid {wireguard_go_pid(node, interface)}"
 
 
-def run_boot_path(checker: Checker) -> str:
+def run_boot_path(checker: CheckRun) -> str:
     """What the hub does at boot: wg-quick@IFACE (ssh hub), or its SSM sync unit (aws hub)."""
     hub = checker.vpn.hub
     node = checker.node(hub.name)
     if hub.kind == "aws":
-        _systemctl(node, ["start", "wgsites-sync.service"])
+        systemctl(node, ["start", "wgsites-sync.service"])
         return "the sync unit (wgsites-sync.service)"
     node.run(["wg-quick", "up", hub.interface])
     return f"wg-quick up {hub.interface}"
 
 
-def hub_process_killed(checker: Checker) -> None:
+def hub_process_killed(checker: CheckRun) -> None:
     """Kill the hub's wireguard-go; the boot path alone must bring every tunnel back, spokes untouched."""
     world, hub = checker.world, checker.vpn.hub
     hub_node = checker.node(hub.name)
@@ -157,7 +157,7 @@ def hub_process_killed(checker: Checker) -> None:
         _record_recovery(checker, spoke, pingers[spoke.name], killed_at, before[spoke.name])
 
 
-def _record_recovery(checker: Checker, spoke: Spoke, pinger: Pinger, killed_at: float, before: str) -> None:
+def _record_recovery(checker: CheckRun, spoke: Spoke, pinger: Pinger, killed_at: float, before: str) -> None:
     sent, got = pinger.stop()
     gap = outage(pinger.replies(), killed_at)
     back = gap[1] - killed_at if gap else None
@@ -175,20 +175,12 @@ def _record_recovery(checker: Checker, spoke: Spoke, pinger: Pinger, killed_at: 
 # -- 2. a laptop roams to a new public address ----------------------------------------------------
 
 
-def roaming_peer(checker: Checker) -> Spoke | None:
+def roaming_peer(checker: CheckRun) -> Spoke | None:
     """The first roaming device behind a NAT box of its own: the one that can change café."""
     return next((s for s in checker.vpn.spokes if s.kind == "peer" and s.name in checker.world.nat), None)
 
 
-def move_nat_wan(box: Node, old: str, new: str) -> None:
-    """The café's uplink gets a new public address (what a laptop sees when it changes network)."""
-    box.run(
-        f"ip addr del {old}/{INTERNET.prefixlen} dev wan0 && ip addr add {new}/{INTERNET.prefixlen} dev wan0"
-        f" && ip route replace default via {INTERNET_GATEWAY}"
-    )
-
-
-def peer_roams(checker: Checker) -> None:
+def peer_roams(checker: CheckRun) -> None:
     """Mid-ping, the peer's public address changes: traffic must resume within one keepalive."""
     peer = roaming_peer(checker)
     if peer is None:
@@ -214,7 +206,7 @@ def peer_roams(checker: Checker) -> None:
     sent, got = pinger.stop()
     gap = outage(pinger.replies(), moved_at)
     silence = gap[1] - gap[0] if gap else None
-    seen = hub_endpoint_of(checker, peer.name)
+    seen = checker.hub_endpoint_of(peer.name)
     limit = peer.keepalive or 25
     checker.record(
         "laptop roams: traffic resumes within one keepalive",
@@ -227,79 +219,13 @@ def peer_roams(checker: Checker) -> None:
     )
 
 
-def hub_endpoint_of(checker: Checker, name: str) -> str:
-    hub = checker.vpn.hub
-    out = checker.node(hub.name).run(["wg", "show", hub.interface, "endpoints"]).stdout
-    key = checker.dep.keys.public[name]
-    return next((line.split("\t")[1] for line in out.splitlines() if line.startswith(key)), "-")
-
-
 # -- 3. IPv6 at the café beside a full tunnel -----------------------------------------------------
 
 
-@dataclass
-class Cafe6:
-    """A peer's café with IPv6: the box's WAN and inside addresses, the peer's own address."""
-
-    peer: Spoke
-    box: Node
-    wan: str
-    peer_address: str
-
-
-def add_web6(checker: Checker) -> tuple[Node, Path]:
-    """An IPv6-only web host on the lab internet that logs who reached it."""
-    world = checker.world
-    assert world.wiring is not None
-    web6 = world.lab.node("web6")
-    port = world.wiring.link(web6, "eth0", world.lab.nodes["internet"])
-    world.lab.nodes["internet"].run(["ip", "link", "set", port, "master", "br0"])
-    web6.run(["ip", "-6", "address", "add", f"{WEB6}/{INTERNET6.prefixlen}", "dev", "eth0", "nodad"])
-    return web6, start_web_logger(web6, "::", 80)
-
-
-def give_cafe_ipv6(checker: Checker, peer: Spoke, index: int, web6: Node) -> Cafe6:
-    """Static IPv6 on the café box (WAN and inside /64, forwarding) and on the peer, with a default route (kept
-    when the world gave it already: a hub dialled over IPv6), and the web host's route back to the café."""
-    box = checker.world.nat[peer.name]
-    wan, address = cafe_ipv6(checker.world, peer.name, index)
-    web6.run(["ip", "-6", "route", "replace", str(ipaddress.IPv6Network(f"{address}/64", strict=False)), "via", wan])
-    count_to_web6(box, address)
-    return Cafe6(peer, box, wan, address)
-
-
-def count_to_web6(box: Node, source: str) -> None:
-    """An nft counter on the café box for IPv6 from the peer to the web host (leaving outside the tunnel)."""
-    box.run(
-        "nft -f - <<'EOF'\n"
-        "table ip6 labcount {\n"
-        f"  chain leak {{ type filter hook forward priority 0; ip6 saddr {source} ip6 daddr {WEB6} counter; }}\n"
-        "}\nEOF"
-    )
-
-
-def counted(box: Node) -> int:
-    out = box.run(["nft", "list", "chain", "ip6", "labcount", "leak"]).stdout
-    match = re.search(r"counter packets (\d+)", out)
-    return int(match.group(1)) if match else -1
-
-
-def try_web6(node: Node) -> tuple[int, int]:
-    """(curl -6 exit code, ping -6 replies) from the peer to the IPv6 web host."""
-    code = node.run(
-        ["curl", "-6", "-s", "-o", "/dev/null", "-m", "3", "--noproxy", "*", f"http://[{WEB6}]/"], check=False
-    ).returncode
-    out = node.run(["ping", "-6", "-n", "-c", "2", "-i", "0.2", "-W", "1", WEB6], check=False).stdout
-    match = SUMMARY_RE.search(out)
-    return code, int(match.group(2)) if match else 0
-
-
-def ipv6_stays_in_tunnel(checker: Checker) -> None:
+def ipv6_stays_in_tunnel(checker: CheckRun) -> None:
     """IPv6 at the café: a full-tunnel peer's IPv6 must never leave beside the tunnel. A dual-stack VPN's (network6)
     must also do what the stack says at the hub: leave from it with ipv6Egress, be rejected there without."""
     if checker.vpn.network6 is not None:
-        from .dual_stack import ipv6_egress  # dual_stack builds on these helpers
-
         ipv6_egress(checker)
         return
     peers = [s for s in checker.vpn.spokes if s.kind == "peer" and s.name in checker.world.nat]
@@ -315,7 +241,7 @@ def ipv6_stays_in_tunnel(checker: Checker) -> None:
         )
 
 
-def _judge_ipv6(checker: Checker, cafe: Cafe6, web6_log: Path) -> tuple[bool, str]:
+def _judge_ipv6(checker: CheckRun, cafe: Cafe6, web6_log: Path) -> tuple[bool, str]:
     node = checker.world.nodes[cafe.peer.name]
     earlier = len(web6_log.read_text().split())
     code, pongs = try_web6(node)
@@ -332,73 +258,8 @@ def _judge_ipv6(checker: Checker, cafe: Cafe6, web6_log: Path) -> tuple[bool, st
     return direct and packets > 0 and code == 0, detail + " (expected: a split tunnel leaves the internet to the café)"
 
 
-def run_faults(checker: Checker) -> None:
+def run_faults(checker: CheckRun) -> None:
     """Every namespace fault scenario, each guarded; the hub's restart last (it disturbs every tunnel)."""
     checker.guard("laptop roams: traffic resumes within one keepalive", "-", lambda: peer_roams(checker))
     checker.guard("IPv6 at the café", "-", lambda: ipv6_stays_in_tunnel(checker))
     checker.guard("hub's WireGuard killed, boot path rerun", checker.vpn.hub.name, lambda: hub_process_killed(checker))
-
-
-# -- helpers for the engine's fault tests (tests/engine/test_pulumi_faults.py) ----------------------
-
-
-def install_lock(interface: str) -> str:
-    """The install script's run lock (one wgsites run at a time per interface)."""
-    return f"/run/wgsites/{interface}.lock"
-
-
-def hold_install_lock(node: Node, interface: str, seconds: int = 120) -> int:
-    """Hold the host's wgsites lock, as a concurrent run (a reresolve, another push) would: an install waits.
-
-    Returns the holder's PID; end its group to release. Why: it makes a push take a
-    while honestly, so the CLI can be interrupted while the install runs on the host.
-    """
-    lock = install_lock(interface)
-    node.run(["install", "-d", "-m", "700", str(Path(lock).parent)])  # as the install script makes it
-    pid = node.spawn(["flock", lock, "sleep", str(seconds)])
-    held = wait_for(lambda: node.run(["flock", "-n", lock, "true"], check=False).returncode != 0, 10, 0.1)
-    if held is None:
-        raise RuntimeError(f"could not take {lock} on {node.name}")
-    return pid
-
-
-def release(node: Node, pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    wait_for(lambda: not node.lab.is_running(pid), 5, 0.05)
-
-
-def install_waiting(node: Node) -> bool:
-    """Whether an install script runs on the host, waiting for the lock (`flock -w 120 9`)."""
-    for pid in netns_pids(node):
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if cmdline[:3] == [b"flock", b"-w", b"120"]:
-            return True
-    return False
-
-
-def running_matches_file(node: Node, interface: str) -> tuple[bool, str]:
-    """Whether the running interface is what its config file says (addresses, peers, firewall table).
-
-    Why: an install cut off after it wrote the file but before it applied it leaves a
-    host that the next `up` believes is up to date.
-    """
-    conf = node.read_file(f"/etc/wireguard/{interface}.conf")
-    file_peers = set(re.findall(r"^PublicKey = (\S+)", conf, re.M))
-    running_peers = set(node.run(["wg", "show", interface, "peers"]).stdout.split())
-    wants_table = bool(re.search(r"^PostUp = nft -f", conf, re.M))
-    has_table = f"wgsites_{interface}" in node.run(["nft", "list", "tables"]).stdout
-    file_addresses = {a.strip() for line in re.findall(r"^Address = (.+)$", conf, re.M) for a in line.split(",")}
-    shown = node.run(["ip", "-o", "address", "show", "dev", interface, "scope", "global"], check=False).stdout
-    running_addresses = set(re.findall(r"inet6? (\S+)", shown))
-    ok = file_peers == running_peers and wants_table == has_table and file_addresses == running_addresses
-    return ok, (
-        f"address in file {sorted(file_addresses)}, running {sorted(running_addresses)}; "
-        f"peers in file {len(file_peers)}, running {len(running_peers)}, same: {file_peers == running_peers}; "
-        f"firewall table in file: {wants_table}, loaded: {has_table}"
-    )

@@ -29,12 +29,12 @@ from wgsites.render import KeyRing
 from wgsites.stack import load_stack_file, stack_name
 from wgsites.stackfile import read_stack_document
 
-from .checks import Check, Checker, crash_detail, table
-from .deploy import Deployment, install_file_peer
+from .check_run import Check, crash_detail
+from .checks import Checker, table
+from .deploy import Deployment, install_file_peer, paste_private_key
 from .kept import wait_kept
 from .netns import Lab, Node
 from .services import start_sshd
-from .stand_ins import paste_private_key
 from .world import World, add_device, build_world, lab_rewrite, manage_node
 
 ROOT = Path(__file__).resolve().parents[1]

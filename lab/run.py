@@ -15,7 +15,8 @@ from pathlib import Path
 from wgsites.config import ConfigError
 from wgsites.stack import load_stack_file, stack_name
 
-from .checks import Check, Checker, crash_detail, table
+from .check_run import Check, crash_detail
+from .checks import Checker, table
 from .deploy import deploy
 from .faults import run_faults
 from .kept import wait_kept, write_kept_stack

@@ -9,13 +9,13 @@ import time
 from wgsites.model import Spoke
 from wgsites.render import KeyRing, render_wg_quick
 
-from .addresses import ADDED_PEER_PUBLIC, INTERNET, INTERNET_GATEWAY, WAN_CHANGE, moved
-from .checks import Checker
+from .addresses import ADDED_PEER_PUBLIC, WAN_CHANGE, moved
+from .check_run import CheckRun
 from .deploy import install_file_peer, make_keys, put_parameters, wait_for
-from .world import add_device, cafe_ipv6
+from .world import add_device, cafe_ipv6, move_nat_wan
 
 
-def wan_address_change(checker: Checker) -> None:
+def wan_address_change(checker: CheckRun) -> None:
     """A site behind NAT gets a new public address (ISP reconnect): keepalive must bring it back."""
     world, vpn = checker.world, checker.vpn
     for spoke in vpn.spokes:
@@ -24,29 +24,24 @@ def wan_address_change(checker: Checker) -> None:
         checker.attempt("WAN address change: tunnel recovers by itself", spoke.name, lambda spoke=spoke: _new_wan(checker, spoke))
 
 
-def _new_wan(checker: Checker, spoke: Spoke) -> tuple[bool, str]:
+def _new_wan(checker: CheckRun, spoke: Spoke) -> tuple[bool, str]:
     world, vpn = checker.world, checker.vpn
     hub_node = checker.node(vpn.hub.name)
     box = world.nat[spoke.name]
     old = world.public[spoke.name]
     new = moved(old, WAN_CHANGE)
-    box.run(
-        f"ip addr del {old}/{INTERNET.prefixlen} dev wan0 && ip addr add {new}/{INTERNET.prefixlen} dev wan0"
-        f" && ip route replace default via {INTERNET_GATEWAY}"
-    )
+    move_nat_wan(box, old, new)
     world.public[spoke.name] = new
     target = str(spoke.address)
     took = wait_for(lambda: checker.ping(hub_node, target, 1)[1] == 1, 75, interval=1)
-    out = hub_node.run(["wg", "show", vpn.hub.interface, "endpoints"]).stdout
-    key = checker.dep.keys.public[spoke.name]
-    seen = next((line.split("\t")[1] for line in out.splitlines() if line.startswith(key)), "-")
+    seen = checker.hub_endpoint_of(spoke.name)
     return took is not None and took <= 60 and seen.startswith(new + ":"), (
         f"{old} -> {new}: hub reached {target} again after {f'{took:.1f} s' if took is not None else 'never'}; "
         f"hub now sees {seen}"
     )
 
 
-def add_peer_through_ssm(checker: Checker) -> None:
+def add_peer_through_ssm(checker: CheckRun) -> None:
     """Pulumi updates the SSM parameter; the hub's sync unit applies it in place, dropping nothing."""
     world, vpn = checker.world, checker.vpn
     if vpn.hub.kind != "aws" or not vpn.spokes:

@@ -1,48 +1,31 @@
-"""Where the lab stands in for what it cannot have, and the checks that say so in the table.
+"""The checks that say, in the table, where the lab stands in for what it cannot have.
 
 Why: a stack that passes `check` must run in the lab. A bring-your-own-key device
 holds a key nobody else knows: the lab plays that device with a key of its own
 (`world.play_own_key_devices`) and pastes it where the config's comment says, as
-its user would. A peer's public DNS server (9.9.9.9) is not on the lab internet:
+its user would (`deploy.paste_private_key`). A peer's public DNS server (9.9.9.9) is not on the lab internet:
 the lab resolver answers instead (`world.lab_dns`), and the checks show where the
 lookups went: through the tunnel for a full tunnel, beside it for a split one.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from wgsites.keys import public_key_of
 from wgsites.model import Spoke
 
-from .addresses import LAB_NAME, RESOLVER, WEB, LabSetupError
+from .addresses import LAB_NAME, RESOLVER, WEB
+from .check_run import CheckRun
 from .netns import Node
-
-if TYPE_CHECKING:
-    from .checks import Checker
-
-OWN_KEY_COMMENT = "# Your own key:"
-"""How a bring-your-own-key device's config starts the line that says where its private key goes."""
-HOST_RESOLVER = Path("/etc/resolv.conf")
-
-
-def paste_private_key(config: str, private_key: str, name: str) -> str:
-    """The device's config with `PrivateKey = ...` on the line after the comment that asks for it."""
-    lines = config.splitlines(keepends=True)
-    for i, line in enumerate(lines):
-        if line.startswith(OWN_KEY_COMMENT):
-            return "".join([*lines[: i + 1], f"PrivateKey = {private_key}\n", *lines[i + 1 :]])
-    raise LabSetupError(f"the config of {name} has no line saying where its own key goes ({OWN_KEY_COMMENT!r})")
+from .world import host_resolver_fingerprint
 
 
 def short(key: str) -> str:
     return f"{key[:6]}...{key[-3:]}"
 
 
-def own_key_devices(checker: Checker) -> None:
+def own_key_devices(checker: CheckRun) -> None:
     """Each bring-your-own-key device: the lab's key is the one its tunnel runs with, and it handshakes."""
     for name, (stack_key, private) in checker.world.own_keys.items():
 
@@ -62,7 +45,7 @@ def own_key_devices(checker: Checker) -> None:
         checker.attempt("bring-your-own key: the lab plays the device", name, body)
 
 
-def ipv6_endpoints(checker: Checker) -> None:
+def ipv6_endpoints(checker: CheckRun) -> None:
     """Each IPv6 endpoint the lab plays over IPv4 (its internet is IPv4): said in a row, with the tunnel's MTU checked
     against what the stack's IPv6 path gives it, not the IPv4 one the lab's packets take."""
     for name, (stack_endpoint, lab_endpoint, stack_mtu) in checker.world.ipv6_endpoints.items():
@@ -87,7 +70,7 @@ def fragments_made(node: Node) -> int:
     return -1
 
 
-def hub_over_ipv6(checker: Checker) -> None:
+def hub_over_ipv6(checker: CheckRun) -> None:
     """A hub endpoint written as an IPv6 address, dialled over the lab internet's IPv6: each spoke's tunnel at the
     MTU the stack renders for it carries a full-size don't-fragment packet both ways, and no outer packet is
     fragmented on either end."""
@@ -111,15 +94,6 @@ def hub_over_ipv6(checker: Checker) -> None:
         checker.attempt("tunnel over IPv6 at its MTU, unfragmented", spoke.name, body)
 
 
-def host_resolver_fingerprint() -> str:
-    """This machine's resolver configuration, to prove the lab left it alone."""
-    try:
-        data = HOST_RESOLVER.read_bytes()
-    except OSError as exc:
-        return f"unreadable ({exc.strerror})"
-    return hashlib.sha256(data).hexdigest()[:16] + ("; /run/resolvconf exists" if Path("/run/resolvconf").exists() else "")
-
-
 def count_dns(box: Node) -> int:
     """DNS packets (UDP and TCP port 53) that left the box's inside network, counted by nft on the box."""
     if "labdns" not in box.run(["nft", "list", "tables"]).stdout:
@@ -134,7 +108,7 @@ def count_dns(box: Node) -> int:
     return sum(int(n) for n in re.findall(r"counter packets (\d+)", out))
 
 
-def dns_through_the_tunnel(checker: Checker) -> None:
+def dns_through_the_tunnel(checker: CheckRun) -> None:
     """Each spoke with the lab resolver as DNS server: a lookup, who the resolver saw, what its café counted."""
     world = checker.world
     spokes = [s for s in world.vpn.spokes if RESOLVER in s.dns]
@@ -155,7 +129,7 @@ def dns_through_the_tunnel(checker: Checker) -> None:
     )
 
 
-def _judge_lookup(checker: Checker, spoke: Spoke) -> tuple[bool, str]:
+def _judge_lookup(checker: CheckRun, spoke: Spoke) -> tuple[bool, str]:
     world = checker.world
     node = checker.node(spoke.name)
     box = world.nat.get(spoke.name)

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
@@ -70,10 +71,10 @@ from .addresses import (
 )
 from .netns import Lab, Node, inotify_instances_free
 from .services import generate_ssh_keypair, start_dns_responder, start_sshd, start_web_logger
-from .stand_ins import host_resolver_fingerprint
 
 LAN_HOST = 20  # the one host on every LAN: its number in the LAN
 FIRST_MANAGED = 11  # managed hosts on the management network: .11, .12, ...
+HOST_RESOLVER = Path("/etc/resolv.conf")
 
 
 @dataclass
@@ -227,6 +228,15 @@ def lab_dns(vpn: Vpn) -> tuple[Vpn, dict[str, tuple[tuple[str, ...], tuple[str, 
                 spoke = dataclasses.replace(spoke, dns=new)
         spokes.append(spoke)
     return dataclasses.replace(vpn, spokes=tuple(spokes)), rewrites
+
+
+def host_resolver_fingerprint() -> str:
+    """This machine's resolver configuration, to prove the lab left it alone."""
+    try:
+        data = HOST_RESOLVER.read_bytes()
+    except OSError as exc:
+        return f"unreadable ({exc.strerror})"
+    return hashlib.sha256(data).hexdigest()[:16] + ("; /run/resolvconf exists" if Path("/run/resolvconf").exists() else "")
 
 
 def build_world(lab: Lab, stack: str, vpn: Vpn, run_dir: Path) -> World:
@@ -388,6 +398,14 @@ def add_sudo_user(node: Node, user: str) -> None:
         node.run(["useradd", "--no-create-home", "--home-dir", "/", "--shell", "/bin/sh", "--password", "*", user])
     node.run(
         ["install", "-D", "-m", "0440", "/dev/stdin", f"/etc/sudoers.d/lab-{user}"], input=f"{user} ALL=(root) NOPASSWD: ALL\n"
+    )
+
+
+def move_nat_wan(box: Node, old: str, new: str) -> None:
+    """The NAT box's uplink gets a new public address (an ISP's reconnect; a laptop that changes café)."""
+    box.run(
+        f"ip addr del {old}/{INTERNET.prefixlen} dev wan0 && ip addr add {new}/{INTERNET.prefixlen} dev wan0"
+        f" && ip route replace default via {INTERNET_GATEWAY}"
     )
 
 

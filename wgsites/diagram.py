@@ -129,10 +129,3 @@ def dot_source(vpn: Vpn, stack: str) -> str:
 
 def graph_name(stack: str, digest: str) -> str:
     return f"wgsites {stack} {digest}"
-
-
-def drawn_from(dot: str) -> str:
-    """The graph name of DOT text (what an SVG drawn from it shows as its <title>)."""
-    first = dot.split("\n", 1)[0]
-    assert first.startswith('digraph "') and first.endswith('" {'), first
-    return first[len('digraph "') : -len('" {')].replace('\\"', '"').replace("\\\\", "\\")

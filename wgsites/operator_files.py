@@ -31,8 +31,6 @@ from pathlib import Path
 from .reader import ConfigError
 from .render import is_rendered_by_wgsites
 
-GROUP_OR_OTHERS = stat.S_IWGRP | stat.S_IWOTH
-
 
 def _owner(uid: int) -> str:
     try:

@@ -75,8 +75,3 @@ def replace_block(readme: str) -> str:
     head = readme[: readme.index(BEGIN)]
     tail = readme[readme.index(END) + len(END) :].removeprefix("\n")
     return head + reference() + tail
-
-
-def current_block(readme: str) -> str:
-    """The README's block as it stands, markers included."""
-    return readme[readme.index(BEGIN) : readme.index(END) + len(END)] + "\n"

@@ -18,10 +18,11 @@ import pytest
 
 from lab.checks import Checker, table
 from lab.deploy import wait_for
-from lab.faults import hold_install_lock, install_waiting, netns_pids, release, running_matches_file
+from lab.faults import netns_pids
 from lab.netns import Lab
 from lab.pulumi_lab import PulumiLab
 from lab.services import start_sshd
+from tests.engine.interrupted_install import hold_install_lock, install_waiting, release, running_matches_file
 from tests.stacks import stack_file
 
 LOCKED = "the stack is currently locked by 1 lock(s)"

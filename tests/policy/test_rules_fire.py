@@ -42,10 +42,6 @@ def with_write_file(user_data: str, entry: dict) -> str:
 # (a) world-open ingress -------------------------------------------------------------------------
 
 
-def sg_rule(kind: str, protocol: str, from_port: int, to_port: int, **cidrs) -> dict:
-    return {"type": kind, "protocol": protocol, "fromPort": from_port, "toPort": to_port, **cidrs}
-
-
 def test_ssh_open_to_the_world_fires():
     typ, props = home("gateway-sg")
     props["ingress"].append({"protocol": "tcp", "fromPort": 22, "toPort": 22, "cidrBlocks": ["0.0.0.0/0"]})

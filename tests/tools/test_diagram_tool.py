@@ -9,8 +9,9 @@ import re
 import subprocess
 import sys
 
+from tests.diagrams import drawn_from
 from tests.stacks import ROOT, stack_file
-from wgsites.diagram import dot_source, drawn_from
+from wgsites.diagram import dot_source
 from wgsites.model import SshTarget
 from wgsites.stack import load_stack_file
 

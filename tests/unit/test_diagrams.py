@@ -16,10 +16,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.diagrams import drawn_from
 from tests.stacks import ROOT, STACKS, stack_file
 from tests.unit.test_hostile_strings import CASES, HOSTILE, PLACES, base, get, place, put
 from wgsites.config import ConfigError, parse_vpn
-from wgsites.diagram import dot_source, drawn_from, quote
+from wgsites.diagram import dot_source, quote
 from wgsites.model import SshTarget
 from wgsites.stack import load_stack_file
 

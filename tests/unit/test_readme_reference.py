@@ -34,8 +34,13 @@ from wgsites.model import (
     choices,
     default,
 )
-from wgsites.reference import BEGIN, END, current_block, replace_block
+from wgsites.reference import BEGIN, END, replace_block
 from wgsites.reference import reference as generated
+
+
+def current_block(readme: str) -> str:
+    """The README's block as it stands, markers included."""
+    return readme[readme.index(BEGIN) : readme.index(END) + len(END)] + "\n"
 
 
 def reference() -> dict[str, list[tuple[str, str, str]]]:
