@@ -21,9 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from wgsites.hub_status import HEARTBEAT_SECONDS, status_slots  # noqa: E402
-from wgsites.keys import generate_private_key, public_key_of  # noqa: E402
-from wgsites.model import Spoke  # noqa: E402
-from wgsites.stack import load_stack_file  # noqa: E402
+from wgsites.stack.check import load_stack_file  # noqa: E402
+from wgsites.stack.keys import generate_private_key, public_key_of  # noqa: E402
+from wgsites.stack.model import Spoke  # noqa: E402
 
 
 def agent_module():

@@ -21,7 +21,7 @@ from pulumi_command import local
 
 from wgsites.bundle import GatewayParameters, chunks, digest, parse_serial
 from wgsites.hub_status import PLACEHOLDER_CHUNK, PLACEHOLDER_MANIFEST
-from wgsites.model import AwsOptions, Hub
+from wgsites.stack.model import AwsOptions, Hub
 
 from .aws_answers import ask_aws
 

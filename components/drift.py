@@ -23,13 +23,13 @@ from importlib.metadata import version
 import pulumi
 from pulumi.runtime.sync_await import _sync_await  # what pulumi.runtime.invoke waits with; here for several at once
 
-from wgsites.config import ConfigError
 from wgsites.drift import ANSWER_LIMIT, findings, marker, parse_state, read_answer
 from wgsites.host_answer import ssh_failure
-from wgsites.model import Hub, Spoke, Vpn
-from wgsites.plaintext import escaped
 from wgsites.render import install_command
 from wgsites.ssh import SSH_FAILED, SshAccess, read_args, read_output
+from wgsites.stack.model import Hub, Spoke, Vpn
+from wgsites.stack.parse import ConfigError
+from wgsites.stack.plaintext import escaped
 
 LOCAL_RUN = "command:local:run"
 COMMAND_PLUGIN = version("pulumi_command")  # the provider version the engine loads for it, as for local.Command

@@ -1,6 +1,6 @@
 """Stack config -> everything the program needs, or one clean error before any resource exists.
 
-The VPN itself is one object, `wgsites:vpn`, parsed by the core (`wgsites.config`);
+The VPN itself is one object, `wgsites:vpn`, parsed by the core (`wgsites.stack.parse`);
 the rest are scalars declared in Pulumi.yaml, plus undeclared keys: the secrets
 `wgsites:sshPrivateKey`, `wgsites:sshPrivateKeyPassword` and `wgsites:keySeed` (secrets are not declared: a declared
 secret with a default fails Pulumi's validation) and the object `wgsites:keyRotations`
@@ -18,11 +18,9 @@ from pathlib import Path
 
 import pulumi
 
-from wgsites.config import ConfigError, parse_vpn
 from wgsites.limits import check_rendered_sizes
-from wgsites.model import Vpn
 from wgsites.ssh import SshAccess
-from wgsites.stack_config import (
+from wgsites.stack.config_keys import (
     KEY_PASSWORD,
     KEY_SEED,
     SET_KEY_PASSWORD,
@@ -31,6 +29,8 @@ from wgsites.stack_config import (
     preshared_key_rotations,
     seed_users,
 )
+from wgsites.stack.model import Vpn
+from wgsites.stack.parse import ConfigError, parse_vpn
 
 
 @dataclass(frozen=True)

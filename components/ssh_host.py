@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_command import remote
 
-from wgsites.keys import host_public_key, other_owner, shared_key_message
-from wgsites.model import SshTarget
+from wgsites.stack.keys import host_public_key, other_owner, shared_key_message
+from wgsites.stack.model import SshTarget
 
 
 def _checked_key(name: str, host: str, answer: str, key_urn: str) -> str:

@@ -17,11 +17,8 @@ from operator import itemgetter
 
 import pulumi
 
-from wgsites.addressing import AddressPlan
 from wgsites.bundle import gateway_parameters
 from wgsites.hub_status import status_slots
-from wgsites.keys import bundle_signing_key, verify_key_text
-from wgsites.model import Vpn
 from wgsites.render import (
     KeyRing,
     gateway_bundle_chunks,
@@ -35,10 +32,13 @@ from wgsites.render import (
     render_wg_quick,
     signed_manifest,
 )
-from wgsites.stack_config import check_key_seed, own_key_nodes
+from wgsites.stack.addressing import AddressPlan
+from wgsites.stack.config_keys import check_key_seed, own_key_nodes
+from wgsites.stack.keys import bundle_signing_key, verify_key_text
+from wgsites.stack.model import Vpn
 
 from .aws_gateway import AwsGateway, AwsGatewayArgs, check_gateway_image, gateway_subnet
-from .keys import OnDemand, derived_keys, derived_preshared_keys
+from .derived_keys import OnDemand, derived_keys, derived_preshared_keys
 from .roaming_peer import RoamingPeer, RoamingPeerArgs
 from .ssh_host import HostKey, HostKeyArgs, SshHost, SshHostArgs, ssh_connection
 

@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from wgsites.addressing import AddressPlan
-from wgsites.model import Spoke
 from wgsites.render import forward_rules_of
+from wgsites.stack.addressing import AddressPlan
+from wgsites.stack.model import Spoke
 from wgsites.status import text_table
 
 from .addresses import WEB

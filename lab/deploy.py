@@ -25,8 +25,6 @@ import yaml
 
 from wgsites.bundle import GatewayParameters, chunk_count, chunks, gateway_parameters, manifest, manifest_fields, signed_text
 from wgsites.hub_status import PLACEHOLDER_CHUNK, PLACEHOLDER_MANIFEST, status_slots
-from wgsites.keys import generate_private_key, public_key_of, sign_text, verify_key_text
-from wgsites.model import Vpn
 from wgsites.render import (
     KeyRing,
     install_command,
@@ -35,6 +33,8 @@ from wgsites.render import (
     render_user_data,
     render_wg_quick,
 )
+from wgsites.stack.keys import generate_private_key, public_key_of, sign_text, verify_key_text
+from wgsites.stack.model import Vpn
 
 from .addresses import CLOUD_API
 from .netns import Node

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from wgsites.model import Spoke
+from wgsites.stack.model import Spoke
 
 from .addresses import INTERNET, INTERNET6, INTERNET_GATEWAY, ROAM, WEB6, moved
 from .checks import Checker

@@ -24,10 +24,10 @@ from typing import Any
 
 import yaml
 
-from wgsites.config import CONFIG_KEY, parse_vpn
 from wgsites.render import KeyRing
-from wgsites.stack import load_stack_file, stack_name
-from wgsites.stackfile import read_stack_document
+from wgsites.stack.check import load_stack_file, stack_name
+from wgsites.stack.parse import CONFIG_KEY, parse_vpn
+from wgsites.stack.yaml_file import read_stack_document
 
 from .checks import Check, Checker, crash_detail, table
 from .deploy import Deployment, install_file_peer

@@ -12,8 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from wgsites.config import ConfigError
-from wgsites.stack import load_stack_file, stack_name
+from wgsites.stack.check import load_stack_file, stack_name
+from wgsites.stack.parse import ConfigError
 
 from .checks import Check, Checker, crash_detail, table
 from .deploy import deploy

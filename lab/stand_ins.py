@@ -15,8 +15,8 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wgsites.keys import public_key_of
-from wgsites.model import Spoke
+from wgsites.stack.keys import public_key_of
+from wgsites.stack.model import Spoke
 
 from .addresses import LAB_NAME, RESOLVER, WEB, LabSetupError
 from .netns import Node

@@ -17,22 +17,22 @@ from pathlib import Path
 
 from nacl.signing import SigningKey
 
-from . import hub_status
-from .addressing import describe
-from .bundle import gateway_parameters
-from .config import ConfigError
-from .diagram import dot_source
-from .endpoints import split_endpoint
-from .host_answer import ask_host, check_ssh_key
-from .importer import ImportOptions, import_vpn, read_wg_config, same_peers, stack_text
-from .keys import generate_private_key, is_valid_key, public_key_of
-from .model import Vpn
-from .operator_files import check_folder, read_own_secret, write_file, write_tree
-from .plaintext import escaped
-from .qr import qr_code
-from .render import KeyRing, render_node
-from .stack import StackFile, load_stack_file, read_stack, stack_name
-from .status import StatusRow, collect, format_rows, json_rows, unknown_rows
+from wgsites import hub_status
+from wgsites.bundle import gateway_parameters
+from wgsites.diagram import dot_source
+from wgsites.host_answer import ask_host, check_ssh_key
+from wgsites.importer import ImportOptions, import_vpn, read_wg_config, same_peers, stack_text
+from wgsites.operator_files import check_folder, read_own_secret, write_file, write_tree
+from wgsites.qr import qr_code
+from wgsites.render import KeyRing, render_node
+from wgsites.stack.addressing import describe
+from wgsites.stack.check import StackFile, load_stack_file, read_stack, stack_name
+from wgsites.stack.endpoints import split_endpoint
+from wgsites.stack.keys import generate_private_key, is_valid_key, public_key_of
+from wgsites.stack.model import Vpn
+from wgsites.stack.parse import ConfigError
+from wgsites.stack.plaintext import escaped
+from wgsites.status import StatusRow, collect, format_rows, json_rows, unknown_rows
 
 
 def local_keys(vpn: Vpn, out: Path, key: str = "--out") -> KeyRing:

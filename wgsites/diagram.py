@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import hashlib
 
-from .addressing import AddressPlan
-from .model import Hub, Spoke, Vpn
+from wgsites.stack.addressing import AddressPlan
+from wgsites.stack.model import Hub, Spoke, Vpn
 
 FONT = "Helvetica"
 ELASTIC_IP = "the Elastic IP"

@@ -23,12 +23,12 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .importer import parse_wg_config
-from .keys import is_valid_key
-from .limits import MAX_ARG_STRLEN
-from .plaintext import unsafe_character
-from .reader import ConfigError
-from .render import preshared_key_hook
+from wgsites.importer import parse_wg_config
+from wgsites.limits import MAX_ARG_STRLEN
+from wgsites.render import preshared_key_hook
+from wgsites.stack.keys import is_valid_key
+from wgsites.stack.plaintext import unsafe_character
+from wgsites.stack.reader import ConfigError
 
 # The marker a repair command carries and the host records: fixed words, a hash of the findings and
 # the repair's number. The host hands it back; anything else it hands back is not one of ours, so host

@@ -31,11 +31,11 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
-from .addressing import AddressPlan
-from .bundle import CHUNK_CHARS, GatewayParameters
-from .model import Vpn
-from .names import NAME_RE
-from .status_row import StatusRow
+from wgsites.bundle import CHUNK_CHARS, GatewayParameters
+from wgsites.stack.addressing import AddressPlan
+from wgsites.stack.model import Vpn
+from wgsites.stack.names import NAME_RE
+from wgsites.status_row import StatusRow
 
 STATUS_FORMAT = 1
 # WireGuard's REJECT_AFTER_TIME: a session whose handshake is older is unusable. A live tunnel with

@@ -19,12 +19,12 @@ from typing import Any
 
 import yaml
 
-from .config import ConfigError, parse_vpn
-from .endpoints import split_endpoint
-from .keys import is_valid_key, public_key_of
-from .names import INTERFACE_RE, NAME_RE
-from .plaintext import escaped
-from .render import KeyRing, render_wg_quick
+from wgsites.render import KeyRing, render_wg_quick
+from wgsites.stack.endpoints import split_endpoint
+from wgsites.stack.keys import is_valid_key, public_key_of
+from wgsites.stack.names import INTERFACE_RE, NAME_RE
+from wgsites.stack.parse import ConfigError, parse_vpn
+from wgsites.stack.plaintext import escaped
 
 IPv4Network = ipaddress.IPv4Network
 MASQUERADE = re.compile(r"iptables .*-t nat .*-A POSTROUTING\b.*-o (\S+).*-j MASQUERADE")

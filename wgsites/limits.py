@@ -8,7 +8,7 @@ base64-encoded" (EC2 User Guide, instance user data), and Linux takes at most
 MAX_ARG_STRLEN (32 pages, 131072 bytes with its NUL) for one argument, which
 the install command is: sshd runs it as `sh -c '<command>'`. This module
 renders, so it sits beside render.py and is called by load_stack_file and
-components/settings.load(), never by config.py's parse_vpn (no import cycle).
+components/settings.load(), never by stack/parse.py's parse_vpn (no import cycle).
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from .bundle import CHUNK_CHARS, MAX_BUNDLE_CHUNKS, gateway_parameters
-from .config import CONFIG_KEY, ConfigError
-from .model import Vpn
-from .render import STAND_IN_KEY, gateway_bundle_chunks, install_command, render_user_data
+from wgsites.bundle import CHUNK_CHARS, MAX_BUNDLE_CHUNKS, gateway_parameters
+from wgsites.render import STAND_IN_KEY, gateway_bundle_chunks, install_command, render_user_data
+from wgsites.stack.model import Vpn
+from wgsites.stack.parse import CONFIG_KEY, ConfigError
 
 EC2_USER_DATA_BYTES = 16384
 MAX_ARG_STRLEN = 131072  # includes the terminating NUL

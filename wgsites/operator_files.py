@@ -28,8 +28,8 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from .reader import ConfigError
-from .render import is_rendered_by_wgsites
+from wgsites.render import is_rendered_by_wgsites
+from wgsites.stack.reader import ConfigError
 
 GROUP_OR_OTHERS = stat.S_IWGRP | stat.S_IWOTH
 

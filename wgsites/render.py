@@ -17,8 +17,7 @@ from pathlib import Path
 import jinja2
 from nacl.signing import SigningKey
 
-from .addressing import AddressPlan
-from .bundle import (
+from wgsites.bundle import (
     GatewayParameters,
     bundle_text,
     chunk_count,
@@ -28,11 +27,12 @@ from .bundle import (
     manifest_fields,
     signed_text,
 )
-from .hub_status import status_slots
-from .keys import is_valid_key, sign_text, verify_key_text
-from .model import Hub, Spoke, Vpn
-from .names import nft_table
-from .plaintext import unsafe_character
+from wgsites.hub_status import status_slots
+from wgsites.stack.addressing import AddressPlan
+from wgsites.stack.keys import is_valid_key, sign_text, verify_key_text
+from wgsites.stack.model import Hub, Spoke, Vpn
+from wgsites.stack.names import nft_table
+from wgsites.stack.plaintext import unsafe_character
 
 TEMPLATES = Path(__file__).parent / "templates"
 # the aws hub's cloud-init files: the clone's cloud-init/, or where `pip install .` puts them (pyproject.toml)
@@ -40,7 +40,7 @@ CLOUD_INIT = next((p for p in (Path(__file__).parent / "cloud_init",) if p.is_di
 
 
 class UnsafeValueError(ValueError):
-    """A value about to be rendered holds a line break or control character (see wgsites.plaintext)."""
+    """A value about to be rendered holds a line break or control character (see wgsites.stack.plaintext)."""
 
 
 class Trusted(str):

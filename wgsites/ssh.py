@@ -16,9 +16,9 @@ import os
 import re
 from dataclasses import dataclass
 
-from .drift import ANSWER_LIMIT
-from .model import SshTarget
-from .render import render_ssh_read
+from wgsites.drift import ANSWER_LIMIT
+from wgsites.render import render_ssh_read
+from wgsites.stack.model import SshTarget
 
 ERROR_LIMIT = 2048  # of ssh's stderr: its own message is a line
 CONNECT_SECONDS = 10

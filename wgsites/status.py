@@ -17,16 +17,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .addressing import AddressPlan
-from .drift import findings, parse_state, sections
-from .endpoints import ip_text, join_endpoint, split_endpoint
-from .host_answer import HostAnswerError
-from .keys import SHARED_KEY_AGAIN, is_valid_key, shared_key_message
-from .model import Spoke, Vpn
-from .plaintext import escaped
-from .reader import ConfigError
-from .render import install_command
-from .status_row import StatusRow
+from wgsites.drift import findings, parse_state, sections
+from wgsites.host_answer import HostAnswerError
+from wgsites.render import install_command
+from wgsites.stack.addressing import AddressPlan
+from wgsites.stack.endpoints import ip_text, join_endpoint, split_endpoint
+from wgsites.stack.keys import SHARED_KEY_AGAIN, is_valid_key, shared_key_message
+from wgsites.stack.model import Spoke, Vpn
+from wgsites.stack.plaintext import escaped
+from wgsites.stack.reader import ConfigError
+from wgsites.status_row import StatusRow
 
 STALE_SECONDS = 180  # WireGuard re-handshakes every 2 minutes on a live tunnel
 CLOCK_SKEW_SECONDS = 86400  # a handshake later than this past our clock is no clock's mistake

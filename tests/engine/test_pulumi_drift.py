@@ -18,7 +18,7 @@ from lab.pulumi_lab import PulumiLab
 from tests.engine.test_pulumi_rename_and_move import pings_while, steps
 from tests.engine.test_pulumi_up import all_passed
 from tests.stacks import stack_file
-from wgsites.keys import generate_private_key, public_key_of
+from wgsites.stack.keys import generate_private_key, public_key_of
 from wgsites.status import collect, format_rows
 
 

@@ -19,9 +19,9 @@ from lab.world import build_world
 from tests.stacks import stack_file
 from wgsites.bundle import bundle_text
 from wgsites.hub_status import status_slots
-from wgsites.model import ForwardRule
 from wgsites.render import CLOUD_INIT, render_install_script, render_wg_quick
-from wgsites.stack import load_stack_file
+from wgsites.stack.check import load_stack_file
+from wgsites.stack.model import ForwardRule
 
 AGENT_MARK = "# agent of the next wgsites release (test)"
 

@@ -14,7 +14,6 @@ from nacl.signing import VerifyKey
 from components.aws_gateway import SERIAL_CREATE, SERIAL_UPDATE, architecture
 from wgsites.bundle import gateway_parameters, signed_text
 from wgsites.hub_status import PLACEHOLDER_CHUNK, PLACEHOLDER_MANIFEST, status_slots
-from wgsites.keys import bundle_signing_key, public_key_of, verify_key_text
 from wgsites.render import (
     KeyRing,
     gateway_bundle_chunks,
@@ -23,6 +22,7 @@ from wgsites.render import (
     render_user_data,
     render_wg_quick,
 )
+from wgsites.stack.keys import bundle_signing_key, public_key_of, verify_key_text
 
 TAGGABLE = [m.SG, m.PARAMETER, m.ROLE, m.PROFILE, m.INSTANCE, m.EIP_TYPE]
 

@@ -13,7 +13,7 @@ import wgmocks as m
 
 import components.drift
 from wgsites.drift import ANSWER_LIMIT
-from wgsites.keys import generate_private_key, public_key_of
+from wgsites.stack.keys import generate_private_key, public_key_of
 
 MARKER = "drift 0123456789abcdef (repair 1)"
 ALPHA, BETA = "10.10.10.1", "10.10.11.1"  # the sites stack's two SSH hosts

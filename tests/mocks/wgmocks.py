@@ -47,7 +47,7 @@ import yaml
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 
-from wgsites.keys import derive_private_key, key_label, public_key_of
+from wgsites.stack.keys import derive_private_key, key_label, public_key_of
 
 ROOT = Path(__file__).resolve().parents[2]
 MAIN = ROOT / "__main__.py"
@@ -443,7 +443,7 @@ def run_stack(
 
 
 def model(run: Run):
-    from wgsites.config import parse_vpn
+    from wgsites.stack.parse import parse_vpn
 
     return parse_vpn(run.vpn_raw)
 

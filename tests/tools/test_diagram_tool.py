@@ -11,8 +11,8 @@ import sys
 
 from tests.stacks import ROOT, stack_file
 from wgsites.diagram import dot_source, drawn_from
-from wgsites.model import SshTarget
-from wgsites.stack import load_stack_file
+from wgsites.stack.check import load_stack_file
+from wgsites.stack.model import SshTarget
 
 
 def wgsites(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

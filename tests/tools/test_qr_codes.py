@@ -14,9 +14,9 @@ import yaml
 from tests.qrdecode import decode_image, terminal_art_to_pbm
 from tests.stacks import HUB_ENDPOINT, STACKS, stack_file
 from wgsites.cli import main
-from wgsites.keys import generate_private_key, public_key_of
 from wgsites.qr import qr_code
-from wgsites.stack import load_stack_file
+from wgsites.stack.check import load_stack_file
+from wgsites.stack.keys import generate_private_key, public_key_of
 
 
 def test_every_device_gets_a_png_and_terminal_art_that_decode_to_its_config(tmp_path):

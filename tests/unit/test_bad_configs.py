@@ -13,8 +13,8 @@ import pytest
 
 from tests.unit.bad_stacks import AWS, BASE, PROXY, P, edit
 from tests.unit.test_unworkable_stacks import CASES as UNWORKABLE
-from wgsites.config import ConfigError, parse_vpn
 from wgsites.limits import install_argument_bytes, rendered_size_errors, user_data_bytes
+from wgsites.stack.parse import ConfigError, parse_vpn
 
 SYSTEMD_UNIT = "which systemd refuses in a unit name (wg-quick@{}.service cannot start); use letters, digits, _ . -, e.g. wg0"
 OUTER_IPV6 = (
@@ -330,7 +330,7 @@ LOW_ORDER_KEYS = [base64.b64encode((u + high).to_bytes(32, "little")).decode() f
 
 def test_low_order_keys_are_the_ones_wgsites_refuses():
     """keys.is_low_order (used for stack keys and for keys hosts report) knows all 14; an ordinary key is not one."""
-    from wgsites.keys import generate_private_key, is_low_order, public_key_of
+    from wgsites.stack.keys import generate_private_key, is_low_order, public_key_of
 
     assert len(set(LOW_ORDER_KEYS)) == 14
     assert all(is_low_order(key) for key in LOW_ORDER_KEYS)

@@ -22,8 +22,8 @@ from nacl.signing import SigningKey
 
 from wgsites import bundle as core
 from wgsites.bundle import chunk_count, chunks, gateway_parameters, manifest, manifest_fields, parse_serial, signed_text
-from wgsites.keys import sign_text, verify_key_text
 from wgsites.render import signed_manifest
+from wgsites.stack.keys import sign_text, verify_key_text
 
 BOOTSTRAP = Path(__file__).resolve().parents[2] / "cloud-init" / "wgsites-bootstrap.py"
 PARAMETERS = gateway_parameters("travel", "wg0", "eu-central-1")

@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from tests.stacks import ROOT, STACKS, stack_file
-from wgsites.config import ConfigError
-from wgsites.stack import read_stack
+from wgsites.stack.check import read_stack
+from wgsites.stack.parse import ConfigError
 
 ALL = sorted(STACKS)
 REGIONS = {"home": "eu-central-1", "travel": "eu-central-1"}

@@ -27,8 +27,8 @@ from tests.stacks import stack_file
 from wgsites import cli
 from wgsites.bundle import gateway_parameters
 from wgsites.hub_status import PLACEHOLDER_CHUNK, PLACEHOLDER_MANIFEST, HubStatusError, decode, status_slots
-from wgsites.keys import generate_private_key, public_key_of
-from wgsites.stack import load_stack_file
+from wgsites.stack.check import load_stack_file
+from wgsites.stack.keys import generate_private_key, public_key_of
 
 AGENT = Path(__file__).resolve().parents[2] / "cloud-init" / "wgsites-sync.py"
 STACK = str(stack_file("travel"))  # hub `gateway` (gateway0), one peer: `laptop`

@@ -22,11 +22,11 @@ import pytest
 import yaml
 
 from wgsites import cli
-from wgsites.config import parse_vpn
 from wgsites.host_answer import ask_host
-from wgsites.keys import generate_private_key, public_key_of
-from wgsites.plaintext import escaped
 from wgsites.render import KeyRing, render_wg_quick
+from wgsites.stack.keys import generate_private_key, public_key_of
+from wgsites.stack.parse import parse_vpn
+from wgsites.stack.plaintext import escaped
 from wgsites.status import collect, format_rows, json_rows
 
 STACK = "hostile"

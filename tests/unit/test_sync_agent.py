@@ -24,9 +24,9 @@ import pytest
 from tests.stacks import stack_file
 from wgsites import hub_status
 from wgsites.bundle import gateway_parameters
-from wgsites.keys import generate_private_key, public_key_of
-from wgsites.model import Spoke
-from wgsites.stack import load_stack_file
+from wgsites.stack.check import load_stack_file
+from wgsites.stack.keys import generate_private_key, public_key_of
+from wgsites.stack.model import Spoke
 
 AGENT = Path(__file__).resolve().parents[2] / "cloud-init" / "wgsites-sync.py"
 PREFIX = "/wgsites/travel/wg0"

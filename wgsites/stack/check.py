@@ -7,12 +7,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import CONFIG_KEY, ConfigError, parse_vpn
-from .limits import rendered_size_errors
+from wgsites.limits import rendered_size_errors
+
+from .config_keys import stack_config_errors
 from .model import Vpn
 from .names import STACK_RE
-from .stack_config import stack_config_errors
-from .stackfile import StackFileError, read_stack_document
+from .parse import CONFIG_KEY, ConfigError, parse_vpn
+from .yaml_file import StackFileError, read_stack_document
 
 AUTO_DEPLOY = "wgsites:autoDeploy"
 
@@ -30,7 +31,7 @@ def load_stack_file(path: str | Path) -> Vpn:
 
 
 def read_stack(path: str | Path) -> StackFile:
-    """Read `Pulumi.<stack>.yaml` as the Pulumi CLI does (stackfile.py), parse its `wgsites:vpn` object
+    """Read `Pulumi.<stack>.yaml` as the Pulumi CLI does (yaml_file.py), parse its `wgsites:vpn` object
     and check that every rendered file fits where it goes (limits.py)."""
     path = Path(path)
     stack = stack_name(path)

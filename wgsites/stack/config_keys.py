@@ -18,7 +18,7 @@ KEY_ROTATIONS = "wgsites:keyRotations"
 PRESHARED_KEY_ROTATIONS = "wgsites:presharedKeyRotations"
 KEY_PASSWORD = "wgsites:sshPrivateKeyPassword"
 SET_KEY_PASSWORD = f"pulumi config set --secret {KEY_PASSWORD} (it asks for the passphrase)"
-BOOLEANS = ("wgsites:driftCheck",)  # wgsites:autoDeploy is read by stack.py for CI
+BOOLEANS = ("wgsites:driftCheck",)  # wgsites:autoDeploy is read by check.py for CI
 # every `wgsites:` key something reads: the program, CI (autoDeploy); anything else is a typo Pulumi keeps quietly
 KNOWN_KEYS = (
     "wgsites:vpn",

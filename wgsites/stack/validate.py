@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import ipaddress
 
+from wgsites.operator_files import file_target_problem
+
 from .endpoints import split_endpoint
 from .keys import is_low_order
 from .model import Hub, Spoke, Vpn
 from .names import nft_table
-from .operator_files import file_target_problem
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -96,7 +97,7 @@ def check_admin_cidrs(vpn: Vpn, path: str) -> list[str]:
         try:
             net = ipaddress.ip_network(cidr)
         except ValueError:
-            continue  # config.py reported it
+            continue  # parse.py reported it
         what = special_network(net)
         if what == "every address":
             errors.append(

@@ -1,7 +1,7 @@
 """WireGuard key pairs wgsites makes, for the aws hub and roaming peers: derived, not stored.
 
 Each key is derived in the program from the stack's secret seed
-(`wgsites:keySeed`) and the node's label `node/rotation` (wgsites.keys). So a
+(`wgsites:keySeed`) and the node's label `node/rotation` (wgsites.stack.keys). So a
 key is the same on every `up`, raising one node's rotation re-keys that node
 alone, and every key is known during `pulumi preview`: a new peer's [Peer]
 section shows in the hub's config diff. No resource holds a key; the private
@@ -19,7 +19,7 @@ from operator import itemgetter
 
 import pulumi
 
-from wgsites.keys import derive_preshared_key, derive_private_key, key_label, preshared_key_label, public_key_of
+from wgsites.stack.keys import derive_preshared_key, derive_private_key, key_label, preshared_key_label, public_key_of
 
 
 class OnDemand(Mapping[str, pulumi.Output[str]]):

@@ -1,7 +1,7 @@
 """The stack file's keys, declared once: the parser accepts exactly these, and the README's reference is made of them.
 
 Each object of `wgsites:vpn` (and the scalar keys beside it) is a table of Keys: the name the
-parser looks for, the default it applies (read from the model, wgsites/model.py), and how the
+parser looks for, the default it applies (read from the model, wgsites/stack/model.py), and how the
 reference shows it. `scripts/readme-reference` writes the tables into README.md; a unit test
 fails when the README's block is not what this module makes.
 """
