@@ -36,7 +36,7 @@ from lab.deploy import _systemctl as run_unit  # noqa: E402 - the lab's systemd 
 from lab.deploy import deploy, put_parameters, run_over_ssh, wait_for  # noqa: E402
 from lab.netns import Lab, Node  # noqa: E402
 from lab.world import build_world  # noqa: E402
-from wgsites.render import KeyRing, install_command, render_wg_quick  # noqa: E402
+from wgsites.rendering.render import KeyRing, install_command, render_wg_quick  # noqa: E402
 from wgsites.stack.check import load_stack_file, stack_name  # noqa: E402
 from wgsites.stack.keys import generate_private_key, public_key_of  # noqa: E402
 from wgsites.stack.model import Spoke, Vpn  # noqa: E402

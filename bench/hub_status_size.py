@@ -1,7 +1,7 @@
 """How big an aws gateway's published status gets, and what it costs in SSM writes (prints figures).
 
 `.venv/bin/python bench/hub_status_size.py`: for a gateway with N peers, the agent's own
-encoding (cloud-init/wgsites-sync.py) of a realistic `wg show` dump (random keys, IPv4
+encoding (wgsites/rendering/templates/gateway/wgsites-sync.py) of a realistic `wg show` dump (random keys, IPv4
 endpoints, counters in the gigabytes), the chunks it takes, the slots Pulumi makes for the
 worst case (wgsites/hub_status.py), and the PutParameter calls per hour: at most one status
 per sync period (30 s) when handshakes move, one per heartbeat (300 s) when nothing does.
@@ -27,7 +27,9 @@ from wgsites.stack.model import Spoke  # noqa: E402
 
 
 def agent_module():
-    spec = importlib.util.spec_from_file_location("wgsites_sync", ROOT / "cloud-init" / "wgsites-sync.py")
+    spec = importlib.util.spec_from_file_location(
+        "wgsites_sync", ROOT / "wgsites" / "rendering" / "templates" / "gateway" / "wgsites-sync.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -19,8 +19,8 @@ import pulumi
 import pulumi_aws as aws
 from pulumi_command import local
 
-from wgsites.bundle import GatewayParameters, chunks, digest, parse_serial
 from wgsites.hub_status import PLACEHOLDER_CHUNK, PLACEHOLDER_MANIFEST
+from wgsites.rendering.bundle import GatewayParameters, chunks, digest, parse_serial
 from wgsites.stack.model import AwsOptions, Hub
 
 from .aws_answers import ask_aws

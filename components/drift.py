@@ -25,7 +25,7 @@ from pulumi.runtime.sync_await import _sync_await  # what pulumi.runtime.invoke 
 
 from wgsites.drift import ANSWER_LIMIT, findings, marker, parse_state, read_answer
 from wgsites.host_answer import ssh_failure
-from wgsites.render import install_command
+from wgsites.rendering.render import install_command
 from wgsites.ssh import SSH_FAILED, SshAccess, read_args, read_output
 from wgsites.stack.model import Hub, Spoke, Vpn
 from wgsites.stack.parse import ConfigError

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_command import local
 
-from wgsites.render import RENDERED_MARK
+from wgsites.rendering.render import RENDERED_MARK
 
 
 def write_command(path: str) -> str:

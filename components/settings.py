@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pulumi
 
-from wgsites.limits import check_rendered_sizes
+from wgsites.rendering.limits import check_rendered_sizes
 from wgsites.ssh import SshAccess
 from wgsites.stack.config_keys import (
     KEY_PASSWORD,

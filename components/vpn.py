@@ -17,9 +17,9 @@ from operator import itemgetter
 
 import pulumi
 
-from wgsites.bundle import gateway_parameters
 from wgsites.hub_status import status_slots
-from wgsites.render import (
+from wgsites.rendering.bundle import gateway_parameters
+from wgsites.rendering.render import (
     KeyRing,
     gateway_bundle_chunks,
     gateway_preshared_key_chunks,

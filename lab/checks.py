@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from wgsites.render import forward_rules_of
+from wgsites.rendering.render import forward_rules_of
 from wgsites.stack.addressing import AddressPlan
 from wgsites.stack.model import Spoke
 from wgsites.status import text_table

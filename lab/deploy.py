@@ -23,9 +23,17 @@ from pathlib import Path
 
 import yaml
 
-from wgsites.bundle import GatewayParameters, chunk_count, chunks, gateway_parameters, manifest, manifest_fields, signed_text
 from wgsites.hub_status import PLACEHOLDER_CHUNK, PLACEHOLDER_MANIFEST, status_slots
-from wgsites.render import (
+from wgsites.rendering.bundle import (
+    GatewayParameters,
+    chunk_count,
+    chunks,
+    gateway_parameters,
+    manifest,
+    manifest_fields,
+    signed_text,
+)
+from wgsites.rendering.render import (
     KeyRing,
     install_command,
     render_gateway_bundle,

@@ -6,7 +6,7 @@ import dataclasses
 import re
 import time
 
-from wgsites.render import KeyRing, render_wg_quick
+from wgsites.rendering.render import KeyRing, render_wg_quick
 from wgsites.stack.model import Spoke
 
 from .addresses import ADDED_PEER_PUBLIC, INTERNET, INTERNET_GATEWAY, WAN_CHANGE, moved

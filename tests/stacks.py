@@ -11,7 +11,7 @@ import yaml
 from nacl.signing import SigningKey
 
 from wgsites.cli import local_keys
-from wgsites.render import KeyRing, render_node
+from wgsites.rendering.render import KeyRing, render_node
 from wgsites.stack.check import read_stack
 from wgsites.stack.model import Vpn
 from wgsites.stack.parse import CONFIG_KEY, parse_vpn

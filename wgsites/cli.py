@@ -18,13 +18,13 @@ from pathlib import Path
 from nacl.signing import SigningKey
 
 from wgsites import hub_status
-from wgsites.bundle import gateway_parameters
-from wgsites.diagram import dot_source
 from wgsites.host_answer import ask_host, check_ssh_key
 from wgsites.importer import ImportOptions, import_vpn, read_wg_config, same_peers, stack_text
-from wgsites.operator_files import check_folder, read_own_secret, write_file, write_tree
-from wgsites.qr import qr_code
-from wgsites.render import KeyRing, render_node
+from wgsites.rendering.bundle import gateway_parameters
+from wgsites.rendering.diagram import dot_source
+from wgsites.rendering.operator_files import check_folder, read_own_secret, write_file, write_tree
+from wgsites.rendering.qr import qr_code
+from wgsites.rendering.render import KeyRing, render_node
 from wgsites.stack.addressing import describe
 from wgsites.stack.check import StackFile, load_stack_file, read_stack, stack_name
 from wgsites.stack.endpoints import split_endpoint

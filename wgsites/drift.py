@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wgsites.importer import parse_wg_config
-from wgsites.limits import MAX_ARG_STRLEN
-from wgsites.render import preshared_key_hook
+from wgsites.rendering.limits import MAX_ARG_STRLEN
+from wgsites.rendering.render import preshared_key_hook
 from wgsites.stack.keys import is_valid_key
 from wgsites.stack.plaintext import unsafe_character
 from wgsites.stack.reader import ConfigError

@@ -1,6 +1,6 @@
 """An aws gateway's own view of its tunnels: published to SSM by its agent, read by `status`.
 
-The gateway has no SSH port, so `status` cannot ask it; its agent (cloud-init/wgsites-sync.py)
+The gateway has no SSH port, so `status` cannot ask it; its agent (wgsites/rendering/templates/gateway/wgsites-sync.py)
 publishes what `wg show IFACE dump` says instead, on each sync: per peer its name, public key,
 endpoint, latest handshake, bytes and AllowedIPs, never a key of the interface. The document
 is JSON, zlib-compressed and base64-encoded, cut into chunks of at most 4,000 characters,
@@ -31,7 +31,7 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
-from wgsites.bundle import CHUNK_CHARS, GatewayParameters
+from wgsites.rendering.bundle import CHUNK_CHARS, GatewayParameters
 from wgsites.stack.addressing import AddressPlan
 from wgsites.stack.model import Vpn
 from wgsites.stack.names import NAME_RE
@@ -173,7 +173,7 @@ def decode(
     return document
 
 
-# what the bootstrap (cloud-init/wgsites-bootstrap.py) may report it refused, and what `status` says of each
+# what the bootstrap (rendering/templates/gateway/wgsites-bootstrap.py) may report it refused, and what `status` says of each
 REFUSALS = {
     "malformed": "a bundle manifest that is not one wgsites writes",
     "oversized": "a bundle manifest naming more chunks than any stack's bundle takes",

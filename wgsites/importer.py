@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from wgsites.render import KeyRing, render_wg_quick
+from wgsites.rendering.render import KeyRing, render_wg_quick
 from wgsites.stack.endpoints import split_endpoint
 from wgsites.stack.keys import is_valid_key, public_key_of
 from wgsites.stack.names import INTERFACE_RE, NAME_RE

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 
 from wgsites.drift import ANSWER_LIMIT
-from wgsites.render import render_ssh_read
+from wgsites.rendering.render import render_ssh_read
 from wgsites.stack.model import SshTarget
 
 ERROR_LIMIT = 2048  # of ssh's stderr: its own message is a line

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from wgsites.drift import findings, parse_state, sections
 from wgsites.host_answer import HostAnswerError
-from wgsites.render import install_command
+from wgsites.rendering.render import install_command
 from wgsites.stack.addressing import AddressPlan
 from wgsites.stack.endpoints import ip_text, join_endpoint, split_endpoint
 from wgsites.stack.keys import SHARED_KEY_AGAIN, is_valid_key, shared_key_message

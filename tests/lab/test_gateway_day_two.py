@@ -17,9 +17,9 @@ from lab.netns import Lab
 from lab.run import LAB_SYNC_SECONDS
 from lab.world import build_world
 from tests.stacks import stack_file
-from wgsites.bundle import bundle_text
 from wgsites.hub_status import status_slots
-from wgsites.render import CLOUD_INIT, render_install_script, render_wg_quick
+from wgsites.rendering.bundle import bundle_text
+from wgsites.rendering.render import GATEWAY, render_install_script, render_wg_quick
 from wgsites.stack.check import load_stack_file
 from wgsites.stack.model import ForwardRule
 
@@ -52,7 +52,7 @@ def test_every_change_reaches_the_running_gateway_in_place():
         )
         endpoint = f"{world.public[vpn.hub.name]}:{vpn.hub.listen_port}"
         config = render_wg_quick(changed, vpn.hub.name, world.stack, dep.keys, hub_endpoint=endpoint)
-        agent = (CLOUD_INIT / "wgsites-sync.py").read_text() + f"\n{AGENT_MARK}\n"
+        agent = (GATEWAY / "wgsites-sync.py").read_text() + f"\n{AGENT_MARK}\n"
         install = render_install_script(changed, vpn.hub.name, world.stack)
         text = bundle_text(config, install, agent, LAB_SYNC_SECONDS + 2, status_slots(changed))
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from lab.netns import Lab, Node
-from wgsites.render import INSTALL_PATH, KeyRing, install_command, render_install_script, render_wg_quick
+from wgsites.rendering.render import INSTALL_PATH, KeyRing, install_command, render_install_script, render_wg_quick
 from wgsites.stack.model import Vpn
 from wgsites.stack.parse import parse_vpn
 

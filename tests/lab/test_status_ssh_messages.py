@@ -19,7 +19,7 @@ import yaml
 
 from lab.netns import DEFAULT_PRIVATE_DIRS, Lab
 from lab.services import generate_ssh_keypair, start_sshd
-from wgsites.render import KeyRing, install_command, render_wg_quick
+from wgsites.rendering.render import KeyRing, install_command, render_wg_quick
 from wgsites.stack.keys import generate_private_key, public_key_of
 from wgsites.stack.parse import parse_vpn
 

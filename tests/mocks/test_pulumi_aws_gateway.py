@@ -12,9 +12,9 @@ import wgmocks as m
 from nacl.signing import VerifyKey
 
 from components.aws_gateway import SERIAL_CREATE, SERIAL_UPDATE, architecture
-from wgsites.bundle import gateway_parameters, signed_text
 from wgsites.hub_status import PLACEHOLDER_CHUNK, PLACEHOLDER_MANIFEST, status_slots
-from wgsites.render import (
+from wgsites.rendering.bundle import gateway_parameters, signed_text
+from wgsites.rendering.render import (
     KeyRing,
     gateway_bundle_chunks,
     render_gateway_bundle,

@@ -14,7 +14,7 @@ import pytest
 import wgmocks as m
 
 from components.roaming_peer import remove_command, write_command
-from wgsites.render import KeyRing, render_wg_quick
+from wgsites.rendering.render import KeyRing, render_wg_quick
 from wgsites.stack.keys import derive_private_key
 from wgsites.stack.parse import ConfigError, parse_vpn
 

@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 from tests.stacks import ROOT, stack_file
-from wgsites.diagram import dot_source, drawn_from
+from wgsites.rendering.diagram import dot_source, drawn_from
 from wgsites.stack.check import load_stack_file
 from wgsites.stack.model import SshTarget
 

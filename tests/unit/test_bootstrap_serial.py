@@ -1,4 +1,4 @@
-"""The gateway's bootstrap (cloud-init/wgsites-bootstrap.py) against a recording SSM stand-in: bundles only move forward.
+"""The gateway's bootstrap (wgsites/rendering/templates/gateway/) against a recording SSM stand-in: bundles only move forward.
 
 SSM keeps each parameter's last 100 versions, every one of them once signed by the stack: an
 SSM writer without the seed can put any of them back. The stack signs the whole manifest (its
@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 from nacl.signing import SigningKey
 
-from wgsites import bundle as core
-from wgsites.bundle import chunk_count, chunks, gateway_parameters, manifest, manifest_fields, parse_serial, signed_text
-from wgsites.render import signed_manifest
+from wgsites.rendering import bundle as core
+from wgsites.rendering.bundle import chunk_count, chunks, gateway_parameters, manifest, manifest_fields, parse_serial, signed_text
+from wgsites.rendering.render import signed_manifest
 from wgsites.stack.keys import sign_text, verify_key_text
 
-BOOTSTRAP = Path(__file__).resolve().parents[2] / "cloud-init" / "wgsites-bootstrap.py"
+BOOTSTRAP = Path(__file__).resolve().parents[2] / "wgsites" / "rendering" / "templates" / "gateway" / "wgsites-bootstrap.py"
 PARAMETERS = gateway_parameters("travel", "wg0", "eu-central-1")
 STACK_KEY = SigningKey(bytes(range(32)))
 

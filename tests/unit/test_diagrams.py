@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from tests.stacks import ROOT, STACKS, stack_file
 from tests.unit.test_hostile_strings import CASES, HOSTILE, PLACES, base, get, place, put
-from wgsites.diagram import dot_source, drawn_from, quote
+from wgsites.rendering.diagram import dot_source, drawn_from, quote
 from wgsites.stack.check import load_stack_file
 from wgsites.stack.model import SshTarget
 from wgsites.stack.parse import ConfigError, parse_vpn

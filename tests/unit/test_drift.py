@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wgsites.drift import ANSWER_LIMIT, MARKER, HostState, MalformedAnswer, findings, marker, parse_state, read_answer
-from wgsites.render import preshared_key_hook
+from wgsites.rendering.render import preshared_key_hook
 from wgsites.stack.keys import generate_private_key, public_key_of
 from wgsites.stack.parse import ConfigError
 

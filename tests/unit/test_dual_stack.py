@@ -15,8 +15,8 @@ import pytest
 
 from tests.stacks import STACKS, dual_stack_raw, dual_stack_vpn
 from tests.unit.bad_stacks import AWS, BASE, P, edit
-from wgsites.diagram import dot_source
-from wgsites.render import KeyRing, render_nftables, render_sysctl, render_wg_quick
+from wgsites.rendering.diagram import dot_source
+from wgsites.rendering.render import KeyRing, render_nftables, render_sysctl, render_wg_quick
 from wgsites.stack.addressing import AddressPlan, describe
 from wgsites.stack.parse import ConfigError, parse_vpn
 

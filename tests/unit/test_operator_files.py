@@ -15,8 +15,8 @@ import yaml
 from components.roaming_peer import write_command
 from tests.stacks import HUB_ENDPOINT, stack_file
 from wgsites.cli import main
-from wgsites.operator_files import file_target_problem, write_file
-from wgsites.render import RENDERED_MARK
+from wgsites.rendering.operator_files import file_target_problem, write_file
+from wgsites.rendering.render import RENDERED_MARK
 from wgsites.stack.parse import ConfigError
 
 NOBODY = 65534  # another local user: owns what they plant

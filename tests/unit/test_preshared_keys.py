@@ -12,7 +12,7 @@ from tests import apps
 from tests.stacks import stack_file
 from tests.unit.test_keys import OTHER_SEED, SEED
 from wgsites.cli import local_keys
-from wgsites.render import (
+from wgsites.rendering.render import (
     allowed_hooks,
     preshared_key_hook,
     render_node,

@@ -1,7 +1,7 @@
 """`wgsites status` on a stack with an aws hub: the gateway's view read from SSM (moto in process).
 
 The parameters are made as the Pulumi layer makes them (a placeholder manifest, chunk slots),
-the view is written by the gateway's own agent code (cloud-init/wgsites-sync.py) from a
+the view is written by the gateway's own agent code (wgsites/rendering/templates/gateway/wgsites-sync.py) from a
 `wg show` dump, and `status` runs through its command line entry, as a user runs it. Each
 way it can fail says what to do, never with a traceback. The lab runs the same against a
 real gateway (tests/lab/test_status_aws_hub.py).
@@ -25,12 +25,12 @@ from moto import mock_aws
 
 from tests.stacks import stack_file
 from wgsites import cli
-from wgsites.bundle import gateway_parameters
 from wgsites.hub_status import PLACEHOLDER_CHUNK, PLACEHOLDER_MANIFEST, HubStatusError, decode, status_slots
+from wgsites.rendering.bundle import gateway_parameters
 from wgsites.stack.check import load_stack_file
 from wgsites.stack.keys import generate_private_key, public_key_of
 
-AGENT = Path(__file__).resolve().parents[2] / "cloud-init" / "wgsites-sync.py"
+AGENT = Path(__file__).resolve().parents[2] / "wgsites" / "rendering" / "templates" / "gateway" / "wgsites-sync.py"
 STACK = str(stack_file("travel"))  # hub `gateway` (gateway0), one peer: `laptop`
 PARAMETERS = gateway_parameters("travel", "gateway0", "eu-central-1")
 LAPTOP = public_key_of(generate_private_key())

@@ -23,7 +23,7 @@ import yaml
 
 from wgsites import cli
 from wgsites.host_answer import ask_host
-from wgsites.render import KeyRing, render_wg_quick
+from wgsites.rendering.render import KeyRing, render_wg_quick
 from wgsites.stack.keys import generate_private_key, public_key_of
 from wgsites.stack.parse import parse_vpn
 from wgsites.stack.plaintext import escaped

@@ -1,4 +1,4 @@
-"""The gateway's sync agent (cloud-init/wgsites-sync.py) against a recording SSM stand-in.
+"""The gateway's sync agent (wgsites/rendering/templates/gateway/wgsites-sync.py) against a recording SSM stand-in.
 
 It decrypts the key's SecureString (a KMS call, billed) only when the parameter's version
 moved, refuses a value that is no key, and hands a changed config to the install script.
@@ -23,12 +23,12 @@ import pytest
 
 from tests.stacks import stack_file
 from wgsites import hub_status
-from wgsites.bundle import gateway_parameters
+from wgsites.rendering.bundle import gateway_parameters
 from wgsites.stack.check import load_stack_file
 from wgsites.stack.keys import generate_private_key, public_key_of
 from wgsites.stack.model import Spoke
 
-AGENT = Path(__file__).resolve().parents[2] / "cloud-init" / "wgsites-sync.py"
+AGENT = Path(__file__).resolve().parents[2] / "wgsites" / "rendering" / "templates" / "gateway" / "wgsites-sync.py"
 PREFIX = "/wgsites/travel/wg0"
 KEY_NAME = f"{PREFIX}/private-key"
 SCRIPT = "#!/bin/bash\n# the install script, as the bundle carries it\n"

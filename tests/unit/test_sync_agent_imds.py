@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-AGENT = Path(__file__).resolve().parents[2] / "cloud-init" / "wgsites-sync.py"
+AGENT = Path(__file__).resolve().parents[2] / "wgsites" / "rendering" / "templates" / "gateway" / "wgsites-sync.py"
 MAC = "0a:1b:2c:3d:4e:5f"
 TOKEN = "AQAEAFTx-test-token=="
 ADDRESS, BLOCK = "2001:db8:7::1234", "2001:db8:7::/64"

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from wgsites.limits import rendered_size_errors
+from wgsites.rendering.limits import rendered_size_errors
 
 from .config_keys import stack_config_errors
 from .model import Vpn

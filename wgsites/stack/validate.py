@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from wgsites.operator_files import file_target_problem
+from wgsites.rendering.operator_files import file_target_problem
 
 from .endpoints import split_endpoint
 from .keys import is_low_order

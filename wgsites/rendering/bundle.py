@@ -13,7 +13,7 @@ on the VM, and an SSM writer without the stack's seed cannot sign one. The signa
 whole manifest (signed_text): the stack, the interface, the chunk count, the length, the hash
 and a serial that only grows (the Pulumi layer's bundle-serial command), so SSM's old versions
 of the parameters, all once signed, cannot be put back: the VM keeps the highest serial it
-applied and refuses anything at or below it (cloud-init/wgsites-bootstrap.py).
+applied and refuses anything at or below it (wgsites/rendering/templates/gateway/wgsites-bootstrap.py).
 The private key is not in the bundle: it has its own SecureString. So have the preshared keys
 (SecureString chunks under `<prefix>/preshared-keys/`): the bundle carries only their count and
 SHA-256, so an SSM writer without the seed cannot swap them either.
@@ -33,7 +33,7 @@ CHUNK_CHARS = 4000
 # reads each chunk by its own ARN, and a role's inline policies hold at most 10,240 characters together;
 # the shortest chunk ARN entry (`"arn:aws:ssm:us-east-1:123456789012:parameter/wgsites/s/i/bundle/0000", `:
 # a one-letter stack and interface, a 9-letter region) takes 72 of them. So 142 chunks, 568,000 characters,
-# at most 16 SSM calls a period. wgsites/limits.py refuses a stack whose bundle passes it.
+# at most 16 SSM calls a period. wgsites/rendering/limits.py refuses a stack whose bundle passes it.
 IAM_INLINE_POLICY_CHARS = 10240
 SHORTEST_CHUNK_ARN_ENTRY = 72
 MAX_BUNDLE_CHUNKS = IAM_INLINE_POLICY_CHARS // SHORTEST_CHUNK_ARN_ENTRY

@@ -28,8 +28,9 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from wgsites.render import is_rendered_by_wgsites
 from wgsites.stack.reader import ConfigError
+
+from .render import is_rendered_by_wgsites
 
 GROUP_OR_OTHERS = stat.S_IWGRP | stat.S_IWOTH
 

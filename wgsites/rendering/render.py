@@ -17,7 +17,14 @@ from pathlib import Path
 import jinja2
 from nacl.signing import SigningKey
 
-from wgsites.bundle import (
+from wgsites.hub_status import status_slots
+from wgsites.stack.addressing import AddressPlan
+from wgsites.stack.keys import is_valid_key, sign_text, verify_key_text
+from wgsites.stack.model import Hub, Spoke, Vpn
+from wgsites.stack.names import nft_table
+from wgsites.stack.plaintext import unsafe_character
+
+from .bundle import (
     GatewayParameters,
     bundle_text,
     chunk_count,
@@ -27,16 +34,9 @@ from wgsites.bundle import (
     manifest_fields,
     signed_text,
 )
-from wgsites.hub_status import status_slots
-from wgsites.stack.addressing import AddressPlan
-from wgsites.stack.keys import is_valid_key, sign_text, verify_key_text
-from wgsites.stack.model import Hub, Spoke, Vpn
-from wgsites.stack.names import nft_table
-from wgsites.stack.plaintext import unsafe_character
 
-TEMPLATES = Path(__file__).parent / "templates"
-# the aws hub's cloud-init files: the clone's cloud-init/, or where `pip install .` puts them (pyproject.toml)
-CLOUD_INIT = next((p for p in (Path(__file__).parent / "cloud_init",) if p.is_dir()), Path(__file__).parent.parent / "cloud-init")
+TEMPLATES = Path(__file__).parent / "templates"  # gateway/: the aws hub's user data, its bootstrap and its sync agent
+GATEWAY = TEMPLATES / "gateway"
 
 
 class UnsafeValueError(ValueError):
@@ -58,7 +58,7 @@ def _one_line(value: object) -> object:
 
 
 _env = jinja2.Environment(
-    loader=jinja2.FileSystemLoader([str(TEMPLATES), str(CLOUD_INIT)]),
+    loader=jinja2.FileSystemLoader(str(TEMPLATES)),
     undefined=jinja2.StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
@@ -409,12 +409,12 @@ def render_user_data(hub: Hub, stack: str, parameters: GatewayParameters, bundle
     """cloud-init for the aws hub: packages, the bootstrap, its timer. Static: no peer, no key, no rule,
     no script that changes with a wgsites upgrade (all of that is in the bundle)."""
     return _render(
-        "user-data.yaml.j2",
+        "gateway/user-data.yaml.j2",
         stack=stack,
         hub=hub.first_name,  # a rename (aliases) must not change the user data: that would replace the VM
         interface=hub.interface,
         install_path=INSTALL_PATH.format(interface=hub.interface),
-        bootstrap=Trusted((CLOUD_INIT / "wgsites-bootstrap.py").read_text()),
+        bootstrap=Trusted((GATEWAY / "wgsites-bootstrap.py").read_text()),
         parameters=parameters,
         bundle_key=bundle_key,  # the public key the bootstrap checks bundles with
     )
@@ -436,7 +436,7 @@ def render_gateway_bundle(
     INSTALL_SCRIPT (render_install_script's for the hub) and STATUS_CHUNKS (hub_status.status_slots')
     when the caller has them already: at a thousand peers each costs a tenth of a second."""
     hub = vpn.hub
-    agent = (CLOUD_INIT / "wgsites-sync.py").read_text()
+    agent = (GATEWAY / "wgsites-sync.py").read_text()
     script = install_script if install_script is not None else render_install_script(vpn, hub.name, stack)
     slots = status_chunks if status_chunks is not None else status_slots(vpn)
     psk = None
