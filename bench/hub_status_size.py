@@ -1,7 +1,7 @@
 """How big an aws gateway's published status gets, and what it costs in SSM writes (prints figures).
 
 `.venv/bin/python bench/hub_status_size.py`: for a gateway with N peers, the agent's own
-encoding (wgsites/rendering/templates/gateway/wgsites-sync.py) of a realistic `wg show` dump (random keys, IPv4
+encoding (wgsites/rendering/templates/gateway/wgsites-sync.py.j2) of a realistic `wg show` dump (random keys, IPv4
 endpoints, counters in the gigabytes), the chunks it takes, the slots Pulumi makes for the
 worst case (wgsites/hub_status.py), and the PutParameter calls per hour: at most one status
 per sync period (30 s) when handshakes move, one per heartbeat (300 s) when nothing does.
@@ -10,7 +10,6 @@ per sync period (30 s) when handshakes move, one per heartbeat (300 s) when noth
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import ipaddress
 import os
 import random
@@ -20,19 +19,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from wgsites.hub_status import HEARTBEAT_SECONDS, status_slots  # noqa: E402
+from tests.gateway_programs import agent_module  # noqa: E402
+from wgsites.rendering.ssm_format import HEARTBEAT_SECONDS  # noqa: E402
+from wgsites.rendering.status_slots import status_slots  # noqa: E402
 from wgsites.stack.check import load_stack_file  # noqa: E402
 from wgsites.stack.keys import generate_private_key, public_key_of  # noqa: E402
 from wgsites.stack.model import Spoke  # noqa: E402
-
-
-def agent_module():
-    spec = importlib.util.spec_from_file_location(
-        "wgsites_sync", ROOT / "wgsites" / "rendering" / "templates" / "gateway" / "wgsites-sync.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def gateway_with(count: int):

@@ -19,8 +19,8 @@ import pulumi
 import pulumi_aws as aws
 from pulumi_command import local
 
-from wgsites.hub_status import PLACEHOLDER_CHUNK, PLACEHOLDER_MANIFEST
 from wgsites.rendering.bundle import GatewayParameters, chunks, digest, parse_serial
+from wgsites.rendering.status_slots import PLACEHOLDER_CHUNK, PLACEHOLDER_MANIFEST
 from wgsites.stack.model import AwsOptions, Hub
 
 from .aws_answers import ask_aws
@@ -166,7 +166,7 @@ class AwsGatewayArgs:
     # which bundle to apply, given its serial: chunks, length, hash, stack, interface, serial, the stack's signature
     manifest: Callable[[pulumi.Output[int]], pulumi.Output[str]]
     private_key: pulumi.Input[str]  # the hub's WireGuard key (secret)
-    status_chunks: int  # how many chunk parameters the hub's largest status takes (hub_status.status_slots)
+    status_chunks: int  # how many chunk parameters the hub's largest status takes (status_slots.status_slots)
     # the hub's preshared keys (render_preshared_keys' text, secret) and how many SecureString chunks they take
     preshared_keys: pulumi.Input[str] | None = None
     preshared_key_chunks: int = 0

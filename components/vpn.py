@@ -17,7 +17,6 @@ from operator import itemgetter
 
 import pulumi
 
-from wgsites.hub_status import status_slots
 from wgsites.rendering.bundle import gateway_parameters
 from wgsites.rendering.render import (
     KeyRing,
@@ -32,6 +31,7 @@ from wgsites.rendering.render import (
     render_wg_quick,
     signed_manifest,
 )
+from wgsites.rendering.status_slots import status_slots
 from wgsites.stack.addressing import AddressPlan
 from wgsites.stack.config_keys import check_key_seed, own_key_nodes
 from wgsites.stack.keys import bundle_signing_key, verify_key_text

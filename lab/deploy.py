@@ -23,7 +23,6 @@ from pathlib import Path
 
 import yaml
 
-from wgsites.hub_status import PLACEHOLDER_CHUNK, PLACEHOLDER_MANIFEST, status_slots
 from wgsites.rendering.bundle import (
     GatewayParameters,
     chunk_count,
@@ -41,6 +40,7 @@ from wgsites.rendering.render import (
     render_user_data,
     render_wg_quick,
 )
+from wgsites.rendering.status_slots import PLACEHOLDER_CHUNK, PLACEHOLDER_MANIFEST, status_slots
 from wgsites.stack.keys import generate_private_key, public_key_of, sign_text, verify_key_text
 from wgsites.stack.model import Vpn
 

@@ -25,6 +25,7 @@ from wgsites.rendering.diagram import dot_source
 from wgsites.rendering.operator_files import check_folder, read_own_secret, write_file, write_tree
 from wgsites.rendering.qr import qr_code
 from wgsites.rendering.render import KeyRing, render_node
+from wgsites.rendering.status_slots import status_slots
 from wgsites.stack.addressing import describe
 from wgsites.stack.check import StackFile, load_stack_file, read_stack, stack_name
 from wgsites.stack.endpoints import split_endpoint
@@ -215,7 +216,7 @@ def hub_rows(stack_file: StackFile, stale_after: int | None) -> list[StatusRow]:
     config = Config(connect_timeout=5, read_timeout=10, retries={"max_attempts": 3, "mode": "standard"})
     ssm = boto3.client("ssm", region_name=parameters.region, endpoint_url=os.environ.get("AWS_ENDPOINT_URL_SSM"), config=config)
     try:
-        document = hub_status.read_document(ssm, parameters, hub_status.status_slots(vpn))
+        document = hub_status.read_document(ssm, parameters, status_slots(vpn))
     except hub_status.HubStatusError as exc:  # each of its tunnels, unknown: not one row for all
         return unknown_rows(vpn, vpn.hub.name, str(exc))
     return hub_status.diagnose(vpn, document, stale_after or hub_status.stale_after(vpn))

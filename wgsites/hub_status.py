@@ -1,6 +1,6 @@
 """An aws gateway's own view of its tunnels: published to SSM by its agent, read by `status`.
 
-The gateway has no SSH port, so `status` cannot ask it; its agent (wgsites/rendering/templates/gateway/wgsites-sync.py)
+The gateway has no SSH port, so `status` cannot ask it; its agent (wgsites-sync: rendering/gateway_programs.py)
 publishes what `wg show IFACE dump` says instead, on each sync: per peer its name, public key,
 endpoint, latest handshake, bytes and AllowedIPs, never a key of the interface. The document
 is JSON, zlib-compressed and base64-encoded, cut into chunks of at most 4,000 characters,
@@ -31,23 +31,17 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
-from wgsites.rendering.bundle import CHUNK_CHARS, GatewayParameters
+from wgsites.rendering.bundle import GatewayParameters
+from wgsites.rendering.ssm_format import CHUNK_CHARS, HEARTBEAT_SECONDS
+from wgsites.rendering.status_slots import LAST_SECOND, REFUSALS
 from wgsites.stack.addressing import AddressPlan
 from wgsites.stack.model import Vpn
 from wgsites.stack.names import NAME_RE
 from wgsites.status_row import StatusRow
 
-STATUS_FORMAT = 1
 # WireGuard's REJECT_AFTER_TIME: a session whose handshake is older is unusable. A live tunnel with
 # keepalive re-handshakes every 120 s (REKEY_AFTER_TIME), so an older handshake means no tunnel.
 REJECT_AFTER_SECONDS = 180
-HEARTBEAT_SECONDS = 300  # the agent republishes an unchanged view at least this often
-PLACEHOLDER_MANIFEST = json.dumps({"chunks": 0, "format": STATUS_FORMAT}, sort_keys=True)  # what Pulumi creates
-PLACEHOLDER_CHUNK = "-"  # SSM takes no empty value
-
-# the longest a field of the dump can be: an IPv6 endpoint, a u64 counter
-_WORST_ENDPOINT = "[" + ":".join(["ffff"] * 8) + "]:65535"
-_WORST_NUMBER = 2**64 - 1
 
 
 class HubStatusError(Exception):
@@ -59,49 +53,11 @@ def stale_after(vpn: Vpn) -> int:
     return REJECT_AFTER_SECONDS + vpn.hub.aws.sync_seconds
 
 
-def worst_case_document(vpn: Vpn) -> dict[str, Any]:
-    """The largest document this stack's gateway can publish: every field at its longest."""
-    plan = AddressPlan(vpn).plan(vpn.hub.name)
-    peers = [
-        {
-            "allowed_ips": [str(net) for net in entry.allowed_ips],
-            "endpoint": _WORST_ENDPOINT,
-            "latest_handshake": _WORST_NUMBER,
-            "name": entry.name,
-            "public_key": "A" * 44,
-            "rx": _WORST_NUMBER,
-            "tx": _WORST_NUMBER,
-        }
-        for entry in plan.peers
-    ]
-    return {
-        "format": STATUS_FORMAT,
-        "interface": vpn.hub.interface,
-        "listen_port": 65535,
-        "public_key": "A" * 44,
-        "time": _WORST_NUMBER,
-        "peers": peers,
-        "bundle": {
-            "serial": _WORST_NUMBER,
-            "refused": {"reason": max(REFUSALS, key=len), "serial": _WORST_NUMBER, "time": LAST_SECOND},
-        },
-    }
-
-
-def status_slots(vpn: Vpn) -> int:
-    """How many chunk parameters the gateway's status can take: its worst case, as if nothing compressed
-    (zlib's own bound on growth, then base64)."""
-    raw = len(json.dumps(worst_case_document(vpn), sort_keys=True, separators=(",", ":")))
-    compressed = raw + (raw >> 12) + (raw >> 14) + (raw >> 25) + 13  # zlib's compressBound
-    return max(1, math.ceil(4 * math.ceil(compressed / 3) / CHUNK_CHARS))
-
-
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024  # far above 1,000 peers (210 KB): a larger one is no status
 MAX_STATUS_CHUNKS = math.ceil(4 * math.ceil(MAX_DOCUMENT_BYTES / 3) / CHUNK_CHARS)  # when the caller knows no stack
 _ENDPOINT_RE = re.compile(r"[0-9A-Fa-f.:\[\]%]{1,64}")
 _KEY_RE = re.compile(r"[A-Za-z0-9+/]{43}=")
 _U64 = 2**64 - 1
-LAST_SECOND = 253402300799  # 9999-12-31 23:59:59 UTC, the last time `time.gmtime` shows everywhere
 
 
 def _no_constant(text: str) -> Any:
@@ -171,16 +127,6 @@ def decode(
         ) from None
     document["heartbeat"] = heartbeat
     return document
-
-
-# what the bootstrap (rendering/templates/gateway/wgsites-bootstrap.py) may report it refused, and what `status` says of each
-REFUSALS = {
-    "malformed": "a bundle manifest that is not one wgsites writes",
-    "oversized": "a bundle manifest naming more chunks than any stack's bundle takes",
-    "unsigned": "a bundle not signed by this stack's key",
-    "foreign": "a bundle signed for another stack or interface",
-    "replay": "an older bundle put back (its serial is not above the one applied)",
-}
 
 
 class BadDocument(ValueError):

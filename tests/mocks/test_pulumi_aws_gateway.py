@@ -12,7 +12,6 @@ import wgmocks as m
 from nacl.signing import VerifyKey
 
 from components.aws_gateway import SERIAL_CREATE, SERIAL_UPDATE, architecture
-from wgsites.hub_status import PLACEHOLDER_CHUNK, PLACEHOLDER_MANIFEST, status_slots
 from wgsites.rendering.bundle import gateway_parameters, signed_text
 from wgsites.rendering.render import (
     KeyRing,
@@ -22,6 +21,7 @@ from wgsites.rendering.render import (
     render_user_data,
     render_wg_quick,
 )
+from wgsites.rendering.status_slots import PLACEHOLDER_CHUNK, PLACEHOLDER_MANIFEST, status_slots
 from wgsites.stack.keys import bundle_signing_key, public_key_of, verify_key_text
 
 TAGGABLE = [m.SG, m.PARAMETER, m.ROLE, m.PROFILE, m.INSTANCE, m.EIP_TYPE]

@@ -398,8 +398,8 @@ def test_an_aws_hub_whose_bundle_passes_what_its_gateway_reads_is_refused():
     """The gateway reads at most MAX_BUNDLE_CHUNKS chunks whatever a manifest says (bundle.py): a stack whose bundle
     takes more is refused at `check`, before IAM would refuse the role's policy at `up`."""
     from bench.scale_stack import scale_vpn
-    from wgsites.rendering.bundle import MAX_BUNDLE_CHUNKS
     from wgsites.rendering.render import gateway_bundle_chunks
+    from wgsites.rendering.ssm_format import MAX_BUNDLE_CHUNKS
 
     large, fitting = parse_vpn(scale_vpn(5000)), parse_vpn(scale_vpn(4500))
     assert gateway_bundle_chunks(fitting, "test") <= MAX_BUNDLE_CHUNKS < gateway_bundle_chunks(large, "test")

@@ -42,7 +42,7 @@ def user_tree(tmp_path_factory):
         (["components/ssh_host.py", "Pulumi.router.yaml"], ALL),
         (["__main__.py"], ALL),
         (["requirements.txt"], ALL),
-        (["wgsites/rendering/templates/gateway/wgsites-sync.py"], ALL),
+        (["wgsites/rendering/templates/gateway/wgsites-sync.py.j2"], ALL),
         ([".github/workflows/pulumi-stack.yml"], ALL),
         (["README.md", "tests/unit/test_golden.py", "lab/world.py", "docs/diagrams/home.svg"], []),
         (["requirements-dev.txt", "Pulumi.home.yaml.orig"], []),

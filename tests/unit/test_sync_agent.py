@@ -1,4 +1,4 @@
-"""The gateway's sync agent (wgsites/rendering/templates/gateway/wgsites-sync.py) against a recording SSM stand-in.
+"""The gateway's sync agent (wgsites/rendering/templates/gateway/wgsites-sync.py.j2) against a recording SSM stand-in.
 
 It decrypts the key's SecureString (a KMS call, billed) only when the parameter's version
 moved, refuses a value that is no key, and hands a changed config to the install script.
@@ -11,24 +11,23 @@ The lab runs the same agent against moto's SSM for real (tests/lab/test_tampered
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import ipaddress
 import json
 import subprocess
 import sys
 import types
-from pathlib import Path
 
 import pytest
 
+from tests.gateway_programs import agent_module
 from tests.stacks import stack_file
 from wgsites import hub_status
+from wgsites.rendering import status_slots
 from wgsites.rendering.bundle import gateway_parameters
 from wgsites.stack.check import load_stack_file
 from wgsites.stack.keys import generate_private_key, public_key_of
 from wgsites.stack.model import Spoke
 
-AGENT = Path(__file__).resolve().parents[2] / "wgsites" / "rendering" / "templates" / "gateway" / "wgsites-sync.py"
 PREFIX = "/wgsites/travel/wg0"
 KEY_NAME = f"{PREFIX}/private-key"
 SCRIPT = "#!/bin/bash\n# the install script, as the bundle carries it\n"
@@ -96,9 +95,7 @@ def agent(tmp_path, monkeypatch):
     for name, value in settings.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL_SSM", raising=False)
-    spec = importlib.util.spec_from_file_location("wgsites_sync", AGENT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = agent_module("wgsites_sync")
     installs: list[str] = []
     module.dump = DUMP
 
@@ -250,11 +247,11 @@ def test_the_largest_status_fits_the_parameters_pulumi_makes(agent, stack):
     """status_slots bounds the agent's encoding of the stack's worst case (every field at its longest), also at
     1,000 peers; the agent's chunks decode to the same document."""
     vpn = load_stack_file(stack_file(stack))
-    worst = hub_status.worst_case_document(vpn)
+    worst = status_slots.worst_case_document(vpn)
     chunks = agent.status_chunks(worst)
-    assert len(chunks) <= hub_status.status_slots(vpn) and all(len(c) <= 4000 for c in chunks)
+    assert len(chunks) <= status_slots.status_slots(vpn) and all(len(c) <= 4000 for c in chunks)
     many = dataclasses.replace(vpn, spokes=tuple(many_peers(vpn, 1000)))
-    assert len(agent.status_chunks(hub_status.worst_case_document(many))) <= hub_status.status_slots(many)
+    assert len(agent.status_chunks(status_slots.worst_case_document(many))) <= status_slots.status_slots(many)
 
 
 def parameters():

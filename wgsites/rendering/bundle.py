@@ -13,7 +13,7 @@ on the VM, and an SSM writer without the stack's seed cannot sign one. The signa
 whole manifest (signed_text): the stack, the interface, the chunk count, the length, the hash
 and a serial that only grows (the Pulumi layer's bundle-serial command), so SSM's old versions
 of the parameters, all once signed, cannot be put back: the VM keeps the highest serial it
-applied and refuses anything at or below it (wgsites/rendering/templates/gateway/wgsites-bootstrap.py).
+applied and refuses anything at or below it (the bootstrap: gateway_programs.py).
 The private key is not in the bundle: it has its own SecureString. So have the preshared keys
 (SecureString chunks under `<prefix>/preshared-keys/`): the bundle carries only their count and
 SHA-256, so an SSM writer without the seed cannot swap them either.
@@ -26,18 +26,7 @@ import json
 import math
 from dataclasses import dataclass
 
-BUNDLE_FORMAT = 1
-MANIFEST_FORMAT = 2  # 2: the signature covers every field (1 signed the hash alone, so a replay verified)
-CHUNK_CHARS = 4000
-# The most chunks any stack's bundle can have, so the most the VM reads whatever a manifest says: the role
-# reads each chunk by its own ARN, and a role's inline policies hold at most 10,240 characters together;
-# the shortest chunk ARN entry (`"arn:aws:ssm:us-east-1:123456789012:parameter/wgsites/s/i/bundle/0000", `:
-# a one-letter stack and interface, a 9-letter region) takes 72 of them. So 142 chunks, 568,000 characters,
-# at most 16 SSM calls a period. wgsites/rendering/limits.py refuses a stack whose bundle passes it.
-IAM_INLINE_POLICY_CHARS = 10240
-SHORTEST_CHUNK_ARN_ENTRY = 72
-MAX_BUNDLE_CHUNKS = IAM_INLINE_POLICY_CHARS // SHORTEST_CHUNK_ARN_ENTRY
-SIGNED_PREFIX = "wgsites-bundle-manifest\n"  # what the stack's key signs starts with this: it signs nothing else alike
+from .ssm_format import BUNDLE_FORMAT, CHUNK_CHARS, MANIFEST_FORMAT, SIGNED_PREFIX
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Rendered files that would not fit where they go, found at check time instead of at `pulumi up`.
 
 Three limits bite as a stack grows. An aws hub's bundle may take at most MAX_BUNDLE_CHUNKS SSM
-parameters (wgsites/rendering/bundle.py: what IAM lets the gateway's role read, and all its bootstrap
+parameters (wgsites/rendering/ssm_format.py: what IAM lets the gateway's role read, and all its bootstrap
 reads whatever a manifest says). Two limits bite as forward rules grow (each is one nftables line in the install
 script): EC2 takes at most 16 KB of user data "in raw form, before it is
 base64-encoded" (EC2 User Guide, instance user data), and Linux takes at most
@@ -19,8 +19,9 @@ from collections.abc import Callable
 from wgsites.stack.model import Vpn
 from wgsites.stack.parse import CONFIG_KEY, ConfigError
 
-from .bundle import CHUNK_CHARS, MAX_BUNDLE_CHUNKS, gateway_parameters
+from .bundle import gateway_parameters
 from .render import STAND_IN_KEY, gateway_bundle_chunks, install_command, render_user_data
+from .ssm_format import CHUNK_CHARS, MAX_BUNDLE_CHUNKS
 
 EC2_USER_DATA_BYTES = 16384
 MAX_ARG_STRLEN = 131072  # includes the terminating NUL

@@ -17,7 +17,6 @@ from pathlib import Path
 import jinja2
 from nacl.signing import SigningKey
 
-from wgsites.hub_status import status_slots
 from wgsites.stack.addressing import AddressPlan
 from wgsites.stack.keys import is_valid_key, sign_text, verify_key_text
 from wgsites.stack.model import Hub, Spoke, Vpn
@@ -34,9 +33,10 @@ from .bundle import (
     manifest_fields,
     signed_text,
 )
+from .gateway_programs import agent_source, bootstrap_source
+from .status_slots import status_slots
 
 TEMPLATES = Path(__file__).parent / "templates"  # gateway/: the aws hub's user data, its bootstrap and its sync agent
-GATEWAY = TEMPLATES / "gateway"
 
 
 class UnsafeValueError(ValueError):
@@ -414,7 +414,7 @@ def render_user_data(hub: Hub, stack: str, parameters: GatewayParameters, bundle
         hub=hub.first_name,  # a rename (aliases) must not change the user data: that would replace the VM
         interface=hub.interface,
         install_path=INSTALL_PATH.format(interface=hub.interface),
-        bootstrap=Trusted((GATEWAY / "wgsites-bootstrap.py").read_text()),
+        bootstrap=Trusted(bootstrap_source()),
         parameters=parameters,
         bundle_key=bundle_key,  # the public key the bootstrap checks bundles with
     )
@@ -433,10 +433,10 @@ def render_gateway_bundle(
     """The aws hub's bundle: CONFIG (as render_wg_quick made it), its install script, the sync agent, the period,
     the hub's PUBLIC_KEY (the agent takes only the private key that matches it).
 
-    INSTALL_SCRIPT (render_install_script's for the hub) and STATUS_CHUNKS (hub_status.status_slots')
+    INSTALL_SCRIPT (render_install_script's for the hub) and STATUS_CHUNKS (status_slots.status_slots')
     when the caller has them already: at a thousand peers each costs a tenth of a second."""
     hub = vpn.hub
-    agent = (GATEWAY / "wgsites-sync.py").read_text()
+    agent = agent_source()
     script = install_script if install_script is not None else render_install_script(vpn, hub.name, stack)
     slots = status_chunks if status_chunks is not None else status_slots(vpn)
     psk = None
