@@ -27,8 +27,8 @@ from wgsites.drift import ANSWER_LIMIT, findings, marker, parse_state, read_answ
 from wgsites.host_answer import ssh_failure
 from wgsites.rendering.render import install_command
 from wgsites.ssh import SSH_FAILED, SshAccess, read_args, read_output
+from wgsites.stack.errors import ConfigError
 from wgsites.stack.model import Hub, Spoke, Vpn
-from wgsites.stack.parse import ConfigError
 from wgsites.stack.plaintext import escaped
 
 LOCAL_RUN = "command:local:run"

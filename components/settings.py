@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,8 +28,10 @@ from wgsites.stack.config_keys import (
     preshared_key_rotations,
     seed_users,
 )
+from wgsites.stack.errors import ConfigError
 from wgsites.stack.model import Vpn
-from wgsites.stack.parse import ConfigError, parse_vpn
+from wgsites.stack.parse import parse_vpn
+from wgsites.stack.region import hub_region
 
 
 @dataclass(frozen=True)
@@ -126,10 +127,10 @@ def load() -> Settings:
         rotations = key_rotations(config.get_object("keyRotations"), vpn)
         psk_rotations = preshared_key_rotations(config.get_object("presharedKeyRotations"), vpn)
         seed = key_seed(vpn, stack)
-        region = None  # WireGuardVpn refuses an aws hub without one, before any resource
-        if vpn.hub.kind == "aws":
-            region = pulumi.Config("aws").get("region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        region, region_errors = hub_region(vpn, pulumi.Config("aws").get("region"), f"Pulumi.{stack}.yaml")
         check_rendered_sizes(vpn, stack, region)
+        if region_errors:
+            raise ConfigError(region_errors)
         ssh_key = key_password = access = None
         if _has_ssh_hosts(vpn):
             ssh_key, key_text = _ssh_private_key(config)

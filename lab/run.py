@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from wgsites.stack.check import load_stack_file, stack_name
-from wgsites.stack.parse import ConfigError
+from wgsites.stack.errors import ConfigError
 
 from .checks import Check, Checker, crash_detail, table
 from .deploy import deploy

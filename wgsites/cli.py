@@ -19,19 +19,20 @@ from nacl.signing import SigningKey
 
 from wgsites import hub_status
 from wgsites.host_answer import ask_host, check_ssh_key
-from wgsites.importer import ImportOptions, import_vpn, read_wg_config, same_peers, stack_text
+from wgsites.importer import ImportOptions, import_vpn, same_peers, stack_text
 from wgsites.rendering.bundle import gateway_parameters
 from wgsites.rendering.diagram import dot_source
 from wgsites.rendering.operator_files import check_folder, read_own_secret, write_file, write_tree
 from wgsites.rendering.qr import qr_code
 from wgsites.rendering.render import KeyRing, render_node
 from wgsites.rendering.status_slots import status_slots
+from wgsites.rendering.wg_quick_parser import read_wg_config
 from wgsites.stack.addressing import describe
 from wgsites.stack.check import StackFile, load_stack_file, read_stack, stack_name
 from wgsites.stack.endpoints import split_endpoint
+from wgsites.stack.errors import ConfigError
 from wgsites.stack.keys import generate_private_key, is_valid_key, public_key_of
 from wgsites.stack.model import Vpn
-from wgsites.stack.parse import ConfigError
 from wgsites.stack.plaintext import escaped
 from wgsites.status import StatusRow, collect, format_rows, json_rows, unknown_rows
 

@@ -23,12 +23,12 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wgsites.importer import parse_wg_config
 from wgsites.rendering.limits import MAX_ARG_STRLEN
 from wgsites.rendering.render import preshared_key_hook
+from wgsites.rendering.wg_quick_parser import parse_wg_config
+from wgsites.stack.errors import ConfigError
 from wgsites.stack.keys import is_valid_key
 from wgsites.stack.plaintext import unsafe_character
-from wgsites.stack.reader import ConfigError
 
 # The marker a repair command carries and the host records: fixed words, a hash of the findings and
 # the repair's number. The host hands it back; anything else it hands back is not one of ours, so host

@@ -22,10 +22,10 @@ from wgsites.host_answer import HostAnswerError
 from wgsites.rendering.render import install_command
 from wgsites.stack.addressing import AddressPlan
 from wgsites.stack.endpoints import ip_text, join_endpoint, split_endpoint
+from wgsites.stack.errors import ConfigError
 from wgsites.stack.keys import SHARED_KEY_AGAIN, is_valid_key, shared_key_message
 from wgsites.stack.model import Spoke, Vpn
 from wgsites.stack.plaintext import escaped
-from wgsites.stack.reader import ConfigError
 from wgsites.status_row import StatusRow
 
 STALE_SECONDS = 180  # WireGuard re-handshakes every 2 minutes on a live tunnel

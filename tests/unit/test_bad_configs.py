@@ -14,7 +14,8 @@ import pytest
 from tests.unit.bad_stacks import AWS, BASE, PROXY, P, edit
 from tests.unit.test_unworkable_stacks import CASES as UNWORKABLE
 from wgsites.rendering.limits import install_argument_bytes, rendered_size_errors, user_data_bytes
-from wgsites.stack.parse import ConfigError, parse_vpn
+from wgsites.stack.errors import ConfigError
+from wgsites.stack.parse import parse_vpn
 
 SYSTEMD_UNIT = "which systemd refuses in a unit name (wg-quick@{}.service cannot start); use letters, digits, _ . -, e.g. wg0"
 OUTER_IPV6 = (

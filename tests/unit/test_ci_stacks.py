@@ -11,7 +11,7 @@ import pytest
 
 from tests.stacks import ROOT, STACKS, stack_file
 from wgsites.stack.check import read_stack
-from wgsites.stack.parse import ConfigError
+from wgsites.stack.errors import ConfigError
 
 ALL = sorted(STACKS)
 REGIONS = {"home": "eu-central-1", "travel": "eu-central-1"}

@@ -20,8 +20,9 @@ from tests.stacks import ROOT, STACKS, stack_file
 from tests.unit.test_hostile_strings import CASES, HOSTILE, PLACES, base, get, place, put
 from wgsites.rendering.diagram import dot_source, drawn_from, quote
 from wgsites.stack.check import load_stack_file
+from wgsites.stack.errors import ConfigError
 from wgsites.stack.model import SshTarget
-from wgsites.stack.parse import ConfigError, parse_vpn
+from wgsites.stack.parse import parse_vpn
 
 DIAGRAMS = ROOT / "docs" / "diagrams"
 STALE = "is out of date: run scripts/diagrams"

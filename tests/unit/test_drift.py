@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from wgsites.drift import ANSWER_LIMIT, MARKER, HostState, MalformedAnswer, findings, marker, parse_state, read_answer
 from wgsites.rendering.render import preshared_key_hook
+from wgsites.stack.errors import ConfigError
 from wgsites.stack.keys import generate_private_key, public_key_of
-from wgsites.stack.parse import ConfigError
 
 HOST, PEER, STRANGER = (public_key_of(generate_private_key()) for _ in range(3))
 OWNER = "home/router"

@@ -18,7 +18,8 @@ from tests.unit.bad_stacks import AWS, BASE, P, edit
 from wgsites.rendering.diagram import dot_source
 from wgsites.rendering.render import KeyRing, render_nftables, render_sysctl, render_wg_quick
 from wgsites.stack.addressing import AddressPlan, describe
-from wgsites.stack.parse import ConfigError, parse_vpn
+from wgsites.stack.errors import ConfigError
+from wgsites.stack.parse import parse_vpn
 
 DUAL = {**copy.deepcopy(BASE), "network6": "fd10:11::/64"}
 # a /16 beside a /120: an IPv4 offset past 255 derives no address in network6

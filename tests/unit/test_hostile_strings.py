@@ -20,8 +20,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.stacks import ROOT, STACKS, render_stack, stack_file
+from wgsites.stack.errors import ConfigError
 from wgsites.stack.names import nft_table
-from wgsites.stack.parse import CONFIG_KEY, ConfigError, parse_vpn
+from wgsites.stack.parse import CONFIG_KEY, parse_vpn
 from wgsites.stack.yaml_file import read_stack_document
 
 HEADER = re.compile(r"\s*\[[^\]]*\]\s*")

@@ -8,9 +8,11 @@ import pytest
 import yaml
 
 from wgsites.cli import main
-from wgsites.importer import ImportOptions, import_vpn, parse_wg_config, same_peers, stack_text
+from wgsites.importer import ImportOptions, import_vpn, same_peers, stack_text
+from wgsites.rendering.wg_quick_parser import parse_wg_config
+from wgsites.stack.errors import ConfigError
 from wgsites.stack.keys import generate_private_key, public_key_of
-from wgsites.stack.parse import ConfigError, parse_vpn
+from wgsites.stack.parse import parse_vpn
 
 KEYS = {name: generate_private_key() for name in ("router", "laptop", "alpha", "beta", "gateway", "client")}
 PUB = {name: public_key_of(key) for name, key in KEYS.items()}

@@ -17,7 +17,7 @@ from tests.stacks import HUB_ENDPOINT, stack_file
 from wgsites.cli import main
 from wgsites.rendering.operator_files import file_target_problem, write_file
 from wgsites.rendering.render import RENDERED_MARK
-from wgsites.stack.parse import ConfigError
+from wgsites.stack.errors import ConfigError
 
 NOBODY = 65534  # another local user: owns what they plant
 

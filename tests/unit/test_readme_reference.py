@@ -17,6 +17,7 @@ import pytest
 
 from tests.stacks import ROOT
 from wgsites.stack import schema
+from wgsites.stack.errors import ConfigError
 from wgsites.stack.model import (
     DEFAULT_LISTEN_PORT,
     Action,
@@ -33,7 +34,7 @@ from wgsites.stack.model import (
     choices,
     default,
 )
-from wgsites.stack.parse import CONFIG_KEY, ConfigError, parse_vpn
+from wgsites.stack.parse import CONFIG_KEY, parse_vpn
 from wgsites.stack.reference import BEGIN, END, current_block, replace_block
 from wgsites.stack.reference import reference as generated
 

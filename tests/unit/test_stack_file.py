@@ -12,7 +12,7 @@ import yaml
 
 from tests.stacks import ROOT, STACKS, stack_file
 from wgsites.stack.check import load_stack_file
-from wgsites.stack.parse import ConfigError
+from wgsites.stack.errors import ConfigError
 from wgsites.stack.yaml_file import MAX_BYTES, MAX_NODES, read_stack_document, v3_scalar
 
 STACK = """\

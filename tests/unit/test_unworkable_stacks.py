@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from tests.unit.bad_stacks import AWS, BASE, NOT_DNS, NOT_ENDPOINT, NOT_HOST, NOT_INSTANCE, NOT_NETWORK, PROXY, P, edit, one_line
-from wgsites.stack.parse import ConfigError, parse_vpn
+from wgsites.stack.errors import ConfigError
+from wgsites.stack.parse import parse_vpn
 
 CASES = [
     (

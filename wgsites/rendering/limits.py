@@ -16,8 +16,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+from wgsites.stack.errors import ConfigError
 from wgsites.stack.model import Vpn
-from wgsites.stack.parse import CONFIG_KEY, ConfigError
+from wgsites.stack.parse import CONFIG_KEY
 
 from .bundle import gateway_parameters
 from .render import STAND_IN_KEY, gateway_bundle_chunks, install_command, render_user_data

@@ -28,7 +28,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from wgsites.stack.reader import ConfigError
+from wgsites.stack.errors import ConfigError
 
 from .render import is_rendered_by_wgsites
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,9 +9,11 @@ from pathlib import Path
 from wgsites.rendering.limits import rendered_size_errors
 
 from .config_keys import stack_config_errors
+from .errors import ConfigError
 from .model import Vpn
 from .names import STACK_RE
-from .parse import CONFIG_KEY, ConfigError, parse_vpn
+from .parse import CONFIG_KEY, parse_vpn
+from .region import hub_region
 from .yaml_file import StackFileError, read_stack_document
 
 AUTO_DEPLOY = "wgsites:autoDeploy"
@@ -43,15 +44,13 @@ def read_stack(path: str | Path) -> StackFile:
     if not isinstance(config, Mapping) or CONFIG_KEY not in config:
         raise ConfigError([f"{path}: no `config: {CONFIG_KEY}:` object; describe the VPN under that key"])
     vpn = parse_vpn(config[CONFIG_KEY])
-    region = config.get("aws:region")
-    region = region if isinstance(region, str) else os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    region, region_errors = hub_region(vpn, config.get("aws:region"), path.name)
     errors = rendered_size_errors(vpn, stack, region) + stack_config_errors(config, vpn, stack)
     auto_deploy = _auto_deploy(config.get(AUTO_DEPLOY, False), errors)
-    if vpn.hub.kind == "aws" and not region:
-        errors.append(f"aws:region: missing for an aws hub; set it in {path.name} (pulumi config set aws:region eu-central-1)")
+    errors += region_errors
     if errors:
         raise ConfigError(errors)
-    return StackFile(vpn, stack, region if vpn.hub.kind == "aws" else None, auto_deploy)
+    return StackFile(vpn, stack, region, auto_deploy)
 
 
 def _auto_deploy(value: object, errors: list[str]) -> bool:

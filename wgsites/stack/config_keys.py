@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .errors import ConfigError
 from .keys import SEED_MAX_BYTES, SEED_MIN_BYTES, seed_bytes
 from .model import Hub, Spoke, Vpn
-from .reader import ConfigError, unknown_key
+from .reader import unknown_key
 
 KEY_SEED = "wgsites:keySeed"
 NEW_SEED_COMMAND = 'pulumi config set --secret wgsites:keySeed "$(head -c 32 /dev/urandom | base64)"'

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .endpoints import ip_text, split_endpoint
+from .errors import ConfigError
 from .model import (
     DEFAULT_LISTEN_PORT,
     Action,
@@ -32,7 +33,7 @@ from .model import (
     Vpn,
     choices,
 )
-from .reader import ConfigError, Reader, unsafe_strings
+from .reader import Reader, unsafe_strings
 from .schema import AWS, FORWARD_RULE, HUB, PROXY_ARP, SPOKE, SSH, UPLINK, VPN, default_of, names
 from .validate import check_vpn
 

@@ -1,6 +1,6 @@
 """Typed values out of the stack's nested dicts, each mistake recorded with its key path.
 
-ConfigError carries every mistake at once, one line each: the key, the value, the fix.
+ConfigError (errors.py) carries every mistake at once, one line each: the key, the value, the fix.
 """
 
 from __future__ import annotations
@@ -17,14 +17,6 @@ from .names import INTERFACE_RE, NAME_RE
 from .plaintext import unsafe_character
 
 T = TypeVar("T")
-
-
-class ConfigError(ValueError):
-    """One or more user mistakes in a stack file; str() lists them one per line."""
-
-    def __init__(self, messages: list[str]):
-        self.messages = messages
-        super().__init__("\n".join(messages))
 
 
 def unknown_key(where: str, key: str, known: list[str]) -> str:
