@@ -3,7 +3,7 @@
 `.venv/bin/python bench/hub_status_size.py`: for a gateway with N peers, the agent's own
 encoding (wgsites/rendering/templates/gateway/wgsites-sync.py.j2) of a realistic `wg show` dump (random keys, IPv4
 endpoints, counters in the gigabytes), the chunks it takes, the slots Pulumi makes for the
-worst case (wgsites/hub_status.py), and the PutParameter calls per hour: at most one status
+worst case (wgsites/rendering/status_slots.py), and the PutParameter calls per hour: at most one status
 per sync period (30 s) when handshakes move, one per heartbeat (300 s) when nothing does.
 """
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pulumi
 
+from wgsites.operations.ssh_read import SshAccess
 from wgsites.rendering.limits import check_rendered_sizes
-from wgsites.ssh import SshAccess
 from wgsites.stack.config_keys import (
     KEY_PASSWORD,
     KEY_SEED,

@@ -108,7 +108,7 @@ class SshHostArgs:
     remove: str  # its `remove` action: puts the host back as it was when it leaves the stack
     config: pulumi.Input[str]  # the node's wg-quick config, exactly as the core renders it (no key in it)
     key: HostKey  # the push waits for the host's key
-    # its `repair` action with the drift check's marker (components.drift); None: the host could not
+    # its `repair` action with the drift check's marker (components.drift_check); None: the host could not
     # be read this time, so the repair command stays as the state has it
     repair: str
     repair_known: bool = True

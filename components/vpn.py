@@ -56,7 +56,7 @@ class WireGuardVpnArgs:
     # what the aws hub's and roaming peers' keys are derived from (base64, 32-64 bytes);
     # the stack's secret wgsites:keySeed, as settings.load() read and checked it; None when no node needs it
     key_seed: pulumi.Input[str] | None = None
-    # the drift check's marker of each SSH-managed node it could read (components.drift.read_markers)
+    # the drift check's marker of each SSH-managed node it could read (components.drift_check.read_markers)
     drift_markers: Mapping[str, str] = field(default_factory=dict)
 
 

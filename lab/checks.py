@@ -14,10 +14,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from wgsites.operations.host_status import text_table
 from wgsites.rendering.render import forward_rules_of
 from wgsites.stack.addressing import AddressPlan
 from wgsites.stack.model import Spoke
-from wgsites.status import text_table
 
 from .addresses import WEB
 from .deploy import Deployment, run_over_ssh, wait_for

@@ -176,7 +176,7 @@ def put_parameters(
 
 
 def create_status_parameters(world: World) -> None:
-    """What the Pulumi layer does once for the gateway's status (hub_status.py): the manifest and every chunk
+    """What the Pulumi layer does once for the gateway's status (gateway_status.py): the manifest and every chunk
     slot with their placeholders; later ups leave their values to the agent."""
     assert world.operator
     names = gateway_parameter_names(world)

@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 from nacl.signing import SigningKey
 
-from wgsites.cli import local_keys
+from wgsites.operations.cli import local_keys
 from wgsites.rendering.render import KeyRing, render_node
 from wgsites.stack.check import read_stack
 from wgsites.stack.model import Vpn

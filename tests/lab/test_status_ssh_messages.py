@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HOST = "192.0.2.2"
 ASK = """
 import sys
-from wgsites.host_answer import HostAnswerError, ask_host
+from wgsites.operations.host_answer import HostAnswerError, ask_host
 from wgsites.stack.model import SshTarget
 host, port, key, command = sys.argv[1:]
 try:

@@ -339,13 +339,13 @@ def test_the_api_calls_of_the_gateway_and_of_status_are_the_ones_its_role_allows
         for path in (
             "wgsites/rendering/templates/gateway/wgsites-bootstrap.py.j2",
             "wgsites/rendering/templates/gateway/wgsites-sync.py.j2",
-            "wgsites/hub_status.py",
+            "wgsites/operations/gateway_status.py",
         )
     }
     assert calls == {
         "wgsites/rendering/templates/gateway/wgsites-bootstrap.py.j2": {"get_parameter", "get_parameters"},
         "wgsites/rendering/templates/gateway/wgsites-sync.py.j2": {"get_parameter", "get_parameters", "put_parameter"},
-        "wgsites/hub_status.py": {"get_parameter", "get_parameters"},
+        "wgsites/operations/gateway_status.py": {"get_parameter", "get_parameters"},
     }
     run = m.run_stack("home")
     actions = {

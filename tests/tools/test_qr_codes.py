@@ -13,7 +13,7 @@ import yaml
 
 from tests.qrdecode import decode_image, terminal_art_to_pbm
 from tests.stacks import HUB_ENDPOINT, STACKS, stack_file
-from wgsites.cli import main
+from wgsites.operations.cli import main
 from wgsites.rendering.qr import qr_code
 from wgsites.stack.check import load_stack_file
 from wgsites.stack.keys import generate_private_key, public_key_of

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from wgsites.drift import ANSWER_LIMIT
+from wgsites.operations.host_drift import ANSWER_LIMIT
+from wgsites.operations.ssh_read import ERROR_LIMIT, READ_SCRIPT, SshAccess, read_args, read_output
 from wgsites.rendering.render import render_ssh_read
-from wgsites.ssh import ERROR_LIMIT, READ_SCRIPT, SshAccess, read_args, read_output
 from wgsites.stack.model import SshTarget
 
 TARGET = SshTarget(host="10.10.10.1", port=2222, user="root")

@@ -346,7 +346,7 @@ def test_several_mistakes_are_all_reported():
 
 
 def test_cli_check_exits_2_with_messages(tmp_path, capsys):
-    from wgsites.cli import main
+    from wgsites.operations.cli import main
 
     stack = tmp_path / "Pulumi.bad.yaml"
     stack.write_text("config:\n  wgsites:vpn:\n    network: 10.0.0.0/33\n    hub: {name: a, kind: ssh}\n")
@@ -416,7 +416,7 @@ def test_an_aws_hub_whose_bundle_passes_what_its_gateway_reads_is_refused():
 def test_check_refuses_a_stack_file_whose_install_command_is_too_long(tmp_path, capsys):
     import yaml
 
-    from wgsites.cli import main
+    from wgsites.operations.cli import main
 
     path = tmp_path / "Pulumi.test.yaml"
     path.write_text(yaml.safe_dump({"config": {P: edit(BASE, "forwardRules", rules(4000))}}))

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from wgsites.cli import main
-from wgsites.importer import ImportOptions, import_vpn, same_peers, stack_text
+from wgsites.operations.cli import main
+from wgsites.operations.importer import ImportOptions, import_vpn, same_peers, stack_text
 from wgsites.rendering.wg_quick_parser import parse_wg_config
 from wgsites.stack.errors import ConfigError
 from wgsites.stack.keys import generate_private_key, public_key_of

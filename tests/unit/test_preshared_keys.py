@@ -11,7 +11,7 @@ import yaml
 from tests import apps
 from tests.stacks import stack_file
 from tests.unit.test_keys import OTHER_SEED, SEED
-from wgsites.cli import local_keys
+from wgsites.operations.cli import local_keys
 from wgsites.rendering.render import (
     allowed_hooks,
     preshared_key_hook,

@@ -23,8 +23,8 @@ from moto import mock_aws
 
 from tests.gateway_programs import agent_module
 from tests.stacks import stack_file
-from wgsites import cli
-from wgsites.hub_status import HubStatusError, decode
+from wgsites.operations import cli
+from wgsites.operations.gateway_status import HubStatusError, decode
 from wgsites.rendering.bundle import gateway_parameters
 from wgsites.rendering.status_slots import PLACEHOLDER_CHUNK, PLACEHOLDER_MANIFEST, status_slots
 from wgsites.stack.check import load_stack_file

@@ -3,7 +3,7 @@
 It decrypts the key's SecureString (a KMS call, billed) only when the parameter's version
 moved, refuses a value that is no key, and hands a changed config to the install script.
 It publishes the interface's view (`wg show IFACE dump`) without a key of the interface,
-in the format `wgsites status` reads (wgsites/hub_status.py), only when it changed or a
+in the format `wgsites status` reads (wgsites/operations/gateway_status.py), only when it changed or a
 heartbeat passed; a failure to publish never fails the sync.
 The lab runs the same agent against moto's SSM for real (tests/lab/test_tampered_ssm.py).
 """
@@ -21,7 +21,7 @@ import pytest
 
 from tests.gateway_programs import agent_module
 from tests.stacks import stack_file
-from wgsites import hub_status
+from wgsites.operations import gateway_status
 from wgsites.rendering import status_slots
 from wgsites.rendering.bundle import gateway_parameters
 from wgsites.stack.check import load_stack_file
@@ -60,7 +60,7 @@ class Ssm:
         self.puts.append(Name)
         self.values[Name] = [Value, self.values.get(Name, ["", 0])[1] + 1]
 
-    def get_parameters(self, Names: list[str]):  # noqa: N803 - what `status` calls, through hub_status.decode
+    def get_parameters(self, Names: list[str]):  # noqa: N803 - what `status` calls, through gateway_status.decode
         return {"Parameters": [{"Name": n, "Value": self.values[n][0]} for n in Names if n in self.values]}
 
     def get_parameter(self, Name: str, WithDecryption: bool = False):  # noqa: N803 - boto3's names
@@ -221,7 +221,7 @@ def test_status_is_published_when_the_view_changes_or_a_heartbeat_passed(agent, 
     def chunk_value(names):
         return {p["Name"]: p["Value"] for p in ssm.get_parameters(Names=names)["Parameters"]}
 
-    document = hub_status.decode(ssm.values[f"{PREFIX}/status"][0], chunk_value, parameters())
+    document = gateway_status.decode(ssm.values[f"{PREFIX}/status"][0], chunk_value, parameters())
     assert document["time"] == now[0] and document["heartbeat"] == agent.HEARTBEAT_SECONDS
     assert [(p["name"], p["latest_handshake"]) for p in document["peers"]] == [("laptop", HANDSHAKE + 121), ("phone", 0)]
 

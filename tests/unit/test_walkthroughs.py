@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from tests.stacks import ROOT, stack_file
-from wgsites.cli import build_parser
+from wgsites.operations.cli import build_parser
 from wgsites.stack.addressing import describe
 from wgsites.stack.check import load_stack_file
 from wgsites.stack.yaml_file import read_stack_document

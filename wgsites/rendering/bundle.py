@@ -50,7 +50,7 @@ class GatewayParameters:
 
     @property
     def status(self) -> str:
-        """The manifest of the gateway's published status (hub_status.py); the agent writes it, `status` reads it."""
+        """The manifest of the gateway's published status (gateway_status.py); the agent writes it, `status` reads it."""
         return f"{self.prefix}/status"
 
     def status_chunk(self, index: int) -> str:

@@ -395,7 +395,7 @@ def install_command(
 
 
 def render_ssh_read(answer_limit: int, error_limit: int, connect_seconds: int, read_seconds: int) -> str:
-    """The drift check's read of one host (wgsites.ssh): the same script for every host, run locally."""
+    """The drift check's read of one host (wgsites.operations.ssh_read): the same script for every host, run locally."""
     return _render(
         "ssh-read.sh.j2",
         answer_limit=answer_limit,

@@ -33,7 +33,7 @@ def load_stack_file(path: str | Path) -> Vpn:
 
 def read_stack(path: str | Path) -> StackFile:
     """Read `Pulumi.<stack>.yaml` as the Pulumi CLI does (yaml_file.py), parse its `wgsites:vpn` object
-    and check that every rendered file fits where it goes (limits.py)."""
+    and check that every rendered file fits where it goes (rendering/limits.py)."""
     path = Path(path)
     stack = stack_name(path)
     try:

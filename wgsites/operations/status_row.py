@@ -1,4 +1,4 @@
-"""One line of `wgsites status`: a tunnel as one node sees it (SSH hosts: status.py; an aws hub: hub_status.py)."""
+"""One line of `wgsites status`: a tunnel as one node sees it (SSH hosts: host_status.py; an aws hub: gateway_status.py)."""
 
 from __future__ import annotations
 

@@ -37,7 +37,8 @@ from wgsites.rendering.status_slots import LAST_SECOND, REFUSALS
 from wgsites.stack.addressing import AddressPlan
 from wgsites.stack.model import Vpn
 from wgsites.stack.names import NAME_RE
-from wgsites.status_row import StatusRow
+
+from .status_row import StatusRow
 
 # WireGuard's REJECT_AFTER_TIME: a session whose handshake is older is unusable. A live tunnel with
 # keepalive re-handshakes every 120 s (REKEY_AFTER_TIME), so an older handshake means no tunnel.

@@ -4,8 +4,8 @@ Reads what a managed host's interface says (`wg show IFACE dump`) and the config
 wgsites installed there (its `# name` comments map keys to nodes), and compares
 both with the stack: a peer missing from the interface, a peer that never
 completed a handshake (and who should have dialled), a handshake gone stale, and
-what the host runs that its config does not say (drift: wgsites.drift). Every answer is untrusted
-input (wgsites.host_answer reads it): fields are parsed with bounds and rebuilt, a host that answers
+what the host runs that its config does not say (drift: wgsites.operations.host_drift). Every answer is untrusted
+input (wgsites.operations.host_answer reads it): fields are parsed with bounds and rebuilt, a host that answers
 what is not a state gets `unknown` rows, and every cell is printed escaped (plaintext.escaped).
 """
 
@@ -17,8 +17,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from wgsites.drift import findings, parse_state, sections
-from wgsites.host_answer import HostAnswerError
 from wgsites.rendering.render import install_command
 from wgsites.stack.addressing import AddressPlan
 from wgsites.stack.endpoints import ip_text, join_endpoint, split_endpoint
@@ -26,7 +24,10 @@ from wgsites.stack.errors import ConfigError
 from wgsites.stack.keys import SHARED_KEY_AGAIN, is_valid_key, shared_key_message
 from wgsites.stack.model import Spoke, Vpn
 from wgsites.stack.plaintext import escaped
-from wgsites.status_row import StatusRow
+
+from .host_answer import HostAnswerError
+from .host_drift import findings, parse_state, sections
+from .status_row import StatusRow
 
 STALE_SECONDS = 180  # WireGuard re-handshakes every 2 minutes on a live tunnel
 CLOCK_SKEW_SECONDS = 86400  # a handshake later than this past our clock is no clock's mistake
@@ -153,7 +154,7 @@ def _never(vpn: Vpn, node: str, other) -> str:
 def collect(vpn: Vpn, stack: str, run: Callable[[str, str], str], stale_after: int | None = None) -> list[StatusRow]:
     """Ask every host managed over SSH (its install script's `state` action, as the drift check does);
     `run(node, command)` returns the command's output. Its tunnels, then what it runs that its config
-    does not say (wgsites.drift), each drift a row. Every answer is untrusted: a host that cannot be
+    does not say (wgsites.operations.host_drift), each drift a row. Every answer is untrusted: a host that cannot be
     read, or answers what is not a state, gets its tunnels as `unknown` rows with the reason; the
     other hosts' rows are not touched by it."""
     rows, keys, hub_config = [], {}, ""

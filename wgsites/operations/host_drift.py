@@ -36,7 +36,7 @@ from wgsites.stack.plaintext import unsafe_character
 MARKER = re.compile(r"drift [0-9a-f]{16} \(repair ([1-9][0-9]{0,5})\)")
 REPAIRS_LIMIT = 999_999  # six digits: the count starts again at 1 after it
 # The largest legitimate `state` answer: the installed config travels inside the install command, one
-# argument of at most MAX_ARG_STRLEN (limits.py checks it); a [Peer] takes at least 75 bytes of it, so
+# argument of at most MAX_ARG_STRLEN (rendering/limits.py checks it); a [Peer] takes at least 75 bytes of it, so
 # at most ~1,750 peers, and each adds to the answer its dump line (its AllowedIPs again, plus at most
 # ~200 bytes of key, endpoint and counters) and a preshared-key verdict (~52 bytes): under 0.6 MiB.
 # Twice that, rounded: 8 x MAX_ARG_STRLEN = 1 MiB per host, 8 hosts read at once.

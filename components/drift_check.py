@@ -1,6 +1,6 @@
 """The drift check at every preview and up: what each host managed over SSH runs, read before any resource.
 
-Each host's install script prints its state (`state` action); the core (wgsites.drift) names what
+Each host's install script prints its state (`state` action); the core (wgsites.operations.host_drift) names what
 differs from the config installed there and makes a marker of it. The marker is the argument of
 the host's repair command (ssh_host.SshHost), so a host that drifted shows as an update in
 `pulumi preview` and is put back by the next `up`; while it stays in sync the marker stays the
@@ -8,9 +8,9 @@ same (the host remembers the last repair's), so a repaired host is not repaired 
 cannot be read this time keeps the repair command as it is in the state (ignore_changes), with a
 warning: an unreachable host in a CI preview shows no spurious change.
 
-The read is an invoke of the command provider's `local.run` (the script of wgsites.ssh), so it runs
+The read is an invoke of the command provider's `local.run` (the script of wgsites.operations.ssh_read), so it runs
 through the engine: Pulumi's mocks answer it (their `call`), and a program under mocks reaches no
-host. What comes back is untrusted: capped bytes, read by wgsites.drift with bounds; a bad answer is
+host. What comes back is untrusted: capped bytes, read by wgsites.operations.host_drift with bounds; a bad answer is
 that host's warning, in fixed words (the host's own text only escaped), and the other hosts are read
 as usual.
 """
@@ -23,10 +23,10 @@ from importlib.metadata import version
 import pulumi
 from pulumi.runtime.sync_await import _sync_await  # what pulumi.runtime.invoke waits with; here for several at once
 
-from wgsites.drift import ANSWER_LIMIT, findings, marker, parse_state, read_answer
-from wgsites.host_answer import ssh_failure
+from wgsites.operations.host_answer import ssh_failure
+from wgsites.operations.host_drift import ANSWER_LIMIT, findings, marker, parse_state, read_answer
+from wgsites.operations.ssh_read import SSH_FAILED, SshAccess, read_args, read_output
 from wgsites.rendering.render import install_command
-from wgsites.ssh import SSH_FAILED, SshAccess, read_args, read_output
 from wgsites.stack.errors import ConfigError
 from wgsites.stack.model import Hub, Spoke, Vpn
 from wgsites.stack.plaintext import escaped

@@ -17,9 +17,7 @@ from pathlib import Path
 
 from nacl.signing import SigningKey
 
-from wgsites import hub_status
-from wgsites.host_answer import ask_host, check_ssh_key
-from wgsites.importer import ImportOptions, import_vpn, same_peers, stack_text
+from wgsites.operations import gateway_status
 from wgsites.rendering.bundle import gateway_parameters
 from wgsites.rendering.diagram import dot_source
 from wgsites.rendering.operator_files import check_folder, read_own_secret, write_file, write_tree
@@ -34,7 +32,10 @@ from wgsites.stack.errors import ConfigError
 from wgsites.stack.keys import generate_private_key, is_valid_key, public_key_of
 from wgsites.stack.model import Vpn
 from wgsites.stack.plaintext import escaped
-from wgsites.status import StatusRow, collect, format_rows, json_rows, unknown_rows
+
+from .host_answer import ask_host, check_ssh_key
+from .host_status import StatusRow, collect, format_rows, json_rows, unknown_rows
+from .importer import ImportOptions, import_vpn, same_peers, stack_text
 
 
 def local_keys(vpn: Vpn, out: Path, key: str = "--out") -> KeyRing:
@@ -217,10 +218,10 @@ def hub_rows(stack_file: StackFile, stale_after: int | None) -> list[StatusRow]:
     config = Config(connect_timeout=5, read_timeout=10, retries={"max_attempts": 3, "mode": "standard"})
     ssm = boto3.client("ssm", region_name=parameters.region, endpoint_url=os.environ.get("AWS_ENDPOINT_URL_SSM"), config=config)
     try:
-        document = hub_status.read_document(ssm, parameters, status_slots(vpn))
-    except hub_status.HubStatusError as exc:  # each of its tunnels, unknown: not one row for all
+        document = gateway_status.read_document(ssm, parameters, status_slots(vpn))
+    except gateway_status.HubStatusError as exc:  # each of its tunnels, unknown: not one row for all
         return unknown_rows(vpn, vpn.hub.name, str(exc))
-    return hub_status.diagnose(vpn, document, stale_after or hub_status.stale_after(vpn))
+    return gateway_status.diagnose(vpn, document, stale_after or gateway_status.stale_after(vpn))
 
 
 def cmd_status(args: argparse.Namespace) -> int:

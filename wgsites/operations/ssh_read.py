@@ -5,7 +5,7 @@ program reaches no host. Its command is the same fixed script for every host (ss
 to go and what to run are environment values, the key a secret stdin written to a 0600 file for the
 read only, its passphrase a secret environment value handed to ssh through SSH_ASKPASS. Never on a
 command line. The script takes the host's answer as capped bytes in base64 (a protobuf string
-carries no invalid UTF-8); read_output gives them back, still untrusted, to wgsites.drift.
+carries no invalid UTF-8); read_output gives them back, still untrusted, to wgsites.operations.host_drift.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ import os
 import re
 from dataclasses import dataclass
 
-from wgsites.drift import ANSWER_LIMIT
 from wgsites.rendering.render import render_ssh_read
 from wgsites.stack.model import SshTarget
+
+from .host_drift import ANSWER_LIMIT
 
 ERROR_LIMIT = 2048  # of ssh's stderr: its own message is a line
 CONNECT_SECONDS = 10

@@ -17,9 +17,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from wgsites.drift import ANSWER_LIMIT as STATE_LIMIT
 from wgsites.stack.model import SshTarget
 from wgsites.stack.plaintext import escaped
+
+from .host_drift import ANSWER_LIMIT as STATE_LIMIT
 
 # what `status` asks is the install script's `state`: the drift read's bound for it (drift.ANSWER_LIMIT says why)
 ANSWER_LIMIT = STATE_LIMIT
