@@ -3,7 +3,7 @@
 import pulumi
 
 from components import settings
-from components.drift import read_markers
+from components.drift_check import read_markers
 from components.vpn import WireGuardVpn, WireGuardVpnArgs
 
 # A bad config raises here, with the core's messages, before any resource is registered.

@@ -33,8 +33,8 @@ from lab.addresses import WEB  # noqa: E402
 from lab.deploy import deploy  # noqa: E402
 from lab.netns import Lab, Node  # noqa: E402
 from lab.world import build_world  # noqa: E402
-from wgsites.addressing import AddressPlan  # noqa: E402
-from wgsites.stack import load_stack_file, stack_name  # noqa: E402
+from wgsites.stack.addressing import AddressPlan  # noqa: E402
+from wgsites.stack.check import load_stack_file, stack_name  # noqa: E402
 
 SWEEP = (1280, 1340, 1380, 1400, 1420, 1432, 1440, 1460, 1480, 1500)
 

@@ -35,10 +35,10 @@ sys.path.insert(0, str(ROOT))
 from lab.deploy import deploy, put_parameters, run_over_ssh, systemctl, wait_for  # noqa: E402
 from lab.netns import Lab, Node  # noqa: E402
 from lab.world import build_world  # noqa: E402
-from wgsites.keys import generate_private_key, public_key_of  # noqa: E402
-from wgsites.model import Spoke, Vpn  # noqa: E402
-from wgsites.render import KeyRing, install_command, render_wg_quick  # noqa: E402
-from wgsites.stack import load_stack_file, stack_name  # noqa: E402
+from wgsites.rendering.render import KeyRing, install_command, render_wg_quick  # noqa: E402
+from wgsites.stack.check import load_stack_file, stack_name  # noqa: E402
+from wgsites.stack.keys import generate_private_key, public_key_of  # noqa: E402
+from wgsites.stack.model import Spoke, Vpn  # noqa: E402
 
 NETWORK = ipaddress.ip_network("10.20.0.0/20")
 TRAVEL_NETWORK = ipaddress.ip_network("10.90.80.0/20")  # holds the travel stack's 10.90.90.1 and .2

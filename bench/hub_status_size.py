@@ -1,16 +1,15 @@
 """How big an aws gateway's published status gets, and what it costs in SSM writes (prints figures).
 
 `.venv/bin/python bench/hub_status_size.py`: for a gateway with N peers, the agent's own
-encoding (cloud-init/wgsites-sync.py) of a realistic `wg show` dump (random keys, IPv4
+encoding (wgsites/rendering/templates/gateway/wgsites-sync.py.j2) of a realistic `wg show` dump (random keys, IPv4
 endpoints, counters in the gigabytes), the chunks it takes, the slots Pulumi makes for the
-worst case (wgsites/hub_status.py), and the PutParameter calls per hour: at most one status
+worst case (wgsites/rendering/status_slots.py), and the PutParameter calls per hour: at most one status
 per sync period (30 s) when handshakes move, one per heartbeat (300 s) when nothing does.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import ipaddress
 import os
 import random
@@ -20,17 +19,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from wgsites.hub_status import HEARTBEAT_SECONDS, status_slots  # noqa: E402
-from wgsites.keys import generate_private_key, public_key_of  # noqa: E402
-from wgsites.model import Spoke  # noqa: E402
-from wgsites.stack import load_stack_file  # noqa: E402
-
-
-def agent_module():
-    spec = importlib.util.spec_from_file_location("wgsites_sync", ROOT / "cloud-init" / "wgsites-sync.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.gateway_programs import agent_module  # noqa: E402
+from wgsites.rendering.ssm_format import HEARTBEAT_SECONDS  # noqa: E402
+from wgsites.rendering.status_slots import status_slots  # noqa: E402
+from wgsites.stack.check import load_stack_file  # noqa: E402
+from wgsites.stack.keys import generate_private_key, public_key_of  # noqa: E402
+from wgsites.stack.model import Spoke  # noqa: E402
 
 
 def gateway_with(count: int):

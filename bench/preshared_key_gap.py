@@ -20,8 +20,8 @@ import time
 from lab.netns import Lab
 from tests.lab.test_install_script import HUB_VPN, IFACE, LAB_ADDRESS, STACK, World, pings, script, wg
 from tests.lab.test_preshared_keys_install import VPN, set_keys
-from wgsites.keys import generate_private_key
-from wgsites.render import KeyRing, render_wg_quick
+from wgsites.rendering.render import KeyRing, render_wg_quick
+from wgsites.stack.keys import generate_private_key
 
 
 def main() -> None:

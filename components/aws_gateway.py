@@ -19,9 +19,9 @@ import pulumi
 import pulumi_aws as aws
 from pulumi_command import local
 
-from wgsites.bundle import GatewayParameters, chunks, digest, parse_serial
-from wgsites.hub_status import PLACEHOLDER_CHUNK, PLACEHOLDER_MANIFEST
-from wgsites.model import AwsOptions, Hub
+from wgsites.rendering.bundle import GatewayParameters, chunks, digest, parse_serial
+from wgsites.rendering.status_slots import PLACEHOLDER_CHUNK, PLACEHOLDER_MANIFEST
+from wgsites.stack.model import AwsOptions, Hub
 
 from .aws_answers import ask_aws
 
@@ -75,7 +75,7 @@ def read_parameters_policy(arns: list[str]) -> str:
 
 
 def publish_status_policy(manifest_arn: str) -> str:
-    """Overwrite the gateway's own status: its manifest, and the chunks under it (hub_status.py).
+    """Overwrite the gateway's own status: its manifest, and the chunks under it (wgsites/operations/gateway_status.py).
 
     The chunks by a wildcard under the manifest's own path, not one ARN each: a role's inline policies
     hold at most 10,240 characters together, which 89 chunk ARNs (1,000 peers) and the read policy's 39
@@ -166,7 +166,7 @@ class AwsGatewayArgs:
     # which bundle to apply, given its serial: chunks, length, hash, stack, interface, serial, the stack's signature
     manifest: Callable[[pulumi.Output[int]], pulumi.Output[str]]
     private_key: pulumi.Input[str]  # the hub's WireGuard key (secret)
-    status_chunks: int  # how many chunk parameters the hub's largest status takes (hub_status.status_slots)
+    status_chunks: int  # how many chunk parameters the hub's largest status takes (status_slots.status_slots)
     # the hub's preshared keys (render_preshared_keys' text, secret) and how many SecureString chunks they take
     preshared_keys: pulumi.Input[str] | None = None
     preshared_key_chunks: int = 0
@@ -387,7 +387,7 @@ class AwsGateway(pulumi.ComponentResource):
         self.register_outputs({"public_ip": self.public_ip, "instance_id": self.instance.id})
 
     def _status(self, name: str, args: AwsGatewayArgs, tags: dict[str, str]) -> None:
-        """The parameters the gateway's agent publishes its view to (hub_status.py), and its right to write them.
+        """The parameters the gateway's agent publishes its view to (operations/gateway_status.py), and its right to write them.
 
         Pulumi owns them, so `pulumi destroy` leaves none behind; it writes a placeholder once and ignores their
         values afterwards (`ignore_changes`), so an `up` never overwrites what the agent published. The provider's

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_command import local
 
-from wgsites.render import RENDERED_MARK
+from wgsites.rendering.render import RENDERED_MARK
 
 
 def write_command(path: str) -> str:
     """Shell that writes stdin to PATH (0600), atomically, through a fresh temporary name that mktemp makes
     with O_EXCL (never a fixed name another user could plant a link at); `~` is expanded here, not by a shell.
-    The folder is one nobody else can write (wgsites.validate.check_file_targets), so nobody swaps the file between
+    The folder is one nobody else can write (wgsites.stack.validate.check_file_targets), so nobody swaps the file between
     the steps."""
     folder = os.path.dirname(os.path.expanduser(path)) or "."
     target = os.path.join(folder, os.path.basename(path))
@@ -58,7 +58,7 @@ class RoamingPeer(pulumi.ComponentResource):
         self.config: pulumi.Output[str] = args.config
         self.file_command: local.Command | None = None
         if args.file:
-            # the path was checked with the stack (wgsites.validate.check_file_targets, as `wgsites check` does)
+            # the path was checked with the stack (wgsites.stack.validate.check_file_targets, as `wgsites check` does)
             self.file_command = local.Command(
                 f"{name}-file",
                 create=write_command(args.file),

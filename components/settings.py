@@ -1,6 +1,6 @@
 """Stack config -> everything the program needs, or one clean error before any resource exists.
 
-The VPN itself is one object, `wgsites:vpn`, parsed by the core (`wgsites.config`);
+The VPN itself is one object, `wgsites:vpn`, parsed by the core (`wgsites.stack.parse`);
 the rest are scalars declared in Pulumi.yaml, plus undeclared keys: the secrets
 `wgsites:sshPrivateKey`, `wgsites:sshPrivateKeyPassword` and `wgsites:keySeed` (secrets are not declared: a declared
 secret with a default fails Pulumi's validation) and the object `wgsites:keyRotations`
@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pulumi
 
-from wgsites.config import ConfigError, parse_vpn
-from wgsites.limits import check_rendered_sizes
-from wgsites.model import Vpn
-from wgsites.ssh import SshAccess
-from wgsites.stack_config import (
+from wgsites.operations.ssh_read import SshAccess
+from wgsites.rendering.limits import check_rendered_sizes
+from wgsites.stack.config_keys import (
     KEY_PASSWORD,
     KEY_SEED,
     SET_KEY_PASSWORD,
@@ -31,6 +28,10 @@ from wgsites.stack_config import (
     preshared_key_rotations,
     seed_users,
 )
+from wgsites.stack.errors import ConfigError
+from wgsites.stack.model import Vpn
+from wgsites.stack.parse import parse_vpn
+from wgsites.stack.region import hub_region
 
 
 @dataclass(frozen=True)
@@ -126,10 +127,10 @@ def load() -> Settings:
         rotations = key_rotations(config.get_object("keyRotations"), vpn)
         psk_rotations = preshared_key_rotations(config.get_object("presharedKeyRotations"), vpn)
         seed = key_seed(vpn, stack)
-        region = None  # WireGuardVpn refuses an aws hub without one, before any resource
-        if vpn.hub.kind == "aws":
-            region = pulumi.Config("aws").get("region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        region, region_errors = hub_region(vpn, pulumi.Config("aws").get("region"), f"Pulumi.{stack}.yaml")
         check_rendered_sizes(vpn, stack, region)
+        if region_errors:
+            raise ConfigError(region_errors)
         ssh_key = key_password = access = None
         if _has_ssh_hosts(vpn):
             ssh_key, key_text = _ssh_private_key(config)

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_command import remote
 
-from wgsites.keys import host_public_key, other_owner, shared_key_message
-from wgsites.model import SshTarget
+from wgsites.stack.keys import host_public_key, other_owner, shared_key_message
+from wgsites.stack.model import SshTarget
 
 
 def _checked_key(name: str, host: str, answer: str, key_urn: str) -> str:
@@ -108,7 +108,7 @@ class SshHostArgs:
     remove: str  # its `remove` action: puts the host back as it was when it leaves the stack
     config: pulumi.Input[str]  # the node's wg-quick config, exactly as the core renders it (no key in it)
     key: HostKey  # the push waits for the host's key
-    # its `repair` action with the drift check's marker (components.drift); None: the host could not
+    # its `repair` action with the drift check's marker (components.drift_check); None: the host could not
     # be read this time, so the repair command stays as the state has it
     repair: str
     repair_known: bool = True

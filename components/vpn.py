@@ -17,12 +17,8 @@ from operator import itemgetter
 
 import pulumi
 
-from wgsites.addressing import AddressPlan
-from wgsites.bundle import gateway_parameters
-from wgsites.hub_status import status_slots
-from wgsites.keys import bundle_signing_key, verify_key_text
-from wgsites.model import Vpn
-from wgsites.render import (
+from wgsites.rendering.bundle import gateway_parameters
+from wgsites.rendering.render import (
     KeyRing,
     gateway_bundle_chunks,
     gateway_preshared_key_chunks,
@@ -35,10 +31,14 @@ from wgsites.render import (
     render_wg_quick,
     signed_manifest,
 )
-from wgsites.stack_config import check_key_seed, own_key_nodes
+from wgsites.rendering.status_slots import status_slots
+from wgsites.stack.addressing import AddressPlan
+from wgsites.stack.config_keys import check_key_seed, own_key_nodes
+from wgsites.stack.keys import bundle_signing_key, verify_key_text
+from wgsites.stack.model import Vpn
 
 from .aws_gateway import AwsGateway, AwsGatewayArgs, check_gateway_image, gateway_subnet
-from .keys import OnDemand, derived_keys, derived_preshared_keys
+from .derived_keys import OnDemand, derived_keys, derived_preshared_keys
 from .roaming_peer import RoamingPeer, RoamingPeerArgs
 from .ssh_host import HostKey, HostKeyArgs, SshHost, SshHostArgs, ssh_connection
 
@@ -56,7 +56,7 @@ class WireGuardVpnArgs:
     # what the aws hub's and roaming peers' keys are derived from (base64, 32-64 bytes);
     # the stack's secret wgsites:keySeed, as settings.load() read and checked it; None when no node needs it
     key_seed: pulumi.Input[str] | None = None
-    # the drift check's marker of each SSH-managed node it could read (components.drift.read_markers)
+    # the drift check's marker of each SSH-managed node it could read (components.drift_check.read_markers)
     drift_markers: Mapping[str, str] = field(default_factory=dict)
 
 

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from wgsites.model import Spoke
+from wgsites.stack.model import Spoke
 
 from .addresses import INTERNET6, WEB6
 from .check_run import SUMMARY_RE, CheckRun

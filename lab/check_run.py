@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from wgsites.addressing import AddressPlan
+from wgsites.stack.addressing import AddressPlan
 
 from .deploy import Deployment
 from .netns import Node

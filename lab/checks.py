@@ -13,9 +13,9 @@ import re
 import time
 from collections.abc import Callable
 
-from wgsites.model import Spoke
-from wgsites.render import forward_rules_of
-from wgsites.status import text_table
+from wgsites.operations.host_status import text_table
+from wgsites.rendering.render import forward_rules_of
+from wgsites.stack.model import Spoke
 
 from .addresses import WEB
 from .check_run import Check, CheckRun

@@ -23,11 +23,16 @@ from pathlib import Path
 
 import yaml
 
-from wgsites.bundle import GatewayParameters, chunk_count, chunks, gateway_parameters, manifest, manifest_fields, signed_text
-from wgsites.hub_status import PLACEHOLDER_CHUNK, PLACEHOLDER_MANIFEST, status_slots
-from wgsites.keys import generate_private_key, public_key_of, sign_text, verify_key_text
-from wgsites.model import Vpn
-from wgsites.render import (
+from wgsites.rendering.bundle import (
+    GatewayParameters,
+    chunk_count,
+    chunks,
+    gateway_parameters,
+    manifest,
+    manifest_fields,
+    signed_text,
+)
+from wgsites.rendering.render import (
     KeyRing,
     install_command,
     render_gateway_bundle,
@@ -35,6 +40,9 @@ from wgsites.render import (
     render_user_data,
     render_wg_quick,
 )
+from wgsites.rendering.status_slots import PLACEHOLDER_CHUNK, PLACEHOLDER_MANIFEST, status_slots
+from wgsites.stack.keys import generate_private_key, public_key_of, sign_text, verify_key_text
+from wgsites.stack.model import Vpn
 
 from .addresses import CLOUD_API, LabSetupError
 from .netns import Node
@@ -169,7 +177,7 @@ def put_parameters(
 
 
 def create_status_parameters(world: World) -> None:
-    """What the Pulumi layer does once for the gateway's status (hub_status.py): the manifest and every chunk
+    """What the Pulumi layer does once for the gateway's status (gateway_status.py): the manifest and every chunk
     slot with their placeholders; later ups leave their values to the agent."""
     assert world.operator
     names = gateway_parameter_names(world)

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from wgsites.model import Spoke
+from wgsites.stack.model import Spoke
 
 from .addresses import ROAM, WEB6, moved
 from .cafe6 import Cafe6, add_web6, counted, give_cafe_ipv6, try_web6

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import yaml
 
-from wgsites.config import CONFIG_KEY
-from wgsites.stack import stack_name
-from wgsites.stackfile import read_stack_document
+from wgsites.stack.check import stack_name
+from wgsites.stack.parse import CONFIG_KEY
+from wgsites.stack.yaml_file import read_stack_document
 
 from .deploy import LAB_CREDENTIALS, ssm_endpoint
 from .netns import Lab

@@ -24,10 +24,10 @@ from typing import Any
 
 import yaml
 
-from wgsites.config import CONFIG_KEY, parse_vpn
-from wgsites.render import KeyRing
-from wgsites.stack import load_stack_file, stack_name
-from wgsites.stackfile import read_stack_document
+from wgsites.rendering.render import KeyRing
+from wgsites.stack.check import load_stack_file, stack_name
+from wgsites.stack.parse import CONFIG_KEY, parse_vpn
+from wgsites.stack.yaml_file import read_stack_document
 
 from .check_run import Check, crash_detail
 from .checks import Checker, table
@@ -38,7 +38,7 @@ from .services import start_sshd
 from .world import World, add_device, build_world, lab_rewrite, manage_node
 
 ROOT = Path(__file__).resolve().parents[1]
-PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "components", "wgsites", "cloud-init", "requirements.txt")
+PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "components", "wgsites", "requirements.txt")
 PASSPHRASE = "wgsites-lab"  # encrypts this throwaway stack's secrets; never a real secret
 
 

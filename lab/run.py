@@ -12,8 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from wgsites.config import ConfigError
-from wgsites.stack import load_stack_file, stack_name
+from wgsites.stack.check import load_stack_file, stack_name
+from wgsites.stack.errors import ConfigError
 
 from .check_run import Check, crash_detail
 from .checks import Checker, table

@@ -6,8 +6,8 @@ import dataclasses
 import re
 import time
 
-from wgsites.model import Spoke
-from wgsites.render import KeyRing, render_wg_quick
+from wgsites.rendering.render import KeyRing, render_wg_quick
+from wgsites.stack.model import Spoke
 
 from .addresses import ADDED_PEER_PUBLIC, WAN_CHANGE, moved
 from .check_run import CheckRun

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import re
 
-from wgsites.keys import public_key_of
-from wgsites.model import Spoke
+from wgsites.stack.keys import public_key_of
+from wgsites.stack.model import Spoke
 
 from .addresses import LAB_NAME, RESOLVER, WEB
 from .check_run import CheckRun

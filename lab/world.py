@@ -40,9 +40,9 @@ from typing import Any
 
 from nacl.signing import SigningKey
 
-from wgsites.addressing import AddressPlan, dialled_over_ipv6
-from wgsites.keys import generate_private_key, public_key_of
-from wgsites.model import SshTarget, Vpn
+from wgsites.stack.addressing import AddressPlan, dialled_over_ipv6
+from wgsites.stack.keys import generate_private_key, public_key_of
+from wgsites.stack.model import SshTarget, Vpn
 
 from .addresses import (
     CAFE6_INSIDE,

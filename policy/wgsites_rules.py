@@ -24,7 +24,7 @@ from key_material import (
     user_data_leaks,
 )
 
-DEFAULT_LISTEN_PORT = 51820  # wgsites' default `listenPort` (wgsites/model.py), when the stack sets none
+DEFAULT_LISTEN_PORT = 51820  # wgsites' default `listenPort` (wgsites/stack/model.py), when the stack sets none
 
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 SECURITY_GROUP_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"

@@ -1,5 +1,5 @@
 """The graph name of DOT text, as an SVG drawn from it shows it in its <title>: how the tests tell which DOT text
-a committed picture was drawn from (wgsites.diagram names each graph after a hash of its text)."""
+a committed picture was drawn from (wgsites.rendering.diagram names each graph after a hash of its text)."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ def decode_image(path: Path) -> bytes | None:
 
 
 def terminal_art_to_pbm(text: str, scale: int = 4) -> bytes:
-    """The terminal art of `wgsites.qr` as a plain PBM bitmap (1 = dark), so zbarimg can read what a phone would."""
+    """The terminal art of `wgsites.rendering.qr` as a plain PBM bitmap (1 = dark), so zbarimg can read what a phone would."""
     rows: list[list[bool]] = []
     for line in text.splitlines():
         pairs = [_HALVES[char] for char in line]

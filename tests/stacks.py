@@ -10,11 +10,11 @@ from pathlib import Path
 import yaml
 from nacl.signing import SigningKey
 
-from wgsites.cli import local_keys
-from wgsites.config import CONFIG_KEY, parse_vpn
-from wgsites.model import Vpn
-from wgsites.render import KeyRing, render_node
-from wgsites.stack import read_stack
+from wgsites.operations.cli import local_keys
+from wgsites.rendering.render import KeyRing, render_node
+from wgsites.stack.check import read_stack
+from wgsites.stack.model import Vpn
+from wgsites.stack.parse import CONFIG_KEY, parse_vpn
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"  # the example stacks; a user's own stack files sit in ROOT

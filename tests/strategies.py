@@ -15,7 +15,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from wgsites.keys import public_key_of
+from wgsites.stack.keys import public_key_of
 
 # /24 blocks of the three private ranges (RFC 1918); one block is the VPN, the others LANs
 PRIVATE_BLOCKS = st.one_of(

@@ -24,7 +24,7 @@ from lab import pulumi_lab
 from lab.netns import Lab
 from lab.pulumi_lab import PulumiLab
 from tests.stacks import stack_file
-from wgsites.keys import derive_private_key, key_label, public_key_of
+from wgsites.stack.keys import derive_private_key, key_label, public_key_of
 
 MAX_COMMENT = 64_000  # pulumi/actions' limit, below GitHub's 65,535 characters
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")

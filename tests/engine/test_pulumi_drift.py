@@ -18,8 +18,8 @@ from lab.pulumi_lab import PulumiLab
 from tests.engine.test_pulumi_rename_and_move import pings_while, steps
 from tests.engine.test_pulumi_up import all_passed
 from tests.stacks import stack_file
-from wgsites.keys import generate_private_key, public_key_of
-from wgsites.status import collect, format_rows
+from wgsites.operations.host_status import collect, format_rows
+from wgsites.stack.keys import generate_private_key, public_key_of
 
 
 def preview_shows_only_the_repair(pl: PulumiLab, finding: str, repair: int) -> None:

@@ -27,7 +27,7 @@ from tests.engine.test_pulumi_preshared_keys import running_preshared_keys, seed
 from tests.engine.test_pulumi_rename_and_move import steps
 from tests.engine.test_pulumi_up import all_passed
 from tests.stacks import dual_stack_raw, stack_file
-from wgsites.keys import derive_preshared_key, preshared_key_label
+from wgsites.stack.keys import derive_preshared_key, preshared_key_label
 
 LINE = re.compile(r"^\[(\d+\.\d+)\] (?:(no answer yet) for icmp_seq=(\d+)|\d+ bytes from .*icmp_seq=(\d+) )", re.M)
 # An in-place reload's `wg syncconf` carries the running ListenPort (docs/lab-notes.md 8), and wireguard-go rebinds

@@ -17,7 +17,7 @@ from lab.netns import Lab
 from lab.pulumi_lab import PulumiLab
 from tests.engine.test_pulumi_rename_and_move import steps
 from tests.stacks import stack_file
-from wgsites.keys import generate_private_key, public_key_of
+from wgsites.stack.keys import generate_private_key, public_key_of
 
 ZERO_KEY = "A" * 43 + "="
 # A `wg` in front of the real one (/usr/local/sbin is private to the lab node and first on

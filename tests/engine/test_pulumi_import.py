@@ -18,7 +18,7 @@ from lab.netns import Lab
 from lab.pulumi_lab import ROOT, PulumiLab
 from tests.engine.test_pulumi_rename_and_move import pings_while
 from tests.stacks import stack_file
-from wgsites.endpoints import with_port
+from wgsites.stack.endpoints import with_port
 
 
 def genkey(node) -> tuple[str, str]:

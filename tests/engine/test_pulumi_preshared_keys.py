@@ -25,7 +25,7 @@ from lab.pulumi_lab import PulumiLab
 from tests.engine.test_pulumi_rename_and_move import pings_while, steps
 from tests.engine.test_pulumi_up import all_passed
 from tests.stacks import stack_file
-from wgsites.keys import derive_preshared_key, preshared_key_label
+from wgsites.stack.keys import derive_preshared_key, preshared_key_label
 
 
 def seed_of(pl: PulumiLab) -> str:

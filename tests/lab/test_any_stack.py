@@ -16,7 +16,7 @@ import yaml
 from lab.checks import table
 from lab.netns import Lab
 from lab.run import run_stack
-from wgsites.keys import generate_private_key, public_key_of
+from wgsites.stack.keys import generate_private_key, public_key_of
 
 # 192.168.0.0/24 and 172.16.0.0/24 are the first blocks the lab would take for a café and its
 # management network: the stack holding them makes the lab pick others

@@ -26,8 +26,8 @@ from lab.netns import Lab
 from lab.run import LAB_SYNC_SECONDS
 from lab.world import build_world
 from tests.stacks import ROOT, stack_file
-from wgsites.config import CONFIG_KEY, parse_vpn
-from wgsites.render import render_wg_quick
+from wgsites.rendering.render import render_wg_quick
+from wgsites.stack.parse import CONFIG_KEY, parse_vpn
 
 SNAPSHOT = """\
 import boto3, json, sys

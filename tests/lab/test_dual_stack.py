@@ -22,8 +22,8 @@ from lab.netns import Lab
 from lab.run import LAB_SYNC_SECONDS
 from lab.world import build_world
 from tests.stacks import dual_stack_vpn
-from wgsites.config import parse_vpn
-from wgsites.model import Vpn
+from wgsites.stack.model import Vpn
+from wgsites.stack.parse import parse_vpn
 
 STACK = {
     "network": "10.10.11.0/24",

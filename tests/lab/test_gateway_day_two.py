@@ -17,11 +17,12 @@ from lab.netns import Lab
 from lab.run import LAB_SYNC_SECONDS
 from lab.world import build_world
 from tests.stacks import stack_file
-from wgsites.bundle import bundle_text
-from wgsites.hub_status import status_slots
-from wgsites.model import ForwardRule
-from wgsites.render import CLOUD_INIT, render_install_script, render_wg_quick
-from wgsites.stack import load_stack_file
+from wgsites.rendering.bundle import bundle_text
+from wgsites.rendering.gateway_programs import agent_source
+from wgsites.rendering.render import render_install_script, render_wg_quick
+from wgsites.rendering.status_slots import status_slots
+from wgsites.stack.check import load_stack_file
+from wgsites.stack.model import ForwardRule
 
 AGENT_MARK = "# agent of the next wgsites release (test)"
 
@@ -52,7 +53,7 @@ def test_every_change_reaches_the_running_gateway_in_place():
         )
         endpoint = f"{world.public[vpn.hub.name]}:{vpn.hub.listen_port}"
         config = render_wg_quick(changed, vpn.hub.name, world.stack, dep.keys, hub_endpoint=endpoint)
-        agent = (CLOUD_INIT / "wgsites-sync.py").read_text() + f"\n{AGENT_MARK}\n"
+        agent = agent_source() + f"\n{AGENT_MARK}\n"
         install = render_install_script(changed, vpn.hub.name, world.stack)
         text = bundle_text(config, install, agent, LAB_SYNC_SECONDS + 2, status_slots(changed))
 

@@ -15,7 +15,7 @@ from lab.checks import Checker, table
 from lab.deploy import deploy
 from lab.netns import Lab
 from lab.world import build_world
-from wgsites.config import parse_vpn
+from wgsites.stack.parse import parse_vpn
 
 STACK = {
     "network": "10.10.20.0/24",

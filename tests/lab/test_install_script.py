@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 import pytest
 
 from lab.netns import Lab, Node
-from wgsites.config import parse_vpn
-from wgsites.model import Vpn
-from wgsites.render import RENDERED_END, KeyRing, install_command, render_wg_quick
+from wgsites.rendering.render import RENDERED_END, KeyRing, install_command, render_wg_quick
+from wgsites.stack.model import Vpn
+from wgsites.stack.parse import parse_vpn
 
 STACK = "lab"
 IFACE = "wg0"

@@ -12,9 +12,9 @@ import time
 
 from lab.netns import Lab
 from tests.lab.test_install_script import IFACE, LAB_ADDRESS, STACK, script, wg
-from wgsites.config import parse_vpn
-from wgsites.model import Vpn
-from wgsites.render import KeyRing, render_wg_quick
+from wgsites.rendering.render import KeyRing, render_wg_quick
+from wgsites.stack.model import Vpn
+from wgsites.stack.parse import parse_vpn
 
 NETWORK6 = "fd10:50::/64"
 

@@ -16,9 +16,9 @@ import pytest
 
 from lab.netns import Lab, Node
 from lab.services import generate_ssh_keypair, start_sshd
-from wgsites.config import parse_vpn
-from wgsites.keys import generate_private_key, public_key_of
-from wgsites.render import KeyRing, install_command, render_wg_quick
+from wgsites.rendering.render import KeyRing, install_command, render_wg_quick
+from wgsites.stack.keys import generate_private_key, public_key_of
+from wgsites.stack.parse import parse_vpn
 
 IFACE, CONF, KEY = "wg0", "/etc/wireguard/wg0.conf", "/etc/wireguard/wg0.key"
 RUN_DIR = "/run/wgsites"

@@ -12,7 +12,7 @@ import re
 
 from lab.netns import Lab, Node
 from tests.stacks import render_stack
-from wgsites.config import parse_vpn
+from wgsites.stack.parse import parse_vpn
 
 OUTER = "2001:db8:6::/64"  # RFC 3849: the only network between the two namespaces
 HUB_OUTER, PEER_OUTER = "2001:db8:6::1", "2001:db8:6::2"

@@ -18,8 +18,8 @@ from lab.deploy import deploy, run_over_ssh
 from lab.faults import Pinger
 from lab.netns import Lab
 from lab.world import build_world
-from wgsites.config import parse_vpn
-from wgsites.render import install_command, render_wg_quick
+from wgsites.rendering.render import install_command, render_wg_quick
+from wgsites.stack.parse import parse_vpn
 
 SITES = ("east", "west", "north")
 STACK = {

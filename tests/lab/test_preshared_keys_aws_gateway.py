@@ -18,8 +18,8 @@ from lab.netns import Lab
 from lab.run import LAB_SYNC_SECONDS
 from lab.world import build_world
 from tests.stacks import stack_file
-from wgsites.render import install_command, render_preshared_keys, render_wg_quick
-from wgsites.stack import load_stack_file
+from wgsites.rendering.render import install_command, render_preshared_keys, render_wg_quick
+from wgsites.stack.check import load_stack_file
 
 
 def test_the_gateway_runs_its_preshared_keys_and_a_rotation_through_ssm_drops_nothing():

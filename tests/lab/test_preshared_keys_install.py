@@ -17,11 +17,11 @@ import pytest
 
 from lab.netns import Lab
 from tests.lab.test_install_script import HUB_VPN, IFACE, LAB_ADDRESS, STACK, World, pings, script, wg
-from wgsites.config import parse_vpn
-from wgsites.drift import findings, marker, parse_state
-from wgsites.keys import generate_private_key
-from wgsites.render import KeyRing, install_command, render_preshared_keys, render_wg_quick
-from wgsites.status import collect
+from wgsites.operations.host_drift import findings, marker, parse_state
+from wgsites.operations.host_status import collect
+from wgsites.rendering.render import KeyRing, install_command, render_preshared_keys, render_wg_quick
+from wgsites.stack.keys import generate_private_key
+from wgsites.stack.parse import parse_vpn
 
 PSK = f"/etc/wireguard/{IFACE}.psk"
 

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from lab.netns import Lab, Node
-from wgsites.config import parse_vpn
-from wgsites.model import Vpn
-from wgsites.render import INSTALL_PATH, KeyRing, install_command, render_install_script, render_wg_quick
+from wgsites.rendering.render import INSTALL_PATH, KeyRing, install_command, render_install_script, render_wg_quick
+from wgsites.stack.model import Vpn
+from wgsites.stack.parse import parse_vpn
 
 pytestmark = pytest.mark.lab  # lab nodes hide this machine's /run/systemd: the no-systemd path
 

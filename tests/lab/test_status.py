@@ -8,10 +8,10 @@ from lab.deploy import deploy, run_over_ssh
 from lab.netns import Lab
 from lab.world import build_world
 from tests.stacks import stack_file
-from wgsites.model import Spoke
-from wgsites.render import install_command, render_wg_quick
-from wgsites.stack import load_stack_file
-from wgsites.status import collect, format_rows
+from wgsites.operations.host_status import collect, format_rows
+from wgsites.rendering.render import install_command, render_wg_quick
+from wgsites.stack.check import load_stack_file
+from wgsites.stack.model import Spoke
 
 
 def test_status_tells_which_side_never_answered():

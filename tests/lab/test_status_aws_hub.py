@@ -20,9 +20,9 @@ from lab.netns import Lab
 from lab.run import LAB_SYNC_SECONDS
 from lab.world import build_world
 from tests.stacks import ROOT, stack_file
-from wgsites.stack import load_stack_file
+from wgsites.stack.check import load_stack_file
 
-STALE_AFTER = 20  # seconds; the default is 180 + the sync period (wgsites/hub_status.py says why)
+STALE_AFTER = 20  # seconds; the default is 180 + the sync period (wgsites/operations/gateway_status.py says why)
 
 
 def test_status_shows_the_gateways_view_and_names_a_stale_tunnel():

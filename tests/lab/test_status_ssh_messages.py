@@ -19,16 +19,16 @@ import yaml
 
 from lab.netns import DEFAULT_PRIVATE_DIRS, Lab
 from lab.services import generate_ssh_keypair, start_sshd
-from wgsites.config import parse_vpn
-from wgsites.keys import generate_private_key, public_key_of
-from wgsites.render import KeyRing, install_command, render_wg_quick
+from wgsites.rendering.render import KeyRing, install_command, render_wg_quick
+from wgsites.stack.keys import generate_private_key, public_key_of
+from wgsites.stack.parse import parse_vpn
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "192.0.2.2"
 ASK = """
 import sys
-from wgsites.host_answer import HostAnswerError, ask_host
-from wgsites.model import SshTarget
+from wgsites.operations.host_answer import HostAnswerError, ask_host
+from wgsites.stack.model import SshTarget
 host, port, key, command = sys.argv[1:]
 try:
     answer = ask_host(SshTarget(host, int(port)), command, key or None)

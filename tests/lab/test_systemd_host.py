@@ -29,10 +29,10 @@ import pytest
 from lab.netns import Lab, Node
 from lab.services import DNS_RESPONDER, generate_ssh_keypair, ssh
 from lab.systemd_host import SystemdHost
-from wgsites.config import parse_vpn
-from wgsites.keys import generate_private_key, public_key_of
-from wgsites.model import Vpn
-from wgsites.render import INSTALL_PATH, KeyRing, install_command, render_install_script, render_wg_quick
+from wgsites.rendering.render import INSTALL_PATH, KeyRing, install_command, render_install_script, render_wg_quick
+from wgsites.stack.keys import generate_private_key, public_key_of
+from wgsites.stack.model import Vpn
+from wgsites.stack.parse import parse_vpn
 
 STACK = "lab"
 IFACE = "wg0"

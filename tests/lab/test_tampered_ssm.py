@@ -21,8 +21,8 @@ from lab.netns import Lab
 from lab.run import LAB_SYNC_SECONDS
 from lab.world import build_world
 from tests.stacks import stack_file
-from wgsites.render import KeyRing
-from wgsites.stack import load_stack_file
+from wgsites.rendering.render import KeyRing
+from wgsites.stack.check import load_stack_file
 
 PWNED = "/etc/wireguard/pwned"
 

@@ -12,10 +12,8 @@ import wgmocks as m
 from nacl.signing import VerifyKey
 
 from components.aws_gateway import SERIAL_CREATE, SERIAL_UPDATE, architecture
-from wgsites.bundle import gateway_parameters, signed_text
-from wgsites.hub_status import PLACEHOLDER_CHUNK, PLACEHOLDER_MANIFEST, status_slots
-from wgsites.keys import bundle_signing_key, public_key_of, verify_key_text
-from wgsites.render import (
+from wgsites.rendering.bundle import gateway_parameters, signed_text
+from wgsites.rendering.render import (
     KeyRing,
     gateway_bundle_chunks,
     render_gateway_bundle,
@@ -23,6 +21,8 @@ from wgsites.render import (
     render_user_data,
     render_wg_quick,
 )
+from wgsites.rendering.status_slots import PLACEHOLDER_CHUNK, PLACEHOLDER_MANIFEST, status_slots
+from wgsites.stack.keys import bundle_signing_key, public_key_of, verify_key_text
 
 TAGGABLE = [m.SG, m.PARAMETER, m.ROLE, m.PROFILE, m.INSTANCE, m.EIP_TYPE]
 

@@ -14,9 +14,10 @@ import pytest
 import wgmocks as m
 
 from components.roaming_peer import remove_command, write_command
-from wgsites.config import ConfigError, parse_vpn
-from wgsites.keys import derive_private_key
-from wgsites.render import KeyRing, render_wg_quick
+from wgsites.rendering.render import KeyRing, render_wg_quick
+from wgsites.stack.errors import ConfigError
+from wgsites.stack.keys import derive_private_key
+from wgsites.stack.parse import parse_vpn
 
 FAKE_SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nwgsites-test-not-a-real-key\n-----END OPENSSH PRIVATE KEY-----\n"
 
@@ -79,7 +80,11 @@ def test_an_aws_hub_needs_a_region(monkeypatch):
     monkeypatch.delenv("AWS_REGION", raising=False)
     monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
     error, mocks = failing_run("nostack", vpn=vpn_of("travel"))
-    assert str(error).startswith("aws:region: missing for an aws hub")
+    # the words of `wgsites check` (wgsites/stack/region.py), before any resource
+    assert (
+        str(error)
+        == "aws:region: missing for an aws hub; set it in Pulumi.nostack.yaml (pulumi config set aws:region eu-central-1)"
+    )
     assert mocks.resources == []
 
 
@@ -206,7 +211,7 @@ def test_a_peer_file_never_replaces_what_wgsites_did_not_write(tmp_path, monkeyp
     raw = vpn_of("home")
     raw["peers"][0]["file"] = "~/home0.conf"
     error, mocks = failing_run("home", vpn=raw)
-    # the check `wgsites check` makes too (wgsites.validate.check_file_targets), in the same words
+    # the check `wgsites check` makes too (wgsites.stack.validate.check_file_targets), in the same words
     assert str(error).startswith("wgsites:vpn.peers[0].file: '~/home0.conf' ")
     fix = "is writable by every user" if kind == "a folder others can write" else "pick another path"
     assert fix in str(error), str(error)

@@ -11,9 +11,9 @@ import pulumi
 import pytest
 import wgmocks as m
 
-import components.drift
-from wgsites.drift import ANSWER_LIMIT
-from wgsites.keys import generate_private_key, public_key_of
+import components.drift_check
+from wgsites.operations.host_drift import ANSWER_LIMIT
+from wgsites.stack.keys import generate_private_key, public_key_of
 
 MARKER = "drift 0123456789abcdef (repair 1)"
 ALPHA, BETA = "10.10.10.1", "10.10.11.1"  # the sites stack's two SSH hosts
@@ -31,7 +31,7 @@ def state(owner: str, port: str = "51820", stranger: bool = True, repaired: str 
 
 
 def test_a_host_that_drifted_gets_its_marker_in_the_repair_command(monkeypatch):
-    monkeypatch.setattr(components.drift, "read_markers", lambda vpn, stack, access: {"home": MARKER})
+    monkeypatch.setattr(components.drift_check, "read_markers", lambda vpn, stack, access: {"home": MARKER})
     run = m.run_stack("home")
     repair = run.mocks.named("vpn-home-repair").inputs
     assert repair["create"] == repair["update"]

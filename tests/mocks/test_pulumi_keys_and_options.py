@@ -9,9 +9,9 @@ import wgmocks as m
 import yaml
 
 from components.vpn import WireGuardVpn, WireGuardVpnArgs
-from wgsites import schema
-from wgsites.config import parse_vpn
-from wgsites.keys import derive_private_key, is_valid_key, public_key_of
+from wgsites.stack import schema
+from wgsites.stack.keys import derive_private_key, is_valid_key, public_key_of
+from wgsites.stack.parse import parse_vpn
 
 
 def test_derived_keys_are_secret_and_their_public_halves_plain(home):

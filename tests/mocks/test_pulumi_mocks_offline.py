@@ -20,7 +20,7 @@ import pytest
 import wgmocks as m
 
 from tests.network_audit import watching
-from wgsites.config import parse_vpn
+from wgsites.stack.parse import parse_vpn
 
 SSH_SHIM = """#!/bin/sh
 printf '%s\\n' "$*" >>"$WGSITES_SSH_SHIM_LOG"

@@ -16,8 +16,8 @@ import pytest
 
 from tests.mocks import wgmocks as m
 from tests.mocks.test_pulumi_changes import failing_run, vpn_of
-from wgsites.keys import derive_preshared_key, preshared_key_label
-from wgsites.render import KeyRing, install_command, preshared_key_hook, render_preshared_keys, render_wg_quick
+from wgsites.rendering.render import KeyRing, install_command, preshared_key_hook, render_preshared_keys, render_wg_quick
+from wgsites.stack.keys import derive_preshared_key, preshared_key_label
 
 
 def with_psk(stack: str, **spokes: bool) -> dict:

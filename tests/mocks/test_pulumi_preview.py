@@ -13,7 +13,7 @@ import copy
 import pytest
 import wgmocks as m
 
-from wgsites.render import KeyRing, render_wg_quick
+from wgsites.rendering.render import KeyRing, render_wg_quick
 
 NEW_PEER = {
     "home": {"name": "tablet", "address": "10.99.0.12"},

@@ -10,8 +10,8 @@ from collections import Counter
 import pytest
 import wgmocks as m
 
-from wgsites.hub_status import status_slots
-from wgsites.render import KeyRing, gateway_bundle_chunks, install_command, render_wg_quick
+from wgsites.rendering.render import KeyRing, gateway_bundle_chunks, install_command, render_wg_quick
+from wgsites.rendering.status_slots import status_slots
 
 AWS_SET = {
     "wgsites:aws_gateway:AwsGateway": 1,

@@ -27,6 +27,7 @@ import wgmocks as m
 from test_pulumi_changes import failing_run
 
 from components.aws_answers import aws_answer
+from wgsites.rendering.gateway_programs import agent_source
 
 ROOT = Path(__file__).resolve().parents[2]
 ENGINE = "pulumi/pulumi pkg/resource/deploy/step_generator.go@1b5949891b3c"
@@ -108,7 +109,8 @@ FACTS = {
         "network/interfaces/macs/<mac>/ipv6s and .../subnet-ipv6-cidr-blocks, one a line, 404 when the interface has "
         "none, as the ec2-metadata Python package and amazon-vpc-cni-k8s read them (code index; the AWS category "
         "page itself not read). Proven against an IMDS stand-in, not against AWS: the agent "
-        "(cloud-init/wgsites-sync.py, sync_uplink_ipv6) adds it without a reboot and the phone's IPv6 leaves from it, "
+        "(wgsites/rendering/templates/gateway/wgsites-sync.py.j2, sync_uplink_ipv6) adds it without a reboot and the "
+        "phone's IPv6 leaves from it, "
         "tests/lab/test_gateway_ipv6_after_boot.py; hostile answers: tests/unit/test_sync_agent_imds.py",
     ),
     "security_group_description_is_force_new": Fact(
@@ -272,7 +274,7 @@ def test_an_address_added_after_boot_is_used_without_a_reboot():
     readme = (ROOT / "README.md").read_text()
     assert not re.search(r"reboot\s+the instance once", readme)  # no unproven advice left
     assert "tests/lab/test_gateway_ipv6_after_boot.py" in readme
-    agent = (ROOT / "cloud-init" / "wgsites-sync.py").read_text()
+    agent = agent_source()
     assert "/ipv6s" in agent and "/subnet-ipv6-cidr-blocks" in agent and "sync_uplink_ipv6(iface)" in agent
     assert (ROOT / "tests" / "lab" / "test_gateway_ipv6_after_boot.py").is_file()
 
@@ -334,12 +336,16 @@ def test_the_api_calls_of_the_gateway_and_of_status_are_the_ones_its_role_allows
     assert FACTS["the_api_calls_of_the_gateway_and_of_status_are_the_ones_its_role_allows"].source
     calls = {
         path: set(re.findall(r"ssm\.(get_parameters?|put_parameter)\(", (ROOT / path).read_text()))
-        for path in ("cloud-init/wgsites-bootstrap.py", "cloud-init/wgsites-sync.py", "wgsites/hub_status.py")
+        for path in (
+            "wgsites/rendering/templates/gateway/wgsites-bootstrap.py.j2",
+            "wgsites/rendering/templates/gateway/wgsites-sync.py.j2",
+            "wgsites/operations/gateway_status.py",
+        )
     }
     assert calls == {
-        "cloud-init/wgsites-bootstrap.py": {"get_parameter", "get_parameters"},
-        "cloud-init/wgsites-sync.py": {"get_parameter", "get_parameters", "put_parameter"},
-        "wgsites/hub_status.py": {"get_parameter", "get_parameters"},
+        "wgsites/rendering/templates/gateway/wgsites-bootstrap.py.j2": {"get_parameter", "get_parameters"},
+        "wgsites/rendering/templates/gateway/wgsites-sync.py.j2": {"get_parameter", "get_parameters", "put_parameter"},
+        "wgsites/operations/gateway_status.py": {"get_parameter", "get_parameters"},
     }
     run = m.run_stack("home")
     actions = {

@@ -13,7 +13,7 @@ commands print a real public key derived from the resource name, the Elastic IP
 is 203.0.113.10.
 
 The drift check's read of each SSH host (an invoke of the command provider's `local.run`) is
-answered by the mocks' `call` as wgsites.ssh's read script would print it: a host in
+answered by the mocks' `call` as wgsites.operations.ssh_read's read script would print it: a host in
 `drift_answers` (its ssh.host -> the bytes its install script prints, or (exit code, stdout, stderr),
 or ("raw", the invoke's whole stdout)) answers with them, any other one as a host that refuses the
 connection. No run reaches the network.
@@ -47,7 +47,7 @@ import yaml
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 
-from wgsites.keys import derive_private_key, key_label, public_key_of
+from wgsites.stack.keys import derive_private_key, key_label, public_key_of
 
 ROOT = Path(__file__).resolve().parents[2]
 MAIN = ROOT / "__main__.py"
@@ -215,7 +215,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return {}, []
 
     def _read(self, args: Mapping[str, Any]) -> str:
-        """What wgsites.ssh's read script prints for the host its environment names."""
+        """What wgsites.operations.ssh_read's read script prints for the host its environment names."""
         environment = unwrap(args.get("environment") or {})
         host = environment.get("WGSITES_SSH_TARGET", "").rpartition("@")[2]
         refused = f"ssh: connect to host {host} port {environment.get('WGSITES_SSH_PORT')}: Connection refused\n"
@@ -443,7 +443,7 @@ def run_stack(
 
 
 def model(run: Run):
-    from wgsites.config import parse_vpn
+    from wgsites.stack.parse import parse_vpn
 
     return parse_vpn(run.vpn_raw)
 

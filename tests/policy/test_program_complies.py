@@ -13,7 +13,7 @@ from key_material import has_private_key_line
 from programs import program
 from pulumi_policy.proxy import unknown_checking_proxy
 
-from wgsites.model import DEFAULT_LISTEN_PORT
+from wgsites.stack.model import DEFAULT_LISTEN_PORT
 
 CASES = [("home", False), ("travel", False), ("router", False), ("internal", False), ("sites", False)]
 CASES += [("router", True), ("home", True)]

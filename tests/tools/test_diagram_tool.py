@@ -11,9 +11,9 @@ import sys
 
 from tests.diagrams import drawn_from
 from tests.stacks import ROOT, stack_file
-from wgsites.diagram import dot_source
-from wgsites.model import SshTarget
-from wgsites.stack import load_stack_file
+from wgsites.rendering.diagram import dot_source
+from wgsites.stack.check import load_stack_file
+from wgsites.stack.model import SshTarget
 
 
 def wgsites(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, event, given, settings
 from tests import apps
 from tests.stacks import render_stack
 from tests.strategies import stacks
-from wgsites.config import parse_vpn
-from wgsites.keys import generate_private_key
+from wgsites.stack.keys import generate_private_key
+from wgsites.stack.parse import parse_vpn
 
 # wg resolves an Endpoint host name at once and this machine has no DNS: a documentation address instead
 NAMED_ENDPOINT = re.compile(r"(?m)^Endpoint = [a-z0-9.-]+\.example\.net:")

@@ -13,10 +13,10 @@ import yaml
 
 from tests.qrdecode import decode_image, terminal_art_to_pbm
 from tests.stacks import HUB_ENDPOINT, STACKS, stack_file
-from wgsites.cli import main
-from wgsites.keys import generate_private_key, public_key_of
-from wgsites.qr import qr_code
-from wgsites.stack import load_stack_file
+from wgsites.operations.cli import main
+from wgsites.rendering.qr import qr_code
+from wgsites.stack.check import load_stack_file
+from wgsites.stack.keys import generate_private_key, public_key_of
 
 
 def test_every_device_gets_a_png_and_terminal_art_that_decode_to_its_config(tmp_path):
@@ -79,7 +79,7 @@ def test_the_decoder_can_tell_a_wrong_code(tmp_path):
 
 
 def test_the_core_qr_code_is_segnos():
-    """`wgsites qr` and `render --out` show what wgsites.qr makes: the same SVG segno makes, and terminal art."""
+    """`wgsites qr` and `render --out` show what wgsites.rendering.qr makes: the same SVG segno makes, and terminal art."""
     config = "[Interface]\nAddress = 10.99.0.10/24\n"
     made = qr_code(config)
     assert made.png().startswith(b"\x89PNG\r\n")

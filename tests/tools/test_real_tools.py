@@ -10,7 +10,8 @@ import subprocess
 from pathlib import Path
 
 from tests.stacks import STACKS, render_stack
-from wgsites.render import render_install_script
+from wgsites.rendering.gateway_programs import agent_source, bootstrap_source
+from wgsites.rendering.render import render_install_script
 
 
 def all_files(tmp_path: Path):
@@ -110,10 +111,9 @@ def test_user_data_carries_the_bootstrap_and_the_bundle_the_rest(tmp_path):
         for f in yaml.safe_load(user_data)["write_files"]
         if f.get("encoding") == "gz+b64"
     }
-    cloud_init = Path(__file__).resolve().parents[2] / "cloud-init"
-    assert files == {"/usr/local/sbin/wgsites-bootstrap": (cloud_init / "wgsites-bootstrap.py").read_text()}
+    assert files == {"/usr/local/sbin/wgsites-bootstrap": bootstrap_source()}
     assert len(user_data.encode()) < 8000  # far below EC2's 16384, whatever the stack holds
     bundle = json.loads(rendered.files["gateway"]["bundle.json"])
     assert bundle["install"] == render_install_script(rendered.vpn, "gateway", "home")
-    assert bundle["agent"] == (cloud_init / "wgsites-sync.py").read_text()
+    assert bundle["agent"] == agent_source()
     assert bundle["config"] == rendered.files["gateway"]["wg0.conf"]

@@ -1,4 +1,4 @@
-"""The drift check's read script (wgsites/templates/ssh-read.sh.j2) under the real /bin/sh, with an `ssh` of ours.
+"""The drift check's read script (wgsites/rendering/templates/ssh-read.sh.j2) under the real /bin/sh, with an `ssh` of ours.
 
 The script is what the command provider's local.run runs for each host; an `ssh` first on PATH plays
 the host (it prints what a hostile host would) and records what it was given. Checked: shellcheck,
@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from wgsites.drift import ANSWER_LIMIT
-from wgsites.model import SshTarget
-from wgsites.render import render_ssh_read
-from wgsites.ssh import ERROR_LIMIT, READ_SCRIPT, SshAccess, read_args, read_output
+from wgsites.operations.host_drift import ANSWER_LIMIT
+from wgsites.operations.ssh_read import ERROR_LIMIT, READ_SCRIPT, SshAccess, read_args, read_output
+from wgsites.rendering.render import render_ssh_read
+from wgsites.stack.model import SshTarget
 
 TARGET = SshTarget(host="10.10.10.1", port=2222, user="root")
 KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nbm90IGEga2V5\n-----END OPENSSH PRIVATE KEY-----\n"

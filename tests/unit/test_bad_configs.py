@@ -13,8 +13,9 @@ import pytest
 
 from tests.unit.bad_stacks import AWS, BASE, PROXY, P, edit
 from tests.unit.test_unworkable_stacks import CASES as UNWORKABLE
-from wgsites.config import ConfigError, parse_vpn
-from wgsites.limits import install_argument_bytes, rendered_size_errors, user_data_bytes
+from wgsites.rendering.limits import install_argument_bytes, rendered_size_errors, user_data_bytes
+from wgsites.stack.errors import ConfigError
+from wgsites.stack.parse import parse_vpn
 
 SYSTEMD_UNIT = "which systemd refuses in a unit name (wg-quick@{}.service cannot start); use letters, digits, _ . -, e.g. wg0"
 OUTER_IPV6 = (
@@ -330,7 +331,7 @@ LOW_ORDER_KEYS = [base64.b64encode((u + high).to_bytes(32, "little")).decode() f
 
 def test_low_order_keys_are_the_ones_wgsites_refuses():
     """keys.is_low_order (used for stack keys and for keys hosts report) knows all 14; an ordinary key is not one."""
-    from wgsites.keys import generate_private_key, is_low_order, public_key_of
+    from wgsites.stack.keys import generate_private_key, is_low_order, public_key_of
 
     assert len(set(LOW_ORDER_KEYS)) == 14
     assert all(is_low_order(key) for key in LOW_ORDER_KEYS)
@@ -345,7 +346,7 @@ def test_several_mistakes_are_all_reported():
 
 
 def test_cli_check_exits_2_with_messages(tmp_path, capsys):
-    from wgsites.cli import main
+    from wgsites.operations.cli import main
 
     stack = tmp_path / "Pulumi.bad.yaml"
     stack.write_text("config:\n  wgsites:vpn:\n    network: 10.0.0.0/33\n    hub: {name: a, kind: ssh}\n")
@@ -398,8 +399,8 @@ def test_an_aws_hub_whose_bundle_passes_what_its_gateway_reads_is_refused():
     """The gateway reads at most MAX_BUNDLE_CHUNKS chunks whatever a manifest says (bundle.py): a stack whose bundle
     takes more is refused at `check`, before IAM would refuse the role's policy at `up`."""
     from bench.scale_stack import scale_vpn
-    from wgsites.bundle import MAX_BUNDLE_CHUNKS
-    from wgsites.render import gateway_bundle_chunks
+    from wgsites.rendering.render import gateway_bundle_chunks
+    from wgsites.rendering.ssm_format import MAX_BUNDLE_CHUNKS
 
     large, fitting = parse_vpn(scale_vpn(5000)), parse_vpn(scale_vpn(4500))
     assert gateway_bundle_chunks(fitting, "test") <= MAX_BUNDLE_CHUNKS < gateway_bundle_chunks(large, "test")
@@ -415,7 +416,7 @@ def test_an_aws_hub_whose_bundle_passes_what_its_gateway_reads_is_refused():
 def test_check_refuses_a_stack_file_whose_install_command_is_too_long(tmp_path, capsys):
     import yaml
 
-    from wgsites.cli import main
+    from wgsites.operations.cli import main
 
     path = tmp_path / "Pulumi.test.yaml"
     path.write_text(yaml.safe_dump({"config": {P: edit(BASE, "forwardRules", rules(4000))}}))

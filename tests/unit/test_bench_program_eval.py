@@ -28,10 +28,10 @@ def test_program_eval_measures_wgsites_and_a_floor_of_as_many_resources(tmp_path
 
 def test_the_lab_benches_stacks_pass_check_and_paper_peers_render(tmp_path):
     """The lab benches need root to run; what they build before that is checked here."""
-    from wgsites.addressing import AddressPlan
-    from wgsites.keys import generate_private_key, public_key_of
-    from wgsites.render import KeyRing, render_wg_quick
-    from wgsites.stack import load_stack_file
+    from wgsites.rendering.render import KeyRing, render_wg_quick
+    from wgsites.stack.addressing import AddressPlan
+    from wgsites.stack.check import load_stack_file
+    from wgsites.stack.keys import generate_private_key, public_key_of
 
     data_plane, hub_reload = load("data_plane"), load("hub_reload")
     full = load_stack_file(data_plane.full_tunnel_router_stack(tmp_path))  # raises ConfigError if check refuses it

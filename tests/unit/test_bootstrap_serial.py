@@ -1,4 +1,4 @@
-"""The gateway's bootstrap (cloud-init/wgsites-bootstrap.py) against a recording SSM stand-in: bundles only move forward.
+"""The gateway's bootstrap (wgsites/rendering/templates/gateway/) against a recording SSM stand-in: bundles only move forward.
 
 SSM keeps each parameter's last 100 versions, every one of them once signed by the stack: an
 SSM writer without the seed can put any of them back. The stack signs the whole manifest (its
@@ -10,22 +10,22 @@ is fetched. The lab runs the same against moto's SSM and the real agent (tests/l
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 import types
-from pathlib import Path
 
 import pytest
 from nacl.signing import SigningKey
 
-from wgsites import bundle as core
-from wgsites.bundle import chunk_count, chunks, gateway_parameters, manifest, manifest_fields, parse_serial, signed_text
-from wgsites.keys import sign_text, verify_key_text
-from wgsites.render import signed_manifest
+from tests.gateway_programs import bootstrap_module
+from wgsites.rendering import bundle as core
+from wgsites.rendering import ssm_format
+from wgsites.rendering.bundle import chunk_count, chunks, gateway_parameters, manifest, manifest_fields, parse_serial, signed_text
+from wgsites.rendering.render import signed_manifest
+from wgsites.rendering.status_slots import REFUSALS
+from wgsites.stack.keys import sign_text, verify_key_text
 
-BOOTSTRAP = Path(__file__).resolve().parents[2] / "cloud-init" / "wgsites-bootstrap.py"
 PARAMETERS = gateway_parameters("travel", "wg0", "eu-central-1")
 STACK_KEY = SigningKey(bytes(range(32)))
 
@@ -70,9 +70,7 @@ def bootstrap(tmp_path, monkeypatch):
         "WGSITES_BUNDLE_KEY": verify_key_text(STACK_KEY),
     }.items():
         monkeypatch.setenv(name, value)
-    spec = importlib.util.spec_from_file_location("wgsites_bootstrap", BOOTSTRAP)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = bootstrap_module("wgsites_bootstrap")
     module.ssm = Ssm()
     monkeypatch.setitem(sys.modules, "boto3", types.SimpleNamespace(client=lambda *a, **k: module.ssm))
     monkeypatch.setattr(module.subprocess, "run", lambda argv, **kw: subprocess.CompletedProcess(argv, 0))
@@ -89,12 +87,10 @@ def applied(bootstrap) -> tuple[str, dict]:
 
 def test_its_constants_and_signed_text_are_the_cores():
     """The bootstrap cannot import wgsites (it is the VM's user data): its copies must be the core's."""
-    spec = importlib.util.spec_from_file_location("wgsites_bootstrap_constants", BOOTSTRAP)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = bootstrap_module("wgsites_bootstrap_constants")
     for name in ("CHUNK_CHARS", "MAX_BUNDLE_CHUNKS", "MANIFEST_FORMAT", "SIGNED_PREFIX"):
-        assert getattr(module, name) == getattr(core, name), name
-    assert set(module.REASONS) == set(__import__("wgsites.hub_status").hub_status.REFUSALS)
+        assert getattr(module, name) == getattr(ssm_format, name), name
+    assert set(module.REASONS) == set(REFUSALS)
     fields = manifest_fields("{}", 1, 7, "travel", "wg0")
     meta = json.loads(manifest(fields, sign_text(STACK_KEY, signed_text(fields))))
     assert module.signed(meta, verify_key_text(STACK_KEY))
@@ -191,9 +187,9 @@ def test_a_hostile_manifest_costs_one_call_and_is_refused(bootstrap, capsys, val
 
 def test_the_work_per_period_is_bounded_for_the_largest_bundle(bootstrap):
     """The largest manifest the bootstrap accepts: 142 chunks, 15 GetParameters calls, one GetParameter."""
-    text = "x" * (core.MAX_BUNDLE_CHUNKS * core.CHUNK_CHARS)
+    text = "x" * (ssm_format.MAX_BUNDLE_CHUNKS * ssm_format.CHUNK_CHARS)
     text = json.dumps({"agent": "-", "pad": text[: -len('{"agent": "-", "pad": ""}')]})
-    assert chunk_count(text) == core.MAX_BUNDLE_CHUNKS
+    assert chunk_count(text) == ssm_format.MAX_BUNDLE_CHUNKS
     publish(bootstrap.ssm, text, serial=5)
     assert applied(bootstrap)[0] == text
     assert bootstrap.ssm.calls == ["GetParameter"] + ["GetParameters"] * 15

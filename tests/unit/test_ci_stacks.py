@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from tests.stacks import ROOT, STACKS, stack_file
-from wgsites.config import ConfigError
-from wgsites.stack import read_stack
+from wgsites.stack.check import read_stack
+from wgsites.stack.errors import ConfigError
 
 ALL = sorted(STACKS)
 REGIONS = {"home": "eu-central-1", "travel": "eu-central-1"}
@@ -38,11 +38,11 @@ def user_tree(tmp_path_factory):
     [
         (["Pulumi.router.yaml"], ["router"]),
         (["Pulumi.home.yaml", "Pulumi.sites.yaml", "README.md"], ["home", "sites"]),
-        (["wgsites/templates/wg-quick.conf.j2"], ALL),
+        (["wgsites/rendering/templates/wg-quick.conf.j2"], ALL),
         (["components/ssh_host.py", "Pulumi.router.yaml"], ALL),
         (["__main__.py"], ALL),
         (["requirements.txt"], ALL),
-        (["cloud-init/wgsites-sync.py"], ALL),
+        (["wgsites/rendering/templates/gateway/wgsites-sync.py.j2"], ALL),
         ([".github/workflows/pulumi-stack.yml"], ALL),
         (["README.md", "tests/unit/test_golden.py", "lab/world.py", "docs/diagrams/home.svg"], []),
         (["requirements-dev.txt", "Pulumi.home.yaml.orig"], []),
@@ -78,8 +78,8 @@ def test_a_removed_stack_file_is_named_not_previewed():
 def copy_of_the_tree(tmp_path, marks: dict[str, str]):
     """The examples as a user's own stack files and the core in TMP_PATH, with `wgsites:autoDeploy: VALUE` added to the
     stacks in MARKS; the examples folder beside them, unmarked."""
-    for tree in ("wgsites", "cloud-init"):  # the core renders with cloud-init's files (check measures user data)
-        shutil.copytree(ROOT / tree, tmp_path / tree, ignore=shutil.ignore_patterns("__pycache__"))
+    # the core renders with its templates, the gateway's among them (check measures user data)
+    shutil.copytree(ROOT / "wgsites", tmp_path / "wgsites", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
     (tmp_path / "scripts").mkdir()
     shutil.copy2(ROOT / "scripts/ci-stacks", tmp_path / "scripts/ci-stacks")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.stacks import stack_file
-from wgsites.cli import main
+from wgsites.operations.cli import main
 
 ROUTER = """[Interface]
 Address = 10.10.10.1/24

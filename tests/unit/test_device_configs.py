@@ -15,10 +15,10 @@ import pytest
 from tests import apps
 from tests.mocks import wgmocks
 from tests.stacks import STACKS, render_stack, stack_file
-from wgsites.config import CONFIG_KEY, parse_vpn
-from wgsites.keys import generate_private_key, public_key_of
-from wgsites.model import Vpn
-from wgsites.stackfile import read_stack_document
+from wgsites.stack.keys import generate_private_key, public_key_of
+from wgsites.stack.model import Vpn
+from wgsites.stack.parse import CONFIG_KEY, parse_vpn
+from wgsites.stack.yaml_file import read_stack_document
 
 OWN_KEY_COMMENT = re.compile(r"(?m)^# Your own key: .*PrivateKey.*\n")
 

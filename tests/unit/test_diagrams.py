@@ -19,10 +19,11 @@ from hypothesis import strategies as st
 from tests.diagrams import drawn_from
 from tests.stacks import ROOT, STACKS, stack_file
 from tests.unit.test_hostile_strings import CASES, HOSTILE, PLACES, base, get, place, put
-from wgsites.config import ConfigError, parse_vpn
-from wgsites.diagram import dot_source, quote
-from wgsites.model import SshTarget
-from wgsites.stack import load_stack_file
+from wgsites.rendering.diagram import dot_source, quote
+from wgsites.stack.check import load_stack_file
+from wgsites.stack.errors import ConfigError
+from wgsites.stack.model import SshTarget
+from wgsites.stack.parse import parse_vpn
 
 DIAGRAMS = ROOT / "docs" / "diagrams"
 STALE = "is out of date: run scripts/diagrams"

@@ -8,10 +8,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wgsites.config import ConfigError
-from wgsites.drift import ANSWER_LIMIT, MARKER, HostState, MalformedAnswer, findings, marker, parse_state, read_answer
-from wgsites.keys import generate_private_key, public_key_of
-from wgsites.render import preshared_key_hook
+from wgsites.operations.host_drift import (
+    ANSWER_LIMIT,
+    MARKER,
+    HostState,
+    MalformedAnswer,
+    findings,
+    marker,
+    parse_state,
+    read_answer,
+)
+from wgsites.rendering.render import preshared_key_hook
+from wgsites.stack.errors import ConfigError
+from wgsites.stack.keys import generate_private_key, public_key_of
 
 HOST, PEER, STRANGER = (public_key_of(generate_private_key()) for _ in range(3))
 OWNER = "home/router"

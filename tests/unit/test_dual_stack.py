@@ -15,10 +15,11 @@ import pytest
 
 from tests.stacks import STACKS, dual_stack_raw, dual_stack_vpn
 from tests.unit.bad_stacks import AWS, BASE, P, edit
-from wgsites.addressing import AddressPlan, describe
-from wgsites.config import ConfigError, parse_vpn
-from wgsites.diagram import dot_source
-from wgsites.render import KeyRing, render_nftables, render_sysctl, render_wg_quick
+from wgsites.rendering.diagram import dot_source
+from wgsites.rendering.render import KeyRing, render_nftables, render_sysctl, render_wg_quick
+from wgsites.stack.addressing import AddressPlan, describe
+from wgsites.stack.errors import ConfigError
+from wgsites.stack.parse import parse_vpn
 
 DUAL = {**copy.deepcopy(BASE), "network6": "fd10:11::/64"}
 # a /16 beside a /120: an IPv4 offset past 255 derives no address in network6

@@ -20,9 +20,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.stacks import ROOT, STACKS, render_stack, stack_file
-from wgsites.config import CONFIG_KEY, ConfigError, parse_vpn
-from wgsites.names import nft_table
-from wgsites.stackfile import read_stack_document
+from wgsites.stack.errors import ConfigError
+from wgsites.stack.names import nft_table
+from wgsites.stack.parse import CONFIG_KEY, parse_vpn
+from wgsites.stack.yaml_file import read_stack_document
 
 HEADER = re.compile(r"\s*\[[^\]]*\]\s*")
 HOOK = re.compile(r"\s*(PreUp|PostUp|PreDown|PostDown)\s*=")

@@ -7,10 +7,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from wgsites.cli import main
-from wgsites.config import ConfigError, parse_vpn
-from wgsites.importer import ImportOptions, import_vpn, parse_wg_config, same_peers, stack_text
-from wgsites.keys import generate_private_key, public_key_of
+from wgsites.operations.cli import main
+from wgsites.operations.importer import ImportOptions, import_vpn, same_peers, stack_text
+from wgsites.rendering.wg_quick_parser import parse_wg_config
+from wgsites.stack.errors import ConfigError
+from wgsites.stack.keys import generate_private_key, public_key_of
+from wgsites.stack.parse import parse_vpn
 
 KEYS = {name: generate_private_key() for name in ("router", "laptop", "alpha", "beta", "gateway", "client")}
 PUB = {name: public_key_of(key) for name, key in KEYS.items()}

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from wgsites.keys import (
+from wgsites.stack.keys import (
     SEED_MAX_BYTES,
     SEED_MIN_BYTES,
     derive_private_key,

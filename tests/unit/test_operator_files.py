@@ -14,10 +14,10 @@ import yaml
 
 from components.roaming_peer import write_command
 from tests.stacks import HUB_ENDPOINT, stack_file
-from wgsites.cli import main
-from wgsites.config import ConfigError
-from wgsites.operator_files import file_target_problem, write_file
-from wgsites.render import RENDERED_MARK
+from wgsites.operations.cli import main
+from wgsites.rendering.operator_files import file_target_problem, write_file
+from wgsites.rendering.render import RENDERED_MARK
+from wgsites.stack.errors import ConfigError
 
 NOBODY = 65534  # another local user: owns what they plant
 
@@ -224,10 +224,10 @@ def test_check_refuses_a_file_target_as_the_program_does(tmp_path, capsys):
 
 
 def test_wgsites_qr_writes_its_png_through_no_planted_link(tmp_path, victim, monkeypatch, capsys):
-    import wgsites.cli
+    import wgsites.operations.cli
 
     config = "[Interface]\nPrivateKey = c2VlZHNlZWRzZWVkc2VlZHNlZWRzZWVkc2VlZHNlZWQ=\nAddress = 10.99.0.10/24\n"
-    monkeypatch.setattr(wgsites.cli, "stack_output_config", lambda peer, stack: config)
+    monkeypatch.setattr(wgsites.operations.cli, "stack_output_config", lambda peer, stack: config)
     folder = tmp_path / "codes"
     folder.mkdir(mode=0o700)
     (folder / "phone.png").symlink_to(victim)  # planted where the code goes

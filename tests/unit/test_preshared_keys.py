@@ -11,16 +11,16 @@ import yaml
 from tests import apps
 from tests.stacks import stack_file
 from tests.unit.test_keys import OTHER_SEED, SEED
-from wgsites.cli import local_keys
-from wgsites.config import parse_vpn
-from wgsites.keys import derive_preshared_key, derive_private_key, is_valid_key, key_label, preshared_key_label
-from wgsites.render import (
+from wgsites.operations.cli import local_keys
+from wgsites.rendering.render import (
     allowed_hooks,
     preshared_key_hook,
     render_node,
     render_preshared_keys,
     render_wg_quick,
 )
+from wgsites.stack.keys import derive_preshared_key, derive_private_key, is_valid_key, key_label, preshared_key_label
+from wgsites.stack.parse import parse_vpn
 
 
 def vpn_with(stack: str, **extra) -> object:

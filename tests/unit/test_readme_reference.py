@@ -1,8 +1,8 @@
 """The README's stack configuration reference is what the parser declares: its keys, defaults and choices.
 
-The reference is generated (scripts/readme-reference) from wgsites/schema.py, the declarations the
+The reference is generated (scripts/readme-reference) from wgsites/stack/schema.py, the declarations the
 parser reads its keys and defaults from; the parser reads every default and choice from the model
-(wgsites/model.py `default`, `choices`). These tests fail when the README's block is not what the
+(wgsites/stack/model.py `default`, `choices`). These tests fail when the README's block is not what the
 script writes, when the parser accepts another set of keys than the schema declares, or when a row
 names another default or misses a choice.
 """
@@ -16,9 +16,9 @@ import subprocess
 import pytest
 
 from tests.stacks import ROOT
-from wgsites import schema
-from wgsites.config import CONFIG_KEY, ConfigError, parse_vpn
-from wgsites.model import (
+from wgsites.stack import schema
+from wgsites.stack.errors import ConfigError
+from wgsites.stack.model import (
     DEFAULT_LISTEN_PORT,
     Action,
     AwsOptions,
@@ -34,8 +34,9 @@ from wgsites.model import (
     choices,
     default,
 )
-from wgsites.reference import BEGIN, END, replace_block
-from wgsites.reference import reference as generated
+from wgsites.stack.parse import CONFIG_KEY, parse_vpn
+from wgsites.stack.reference import BEGIN, END, replace_block
+from wgsites.stack.reference import reference as generated
 
 
 def current_block(readme: str) -> str:
@@ -197,12 +198,12 @@ def test_every_declared_key_is_in_the_reference():
 
 
 def test_the_keys_beside_the_vpn_are_the_ones_read():
-    """The program's own reads (components/settings.py) and check's (wgsites/stack.py) are the STACK table's keys."""
+    """The program's own reads (components/settings.py) and check's (wgsites/stack/check.py) are the STACK table's keys."""
     settings = (ROOT / "components" / "settings.py").read_text()
     program = {
         f"wgsites:{k}" for k in re.findall(r'config\.(?:get|get_bool|get_secret|get_object|require\w*)\("(\w+)"\)', settings)
     }
-    stack = (ROOT / "wgsites" / "stack.py").read_text()
+    stack = (ROOT / "wgsites" / "stack" / "check.py").read_text()
     checked = set(re.findall(r'^AUTO_DEPLOY = "([\w:]+)"$', stack, re.M)) | set(re.findall(r'config\.get\("([\w:]+)"\)', stack))
     read = (program - {CONFIG_KEY}) | checked
     assert read == {k.name for k in schema.STACK}, read ^ {k.name for k in schema.STACK}

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from tests.stacks import stack_file
-from wgsites.cli import main
+from wgsites.operations.cli import main
 
 
 def check(tmp_path, capsys, stack: str, config: dict, vpn_edit=None) -> tuple[int, str]:

@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from tests.stacks import ROOT, STACKS, stack_file
-from wgsites.config import ConfigError
-from wgsites.stack import load_stack_file
-from wgsites.stackfile import MAX_BYTES, MAX_NODES, read_stack_document, v3_scalar
+from wgsites.stack.check import load_stack_file
+from wgsites.stack.errors import ConfigError
+from wgsites.stack.yaml_file import MAX_BYTES, MAX_NODES, read_stack_document, v3_scalar
 
 STACK = """\
 config:

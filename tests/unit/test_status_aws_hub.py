@@ -1,7 +1,7 @@
 """`wgsites status` on a stack with an aws hub: the gateway's view read from SSM (moto in process).
 
 The parameters are made as the Pulumi layer makes them (a placeholder manifest, chunk slots),
-the view is written by the gateway's own agent code (cloud-init/wgsites-sync.py) from a
+the view is written by the gateway's own agent code (wgsites/rendering/templates/gateway/wgsites-sync.py.j2) from a
 `wg show` dump, and `status` runs through its command line entry, as a user runs it. Each
 way it can fail says what to do, never with a traceback. The lab runs the same against a
 real gateway (tests/lab/test_status_aws_hub.py).
@@ -11,26 +11,25 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib.util
 import json
 import re
 import subprocess
 import time
 import zlib
-from pathlib import Path
 
 import boto3
 import pytest
 from moto import mock_aws
 
+from tests.gateway_programs import agent_module
 from tests.stacks import stack_file
-from wgsites import cli
-from wgsites.bundle import gateway_parameters
-from wgsites.hub_status import PLACEHOLDER_CHUNK, PLACEHOLDER_MANIFEST, HubStatusError, decode, status_slots
-from wgsites.keys import generate_private_key, public_key_of
-from wgsites.stack import load_stack_file
+from wgsites.operations import cli
+from wgsites.operations.gateway_status import HubStatusError, decode
+from wgsites.rendering.bundle import gateway_parameters
+from wgsites.rendering.status_slots import PLACEHOLDER_CHUNK, PLACEHOLDER_MANIFEST, status_slots
+from wgsites.stack.check import load_stack_file
+from wgsites.stack.keys import generate_private_key, public_key_of
 
-AGENT = Path(__file__).resolve().parents[2] / "cloud-init" / "wgsites-sync.py"
 STACK = str(stack_file("travel"))  # hub `gateway` (gateway0), one peer: `laptop`
 PARAMETERS = gateway_parameters("travel", "gateway0", "eu-central-1")
 LAPTOP = public_key_of(generate_private_key())
@@ -61,9 +60,7 @@ def published(ssm, monkeypatch, tmp_path, handshake: int, now: int | None = None
         "WGSITES_STATE_DIR": str(tmp_path / "state"),
     }.items():
         monkeypatch.setenv(name, value)
-    spec = importlib.util.spec_from_file_location("wgsites_sync_status", AGENT)
-    agent = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(agent)
+    agent = agent_module("wgsites_sync_status")
     hub = generate_private_key()
     laptop = f"{LAPTOP}\t(none)\t198.51.100.7:40001\t10.90.90.1/32\t{handshake}\t2048\t4096\t25"
     dump = f"{hub}\t{public_key_of(hub)}\t51000\toff\n{laptop}\n"

@@ -21,13 +21,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from wgsites import cli
-from wgsites.config import parse_vpn
-from wgsites.host_answer import ask_host
-from wgsites.keys import generate_private_key, public_key_of
-from wgsites.plaintext import escaped
-from wgsites.render import KeyRing, render_wg_quick
-from wgsites.status import collect, format_rows, json_rows
+from wgsites.operations import cli
+from wgsites.operations.host_answer import ask_host
+from wgsites.operations.host_status import collect, format_rows, json_rows
+from wgsites.rendering.render import KeyRing, render_wg_quick
+from wgsites.stack.keys import generate_private_key, public_key_of
+from wgsites.stack.parse import parse_vpn
+from wgsites.stack.plaintext import escaped
 
 STACK = "hostile"
 VPN = {

@@ -6,9 +6,9 @@ The same hosts for real: tests/lab/test_status.py; an aws hub's view: test_statu
 from __future__ import annotations
 
 from tests.stacks import stack_file
-from wgsites.keys import generate_private_key, public_key_of
-from wgsites.stack import load_stack_file
-from wgsites.status import diagnose, json_rows
+from wgsites.operations.host_status import diagnose, json_rows
+from wgsites.stack.check import load_stack_file
+from wgsites.stack.keys import generate_private_key, public_key_of
 
 NOW = 1_800_000_000
 LAPTOP = public_key_of(generate_private_key())

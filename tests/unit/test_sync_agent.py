@@ -1,9 +1,9 @@
-"""The gateway's sync agent (cloud-init/wgsites-sync.py) against a recording SSM stand-in.
+"""The gateway's sync agent (wgsites/rendering/templates/gateway/wgsites-sync.py.j2) against a recording SSM stand-in.
 
 It decrypts the key's SecureString (a KMS call, billed) only when the parameter's version
 moved, refuses a value that is no key, and hands a changed config to the install script.
 It publishes the interface's view (`wg show IFACE dump`) without a key of the interface,
-in the format `wgsites status` reads (wgsites/hub_status.py), only when it changed or a
+in the format `wgsites status` reads (wgsites/operations/gateway_status.py), only when it changed or a
 heartbeat passed; a failure to publish never fails the sync.
 The lab runs the same agent against moto's SSM for real (tests/lab/test_tampered_ssm.py).
 """
@@ -11,24 +11,23 @@ The lab runs the same agent against moto's SSM for real (tests/lab/test_tampered
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import ipaddress
 import json
 import subprocess
 import sys
 import types
-from pathlib import Path
 
 import pytest
 
+from tests.gateway_programs import agent_module
 from tests.stacks import stack_file
-from wgsites import hub_status
-from wgsites.bundle import gateway_parameters
-from wgsites.keys import generate_private_key, public_key_of
-from wgsites.model import Spoke
-from wgsites.stack import load_stack_file
+from wgsites.operations import gateway_status
+from wgsites.rendering import status_slots
+from wgsites.rendering.bundle import gateway_parameters
+from wgsites.stack.check import load_stack_file
+from wgsites.stack.keys import generate_private_key, public_key_of
+from wgsites.stack.model import Spoke
 
-AGENT = Path(__file__).resolve().parents[2] / "cloud-init" / "wgsites-sync.py"
 PREFIX = "/wgsites/travel/wg0"
 KEY_NAME = f"{PREFIX}/private-key"
 SCRIPT = "#!/bin/bash\n# the install script, as the bundle carries it\n"
@@ -61,7 +60,7 @@ class Ssm:
         self.puts.append(Name)
         self.values[Name] = [Value, self.values.get(Name, ["", 0])[1] + 1]
 
-    def get_parameters(self, Names: list[str]):  # noqa: N803 - what `status` calls, through hub_status.decode
+    def get_parameters(self, Names: list[str]):  # noqa: N803 - what `status` calls, through gateway_status.decode
         return {"Parameters": [{"Name": n, "Value": self.values[n][0]} for n in Names if n in self.values]}
 
     def get_parameter(self, Name: str, WithDecryption: bool = False):  # noqa: N803 - boto3's names
@@ -96,9 +95,7 @@ def agent(tmp_path, monkeypatch):
     for name, value in settings.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL_SSM", raising=False)
-    spec = importlib.util.spec_from_file_location("wgsites_sync", AGENT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = agent_module("wgsites_sync")
     installs: list[str] = []
     module.dump = DUMP
 
@@ -224,7 +221,7 @@ def test_status_is_published_when_the_view_changes_or_a_heartbeat_passed(agent, 
     def chunk_value(names):
         return {p["Name"]: p["Value"] for p in ssm.get_parameters(Names=names)["Parameters"]}
 
-    document = hub_status.decode(ssm.values[f"{PREFIX}/status"][0], chunk_value, parameters())
+    document = gateway_status.decode(ssm.values[f"{PREFIX}/status"][0], chunk_value, parameters())
     assert document["time"] == now[0] and document["heartbeat"] == agent.HEARTBEAT_SECONDS
     assert [(p["name"], p["latest_handshake"]) for p in document["peers"]] == [("laptop", HANDSHAKE + 121), ("phone", 0)]
 
@@ -250,11 +247,11 @@ def test_the_largest_status_fits_the_parameters_pulumi_makes(agent, stack):
     """status_slots bounds the agent's encoding of the stack's worst case (every field at its longest), also at
     1,000 peers; the agent's chunks decode to the same document."""
     vpn = load_stack_file(stack_file(stack))
-    worst = hub_status.worst_case_document(vpn)
+    worst = status_slots.worst_case_document(vpn)
     chunks = agent.status_chunks(worst)
-    assert len(chunks) <= hub_status.status_slots(vpn) and all(len(c) <= 4000 for c in chunks)
+    assert len(chunks) <= status_slots.status_slots(vpn) and all(len(c) <= 4000 for c in chunks)
     many = dataclasses.replace(vpn, spokes=tuple(many_peers(vpn, 1000)))
-    assert len(agent.status_chunks(hub_status.worst_case_document(many))) <= hub_status.status_slots(many)
+    assert len(agent.status_chunks(status_slots.worst_case_document(many))) <= status_slots.status_slots(many)
 
 
 def parameters():

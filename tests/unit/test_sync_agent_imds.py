@@ -9,16 +9,15 @@ leaving through the address (tests/lab/test_gateway_ipv6_after_boot.py).
 
 from __future__ import annotations
 
-import importlib.util
 import ipaddress
 import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
-AGENT = Path(__file__).resolve().parents[2] / "cloud-init" / "wgsites-sync.py"
+from tests.gateway_programs import agent_module
+
 MAC = "0a:1b:2c:3d:4e:5f"
 TOKEN = "AQAEAFTx-test-token=="
 ADDRESS, BLOCK = "2001:db8:7::1234", "2001:db8:7::/64"
@@ -110,9 +109,7 @@ def agent(tmp_path, monkeypatch, imds):
     monkeypatch.setenv("WGSITES_SYS_NET", str(net))
     monkeypatch.setenv("WGSITES_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")  # never used: IMDS is asked directly
-    spec = importlib.util.spec_from_file_location("wgsites_sync_imds", AGENT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = agent_module("wgsites_sync_imds")
     module.uplink = Uplink()
     monkeypatch.setattr(module.subprocess, "run", module.uplink.run)
     return module

@@ -10,8 +10,9 @@ import sys
 import types
 
 from tests.unit.test_sync_agent import HUB_PRIVATE, NAMED, PREFIX, SCRIPT, Ssm, agent  # noqa: F401 - a fixture
-from wgsites.bundle import CHUNK_CHARS, chunk_count, chunks
-from wgsites.keys import generate_private_key, public_key_of
+from wgsites.rendering.bundle import chunk_count, chunks
+from wgsites.rendering.ssm_format import CHUNK_CHARS
+from wgsites.stack.keys import generate_private_key, public_key_of
 
 PAIRS = [(public_key_of(generate_private_key()), generate_private_key()) for _ in range(60)]  # two 4 KB parts
 TEXT = "# gateway: preshared keys\n" + "".join(f"{p} {k}\n" for p, k in PAIRS) + "# end of the wgsites preshared keys\n"

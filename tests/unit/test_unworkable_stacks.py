@@ -1,5 +1,5 @@
 """Stacks every field of which parses, but which would not work (or would quietly do the wrong thing) once
-deployed: each is refused with one message naming the key, the value and the fix (wgsites/validate.py, and the
+deployed: each is refused with one message naming the key, the value and the fix (wgsites/stack/validate.py, and the
 line-break walk of the reader)."""
 
 from __future__ import annotations
@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from tests.unit.bad_stacks import AWS, BASE, NOT_DNS, NOT_ENDPOINT, NOT_HOST, NOT_INSTANCE, NOT_NETWORK, PROXY, P, edit, one_line
-from wgsites.config import ConfigError, parse_vpn
+from wgsites.stack.errors import ConfigError
+from wgsites.stack.parse import parse_vpn
 
 CASES = [
     (

@@ -11,10 +11,10 @@ import pytest
 import yaml
 
 from tests.stacks import ROOT, stack_file
-from wgsites.addressing import describe
-from wgsites.cli import build_parser
-from wgsites.stack import load_stack_file
-from wgsites.stackfile import read_stack_document
+from wgsites.operations.cli import build_parser
+from wgsites.stack.addressing import describe
+from wgsites.stack.check import load_stack_file
+from wgsites.stack.yaml_file import read_stack_document
 
 WALKTHROUGHS = ROOT / "docs" / "walkthroughs"
 STACKS = ["router", "internal", "sites", "travel", "home"]

@@ -1,0 +1,1 @@
+"""The stack file and its model: read, parse and check a VPN description; no host, no AWS."""
