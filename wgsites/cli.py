@@ -21,6 +21,7 @@ from . import hub_status
 from .addressing import describe
 from .bundle import gateway_parameters
 from .config import ConfigError
+from .delivery import DeliveryPlan
 from .diagram import dot_source
 from .endpoints import split_endpoint
 from .host_answer import ask_host, check_ssh_key
@@ -30,7 +31,7 @@ from .model import Vpn
 from .operator_files import check_folder, read_own_secret, write_file, write_tree
 from .plaintext import escaped
 from .qr import qr_code
-from .render import KeyRing, render_node
+from .render import KeyRing
 from .stack import StackFile, load_stack_file, read_stack, stack_name
 from .status import StatusRow, collect, format_rows, json_rows, unknown_rows
 
@@ -77,12 +78,6 @@ def key_files(vpn: Vpn, keys: KeyRing, bundle_key: SigningKey | None) -> dict[st
     if bundle_key is not None:
         files[f"{vpn.hub.name}/{BUNDLE_KEY_FILE}"] = (base64.b64encode(bytes(bundle_key)).decode() + "\n", 0o600)
     return files
-
-
-def qr_files(interface: str, config: str) -> dict[str, str | bytes]:
-    """A device's QR code beside its config: `<iface>.png` to scan, `<iface>.qr.txt` to show in a terminal."""
-    qr = qr_code(config)
-    return {f"{interface}.png": qr.png(), f"{interface}.qr.txt": qr.text()}
 
 
 def stack_output_config(peer: str, stack: str | None) -> str:
@@ -159,15 +154,10 @@ def cmd_render(args: argparse.Namespace) -> int:
     keys = local_keys(vpn, out)
     bundle_key = local_bundle_key(vpn, out)
     written = key_files(vpn, keys, bundle_key)
+    plan = DeliveryPlan(vpn, stack, stack_file.region)
     for node in vpn.nodes:
-        files = render_node(vpn, node.name, stack, keys, args.hub_endpoint, stack_file.region, bundle_key)
+        files = plan.files(node.name, keys, args.hub_endpoint, bundle_key, codes=True)
         written.update({f"{node.name}/{file.name}": (file.content, file.mode) for file in files})
-        # the QR code holds the config, key included: 0600 like it; none for a device that brings its own
-        # key (the apps refuse a config without one, and a scanned code cannot be edited first)
-        if node.is_device and node.key_source == "derived":
-            config = next(f.content for f in files if f.name == f"{node.interface}.conf")
-            for name, content in qr_files(node.interface, config).items():
-                written[f"{node.name}/{name}"] = (content, 0o600)
     write_tree(out, written, "--out")
     print(f"rendered {len(vpn.nodes)} node(s) of stack {stack} into {out}")
     return 0

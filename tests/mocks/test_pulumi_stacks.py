@@ -10,8 +10,9 @@ from collections import Counter
 import pytest
 import wgmocks as m
 
+from wgsites.delivery import DeliveryPlan
 from wgsites.hub_status import status_slots
-from wgsites.render import KeyRing, gateway_bundle_chunks, install_command, render_wg_quick
+from wgsites.render import KeyRing, install_command, render_wg_quick
 
 AWS_SET = {
     "wgsites:aws_gateway:AwsGateway": 1,
@@ -68,7 +69,7 @@ def expected_set(run) -> Counter:
     expected = Counter(EXPECTED[run.stack])
     vpn = m.model(run)
     if vpn.hub.kind == "aws":
-        expected[m.PARAMETER] += gateway_bundle_chunks(vpn, run.stack) + status_slots(vpn)
+        expected[m.PARAMETER] += DeliveryPlan(vpn, run.stack).gateway.bundle_chunks + status_slots(vpn)
     return expected
 
 
