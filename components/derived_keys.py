@@ -12,44 +12,16 @@ no derived key.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+import functools
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from operator import itemgetter
 
 import pulumi
 
+from wgsites.rendering.render import KeyRing
 from wgsites.stack.keys import derive_preshared_key, derive_private_key, key_label, preshared_key_label, public_key_of
 
-
-class OnDemand(Mapping[str, pulumi.Output[str]]):
-    """node -> its value of a map Output, as an Output made the first time it is read (or one GIVEN).
-
-    The program reads a thousand peers' keys from the maps (rendering, the exported map), not one by
-    one: an Output per key made up front cost the SDK a task each, two thousand of them never read."""
-
-    def __init__(
-        self, source: pulumi.Output[dict[str, str]], names: Iterable[str], given: Mapping[str, pulumi.Output[str]] | None = None
-    ) -> None:
-        self._source = source
-        self._names = dict.fromkeys(names)  # the order they are listed in
-        self._made: dict[str, pulumi.Output[str]] = dict(given or {})
-
-    def __getitem__(self, name: str) -> pulumi.Output[str]:
-        made = self._made.get(name)
-        if made is None:
-            if name not in self._names:
-                raise KeyError(name)
-            made = self._made[name] = self._source.apply(itemgetter(name))
-        return made
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._names)
-
-    def __len__(self) -> int:
-        return len(self._names)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._names
+from .outputs import OnDemand, joined, together
 
 
 @dataclass(frozen=True)
@@ -81,3 +53,36 @@ def derived_preshared_keys(
     """The preshared key of each hub-spoke pair of SPOKES (spoke -> its first name), one map, secret."""
     labels = {spoke: preshared_key_label(first, rotations.get(spoke, 0)) for spoke, first in spokes.items()}
     return pulumi.Output.secret(seed).apply(lambda s: {spoke: derive_preshared_key(s, label) for spoke, label in labels.items()})
+
+
+@dataclass(frozen=True)
+class StackKeys:
+    """Every key of a stack as Outputs, lifted into the core's KeyRing for the delivery plan to read.
+
+    The public keys: DERIVED's map, and GIVEN (node -> its key: an SSH host's answer, checked, or one
+    written in the stack file); the preshared keys: one map (None: no pair has one)."""
+
+    derived: DerivedKeys
+    given: Mapping[str, pulumi.Output[str]]
+    preshared: pulumi.Output[dict[str, str]] | None
+    names: tuple[str, ...]  # every node, in the stack's order
+
+    @functools.cached_property
+    def public_keys(self) -> OnDemand:
+        """node -> its public key, each an Output made when first read."""
+        return OnDemand(self.derived.public, self.names, self.given)
+
+    def public(self, names: Iterable[str]) -> pulumi.Output[dict[str, str]]:
+        """NAMES' public keys as one map."""
+        return joined(self.derived.public, self.given, names)
+
+    def ring(self, names: Iterable[str], private: bool = False, preshared: bool = False) -> pulumi.Output[KeyRing]:
+        """A key ring of NAMES' public keys, with the derived private keys and the preshared keys if asked
+        (secret then); only the keys asked for, since one unknown key (a new SSH host's, in a preview)
+        leaves all that reads the ring unknown."""
+        public = self.public(names)
+        if not (private or preshared):
+            return public.apply(KeyRing)
+        nothing: dict[str, str] = {}
+        secrets = (self.derived.private if private else nothing, self.preshared if preshared and self.preshared else nothing)
+        return together(KeyRing, public, *secrets)

@@ -11,7 +11,8 @@ import yaml
 from nacl.signing import SigningKey
 
 from wgsites.operations.cli import local_keys
-from wgsites.rendering.render import KeyRing, render_node
+from wgsites.rendering.delivery import DeliveryPlan
+from wgsites.rendering.render import KeyRing
 from wgsites.stack.check import read_stack
 from wgsites.stack.model import Vpn
 from wgsites.stack.parse import CONFIG_KEY, parse_vpn
@@ -47,10 +48,8 @@ def render_stack(stack: str, tmp: Path, vpn: Vpn | None = None) -> Rendered:
         vpn, region = example.vpn, example.region or REGION
     keys = local_keys(vpn, tmp)
     endpoint = HUB_ENDPOINT if vpn.hub.kind == "aws" else None
-    files = {
-        node.name: {f.name: f.content for f in render_node(vpn, node.name, stack, keys, endpoint, region, BUNDLE_KEY)}
-        for node in vpn.nodes
-    }
+    plan = DeliveryPlan(vpn, stack, region)
+    files = {node.name: {f.name: f.content for f in plan.files(node.name, keys, endpoint, BUNDLE_KEY)} for node in vpn.nodes}
     return Rendered(stack, vpn, keys, files)
 
 

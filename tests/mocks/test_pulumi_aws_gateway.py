@@ -13,9 +13,9 @@ from nacl.signing import VerifyKey
 
 from components.aws_gateway import SERIAL_CREATE, SERIAL_UPDATE, architecture
 from wgsites.rendering.bundle import gateway_parameters, signed_text
+from wgsites.rendering.delivery import DeliveryPlan
 from wgsites.rendering.render import (
     KeyRing,
-    gateway_bundle_chunks,
     render_gateway_bundle,
     render_install_script,
     render_user_data,
@@ -140,7 +140,7 @@ def test_parameters_hold_the_core_bundle_and_the_hub_key(home):
     assert bundle["config"] == config and not re.search(r"PrivateKey = [A-Za-z0-9+/]{43}=", json.dumps(bundle))
     assert bundle["install"] == render_install_script(vpn, "gateway", "home") and bundle["sync_seconds"] == 30
     chunks = [r for r in home.mocks.of_type(m.PARAMETER) if r.name.startswith("vpn-gateway-bundle-")]
-    assert len(chunks) == gateway_bundle_chunks(vpn, "home") > 1
+    assert len(chunks) == DeliveryPlan(vpn, "home").gateway.bundle_chunks > 1
     for chunk in chunks:
         inputs = m.unwrap(chunk.inputs)
         assert inputs["type"] == "String" and inputs["tier"] == "Standard" and len(inputs["insecureValue"]) <= 4000

@@ -10,7 +10,8 @@ from collections import Counter
 import pytest
 import wgmocks as m
 
-from wgsites.rendering.render import KeyRing, gateway_bundle_chunks, install_command, render_wg_quick
+from wgsites.rendering.delivery import DeliveryPlan
+from wgsites.rendering.render import KeyRing, install_command, render_wg_quick
 from wgsites.rendering.status_slots import status_slots
 
 AWS_SET = {
@@ -68,7 +69,7 @@ def expected_set(run) -> Counter:
     expected = Counter(EXPECTED[run.stack])
     vpn = m.model(run)
     if vpn.hub.kind == "aws":
-        expected[m.PARAMETER] += gateway_bundle_chunks(vpn, run.stack) + status_slots(vpn)
+        expected[m.PARAMETER] += DeliveryPlan(vpn, run.stack).gateway.bundle_chunks + status_slots(vpn)
     return expected
 
 

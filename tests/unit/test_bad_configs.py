@@ -399,15 +399,16 @@ def test_an_aws_hub_whose_bundle_passes_what_its_gateway_reads_is_refused():
     """The gateway reads at most MAX_BUNDLE_CHUNKS chunks whatever a manifest says (bundle.py): a stack whose bundle
     takes more is refused at `check`, before IAM would refuse the role's policy at `up`."""
     from bench.scale_stack import scale_vpn
-    from wgsites.rendering.render import gateway_bundle_chunks
+    from wgsites.rendering.delivery import DeliveryPlan
     from wgsites.rendering.ssm_format import MAX_BUNDLE_CHUNKS
 
     large, fitting = parse_vpn(scale_vpn(5000)), parse_vpn(scale_vpn(4500))
-    assert gateway_bundle_chunks(fitting, "test") <= MAX_BUNDLE_CHUNKS < gateway_bundle_chunks(large, "test")
+    chunks = DeliveryPlan(large, "test").gateway.bundle_chunks
+    assert DeliveryPlan(fitting, "test").gateway.bundle_chunks <= MAX_BUNDLE_CHUNKS < chunks
     assert rendered_size_errors(fitting, "test", "eu-central-1") == []
     (message,) = rendered_size_errors(large, "test", "eu-central-1")
     assert message == (
-        f"{P}.peers: the bundle of the aws hub gateway takes {gateway_bundle_chunks(large, 'test')} SSM parameters of "
+        f"{P}.peers: the bundle of the aws hub gateway takes {chunks} SSM parameters of "
         "4000 characters, over the 142 its gateway reads (what IAM's 10,240-character limit on the role's policies "
         "lets it read); split the peers over two stacks, each with its own hub, or keep fewer forwardRules"
     )

@@ -12,10 +12,10 @@ from tests import apps
 from tests.stacks import stack_file
 from tests.unit.test_keys import OTHER_SEED, SEED
 from wgsites.operations.cli import local_keys
+from wgsites.rendering.delivery import DeliveryPlan
 from wgsites.rendering.render import (
     allowed_hooks,
     preshared_key_hook,
-    render_node,
     render_preshared_keys,
     render_wg_quick,
 )
@@ -73,7 +73,7 @@ def test_a_managed_host_gets_a_hook_and_a_store_never_the_key_in_its_config(tmp_
     vpn = vpn_with("sites", presharedKey=True)
     keys = local_keys(vpn, tmp_path)
     for node in ("alpha", "beta"):
-        files = {f.name: f for f in render_node(vpn, node, "sites", keys)}
+        files = {f.name: f for f in DeliveryPlan(vpn, "sites").files(node, keys)}
         conf = files[f"{vpn.node(node).interface}.conf"].content
         assert "PresharedKey" not in conf and keys.preshared["beta"] not in conf
         assert f"{preshared_key_hook()}\n" in conf

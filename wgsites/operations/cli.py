@@ -19,10 +19,11 @@ from nacl.signing import SigningKey
 
 from wgsites.operations import gateway_status
 from wgsites.rendering.bundle import gateway_parameters
+from wgsites.rendering.delivery import DeliveryPlan
 from wgsites.rendering.diagram import dot_source
 from wgsites.rendering.operator_files import check_folder, read_own_secret, write_file, write_tree
 from wgsites.rendering.qr import qr_code
-from wgsites.rendering.render import KeyRing, render_node
+from wgsites.rendering.render import KeyRing
 from wgsites.rendering.status_slots import status_slots
 from wgsites.rendering.wg_quick_parser import read_wg_config
 from wgsites.stack.addressing import describe
@@ -80,12 +81,6 @@ def key_files(vpn: Vpn, keys: KeyRing, bundle_key: SigningKey | None) -> dict[st
     if bundle_key is not None:
         files[f"{vpn.hub.name}/{BUNDLE_KEY_FILE}"] = (base64.b64encode(bytes(bundle_key)).decode() + "\n", 0o600)
     return files
-
-
-def qr_files(interface: str, config: str) -> dict[str, str | bytes]:
-    """A device's QR code beside its config: `<iface>.png` to scan, `<iface>.qr.txt` to show in a terminal."""
-    qr = qr_code(config)
-    return {f"{interface}.png": qr.png(), f"{interface}.qr.txt": qr.text()}
 
 
 def stack_output_config(peer: str, stack: str | None) -> str:
@@ -162,15 +157,10 @@ def cmd_render(args: argparse.Namespace) -> int:
     keys = local_keys(vpn, out)
     bundle_key = local_bundle_key(vpn, out)
     written = key_files(vpn, keys, bundle_key)
+    plan = DeliveryPlan(vpn, stack, stack_file.region)
     for node in vpn.nodes:
-        files = render_node(vpn, node.name, stack, keys, args.hub_endpoint, stack_file.region, bundle_key)
+        files = plan.files(node.name, keys, args.hub_endpoint, bundle_key, codes=True)
         written.update({f"{node.name}/{file.name}": (file.content, file.mode) for file in files})
-        # the QR code holds the config, key included: 0600 like it; none for a device that brings its own
-        # key (the apps refuse a config without one, and a scanned code cannot be edited first)
-        if node.is_device and node.key_source == "derived":
-            config = next(f.content for f in files if f.name == f"{node.interface}.conf")
-            for name, content in qr_files(node.interface, config).items():
-                written[f"{node.name}/{name}"] = (content, 0o600)
     write_tree(out, written, "--out")
     print(f"rendered {len(vpn.nodes)} node(s) of stack {stack} into {out}")
     return 0

@@ -21,7 +21,8 @@ from wgsites.stack.model import Vpn
 from wgsites.stack.parse import CONFIG_KEY
 
 from .bundle import gateway_parameters
-from .render import STAND_IN_KEY, gateway_bundle_chunks, install_command, render_user_data
+from .delivery import DeliveryPlan
+from .render import STAND_IN_KEY, install_command, render_user_data
 from .ssm_format import CHUNK_CHARS, MAX_BUNDLE_CHUNKS
 
 EC2_USER_DATA_BYTES = 16384
@@ -78,7 +79,7 @@ def rendered_size_errors(vpn: Vpn, stack: str, region: str | None = None, path: 
                 f"{path}.hub: the user data of the aws hub {vpn.hub.name} is {measured} bytes, over EC2's limit of "
                 f"{EC2_USER_DATA_BYTES} bytes (before base64); shorten the stack's and the hub's names"
             )
-        chunks = gateway_bundle_chunks(vpn, stack)
+        chunks = DeliveryPlan(vpn, stack).gateway.bundle_chunks
         if chunks > MAX_BUNDLE_CHUNKS:
             errors.append(
                 f"{path}.peers: the bundle of the aws hub {vpn.hub.name} takes {chunks} SSM parameters of {CHUNK_CHARS} "

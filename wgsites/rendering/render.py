@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import gzip
 import shlex
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ import jinja2
 from nacl.signing import SigningKey
 
 from wgsites.stack.addressing import AddressPlan
-from wgsites.stack.keys import is_valid_key, sign_text, verify_key_text
+from wgsites.stack.keys import is_valid_key, sign_text
 from wgsites.stack.model import Hub, Spoke, Vpn
 from wgsites.stack.names import nft_table
 from wgsites.stack.plaintext import unsafe_character
@@ -28,7 +27,6 @@ from .bundle import (
     bundle_text,
     chunk_count,
     digest,
-    gateway_parameters,
     manifest,
     manifest_fields,
     signed_text,
@@ -451,76 +449,3 @@ def signed_manifest(text: str, count: int, serial: int, stack: str, interface: s
     """The manifest of the bundle TEXT in COUNT chunks at SERIAL, every field signed with the stack's KEY."""
     fields = manifest_fields(text, count, serial, stack, interface)
     return manifest(fields, sign_text(key, signed_text(fields)))
-
-
-def gateway_bundle_chunks(vpn: Vpn, stack: str, install_script: str | None = None, status_chunks: int | None = None) -> int:
-    """How many chunks the aws hub's bundle takes, known before its keys are: every key is 44 characters,
-    so a config rendered with stand-in keys has the length of the real one."""
-    stand_in = KeyRing(public={node.name: STAND_IN_KEY for node in vpn.nodes})
-    config = render_wg_quick(vpn, vpn.hub.name, stack, stand_in)
-    psk = preshared_keys_stand_in(vpn, stack)
-    return chunk_count(render_gateway_bundle(vpn, stack, config, install_script, status_chunks, psk, public_key=STAND_IN_KEY))
-
-
-def preshared_keys_stand_in(vpn: Vpn, stack: str) -> str | None:
-    """The hub's preshared-key text with stand-in keys: its length, so its chunk count, is the real one's."""
-    stand_in = KeyRing(
-        public={node.name: STAND_IN_KEY for node in vpn.nodes}, preshared={s.name: STAND_IN_KEY for s in vpn.spokes}
-    )
-    return render_preshared_keys(vpn, vpn.hub.name, stack, stand_in)
-
-
-def gateway_preshared_key_chunks(vpn: Vpn, stack: str) -> int:
-    """How many SecureString chunks the aws hub's preshared keys take (0: none), known before the keys are."""
-    text = preshared_keys_stand_in(vpn, stack)
-    return 0 if text is None else chunk_count(text)
-
-
-@dataclass(frozen=True)
-class HostFile:
-    """One file for one node: its name in `render --out DIR/<node>/` and its mode."""
-
-    name: str
-    content: str
-    mode: int = 0o644
-
-
-def render_node(
-    vpn: Vpn,
-    name: str,
-    stack: str,
-    keys: KeyRing,
-    hub_endpoint: str | None = None,
-    region: str | None = None,
-    bundle_key: SigningKey | None = None,
-    serial: int | None = None,
-) -> list[HostFile]:
-    """All of one node's files, as `wgsites render` writes them; an aws hub's need its REGION (its SSM
-    parameters) and the key that signs its bundle; its manifest's SERIAL is the time now unless given."""
-    node = vpn.node(name)
-    iface = node.interface
-    files = [HostFile(f"{iface}.conf", render_wg_quick(vpn, name, stack, keys, hub_endpoint), 0o600)]
-    if name in keys.private:
-        files.append(HostFile(f"{iface}.key", keys.private[name] + "\n", 0o600))
-    store = render_preshared_keys(vpn, name, stack, keys) if node.delivery != "file" else None
-    if store:
-        files.append(HostFile(f"{iface}.psk", store, 0o600))  # the install script's preshared-keys reads it
-    script = None
-    if node.delivery != "file":  # installed by the install script (over SSH, or by the aws gateway's sync)
-        script = render_install_script(vpn, name, stack)
-        files.append(HostFile("install.sh", script, 0o755))
-        if sysctl := render_sysctl(vpn, name, stack):
-            files.append(HostFile(f"70-wgsites-{iface}.conf", sysctl))
-        if nft := render_nftables(vpn, name, stack):
-            files.append(HostFile(f"{iface}.nft", nft, 0o600))
-    if name == vpn.hub.name and vpn.hub.kind == "aws":
-        if region is None or bundle_key is None:
-            raise ValueError(f"the aws hub {name} needs its region (set aws:region) and a bundle signing key")
-        parameters = gateway_parameters(stack, iface, region)
-        files.append(HostFile("user-data.yaml", render_user_data(vpn.hub, stack, parameters, verify_key_text(bundle_key))))
-        text = render_gateway_bundle(vpn, stack, files[0].content, script, preshared_keys=store, public_key=keys.public[name])
-        count = chunk_count(text)
-        files.append(HostFile("bundle.json", text, 0o600))
-        serial = int(time.time()) if serial is None else serial
-        files.append(HostFile("bundle-manifest.json", signed_manifest(text, count, serial, stack, iface, bundle_key)))
-    return files
