@@ -20,7 +20,9 @@ Pulumi made for it, for `wgsites status` (the gateway has no SSH port): the form
 wgsites/hub_status.py's. It writes only when the view changed (a handshake, an endpoint, a
 peer) or HEARTBEAT_SECONDS passed, so an idle gateway costs a write every five minutes. The
 status names the serial of the bundle applied and the bootstrap's last refusal of a manifest
-(an older bundle put back, one not signed by the stack), as the bootstrap keeps them.
+(an older bundle put back, one not signed by the stack), as the bootstrap keeps them. And it has the install
+script write the interface's Prometheus metrics, with its last sync and bundle serial, to node_exporter's
+textfile folder when the stack names one (wgsites:vpn.metricsDir).
 
 Each period it also makes the primary interface's IPv6 addresses follow what EC2 assigned, as the
 instance metadata service (IMDSv2) tells: cloud-init configures only those assigned at first boot,
@@ -277,6 +279,25 @@ def publish_status(ssm, bundle: dict, iface: str, now: int | None = None) -> Non
         print(f"wgsites-sync: status of {iface} not published ({code or type(exc).__name__})", file=sys.stderr)
 
 
+def write_metrics(install: str, iface: str, synced: bool, now: int | None = None) -> None:
+    """The install script's `metrics` action (nothing unless the stack names node_exporter's textfile folder),
+    told when a sync last ended without error and the serial of the bundle applied; never fails the sync."""
+    now = int(time.time()) if now is None else now
+    path = f"{os.environ.get('WGSITES_STATE_DIR', '/var/lib/wgsites')}/{iface}/last-sync"
+    try:
+        if synced:
+            write_private(path, str(now))
+        serial = bundle_state().get("serial")
+        env = {
+            **os.environ,
+            "WGSITES_GATEWAY_LAST_SYNC": (read(path) or "").strip(),
+            "WGSITES_GATEWAY_BUNDLE_SERIAL": str(serial) if type(serial) is int else "",
+        }
+        subprocess.run([install, "metrics"], env=env, stdout=subprocess.DEVNULL, check=True)
+    except Exception as exc:  # the tunnels matter more
+        print(f"wgsites-sync: metrics of {iface} not written ({type(exc).__name__})", file=sys.stderr)
+
+
 class ImdsRefused(Exception):
     """An IMDS answer the agent does not act on: unreachable, an error, too long, or not what IMDS says."""
 
@@ -428,6 +449,7 @@ def main(bundle_path: str) -> int:
     ssm = boto3.client("ssm", region_name=os.environ["WGSITES_REGION"], endpoint_url=os.environ.get("AWS_ENDPOINT_URL_SSM"))
     running = subprocess.run(["ip", "link", "show", "dev", iface], capture_output=True).returncode == 0
     if not sync_key(ssm, iface, running, bundle.get("public_key")):
+        write_metrics(install, iface, False)
         return 1
     config = bundle["config"]
     same = read(f"{os.environ.get('WGSITES_WG_DIR', '/etc/wireguard')}/{iface}.conf") == config
@@ -446,6 +468,7 @@ def main(bundle_path: str) -> int:
         print(f"wgsites-sync: the uplink's IPv6 addresses not synced ({type(exc).__name__}: {exc})", file=sys.stderr)
     if subprocess.run(["ip", "link", "show", "dev", iface], capture_output=True).returncode == 0:
         publish_status(ssm, bundle, iface)
+    write_metrics(install, iface, code == 0)
     return code
 
 

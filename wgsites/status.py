@@ -26,9 +26,8 @@ from .model import Spoke, Vpn
 from .plaintext import escaped
 from .reader import ConfigError
 from .render import install_command
-from .status_row import StatusRow
+from .status_row import STALE_SECONDS, StatusRow
 
-STALE_SECONDS = 180  # WireGuard re-handshakes every 2 minutes on a live tunnel
 CLOCK_SKEW_SECONDS = 86400  # a handshake later than this past our clock is no clock's mistake
 
 

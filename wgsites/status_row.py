@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+STALE_SECONDS = 180  # WireGuard re-handshakes every 2 minutes on a live tunnel
+
 
 @dataclass(frozen=True)
 class StatusRow:
