@@ -37,11 +37,6 @@ def test_the_rules_fire_as_their_unit_tests_say():
 def test_the_rules_use_only_metrics_wgsites_writes():
     families = {f.name for f in {*metrics.HOST_FAMILIES, *metrics.STATUS_FAMILIES}}
     groups = yaml.safe_load(RULES.read_text())["groups"]
-    used = {
-        name
-        for group in groups
-        for rule in group["rules"]
-        for name in re.findall(r"\b(wgsites_[a-z_]+)", rule["expr"])
-    }
+    used = {name for group in groups for rule in group["rules"] for name in re.findall(r"\b(wgsites_[a-z_]+)", rule["expr"])}
     assert used and used <= families, used - families
     assert all({"alert", "expr", "labels", "annotations"} <= rule.keys() for group in groups for rule in group["rules"])
