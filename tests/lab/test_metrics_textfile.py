@@ -90,7 +90,8 @@ def test_an_ssh_hosts_metrics_file_is_what_its_tunnels_do():
         assert value(seen, "wgsites_peer_up", **labels) == 1
 
         # a hostile name in the host's config: escaped, read back as it was (the file would not parse unescaped)
-        router.run(["sed", "-i", f"s/^# laptop$/# {HOSTILE.replace(chr(92), chr(92) * 2)}/", f"/etc/wireguard/{vpn.hub.interface}.conf"])
+        edit = f"s/^# laptop$/# {HOSTILE.replace(chr(92), chr(92) * 2)}/"  # sed's replacement: each \ doubled
+        router.run(["sed", "-i", edit, f"/etc/wireguard/{vpn.hub.interface}.conf"])
         router.run([self, "metrics"])
         hostile = router.read_file(prom)
         assert value(samples(hostile), "wgsites_peer_up", peer=HOSTILE) == 1, hostile
