@@ -23,12 +23,12 @@ import shlex
 import sys
 import time
 
-from prometheus_client.parser import text_string_to_metric_families
-
 from lab.deploy import LAB_CREDENTIALS, deploy, run_over_ssh, ssm_endpoint, wait_for
 from lab.netns import Lab
 from lab.run import LAB_SYNC_SECONDS
 from lab.world import build_world
+from tests.prometheus_text import parsed as samples
+from tests.prometheus_text import value
 from tests.stacks import ROOT, stack_file
 from wgsites.metrics import status_metrics
 from wgsites.render import INSTALL_PATH, install_command
@@ -37,20 +37,6 @@ from wgsites.status import collect
 
 FOLDER = "/var/lib/wgsites/node-exporter"
 HOSTILE = 'lap"top\\x'  # a peer name no stack allows, as a hand-edited comment on the host can have it
-
-
-def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
-
-
-def value(found: dict, name: str, **labels: str) -> float:
-    matches = [v for (n, have), v in found.items() if n == name and labels.items() <= dict(have).items()]
-    assert len(matches) == 1, (name, labels, found)
-    return matches[0]
 
 
 def test_an_ssh_hosts_metrics_file_is_what_its_tunnels_do():

@@ -14,6 +14,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.prometheus_text import parsed, value
 from tests.stacks import ROOT, stack_file
 from wgsites import metrics
 from wgsites.cli import main
@@ -24,21 +25,6 @@ from wgsites.stack import load_stack_file
 from wgsites.status_row import StatusRow
 
 NOW = 1_800_000_000
-
-
-def parsed(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    """Every sample: (name, sorted labels) -> value, through the client library's parser."""
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
-
-
-def value(samples: dict, name: str, **labels: str) -> float:
-    matches = [v for (n, found), v in samples.items() if n == name and labels.items() <= dict(found).items()]
-    assert len(matches) == 1, (name, labels, samples)
-    return matches[0]
 
 
 @pytest.fixture
