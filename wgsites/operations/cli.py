@@ -37,6 +37,7 @@ from wgsites.stack.plaintext import escaped
 from .host_answer import ask_host, check_ssh_key
 from .host_status import StatusRow, collect, format_rows, json_rows, unknown_rows
 from .importer import ImportOptions, import_vpn, same_peers, stack_text
+from .status_metrics import GatewayView, status_metrics
 
 
 def local_keys(vpn: Vpn, out: Path, key: str = "--out") -> KeyRing:
@@ -193,8 +194,9 @@ def draw(dot: str, base: Path) -> list[Path]:
     return written
 
 
-def hub_rows(stack_file: StackFile, stale_after: int | None) -> list[StatusRow]:
-    """An aws hub's peers from its own published view (SSM), with your AWS credentials; no SSH.
+def hub_rows(stack_file: StackFile, stale_after: int | None) -> tuple[list[StatusRow], GatewayView | None]:
+    """An aws hub's peers from its own published view (SSM), with your AWS credentials; no SSH; and when it
+    was published, with the bundle serial it names (None when unread).
     AWS_ENDPOINT_URL_SSM points elsewhere only in the lab, as for the gateway's agent."""
     vpn = stack_file.vpn
     parameters = gateway_parameters(stack_file.stack, vpn.hub.interface, stack_file.region)
@@ -204,14 +206,15 @@ def hub_rows(stack_file: StackFile, stale_after: int | None) -> list[StatusRow]:
     except ImportError:
         return [
             StatusRow(vpn.hub.name, "-", "unknown", "reading an aws hub's status needs boto3: pip install -r requirements.txt")
-        ]
+        ], None
     config = Config(connect_timeout=5, read_timeout=10, retries={"max_attempts": 3, "mode": "standard"})
     ssm = boto3.client("ssm", region_name=parameters.region, endpoint_url=os.environ.get("AWS_ENDPOINT_URL_SSM"), config=config)
     try:
         document = gateway_status.read_document(ssm, parameters, status_slots(vpn))
     except gateway_status.HubStatusError as exc:  # each of its tunnels, unknown: not one row for all
-        return unknown_rows(vpn, vpn.hub.name, str(exc))
-    return gateway_status.diagnose(vpn, document, stale_after or gateway_status.stale_after(vpn))
+        return unknown_rows(vpn, vpn.hub.name, str(exc)), None
+    view = GatewayView(document["time"], document["bundle"]["serial"])
+    return gateway_status.diagnose(vpn, document, stale_after or gateway_status.stale_after(vpn)), view
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -223,10 +226,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     def run(node: str, command: str) -> str:
         return ask_host(vpn.node(node).ssh, command, args.ssh_key)
 
-    rows = collect(vpn, stack_file.stack, run, args.stale_after)
+    rows, gateway = collect(vpn, stack_file.stack, run, args.stale_after), None
     if vpn.hub.kind == "aws":
-        rows += hub_rows(stack_file, args.stale_after)
-    print(json.dumps(json_rows(rows), indent=2) if args.json else format_rows(rows))
+        found, gateway = hub_rows(stack_file, args.stale_after)
+        rows += found
+    if args.format == "prometheus":
+        sys.stdout.write(status_metrics(vpn, stack_file.stack, rows, gateway))
+    else:
+        print(json.dumps(json_rows(rows), indent=2) if args.format == "json" else format_rows(rows))
     return 0 if rows and all(r.state == "ok" for r in rows) else 1
 
 
@@ -300,7 +307,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     status.add_argument("stack_file")
     status.add_argument("--ssh-key", help="SSH private key (default: your SSH agent and ~/.ssh)")
-    status.add_argument("--json", action="store_true", help="one JSON object per tunnel instead of the table")
+    status.add_argument(
+        "--format",
+        choices=("table", "json", "prometheus"),
+        default="table",
+        help="table (default); json: one object per tunnel; prometheus: metrics in the text exposition format "
+        "(docs/monitoring.md)",
+    )
+    status.add_argument("--json", dest="format", action="store_const", const="json", help="the same as --format json")
     status.add_argument(
         "--stale-after",
         type=positive_seconds,

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from wgsites.rendering.metrics import STALE_SECONDS
 from wgsites.rendering.render import install_command
 from wgsites.stack.addressing import AddressPlan
 from wgsites.stack.endpoints import ip_text, join_endpoint, split_endpoint
@@ -29,7 +30,6 @@ from .host_answer import HostAnswerError
 from .host_drift import findings, parse_state, sections
 from .status_row import StatusRow
 
-STALE_SECONDS = 180  # WireGuard re-handshakes every 2 minutes on a live tunnel
 CLOCK_SKEW_SECONDS = 86400  # a handshake later than this past our clock is no clock's mistake
 
 

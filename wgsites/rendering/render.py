@@ -22,6 +22,7 @@ from wgsites.stack.model import Hub, Spoke, Vpn
 from wgsites.stack.names import nft_table
 from wgsites.stack.plaintext import unsafe_character
 
+from . import metrics
 from .bundle import (
     GatewayParameters,
     bundle_text,
@@ -365,7 +366,20 @@ def render_install_script(vpn: Vpn, name: str, stack: str, systemctl_seconds: in
         sysctl=render_sysctl(vpn, name, stack) or "",
         remembered_sysctls=remembered_sysctls(vpn, name),
         systemctl_seconds=systemctl_seconds,
+        **metrics_settings(vpn, name),
     )
+
+
+def metrics_settings(vpn: Vpn, name: str) -> dict:
+    """What the install script's `metrics` action (install/metrics.sh.j2) is rendered with: the folder, whether a
+    timer of its own runs it (not on an aws hub: its agent does), the families and the always-up peers."""
+    return {
+        "metrics_dir": vpn.metrics_dir or "",
+        "metrics_timer": "no" if name == vpn.hub.name and vpn.hub.kind == "aws" else "yes",
+        "families": metrics.HOST_FAMILIES,
+        "always_up": metrics.always_up_peers(vpn, name),
+        "stale_seconds": metrics.STALE_SECONDS,
+    }
 
 
 def install_command(
@@ -383,7 +397,17 @@ def install_command(
     The script travels in the command line (no secret in it); the config goes on stdin. SCRIPT is
     render_install_script's, when the caller has it already (one node's commands share it).
     """
-    actions = ("install", "public-key", "remove", "reresolve", "state", "repair", "preshared-keys", "forget-preshared-keys")
+    actions = (
+        "install",
+        "public-key",
+        "remove",
+        "reresolve",
+        "state",
+        "repair",
+        "preshared-keys",
+        "forget-preshared-keys",
+        "metrics",
+    )
     assert action in actions
     script = script if script is not None else render_install_script(vpn, name, stack, systemctl_seconds)
     command = f"bash -c {shlex.quote(script)} wgsites-install {action}"

@@ -199,6 +199,7 @@ class Vpn:
     forward_rules: tuple[ForwardRule, ...] = ()
     preshared_key: bool = False  # every hub-spoke pair gets a preshared key, unless a spoke says otherwise
     network6: IPv6Network | None = None  # the optional IPv6 VPN network beside `network` (dual stack)
+    metrics_dir: str | None = None  # node_exporter's textfile folder on every managed host; None: no metrics files
 
     def has_preshared_key(self, spoke: Spoke) -> bool:
         """Whether the pair hub-SPOKE uses a preshared key: the spoke's own setting, else the stack's."""

@@ -322,6 +322,7 @@ def parse_vpn(raw: Any, path: str = CONFIG_KEY) -> Vpn:
     port = r.get(obj, path, "listenPort", r.integer(1, 65535), default_of(VPN, "listenPort"))
     preshared = r.get(obj, path, "presharedKey", r.boolean, default_of(VPN, "presharedKey"))
     network6 = r.get(obj, path, "network6", lambda p, v: _network6(r, p, v), default_of(VPN, "network6"))
+    metrics_dir = r.get(obj, path, "metricsDir", r.folder, default_of(VPN, "metricsDir"))
     hub = r.get(obj, path, "hub", lambda p, v: _hub(r, p, v, port or DEFAULT_LISTEN_PORT))
     spokes = [
         _spoke(r, f"{path}.{key}[{i}]", item, kind)
@@ -341,6 +342,7 @@ def parse_vpn(raw: Any, path: str = CONFIG_KEY) -> Vpn:
         forward_rules=tuple(rules),
         preshared_key=preshared,
         network6=network6,
+        metrics_dir=metrics_dir,
     )
     errors = check_vpn(vpn, path)
     if errors:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -15,6 +16,8 @@ from .keys import is_valid_key
 from .model import AddressRange
 from .names import INTERFACE_RE, NAME_RE
 from .plaintext import unsafe_character
+
+FOLDER_RE = re.compile(r"(/[A-Za-z0-9._-]{1,64}){1,16}/?")  # what a script may quote and a reader takes at a glance
 
 T = TypeVar("T")
 
@@ -139,6 +142,13 @@ class Reader:
         if parsed is not None:
             return join_endpoint(*parsed)  # rebuilt from its parts, never the raw text
         self.fail(path, value, "is not host or host:port; write it like vpn.example.net:51820 or 203.0.113.5")
+        return None
+
+    def folder(self, path: str, value: Any) -> str | None:
+        """An absolute folder on a host, as the install script quotes it: plain characters, no `..`."""
+        if isinstance(value, str) and FOLDER_RE.fullmatch(value) and ".." not in value.split("/"):
+            return value.rstrip("/")
+        self.fail(path, value, "is not an absolute folder; write it like /var/lib/prometheus/node-exporter")
         return None
 
     def public_key(self, path: str, value: Any) -> str | None:

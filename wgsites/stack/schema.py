@@ -188,6 +188,14 @@ VPN = (
         "from `wgsites:keySeed`; a spoke's own `presharedKey` overrides it (docs: README, Preshared keys)",
         default(Vpn, "preshared_key"),
     ),
+    Key(
+        "metricsDir",
+        "absolute path",
+        "node_exporter's textfile folder (Debian's: `/var/lib/prometheus/node-exporter`): every host managed over SSH "
+        "(a timer, each minute) and an aws hub (its agent, each sync) write their tunnels' Prometheus metrics to "
+        "`wgsites-IFACE.prom` there (docs/monitoring.md)",
+        default(Vpn, "metrics_dir"),
+    ),
 )
 
 HUB = (
