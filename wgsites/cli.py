@@ -17,7 +17,7 @@ from pathlib import Path
 
 from nacl.signing import SigningKey
 
-from . import hub_status
+from . import access, hub_status
 from .addressing import describe
 from .bundle import gateway_parameters
 from .config import ConfigError
@@ -125,6 +125,15 @@ def cmd_qr(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     vpn = load_stack_file(args.stack_file)
     print(describe(vpn))
+    for line in access.summary(vpn):
+        print(line)
+    return 0
+
+
+def cmd_access(args: argparse.Namespace) -> int:
+    """Who reaches what, as the hub enforces it: the lines a preview shows changed."""
+    for line in access.matrix(load_stack_file(args.stack_file)):
+        print(line)
     return 0
 
 
@@ -280,6 +289,9 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate a stack file")
     check.add_argument("stack_file")
     check.set_defaults(func=cmd_check)
+    who = sub.add_parser("access", help="print who reaches what (the access policy as a matrix)")
+    who.add_argument("stack_file")
+    who.set_defaults(func=cmd_access)
     render = sub.add_parser("render", help="write every node's files into a folder")
     render.add_argument("stack_file")
     render.add_argument("--out", required=True, help="folder; DIR/<node>/ per node")

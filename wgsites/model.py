@@ -7,10 +7,14 @@ reads these objects and nothing else, so a stack file is parsed exactly once.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import functools
 import ipaddress
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
+
+if TYPE_CHECKING:
+    from .access import AccessPolicy
 
 IPv4Network = ipaddress.IPv4Network
 IPv4Address = ipaddress.IPv4Address
@@ -167,6 +171,7 @@ class Spoke:
     aliases: tuple[str, ...] = ()  # the names it had before, oldest first (a rename keeps its resources)
     preshared_key: bool | None = None  # a preshared key with the hub; None: the stack's (Vpn.preshared_key)
     address6: IPv6Address | None = None  # its IPv6 VPN address when not the one derived from `address`
+    expires: datetime.datetime | None = None  # (UTC) after it the hub refuses its traffic (wgsites/access.py)
 
     @property
     def first_name(self) -> str:
@@ -199,6 +204,7 @@ class Vpn:
     forward_rules: tuple[ForwardRule, ...] = ()
     preshared_key: bool = False  # every hub-spoke pair gets a preshared key, unless a spoke says otherwise
     network6: IPv6Network | None = None  # the optional IPv6 VPN network beside `network` (dual stack)
+    access: AccessPolicy | None = None  # who may reach what (wgsites/access.py); None: everyone reaches everything
 
     def has_preshared_key(self, spoke: Spoke) -> bool:
         """Whether the pair hub-SPOKE uses a preshared key: the spoke's own setting, else the stack's."""
