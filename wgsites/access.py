@@ -9,6 +9,7 @@ matrix is the same policy in words, for `wgsites access`, `check` and the previe
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import difflib
 import ipaddress
@@ -19,6 +20,7 @@ from typing import Any, Literal
 
 from .model import Hub, Spoke, Vpn
 from .reader import Reader
+from .status_row import StatusRow
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 PortProtocol = Literal["tcp", "udp", "icmp"]
@@ -333,3 +335,18 @@ def is_expired(spoke: Spoke, now: dt.datetime | None = None) -> bool:
 def guest_groups(policy: AccessPolicy) -> tuple[str, ...]:
     """The groups the policy pack treats as guests: `guests`, or any group named guests-SOMETHING."""
     return tuple(g for g, _ in policy.groups if g == GUEST_GROUP or g.startswith(GUEST_GROUP + "-"))
+
+
+def mark_expired(vpn: Vpn, rows: list[StatusRow], now: dt.datetime | None = None) -> list[StatusRow]:
+    """`status` rows with each expired spoke's tunnel said `expired`: its handshakes may go on, its traffic does not."""
+    out = []
+    for row in rows:
+        node = vpn._by_name.get(row.peer if row.node == vpn.hub.name else row.node)
+        if isinstance(node, Spoke) and is_expired(node, now):
+            detail = (
+                f"access ended {node.expires:%Y-%m-%d %H:%M} UTC: the hub refuses its traffic "
+                f"(tunnel: {row.state}); remove {node.name} from the stack, or move its expires"
+            )
+            row = dataclasses.replace(row, state="expired", detail=detail)
+        out.append(row)
+    return out

@@ -242,8 +242,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     rows = collect(vpn, stack_file.stack, run, args.stale_after)
     if vpn.hub.kind == "aws":
         rows += hub_rows(stack_file, args.stale_after)
+    rows = access.mark_expired(vpn, rows)
     print(json.dumps(json_rows(rows), indent=2) if args.json else format_rows(rows))
-    return 0 if rows and all(r.state == "ok" for r in rows) else 1
+    return 0 if rows and all(r.state in ("ok", "expired") for r in rows) else 1
 
 
 def cmd_import(args: argparse.Namespace) -> int:

@@ -170,3 +170,22 @@ CASES = [
 @pytest.mark.parametrize("change, message", CASES)
 def test_each_mistake_names_key_value_and_fix(change, message):
     assert broken(change) == [message]
+
+
+def test_status_says_expired_for_a_spoke_past_its_expiry_and_leaves_the_others():
+    from wgsites.status_row import StatusRow
+
+    vpn = parse_vpn(copy.deepcopy(OFFICE))
+    rows = [
+        StatusRow("router", "carol", "ok", "handshake 3 s ago"),
+        StatusRow("router", "alice", "ok", "handshake 3 s ago"),
+        StatusRow("router", "-", "drift", "a peer added by hand"),
+    ]
+    before = access.mark_expired(vpn, rows, dt.datetime(2026, 12, 15, 17, 59, tzinfo=dt.UTC))
+    assert before == rows
+    after = access.mark_expired(vpn, rows, dt.datetime(2026, 12, 15, 18, 0, tzinfo=dt.UTC))
+    assert [r.state for r in after] == ["expired", "ok", "drift"]
+    assert after[0].detail == (
+        "access ended 2026-12-15 18:00 UTC: the hub refuses its traffic (tunnel: ok); remove carol from the stack, "
+        "or move its expires"
+    )
