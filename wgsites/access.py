@@ -350,3 +350,53 @@ def mark_expired(vpn: Vpn, rows: list[StatusRow], now: dt.datetime | None = None
             row = dataclasses.replace(row, state="expired", detail=detail)
         out.append(row)
     return out
+
+
+# ---------------------------------------------------------------- the model the lab checks the hub against
+
+
+def _spoke_side(vpn: Vpn, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether ADDRESS is behind the tunnel, as the hub sees it: a spoke's tunnel address or LAN."""
+    return any(address in net for spoke in vpn.spokes for net in node_networks(vpn, spoke))
+
+
+def _expired_at(vpn: Vpn, address: Any, now: dt.datetime | None) -> bool:
+    return any(is_expired(s, now) and any(address in net for net in node_networks(vpn, s)) for s in vpn.spokes if s.expires)
+
+
+def _port_allows(ports: tuple[PortSpec, ...], protocol: str, port: int | None) -> bool:
+    if not ports:
+        return True
+    for spec in ports:
+        if spec.protocol == protocol == "icmp":
+            return True
+        if spec.protocol == protocol and port is not None and spec.first <= port <= spec.last:  # type: ignore[operator]
+            return True
+    return False
+
+
+def allows(
+    vpn: Vpn, source: Any, destination: Any, protocol: str, port: int | None = None, now: dt.datetime | None = None
+) -> bool:
+    """Whether a flow from SOURCE to DESTINATION (addresses) may start, as the policy means it (the lab's oracle).
+
+    Traffic the tunnel does not carry (the hub's LAN to the internet) is not the policy's, nor is the
+    hub's own outgoing traffic; an expired spoke reaches nothing and nothing reaches it.
+    """
+    source, destination = ipaddress.ip_address(source), ipaddress.ip_address(destination)
+    if _expired_at(vpn, source, now) or _expired_at(vpn, destination, now):
+        return False
+    hub_own = [ipaddress.ip_network(vpn.hub.address)] + ([ipaddress.ip_network(vpn.address6_of(vpn.hub))] if vpn.network6 else [])
+    if vpn.access is None or any(source in net for net in hub_own):
+        return True
+    if not (_spoke_side(vpn, source) or _spoke_side(vpn, destination)):
+        return True
+    routed = [vpn.network, *(lan for n in vpn.nodes for lan in n.lans), *([vpn.network6] if vpn.network6 else [])]
+    for rule in vpn.access.rules:
+        if not any(source in net for name in rule.sources for net in networks_of(vpn, name, as_source=True)):
+            continue
+        named = any(destination in net for name in rule.destinations for net in networks_of(vpn, name))
+        outside = INTERNET in rule.destinations and not any(destination in net for net in routed)
+        if (named or outside) and _port_allows(rule.ports, protocol, port):
+            return True
+    return False

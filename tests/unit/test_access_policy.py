@@ -189,3 +189,32 @@ def test_status_says_expired_for_a_spoke_past_its_expiry_and_leaves_the_others()
         "access ended 2026-12-15 18:00 UTC: the hub refuses its traffic (tunnel: ok); remove carol from the stack, "
         "or move its expires"
     )
+
+
+@pytest.mark.parametrize(
+    "source, destination, protocol, port, allowed",
+    [
+        ("10.10.11.10", "10.10.10.7", "tcp", 22, True),  # alice (staff) -> home-lan, any port
+        ("10.10.10.7", "10.10.11.10", "icmp", None, False),  # home-lan -> alice: no rule from the hub's LAN
+        ("10.10.11.12", "10.10.10.20", "tcp", 445, True),  # carol (guest) -> the NAS's SMB
+        ("10.10.11.12", "10.10.10.20", "tcp", 80, False),
+        ("10.10.11.12", "10.10.10.20", "udp", 138, True),
+        ("10.10.11.12", "10.10.10.20", "icmp", None, True),
+        ("10.10.11.12", "10.10.10.21", "icmp", None, False),
+        ("10.20.0.9", "10.10.10.20", "tcp", 80, True),  # a host on office's LAN keeps its own source
+        ("10.10.11.10", "10.10.11.11", "icmp", None, False),  # alice -> bob: no rule
+        ("10.10.11.1", "10.10.11.10", "icmp", None, True),  # the hub's own traffic is not filtered
+        ("10.10.10.7", "10.10.10.1", "tcp", 22, True),  # a LAN host to its own hub: not the tunnel's
+    ],
+)
+def test_the_model_says_which_flow_may_start(source, destination, protocol, port, allowed):
+    vpn = parse_vpn(copy.deepcopy(OFFICE))
+    before = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    assert access.allows(vpn, source, destination, protocol, port, before) is allowed
+
+
+def test_the_model_refuses_an_expired_spoke_both_ways():
+    vpn = parse_vpn(copy.deepcopy(OFFICE))
+    after = dt.datetime(2026, 12, 16, tzinfo=dt.UTC)
+    assert not access.allows(vpn, "10.10.11.12", "10.10.10.20", "tcp", 445, after)
+    assert not access.allows(vpn, "10.10.11.1", "10.10.11.12", "icmp", None, after)
