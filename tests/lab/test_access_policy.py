@@ -1,0 +1,101 @@
+"""The access policy on real wireguard-go tunnels in namespaces: the office example pair by pair, a spoke's access
+ending at its `expires` with no `up`, and a policy change applied in place under ping without losing a packet.
+
+Checked against the real thing: the hub's nftables (nft 1.0.6, the kernel's conntrack and `meta time`), real
+tunnels, real ping, curl, UDP. The expectation each pair is judged by is the model (wgsites.access.allows).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+import time
+
+from lab.access_pairs import Endpoint, Listeners, try_pair
+from lab.checks import Checker, table
+from lab.deploy import deploy, run_over_ssh
+from lab.netns import Lab
+from lab.run import run_stack
+from lab.world import build_world
+from tests.stacks import stack_file
+from wgsites.access import AccessRule, PortSpec
+from wgsites.render import install_command
+from wgsites.stack import load_stack_file
+
+
+def test_the_office_example_holds_pair_by_pair_both_ways():
+    with Lab() as lab:
+        results = run_stack(lab, stack_file("office"), faults=False, changes=False)
+    print("\n" + table(results))
+    pairs = [c for c in results if c.name.startswith("access ")]
+    assert len(pairs) == 38  # 7 endpoints (hub, site, 3 peers, 2 LAN hosts), pairs across the tunnel, both ways
+    assert any("refused" in c.detail for c in pairs) and any("answered" in c.detail for c in pairs)
+    failed = [c for c in results if not c.passed]
+    assert not failed, "\n" + table(failed)
+
+
+def office_lab(lab: Lab, **carol):
+    vpn = load_stack_file(stack_file("office"))
+    spokes = tuple(dataclasses.replace(s, **carol) if s.name == "carol" else s for s in vpn.spokes)
+    world = build_world(lab, "office", dataclasses.replace(vpn, spokes=spokes), lab.run_dir)
+    dep = deploy(world)
+    checker = Checker(dep)
+    checker.handshakes()
+    nas = next(h for h in world.lan_hosts if h.address == "192.168.10.20")
+    return world, dep, checker, Endpoint(nas.node, nas.address, nas.owner)
+
+
+def test_an_expired_spoke_is_refused_within_a_minute_with_no_up():
+    with Lab() as lab:
+        expires = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30)).replace(microsecond=0)
+        world, dep, checker, nas = office_lab(lab, expires=expires)
+        carol = Endpoint(world.nodes["carol"], "10.10.12.20", "carol")
+        alice = Endpoint(world.nodes["alice"], "10.10.12.10", "alice")
+        listeners = Listeners()
+        log = listeners.tcp(nas, 445)
+        assert checker.http(carol.node, nas.address, 445) == 0, "carol reaches the NAS's SMB port before her expiry"
+        assert dt.datetime.now(dt.UTC) < expires
+        refused_after = None
+        while dt.datetime.now(dt.UTC) < expires + dt.timedelta(seconds=60):
+            if checker.http(carol.node, nas.address, 445) != 0:
+                refused_after = (dt.datetime.now(dt.UTC) - expires).total_seconds()
+                break
+            time.sleep(0.5)
+        assert refused_after is not None, "carol still reaches the NAS a minute after her expiry"
+        assert refused_after > -1, f"refused {refused_after:.1f} s before the expiry"
+        print(f"\ncarol refused {refused_after:.1f} s after her expiry; the NAS saw {checker.last_client(log)}")
+        # every pair of hers now refused, both ways; the others unchanged (the model knows the time too)
+        passed, detail = try_pair(checker, listeners, carol, nas)
+        assert passed and "answered" not in detail, detail
+        passed, detail = try_pair(checker, listeners, alice, nas)
+        assert passed and "answered" in detail, detail
+        status = run_over_ssh(world, "office", install_command(world.vpn, "office", "office", "state"))
+        assert "meta time >= " in world.nodes["office"].run(["nft", "list", "table", "inet", "wgsites_wg0"]).stdout
+        assert status  # the hub still answers its state: only carol's traffic is refused, not the tunnel
+
+
+def test_a_policy_change_under_ping_loses_no_allowed_packet():
+    with Lab() as lab:
+        world, dep, checker, nas = office_lab(lab)
+        alice = world.nodes["alice"]
+        carol = Endpoint(world.nodes["carol"], "10.10.12.20", "carol")
+        assert checker.ping(carol.node, nas.address, 1)[1] == 0, "carol may not ping the NAS yet"
+        # alice pings the NAS 40 times a second through the change: a flow that stays allowed
+        pid = alice.spawn(["ping", "-n", "-i", "0.025", "-c", "240", nas.address], log=alice.dir / "ping-change.log")
+        time.sleep(2)
+        policy = world.vpn.access
+        widened = dataclasses.replace(policy, rules=(*policy.rules, AccessRule(("carol",), ("nas",), (PortSpec("icmp"),))))
+        changed = dataclasses.replace(world.vpn, access=widened)
+        took = time.monotonic()
+        run_over_ssh(world, "office", install_command(changed, "office", "office", "install"), dep.configs["office"])
+        took = time.monotonic() - took
+        while lab.is_running(pid):
+            time.sleep(0.2)
+        out = (alice.dir / "ping-change.log").read_text()
+        sent, received = map(int, re.search(r"(\d+) packets transmitted, (\d+) received", out).groups())
+        print(f"\npolicy applied in {took:.1f} s under ping: {received}/{sent} answered")
+        assert sent == 240 and received == sent, out[-300:]
+        assert checker.ping(carol.node, nas.address, 2)[1] == 2, "the new rule applies: carol pings the NAS"
+        table_text = world.nodes["office"].run(["nft", "list", "table", "inet", "wgsites_wg0"]).stdout
+        assert "ip saddr 10.10.12.20 ip daddr 192.168.10.20 meta l4proto icmp accept" in table_text
