@@ -400,3 +400,11 @@ def allows(
         if (named or outside) and _port_allows(rule.ports, protocol, port):
             return True
     return False
+
+
+def shown_matrix(vpn: Vpn) -> str | None:
+    """The matrix as the stack's `access` output (one line each, so a preview diffs it line by line); None for a
+    stack that declares neither a policy nor an expiry (its outputs stay as they were)."""
+    if vpn.access is None and not any(s.expires for s in vpn.spokes):
+        return None
+    return "\n".join(matrix(vpn)) + "\n"
