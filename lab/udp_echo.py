@@ -14,11 +14,15 @@ if mode == "serve":
         sock.sendto(sender[0].encode(), sender)
 else:
     sock.settimeout(1.0)
+    sock.connect((address, port))  # connected: an ICMP refusal (admin-prohibited) is an error at once, not a timeout
     for _ in range(2):  # one retry: the first datagram of a flow may meet a tunnel still handshaking
-        sock.sendto(b"?", (address, port))
         try:
-            print(sock.recvfrom(2048)[0].decode())
+            sock.send(b"?")
+            print(sock.recv(2048).decode())
             sys.exit(0)
-        except (TimeoutError, ConnectionRefusedError):
+        except TimeoutError:
             continue
+        except OSError as exc:
+            print(f"refused: {exc.strerror}")
+            sys.exit(1)
     sys.exit(1)

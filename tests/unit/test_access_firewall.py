@@ -23,8 +23,8 @@ def test_the_hub_refuses_what_no_rule_allows_and_lets_replies_pass():
     text = render_nftables(parse_vpn(copy.deepcopy(OFFICE)), "router", "office")
     assert chain(text, "forward") == [
         "# carol: access ends 2026-12-15 18:00 UTC",
-        "ip saddr { 10.10.11.12 } meta time >= 1797357600 drop",
-        "ip daddr { 10.10.11.12 } meta time >= 1797357600 drop",
+        "ip saddr { 10.10.11.12 } meta time >= 1797357600 reject with icmpx admin-prohibited",
+        "ip daddr { 10.10.11.12 } meta time >= 1797357600 reject with icmpx admin-prohibited",
         "# the access policy: what its rules allow starts, replies pass, the rest touching the tunnel is refused",
         'iifname != "wg0" oifname != "wg0" accept',
         "ct state established,related accept",
@@ -49,14 +49,14 @@ def test_without_a_policy_or_expiry_the_hub_keeps_todays_rules():
     assert not has_firewall(vpn, "router")  # the base stack has neither masquerade nor forward rules
 
 
-def test_an_expiry_without_a_policy_drops_only_that_spoke():
+def test_an_expiry_without_a_policy_refuses_only_that_spoke():
     raw = copy.deepcopy(OFFICE)
     del raw["access"]
     text = render_nftables(parse_vpn(raw), "router", "office")
-    assert "reject with icmpx" not in text
+    assert "ct state" not in text and "\t\treject" not in text  # no policy: no default deny
     assert chain(text, "input") == [
         "# carol: access ends 2026-12-15 18:00 UTC",
-        "ip saddr { 10.10.11.12 } meta time >= 1797357600 drop",
+        "ip saddr { 10.10.11.12 } meta time >= 1797357600 reject with icmpx admin-prohibited",
     ]
 
 
