@@ -99,3 +99,27 @@ def test_a_policy_change_under_ping_loses_no_allowed_packet():
         assert checker.ping(carol.node, nas.address, 2)[1] == 2, "the new rule applies: carol pings the NAS"
         table_text = world.nodes["office"].run(["nft", "list", "table", "inet", "wgsites_wg0"]).stdout
         assert "ip saddr 10.10.12.20 ip daddr 192.168.10.20 meta l4proto icmp accept" in table_text
+
+
+def test_the_aws_hub_enforces_a_policy_from_its_bundle(tmp_path):
+    import yaml
+
+    document = yaml.safe_load(stack_file("home").read_text())
+    document["config"]["wgsites:vpn"]["access"] = {
+        "hosts": {"nas": "10.10.10.20"},
+        "rules": [
+            {"from": "laptop", "to": "home"},
+            {"from": "phone", "to": "internet"},
+            {"from": "phone", "to": "nas", "ports": ["tcp/80"]},
+            {"from": "home", "to": "laptop", "ports": ["icmp"]},
+        ],
+    }
+    path = tmp_path / "Pulumi.home.yaml"
+    path.write_text(yaml.safe_dump(document))
+    with Lab() as lab:
+        results = run_stack(lab, path, faults=False, changes=False)
+    print("\n" + table(results))
+    pairs = [c for c in results if c.name.startswith("access ")]
+    assert any("answered" in c.detail for c in pairs) and any("refused" in c.detail for c in pairs)
+    failed = [c for c in results if not c.passed]
+    assert not failed, "\n" + table(failed)
