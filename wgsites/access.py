@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from .model import Hub, Spoke, Vpn
 from .reader import Reader
+from .schema import ACCESS, ACCESS_RULE, names
 from .status_row import StatusRow
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -130,8 +131,6 @@ def _host(r: Reader, path: str, value: Any) -> Network | None:
 
 def parse_access(r: Reader, path: str, value: Any) -> AccessPolicy | None:
     """The `access` object (schema.ACCESS); each mistake is recorded on R with its key path."""
-    from .schema import ACCESS, ACCESS_RULE, names  # schema imports this module's types
-
     obj = r.mapping(path, value)
     if obj is None:
         return None
@@ -268,9 +267,13 @@ def networks_of(vpn: Vpn, name: str, as_source: bool = False) -> list[Network]:
 # ---------------------------------------------------------------- the matrix
 
 
-def _until(vpn: Vpn, spoke: str) -> str:
-    node = vpn._by_name.get(spoke)
-    expires = getattr(node, "expires", None)
+def _expiries(vpn: Vpn) -> dict[str, dt.datetime]:
+    """Each spoke with an expiry, by name (made once: a matrix line or status row per spoke looks it up)."""
+    return {s.name: s.expires for s in vpn.spokes if s.expires is not None}
+
+
+def _until(expiries: dict[str, dt.datetime], spoke: str) -> str:
+    expires = expiries.get(spoke)
     return f" until {expires:%Y-%m-%d %H:%M} UTC" if expires else ""
 
 
@@ -280,9 +283,10 @@ def matrix(vpn: Vpn) -> tuple[str, ...]:
     Groups are spelt out into their spokes, so moving a spoke between groups shows as the lines it
     gains and loses; a destination a source reaches by several rules shows once, with every port.
     """
+    expiries = _expiries(vpn)
     if vpn.access is None:
         lines = ["every spoke -> every node and LAN of the VPN (no access policy)"]
-        lines += [f"{s.name} -> everything{_until(vpn, s.name)}" for s in vpn.spokes if s.expires]
+        lines += [f"{name} -> everything{_until(expiries, name)}" for name in expiries]
         return tuple(lines)
     grants: dict[tuple[str, str], set[str] | None] = {}
     for rule in vpn.access.rules:
@@ -300,7 +304,7 @@ def matrix(vpn: Vpn) -> tuple[str, ...]:
     lines = []
     for (who, what), ports in sorted(grants.items()):
         shown = "" if ports is None else " " + ", ".join(sorted(ports, key=_port_order))
-        lines.append(f"{who} -> {what}{shown}{_until(vpn, who)}")
+        lines.append(f"{who} -> {what}{shown}{_until(expiries, who)}")
     return tuple(lines) or ("nobody reaches anything (an access policy without rules)",)
 
 
@@ -339,13 +343,16 @@ def guest_groups(policy: AccessPolicy) -> tuple[str, ...]:
 
 def mark_expired(vpn: Vpn, rows: list[StatusRow], now: dt.datetime | None = None) -> list[StatusRow]:
     """`status` rows with each expired spoke's tunnel said `expired`: its handshakes may go on, its traffic does not."""
+    now = now or dt.datetime.now(dt.UTC)
+    expiries = _expiries(vpn)
     out = []
     for row in rows:
-        node = vpn._by_name.get(row.peer if row.node == vpn.hub.name else row.node)
-        if isinstance(node, Spoke) and is_expired(node, now):
+        name = row.peer if row.node == vpn.hub.name else row.node
+        expires = expiries.get(name)
+        if expires is not None and expires <= now:
             detail = (
-                f"access ended {node.expires:%Y-%m-%d %H:%M} UTC: the hub refuses its traffic "
-                f"(tunnel: {row.state}); remove {node.name} from the stack, or move its expires"
+                f"access ended {expires:%Y-%m-%d %H:%M} UTC: the hub refuses its traffic "
+                f"(tunnel: {row.state}); remove {name} from the stack, or move its expires"
             )
             row = dataclasses.replace(row, state="expired", detail=detail)
         out.append(row)
