@@ -218,3 +218,15 @@ def test_the_model_refuses_an_expired_spoke_both_ways():
     after = dt.datetime(2026, 12, 16, tzinfo=dt.UTC)
     assert not access.allows(vpn, "10.10.11.12", "10.10.10.20", "tcp", 445, after)
     assert not access.allows(vpn, "10.10.11.1", "10.10.11.12", "icmp", None, after)
+
+
+def test_the_cli_prints_the_matrix_and_checks_summary(capsys):
+    from tests.stacks import stack_file
+    from wgsites.cli import main
+
+    assert main(["access", str(stack_file("office"))]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "carol -> nas tcp/445 until 2029-12-31 18:00 UTC"
+    assert main(["check", str(stack_file("office"))]) == 0
+    assert capsys.readouterr().out.splitlines()[1] == (
+        "access: a policy of 3 rule(s) applies; everything else is refused (wgsites access STACK)"
+    )
