@@ -230,3 +230,13 @@ def test_the_cli_prints_the_matrix_and_checks_summary(capsys):
     assert capsys.readouterr().out.splitlines()[1] == (
         "access: a policy of 3 rule(s) applies; everything else is refused (wgsites access STACK)"
     )
+
+
+def test_the_diagram_says_a_policy_applies_and_until_when():
+    from tests.stacks import stack_file
+    from wgsites.diagram import dot_source
+    from wgsites.stack import load_stack_file
+
+    dot = dot_source(load_stack_file(stack_file("office")), "office")
+    assert "access policy: 3 rule(s), the rest refused by the hub (wgsites access)" in dot
+    assert "access until 2029-12-31 18:00 UTC" in dot
