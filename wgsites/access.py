@@ -90,7 +90,7 @@ def parse_expires(r: Reader, path: str, value: Any) -> dt.datetime | None:
         except ValueError:
             when = None
     if when is None or not 2000 <= when.year <= 2105:
-        r.fail(path, value, "is not a date and time; write it like 2026-12-31 18:00 (UTC) or 2026-12-31")
+        r.fail(path, value, "is not a date and time; write it like 2026-12-31 18:00 (UTC) or '2026-12-31'")
         return None
     if when.tzinfo is not None:
         when = when.astimezone(dt.UTC).replace(tzinfo=None)

@@ -355,7 +355,7 @@ SPOKE = (
     ),
     Key(
         "expires",
-        "`YYYY-MM-DD HH:MM` (UTC) or `YYYY-MM-DD`",
+        "`YYYY-MM-DD HH:MM` (UTC), or `'YYYY-MM-DD'` quoted",
         "after it the hub refuses this spoke's traffic (an nftables time match: no `up` needed); `check` names "
         "spokes that expire within 14 days and `status` says expired",
         None,

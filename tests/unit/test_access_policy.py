@@ -162,7 +162,7 @@ CASES = [
     ),
     (
         lambda raw: raw["peers"][0].update(expires="next friday"),
-        f"{P}.peers[0].expires: 'next friday' is not a date and time; write it like 2026-12-31 18:00 (UTC) or 2026-12-31",
+        f"{P}.peers[0].expires: 'next friday' is not a date and time; write it like 2026-12-31 18:00 (UTC) or '2026-12-31'",
     ),
 ]
 
