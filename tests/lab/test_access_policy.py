@@ -127,3 +127,49 @@ def test_the_aws_hub_enforces_a_policy_from_its_bundle(tmp_path):
     assert any("answered" in c.detail for c in pairs) and any("refused" in c.detail for c in pairs)
     failed = [c for c in results if not c.passed]
     assert not failed, "\n" + table(failed)
+
+
+def test_the_aws_hub_applies_a_policy_change_from_ssm_under_ping():
+    """The bundle path: a new policy put in SSM, applied by the gateway's own sync agent in place (no up on it,
+    no restart), while the laptop pings the home LAN's host, a flow that stays allowed: no packet lost."""
+    from lab.deploy import put_parameters, wait_for
+    from wgsites.access import AccessPolicy
+
+    vpn = load_stack_file(stack_file("home"))
+    home_lan = AccessRule(("laptop",), ("home",))
+    vpn = dataclasses.replace(
+        vpn,
+        access=AccessPolicy(rules=(home_lan, AccessRule(("phone",), ("internet",)))),
+        hub=dataclasses.replace(vpn.hub, aws=dataclasses.replace(vpn.hub.aws, sync_seconds=10)),
+    )
+    with Lab() as lab:
+        world = build_world(lab, "home", vpn, lab.run_dir)
+        dep = deploy(world)
+        checker = Checker(dep)
+        checker.handshakes()
+        laptop, home = world.nodes["laptop"], world.nodes["home"]
+        nas = next(h for h in world.lan_hosts if h.owner == "home")
+        gateway = world.nodes["gateway"]
+        assert checker.ping(home, "10.99.0.10", 1)[1] == 0, "home may not ping the laptop yet"
+        pid = laptop.spawn(["ping", "-n", "-i", "0.05", "-c", "500", nas.address], log=laptop.dir / "ping-ssm.log")
+        time.sleep(2)
+        changed = dataclasses.replace(
+            world.vpn,
+            access=dataclasses.replace(world.vpn.access, rules=(*world.vpn.access.rules, AccessRule(("home",), ("laptop",)))),
+        )
+        world.vpn = changed
+        put_parameters(world, dep.keys, dep.configs["gateway"])
+        rule = "ip saddr { 10.10.10.0/24, 10.99.0.2 } ip daddr 10.99.0.10 accept"  # as nft lists the new rule
+
+        def applied() -> bool:
+            return rule in gateway.run(["nft", "list", "table", "inet", "wgsites_wg0"]).stdout
+
+        took = wait_for(applied, 30)
+        while lab.is_running(pid):
+            time.sleep(0.2)
+        out = (laptop.dir / "ping-ssm.log").read_text()
+        sent, received = map(int, re.search(r"(\d+) packets transmitted, (\d+) received", out).groups())
+        print(f"\nthe gateway applied the new policy {took} s after SSM changed; under ping {received}/{sent} answered")
+        assert took is not None, "the gateway never applied the new policy"
+        assert sent == 500 and received == sent, out[-300:]
+        assert checker.ping(home, "10.99.0.10", 2)[1] == 2, "the new rule applies: home pings the laptop"
