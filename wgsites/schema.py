@@ -168,7 +168,12 @@ ACCESS_RULE = (
 )
 
 ACCESS = (
-    Key("groups", "object `group: [spokes]`", "named groups of spokes (`guests` is a guest group, see below)", ()),
+    Key(
+        "groups",
+        "object `group: [spokes]`",
+        "named groups of spokes; a group named `guests` or `guests-*` may reach hosts, never a whole LAN (the policy pack)",
+        (),
+    ),
     Key(
         "hosts",
         "object `host: address or network`",
