@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from wgsites.operations.host_status import text_table
 from wgsites.rendering.render import forward_rules_of
+from wgsites.stack.access import allows
 from wgsites.stack.model import Spoke
 
 from .addresses import WEB
@@ -28,6 +29,10 @@ CURL_EXIT = {"reject": 7, "drop": 28, "accept": 0}
 """What curl says across a forward rule: refused (7), timed out (28), answered (0)."""
 PAST = {"reject": "rejected", "drop": "dropped", "accept": "accepted"}
 REFUSED_AT_ONCE = 0.9
+TRACEROUTE_PORT = 33434  # traceroute's first UDP probe port
+REACH = ("LAN hosts", "LAN to LAN")  # with an access policy, the access pairs (in place of "ping hub") check these
+TRACE_SPACING = 3.0
+"""Seconds between two traceroutes from one host: Linux's ICMP rate limit per host refills one token a second."""
 """Seconds within which a rejected connection is refused: before TCP sends its first SYN again (1 s)."""
 
 
@@ -266,6 +271,8 @@ class Checker(CheckRun):
                 if dst.owner == src.owner:
                     continue
                 site = [] if dst.owner == hub else [str(self.vpn.node(dst.owner).address)]
+                if not allows(self.vpn, src.address, dst.address, "udp", TRACEROUTE_PORT):
+                    continue  # the access policy refuses traceroute's probes there (access pairs proves it)
 
                 def body(src=src, dst=dst, site=site) -> tuple[bool, str]:
                     expected = [src.gateway, self.hub_address, *site, dst.address]
@@ -289,7 +296,16 @@ class Checker(CheckRun):
         self.attempt("hub sent no ICMP redirect", self.vpn.hub.name, body)
 
     def steps(self) -> list[tuple[str, Callable[[], None]]]:
-        """Every check of a running stack, in order; the lab's stand-ins (own keys, DNS) are in `stand_ins`."""
+        """Every check of a running stack, in order; the lab's stand-ins (own keys, DNS) are in `stand_ins`.
+        A stack with an access policy has its reachability checked pair by pair against the policy instead."""
+        if self.vpn.access is not None:
+            from .access_pairs import access_pairs
+
+            pairs = ("access pairs", lambda: access_pairs(self))
+            return [pairs if name == "ping hub" else (name, step) for name, step in self._steps() if name not in REACH]
+        return self._steps()
+
+    def _steps(self) -> list[tuple[str, Callable[[], None]]]:
         return [
             ("handshakes", self.handshakes),
             ("ping hub", self.ping_hub),

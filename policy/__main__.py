@@ -10,8 +10,15 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import wgsites_rules as rules
-from pulumi_policy import EnforcementLevel, PolicyConfigSchema, PolicyPack, ResourceValidationArgs, ResourceValidationPolicy
-from stack_settings import capture_stack_config, listen_port
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    PolicyPack,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationPolicy,
+)
+from stack_settings import capture_stack_config, listen_port, vpn_object
 
 Rule = Callable[[str, Mapping[str, Any]], list[str]]
 
@@ -76,6 +83,12 @@ POLICIES = [
         report_all(rules.preshared_key_in_pushed_config),
     ),
     mandatory("wgsites-command-logging-none", "Commands run with logging='none'.", report_all(rules.command_logging_none)),
+    StackValidationPolicy(
+        name="wgsites-no-guest-reaches-a-whole-lan",
+        description="No guest group (access.groups guests or guests-*) may reach a whole LAN, only hosts on it.",
+        validate=lambda args, report_violation: [report_violation(m) for m in rules.guest_reaches_whole_lan(vpn_object())],
+        enforcement_level=EnforcementLevel.MANDATORY,
+    ),
 ]
 
 if __name__ == "__main__":

@@ -65,3 +65,13 @@ def listen_port(policy_config: Mapping[str, Any] | None = None) -> int:
     if policy_config and policy_config.get("listenPort"):
         return int(policy_config["listenPort"])
     return listen_port_of(stack_config())
+
+
+def vpn_object(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """`wgsites:vpn` as an object ({} when absent or malformed: the program refuses that itself)."""
+    raw = (stack_config() if config is None else config).get(VPN_KEY)
+    try:
+        vpn = json.loads(raw) if isinstance(raw, str) else raw
+    except json.JSONDecodeError:
+        return {}
+    return vpn if isinstance(vpn, dict) else {}

@@ -235,6 +235,53 @@ def command_logging_none(resource_type: str, props: Mapping[str, Any]) -> list[s
     return []
 
 
+GUEST_GROUP = "guests"  # a group named so, or guests-SOMETHING, is a guest group (wgsites/stack/access.py guest_groups)
+
+
+def _networks(value: Any) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    nets = []
+    for item in _items(value):
+        try:
+            nets.append(ipaddress.ip_network(str(item), strict=False))
+        except ValueError:
+            continue  # the program refuses it
+    return nets
+
+
+def guest_reaches_whole_lan(vpn: Mapping[str, Any]) -> list[str]:
+    """A guest group (`guests`, `guests-*`) may reach hosts on a LAN, never a whole LAN: not a node that has
+    LANs (a site, a hub with lans: the name stands for all of them), nor a host that covers a LAN."""
+    access = vpn.get("access") if isinstance(vpn, Mapping) else None
+    if not isinstance(access, Mapping):
+        return []
+    groups = access.get("groups") if isinstance(access.get("groups"), Mapping) else {}
+    guests = {g for g in groups if g == GUEST_GROUP or str(g).startswith(GUEST_GROUP + "-")}
+    nodes = [vpn.get("hub"), *_items(vpn.get("sites")), *_items(vpn.get("peers"))]
+    lans = {str(n.get("name")): _networks(n.get("lans")) for n in nodes if isinstance(n, Mapping)}
+    every_lan = [lan for nets in lans.values() for lan in nets]
+    hosts = access.get("hosts") if isinstance(access.get("hosts"), Mapping) else {}
+    messages = []
+    for index, rule in enumerate(_items(access.get("rules"))):
+        if not isinstance(rule, Mapping):
+            continue
+        sources = [rule.get("from")] if isinstance(rule.get("from"), str) else _items(rule.get("from"))
+        targets = [rule.get("to")] if isinstance(rule.get("to"), str) else _items(rule.get("to"))
+        for group in (s for s in sources if s in guests):
+            for target in targets:
+                whole = lans.get(str(target)) or [
+                    lan
+                    for net in _networks([hosts.get(target)])
+                    for lan in every_lan
+                    if lan.version == net.version and lan.subnet_of(net)  # type: ignore[arg-type]
+                ]
+                if whole:
+                    messages.append(
+                        f"access.rules[{index}] lets the guest group {group} reach {target}, which is the whole LAN "
+                        f"{', '.join(map(str, whole))}; name the hosts a guest needs (access.hosts) and their ports"
+                    )
+    return messages
+
+
 RESOURCE_RULES = (
     imdsv2_required,
     encrypted_volumes,

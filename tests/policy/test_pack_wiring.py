@@ -40,7 +40,7 @@ def policy_named(name: str):
 
 def test_every_policy_is_mandatory_and_named_once():
     names = [p.name for p in PACK.POLICIES]
-    assert len(names) == len(set(names)) == 8
+    assert len(names) == len(set(names)) == 9
     assert all(p.enforcement_level == EnforcementLevel.MANDATORY for p in PACK.POLICIES)
 
 
@@ -110,3 +110,18 @@ def test_configure_stack_is_captured(monkeypatch):
 def test_listen_port_of(config, port):
     assert stack_settings.listen_port_of(config) == port
     assert rules.DEFAULT_LISTEN_PORT == 51820
+
+
+def test_the_guest_policy_reads_the_stack_config_the_engine_sent(monkeypatch):
+    from test_rules_fire import office
+
+    vpn = office()
+    policy = policy_named("wgsites-no-guest-reaches-a-whole-lan")
+    monkeypatch.setattr(stack_settings, "_stack_config", {"wgsites:vpn": json.dumps(vpn)})
+    reported: list[str] = []
+    policy.validate(None, reported.append)
+    assert reported == []
+    vpn["access"]["rules"].append({"from": "guests", "to": "office-lan"})
+    monkeypatch.setattr(stack_settings, "_stack_config", {"wgsites:vpn": json.dumps(vpn)})
+    policy.validate(None, reported.append)
+    assert [m.split(",")[0] for m in reported] == ["access.rules[3] lets the guest group guests reach office-lan"]

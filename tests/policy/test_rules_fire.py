@@ -347,3 +347,38 @@ def test_messages_never_carry_the_key():
     props["logging"] = "stdout"
     messages = [m for ms in rules.all_violations(typ, props).values() for m in ms]
     assert len(messages) == 4 and not any(key in m for m in messages)
+
+
+# (h) a guest group reaching a whole LAN ---------------------------------------------------------
+
+
+def office() -> dict:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "examples" / "Pulumi.office.yaml").read_text()
+    return yaml.safe_load(text)["config"]["wgsites:vpn"]
+
+
+def test_the_office_example_gives_its_guests_hosts_only():
+    assert rules.guest_reaches_whole_lan(office()) == []
+
+
+@pytest.mark.parametrize(
+    "target, lan",
+    [("office-lan", "192.168.10.0/24"), ("branch", "192.168.20.0/24"), ("office", "192.168.10.0/24")],
+)
+def test_a_guest_group_reaching_a_whole_lan_fires(target, lan):
+    vpn = office()
+    vpn["access"]["rules"].append({"from": ["guests"], "to": [target], "ports": ["tcp/80"]})
+    assert rules.guest_reaches_whole_lan(vpn) == [
+        f"access.rules[3] lets the guest group guests reach {target}, which is the whole LAN {lan}; "
+        "name the hosts a guest needs (access.hosts) and their ports"
+    ]
+
+
+def test_a_group_named_guests_something_is_a_guest_group_too_and_staff_is_not():
+    vpn = office()
+    vpn["access"]["groups"]["guests-weekend"] = ["bob"]
+    vpn["access"]["rules"].append({"from": "guests-weekend", "to": "office-lan"})
+    vpn["access"]["rules"].append({"from": "staff", "to": "office-lan"})
+    assert len(rules.guest_reaches_whole_lan(vpn)) == 1

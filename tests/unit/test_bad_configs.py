@@ -34,7 +34,7 @@ CASES = [
         BASE,
         "colour",
         "blue",
-        f"{P}.colour: unknown key; use one of: forwardRules, hub, listenPort, metricsDir, network, network6, peers, "
+        f"{P}.colour: unknown key; use one of: access, forwardRules, hub, listenPort, metricsDir, network, network6, peers, "
         "presharedKey, sites",
     ),
     (BASE, "presharedKey", "yes", f"{P}.presharedKey: 'yes' is not true or false; write true or false"),

@@ -17,7 +17,7 @@ from wgsites.stack.check import load_stack_file
 from wgsites.stack.yaml_file import read_stack_document
 
 WALKTHROUGHS = ROOT / "docs" / "walkthroughs"
-STACKS = ["router", "internal", "sites", "travel", "home"]
+STACKS = ["router", "internal", "sites", "travel", "home", "office"]
 
 
 def blocks(text: str, language: str) -> list[str]:

@@ -26,6 +26,7 @@ from wgsites.rendering.qr import qr_code
 from wgsites.rendering.render import KeyRing
 from wgsites.rendering.status_slots import status_slots
 from wgsites.rendering.wg_quick_parser import read_wg_config
+from wgsites.stack import access
 from wgsites.stack.addressing import describe
 from wgsites.stack.check import StackFile, load_stack_file, read_stack, stack_name
 from wgsites.stack.endpoints import split_endpoint
@@ -38,6 +39,7 @@ from .host_answer import ask_host, check_ssh_key
 from .host_status import StatusRow, collect, format_rows, json_rows, unknown_rows
 from .importer import ImportOptions, import_vpn, same_peers, stack_text
 from .status_metrics import GatewayView, status_metrics
+from .status_row import mark_expired
 
 
 def local_keys(vpn: Vpn, out: Path, key: str = "--out") -> KeyRing:
@@ -124,6 +126,15 @@ def cmd_qr(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     vpn = load_stack_file(args.stack_file)
     print(describe(vpn))
+    for line in access.summary(vpn):
+        print(line)
+    return 0
+
+
+def cmd_access(args: argparse.Namespace) -> int:
+    """Who reaches what, as the hub enforces it: the lines a preview shows changed."""
+    for line in access.matrix(load_stack_file(args.stack_file)):
+        print(line)
     return 0
 
 
@@ -230,11 +241,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     if vpn.hub.kind == "aws":
         found, gateway = hub_rows(stack_file, args.stale_after)
         rows += found
+    rows = mark_expired(vpn, rows)
     if args.format == "prometheus":
         sys.stdout.write(status_metrics(vpn, stack_file.stack, rows, gateway))
     else:
         print(json.dumps(json_rows(rows), indent=2) if args.format == "json" else format_rows(rows))
-    return 0 if rows and all(r.state == "ok" for r in rows) else 1
+    return 0 if rows and all(r.state in ("ok", "expired") for r in rows) else 1
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -280,6 +292,9 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate a stack file")
     check.add_argument("stack_file")
     check.set_defaults(func=cmd_check)
+    who = sub.add_parser("access", help="print who reaches what (the access policy as a matrix)")
+    who.add_argument("stack_file")
+    who.set_defaults(func=cmd_access)
     render = sub.add_parser("render", help="write every node's files into a folder")
     render.add_argument("stack_file")
     render.add_argument("--out", required=True, help="folder; DIR/<node>/ per node")

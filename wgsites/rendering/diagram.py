@@ -70,6 +70,8 @@ def _spoke_lines(vpn: Vpn, plan: AddressPlan, spoke: Spoke) -> list[str]:
         lines.append(f"UDP {spoke.listen_port}, reached at {spoke.endpoint}")
     if spoke.dns:
         lines.append(f"DNS {', '.join(spoke.dns)}")
+    if spoke.expires:
+        lines.append(f"access until {spoke.expires:%Y-%m-%d %H:%M} UTC")
     lines.append(f"{spoke.uplink.type} uplink" + (" over IPv6" if spoke.uplink.ipv6 else ""))
     return lines
 
@@ -100,6 +102,8 @@ def dot_source(vpn: Vpn, stack: str) -> str:
     if vpn.forward_rules:
         rules = ", ".join(f"{r.protocol} {r.port} {r.action}" for r in vpn.forward_rules)
         title.append(f"forwarded from the tunnel: {rules}")
+    if vpn.access is not None:
+        title.append(f"access policy: {len(vpn.access.rules)} rule(s), the rest refused by the hub (wgsites access)")
     body = [
         f"  graph [rankdir=LR, fontname={quote(FONT)}, fontsize=12, labelloc=t, label={label(*title)}];",
         f"  node [fontname={quote(FONT)}, fontsize=10, shape=box, style=rounded];",

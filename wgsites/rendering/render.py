@@ -23,6 +23,7 @@ from wgsites.stack.names import nft_table
 from wgsites.stack.plaintext import unsafe_character
 
 from . import metrics
+from .access_firewall import firewall_policy
 from .bundle import (
     GatewayParameters,
     bundle_text,
@@ -164,7 +165,7 @@ def forward_rules_of(vpn: Vpn, name: str) -> tuple:
 def has_firewall(vpn: Vpn, name: str) -> bool:
     """Whether NAME gets an nftables file (render_nftables is not None), decided without rendering it."""
     masquerade = name == vpn.hub.name and bool(vpn.hub.masquerade)  # only the hub's plan masquerades
-    return masquerade or bool(forward_rules_of(vpn, name)) or _filters_ipv6(vpn, name)
+    return masquerade or bool(forward_rules_of(vpn, name)) or _filters_ipv6(vpn, name) or bool(firewall_policy(vpn, name))
 
 
 def _filters_ipv6(vpn: Vpn, name: str) -> bool:
@@ -196,6 +197,7 @@ def render_nftables(vpn: Vpn, name: str, stack: str) -> str | None:
         masquerade6=plan.masquerade if vpn.hub.ipv6_egress and vpn.network6 else False,
         block6=_filters_ipv6(vpn, name) and not vpn.hub.ipv6_egress,
         guard6=_filters_ipv6(vpn, name) and vpn.hub.ipv6_egress,
+        access=firewall_policy(vpn, name),
     )
 
 

@@ -7,6 +7,7 @@ reads these objects and nothing else, so a stack file is parsed exactly once.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import functools
 import ipaddress
 from dataclasses import dataclass
@@ -43,6 +44,52 @@ def default(cls: type, name: str) -> Any:
 def choices(kind: Any) -> tuple[str, ...]:
     """The values a Literal type allows, in its order: what the parser offers in its messages."""
     return get_args(kind)
+
+
+PortProtocol = Literal["tcp", "udp", "icmp"]
+
+
+@dataclass(frozen=True)
+class PortSpec:
+    """`tcp/445`, `udp/137-138`, `icmp`: what a rule allows; a rule without any allows every protocol."""
+
+    protocol: PortProtocol
+    first: int | None = None
+    last: int | None = None
+
+    def __str__(self) -> str:
+        if self.first is None:
+            return self.protocol
+        return f"{self.protocol}/{self.first}" + (f"-{self.last}" if self.last != self.first else "")
+
+    @property
+    def nft(self) -> str:
+        """The port as an nftables set element: 445 or 137-138."""
+        return str(self.first) if self.last == self.first else f"{self.first}-{self.last}"
+
+
+@dataclass(frozen=True)
+class AccessRule:
+    """Traffic from SOURCES (spokes, groups, hosts, the hub's LANs) to DESTINATIONS may start; PORTS: () is all."""
+
+    sources: tuple[str, ...]
+    destinations: tuple[str, ...]
+    ports: tuple[PortSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class AccessPolicy:
+    """Named groups of spokes, named hosts and networks, and the rules between them."""
+
+    groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    hosts: tuple[tuple[str, IPv4Network | IPv6Network], ...] = ()
+    rules: tuple[AccessRule, ...] = ()
+
+    def group(self, name: str) -> tuple[str, ...] | None:
+        return dict(self.groups).get(name)
+
+    def host(self, name: str) -> IPv4Network | IPv6Network | None:
+        return dict(self.hosts).get(name)
 
 
 @dataclass(frozen=True)
@@ -167,6 +214,7 @@ class Spoke:
     aliases: tuple[str, ...] = ()  # the names it had before, oldest first (a rename keeps its resources)
     preshared_key: bool | None = None  # a preshared key with the hub; None: the stack's (Vpn.preshared_key)
     address6: IPv6Address | None = None  # its IPv6 VPN address when not the one derived from `address`
+    expires: datetime.datetime | None = None  # (UTC) after it the hub refuses its traffic (wgsites/stack/access.py)
 
     @property
     def first_name(self) -> str:
@@ -200,6 +248,7 @@ class Vpn:
     preshared_key: bool = False  # every hub-spoke pair gets a preshared key, unless a spoke says otherwise
     network6: IPv6Network | None = None  # the optional IPv6 VPN network beside `network` (dual stack)
     metrics_dir: str | None = None  # node_exporter's textfile folder on every managed host; None: no metrics files
+    access: AccessPolicy | None = None  # who may reach what (parsed and checked in access.py); None: everyone reaches everything
 
     def has_preshared_key(self, spoke: Spoke) -> bool:
         """Whether the pair hub-SPOKE uses a preshared key: the spoke's own setting, else the stack's."""

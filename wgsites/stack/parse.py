@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from .access import check_access, parse_access, parse_expires
 from .endpoints import ip_text, split_endpoint
 from .errors import ConfigError
 from .model import (
@@ -259,6 +260,7 @@ def _spoke(r: Reader, path: str, value: Any, kind: str) -> Spoke | None:
         aliases=get("aliases", lambda p, v: _aliases(r, p, v)),
         preshared_key=get("presharedKey", r.boolean),
         address6=get("address6", lambda p, v: _address6(r, p, v)),
+        expires=get("expires", lambda p, v: parse_expires(r, p, v)),
     )
     if fields["public_key"] and fields["ssh"]:
         r.errors.append(
@@ -272,7 +274,7 @@ def _spoke(r: Reader, path: str, value: Any, kind: str) -> Spoke | None:
     if fields["dns"] is not None:
         fields["dns"] = tuple(s for s in servers if s is not None)  # rebuilt from the parsed form
     _ipv6_endpoint_on_ipv4_uplink(r, path, obj, fields["endpoint"])
-    optional = ("endpoint", "listen_port", "public_key", "ssh", "file", "preshared_key", "address6")
+    optional = ("endpoint", "listen_port", "public_key", "ssh", "file", "preshared_key", "address6", "expires")
     if any(v is None for k, v in fields.items() if k not in optional):
         return None
     if fields["endpoint"] and fields["listen_port"] is None:
@@ -333,6 +335,7 @@ def parse_vpn(raw: Any, path: str = CONFIG_KEY) -> Vpn:
         _forward_rule(r, f"{path}.forwardRules[{i}]", item)
         for i, item in enumerate(_list(r, f"{path}.forwardRules", obj.get("forwardRules") or []))
     ]
+    access = r.get(obj, path, "access", lambda p, v: parse_access(r, f"{path}.access", v), default_of(VPN, "access"))
     if r.errors or network is None or hub is None or None in spokes or None in rules or preshared is None:
         raise ConfigError(r.errors)
     vpn = Vpn(
@@ -343,8 +346,9 @@ def parse_vpn(raw: Any, path: str = CONFIG_KEY) -> Vpn:
         preshared_key=preshared,
         network6=network6,
         metrics_dir=metrics_dir,
+        access=access,
     )
-    errors = check_vpn(vpn, path)
+    errors = [*check_vpn(vpn, path), *check_access(vpn, path)]
     if errors:
         raise ConfigError(errors)
     return vpn

@@ -37,6 +37,8 @@ def _objects() -> list[str]:
         ("proxyArp.", schema.PROXY_ARP),
         ("aws.", schema.AWS),
         ("forwardRules[].", schema.FORWARD_RULE),
+        ("access.", schema.ACCESS),
+        ("access.rules[].", schema.ACCESS_RULE),
     ):
         lines += _rows(table, prefix=prefix)[2:]
     return lines

@@ -146,6 +146,43 @@ FORWARD_RULE = (
     Key("action", one_of(Action), "what happens to a match", default(ForwardRule, "action")),
 )
 
+ACCESS_RULE = (
+    Key(
+        "from",
+        "name or list of names",
+        "who starts the traffic: spokes, groups, hosts, or the hub (its LANs); a site stands for its tunnel address "
+        "and its LANs, whose hosts keep their own source addresses",
+    ),
+    Key(
+        "to",
+        "name or list of names",
+        "what it reaches: spokes, groups, hosts, the hub (itself, its SSH and DNS, and its LANs), or `internet` "
+        "(everything outside the VPN, for full-tunnel peers)",
+    ),
+    Key(
+        "ports",
+        "list of `tcp/N`, `udp/N`, `tcp/N-M`, `icmp`",
+        "what the rule allows; none: every protocol and port (ping included)",
+        (),
+    ),
+)
+
+ACCESS = (
+    Key(
+        "groups",
+        "object `group: [spokes]`",
+        "named groups of spokes; a group named `guests` or `guests-*` may reach hosts, never a whole LAN (the policy pack)",
+        (),
+    ),
+    Key(
+        "hosts",
+        "object `host: address or network`",
+        "named hosts and networks on the VPN's LANs (a NAS, a whole LAN); names are shared with the rest of the policy",
+        (),
+    ),
+    Key("rules", "list", "`{from, to, ports}`: what may start; replies pass statefully; everything else is refused", ()),
+)
+
 UPLINK_DEFAULT = f"`{default(Uplink, 'type')}`"
 UPLINK_TYPE = f"{one_of(UplinkType)} or `{inline(UPLINK)}`"
 
@@ -180,6 +217,14 @@ VPN = (
         'traffic arriving from the tunnel on the hub and every site gateway (the guide\'s "no SSH between sites"); '
         f"`action` defaults to `{default(ForwardRule, 'action')}`; loaded in PostUp, removed in PreDown",
         (),
+    ),
+    Key(
+        "access",
+        "`{groups, hosts, rules}`",
+        "who may reach what (README: Who may reach what): a stack that declares it is default-deny for traffic "
+        "to, from and through the tunnel, enforced by the hub's nftables; without it every spoke reaches every "
+        "node and LAN",
+        None,
     ),
     Key(
         "presharedKey",
@@ -320,6 +365,13 @@ SPOKE = (
         "a preshared key for this spoke's pair with the hub (`true`), or none (`false`)",
         default(Spoke, "preshared_key"),
         shown="`wgsites:vpn.presharedKey`",
+    ),
+    Key(
+        "expires",
+        "`YYYY-MM-DD HH:MM` (UTC), or `'YYYY-MM-DD'` quoted",
+        "after it the hub refuses this spoke's traffic (an nftables time match: no `up` needed); `check` names "
+        "spokes that expire within 14 days and `status` says expired",
+        None,
     ),
 )
 

@@ -1,0 +1,113 @@
+"""The access policy proven pair by pair: every endpoint of the lab (spokes, the hub, LAN hosts) tries every
+other, both directions, with ping, TCP and UDP as the rules name them, and gets exactly what the model
+(wgsites.stack.access.allows) says: an allowed flow answers (a LAN host sees the real source), a denied one is refused.
+
+Why: the policy is only as good as the hub's ruleset; the model and the ruleset are written apart
+(access.py and access_firewall.py), and only real packets through real tunnels tell they agree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from wgsites.stack.access import allows
+
+from .netns import Node
+from .services import start_web_logger
+
+UDP_ECHO = Path(__file__).with_name("udp_echo.py")
+ALWAYS_TCP = 80  # every LAN host's web logger; a rule without ports allows it, one with ports refuses it
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    node: Node
+    address: str
+    owner: str  # the VPN node it is, or whose LAN it is on: two endpoints of one owner do not cross the tunnel
+
+    @property
+    def label(self) -> str:
+        return self.owner if self.node.name == self.owner else f"{self.owner}:{self.address}"
+
+
+def endpoints(checker) -> list[Endpoint]:
+    world, vpn = checker.world, checker.vpn
+    points = [Endpoint(world.nodes[vpn.hub.name], str(vpn.hub.address), vpn.hub.name)]
+    points += [Endpoint(world.nodes[s.name], str(s.address), s.name) for s in vpn.spokes if s.tunnel == "split"]
+    points += [Endpoint(h.node, h.address, h.owner) for h in world.lan_hosts]
+    return points
+
+
+def probe_ports(vpn) -> tuple[list[int], list[int]]:
+    """The TCP and UDP ports to try: each range's first port the rules name, and TCP 80 (every rule without ports)."""
+    rules = vpn.access.rules if vpn.access is not None else ()
+    tcp = sorted({ALWAYS_TCP} | {p.first for r in rules for p in r.ports if p.protocol == "tcp"})
+    udp = sorted({p.first for r in rules for p in r.ports if p.protocol == "udp"})
+    return tcp, udp
+
+
+class Listeners:
+    """A listener per endpoint and port, started once: the web logger for TCP, the UDP echo for UDP."""
+
+    def __init__(self) -> None:
+        self.logs: dict[tuple[str, int], Path] = {}
+        self.udp: set[tuple[str, int]] = set()
+
+    def tcp(self, point: Endpoint, port: int) -> Path:
+        key = (point.address, port)
+        if key not in self.logs:
+            self.logs[key] = start_web_logger(point.node, point.address, port)
+        return self.logs[key]
+
+    def echo(self, point: Endpoint, port: int) -> None:
+        if (point.address, port) not in self.udp:
+            point.node.spawn([sys.executable, "-u", str(UDP_ECHO), "serve", point.address, str(port)])
+            point.node.run(["sh", "-c", f"for i in $(seq 50); do ss -lun | grep -q ':{port} ' && exit; sleep 0.1; done"])
+            self.udp.add((point.address, port))
+
+
+def try_pair(checker, listeners: Listeners, a: Endpoint, b: Endpoint, now: dt.datetime | None = None) -> tuple[bool, str]:
+    """One ordered pair: every probe's outcome against the model; (passed, what each probe did)."""
+    vpn = checker.vpn
+    tcp, udp = probe_ports(vpn)
+    wrong, said = [], []
+
+    def judge(what: str, expected: bool, got: bool, extra: str = "") -> None:
+        said.append(f"{what} {'answered' if got else 'refused'}{extra}")
+        if expected != got:
+            wrong.append(f"{what} should be {'allowed' if expected else 'refused'}")
+
+    out = a.node.run(["ping", "-n", "-c", "2", "-i", "0.2", "-W", "1", b.address], check=False).stdout
+    received = int(match.group(1)) if (match := re.search(r"(\d+) received", out)) else 0
+    judge("ping", allows(vpn, a.address, b.address, "icmp", None, now), received > 0)
+    for port in tcp:
+        log = listeners.tcp(b, port)
+        code = checker.http(a.node, b.address, port)
+        seen = checker.last_client(log) if code == 0 else ""
+        judge(f"tcp/{port}", allows(vpn, a.address, b.address, "tcp", port, now), code == 0, f" (source {seen})" if seen else "")
+        if code == 0 and seen != a.address and a.node.name != vpn.hub.name:
+            wrong.append(f"tcp/{port} arrived from {seen}, not {a.address} (the source must be kept)")
+    for port in udp:
+        listeners.echo(b, port)
+        done = a.node.run([sys.executable, str(UDP_ECHO), "ask", b.address, str(port)], check=False)
+        judge(f"udp/{port}", allows(vpn, a.address, b.address, "udp", port, now), done.returncode == 0)
+    return not wrong, "; ".join(wrong) if wrong else ", ".join(said)
+
+
+def access_pairs(checker) -> None:
+    """A row per ordered pair of endpoints that crosses the tunnel (the lab's check step for a stack with a policy)."""
+    listeners = Listeners()
+    points = endpoints(checker)
+    for a in points:
+        for b in points:
+            if a.owner == b.owner:
+                continue
+            checker.attempt(
+                f"access {a.address} -> {b.address}",
+                f"{a.label}->{b.label}",
+                lambda a=a, b=b: try_pair(checker, listeners, a, b),
+            )
