@@ -33,6 +33,7 @@ from .keys import is_valid_key, sign_text, verify_key_text
 from .model import Hub, Spoke, Vpn
 from .names import nft_table
 from .plaintext import unsafe_character
+from .resolver import peer_dns
 
 TEMPLATES = Path(__file__).parent / "templates"
 # the aws hub's cloud-init files: the clone's cloud-init/, or where `pip install .` puts them (pyproject.toml)
@@ -305,7 +306,7 @@ def render_wg_quick(
         plan=plan,
         stack=stack,
         private_key=private_key,
-        dns=node.dns if isinstance(node, Spoke) else (),
+        dns=peer_dns(vpn, node) if isinstance(node, Spoke) else (),
         hooks=hooks,
         device=device,
         routes=[str(lan) for lan in node.lans] if device else [],

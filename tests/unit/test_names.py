@@ -1,0 +1,150 @@
+"""Names, not numbers: the stack's domain and named hosts, the hub's resolver, and the DNS each peer is given."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from tests.unit.bad_stacks import AWS, BASE, P, edit
+from tests.wgconf import parse
+from wgsites.config import ConfigError, parse_vpn
+from wgsites.render import KeyRing, render_wg_quick
+from wgsites.resolver import peer_dns, records, reverse_zones
+
+KEY = "ccoBvlR+TqgVW9QgONvVmH5ErbYYrvDfk4OeTFdNgUU="
+
+
+def test_the_defaults_serve_home_arpa_from_the_hub():
+    vpn = parse_vpn(BASE)
+    assert vpn.domain == "home.arpa" and vpn.hub.dns is not None and vpn.hub.dns.forwarders == ()
+    assert vpn.hosts == ()
+
+
+def test_each_peer_gets_the_hub_unless_it_names_its_own_or_none():
+    raw = edit(
+        BASE,
+        "peers",
+        [
+            {"name": "laptop", "address": "10.10.11.2"},
+            {"name": "own", "address": "10.10.11.4", "dns": ["9.9.9.9"]},
+            {"name": "quiet", "address": "10.10.11.5", "dns": "none"},
+        ],
+    )
+    raw["hub"]["masquerade"] = True
+    raw["peers"].append({"name": "phone", "address": "10.10.11.6", "tunnel": "full"})  # no dns: no refusal now
+    vpn = parse_vpn(edit(raw, "domain", "vpn.example.com"))
+    given = {s.name: peer_dns(vpn, s) for s in vpn.spokes}
+    assert given == {
+        "office": (),  # a site is a router: its own resolver serves its LAN
+        "laptop": ("10.10.11.1", "vpn.example.com"),  # split: the hub for the VPN's domain
+        "own": ("9.9.9.9",),
+        "quiet": (),
+        "phone": ("10.10.11.1",),  # full: every lookup through the tunnel to the hub
+    }
+    keys = KeyRing(public={n.name: KEY for n in vpn.nodes}, private={n.name: KEY for n in vpn.nodes})
+    laptop = parse(render_wg_quick(vpn, "laptop", "test", keys))
+    assert laptop.interface.get("DNS") == "10.10.11.1, vpn.example.com"
+    assert parse(render_wg_quick(vpn, "quiet", "test", keys)).interface.get("DNS") is None
+    off = parse_vpn(edit(edit(raw, "hub.dns", False), "peers.3.dns", ["9.9.9.9"]))
+    assert peer_dns(off, off.node("laptop")) == ()  # no resolver on the hub: no DNS line, as before
+
+
+def test_records_name_every_node_and_host_forward_and_reverse():
+    raw = edit(edit(BASE, "hosts", {"nas": "10.10.10.20", "printer": "10.20.0.9"}), "network6", "fd10:99::/64")
+    vpn = parse_vpn(raw)
+    assert records(vpn) == (
+        ("10.10.11.1", "router.home.arpa"),
+        ("fd10:99::1", "router.home.arpa"),
+        ("10.10.11.3", "office.home.arpa"),
+        ("fd10:99::3", "office.home.arpa"),
+        ("10.10.11.2", "laptop.home.arpa"),
+        ("fd10:99::2", "laptop.home.arpa"),
+        ("10.10.10.20", "nas.home.arpa"),
+        ("10.20.0.9", "printer.home.arpa"),
+    )
+    assert vpn.hosts[0] == ("nas", ipaddress.ip_address("10.10.10.20"))
+    assert reverse_zones(vpn) == ("11.10.10.in-addr.arpa", "0.0.0.0.0.0.0.0.9.9.0.0.0.1.d.f.ip6.arpa")
+
+
+def test_a_network_off_the_label_boundary_claims_no_address_outside_it():
+    vpn = parse_vpn(edit(edit(BASE, "network", "10.10.8.0/22"), "hub.lans", ["10.10.20.0/24"]))
+    assert reverse_zones(vpn) == tuple(f"{i}.10.10.in-addr.arpa" for i in range(8, 12))
+    sites = parse_vpn(
+        AWS
+        | {
+            "network": "10.10.9.0/31",
+            "hub": AWS["hub"] | {"address": "10.10.9.0"},
+            "peers": [AWS["peers"][0] | {"address": "10.10.9.1"}],
+        }
+    )
+    assert reverse_zones(sites) == ("0.9.10.10.in-addr.arpa", "1.9.10.10.in-addr.arpa")
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        ("domain", "home..arpa", f"{P}.domain: 'home..arpa' is not a DNS domain; write it like home.arpa or vpn.example.com"),
+        (
+            "domain",
+            "home.local",
+            f"{P}.domain: 'home.local' is multicast DNS's (RFC 6762), which devices never ask a server; use home.arpa",
+        ),
+        (
+            "hosts",
+            {"nas": "192.168.1.20"},
+            f"{P}.hosts.nas: '192.168.1.20' is on no LAN of the VPN (10.10.11.0/24, 10.10.10.0/24, 10.20.0.0/24), so no "
+            "spoke reaches it through the tunnel; fix the address, or add its LAN to the `lans` of the hub or site it is "
+            "behind",
+        ),
+        (
+            "hosts",
+            {"office": "10.10.10.20"},
+            f"{P}.hosts.office: '10.10.10.20' gives a host the name of a node, which is office.home.arpa already; "
+            "give the host another name",
+        ),
+        (
+            "hosts",
+            {"nas": "10.10.11.3"},
+            f"{P}.hosts.nas: '10.10.11.3' is the VPN address of office, named office.home.arpa already; name a host on "
+            "a LAN, or remove this entry",
+        ),
+        (
+            "hosts",
+            {"nas": "the nas"},
+            f"{P}.hosts.nas: 'the nas' is not an IP address; write the host's address on its LAN, e.g. 192.168.1.20",
+        ),
+        (
+            "hosts",
+            {"NAS": "10.10.10.20"},
+            f"{P}.hosts.NAS: 'NAS' is not a valid name; use 1-32 lowercase letters, digits and inner dashes",
+        ),
+        ("hosts", ["nas"], f"{P}.hosts: ['nas'] is not a mapping; write it as `key: value` lines"),
+        (
+            "hub.dns",
+            "yes please",
+            f"{P}.hub.dns: 'yes please' is not true, false or {{forwarders: [...]}}; write dns: false for no resolver on the hub",
+        ),
+        (
+            "hub.dns",
+            {"forwarders": ["dns.quad9.net"]},
+            f"{P}.hub.dns.forwarders[0]: 'dns.quad9.net' is not an IP address; name resolvers by address, e.g. 9.9.9.9",
+        ),
+        (
+            "hub.dns",
+            {"forwarders": ["10.10.11.1"]},
+            f"{P}.hub.dns.forwarders[0]: '10.10.11.1' is the hub's own VPN address, where this resolver listens: it would "
+            "ask itself; name an upstream resolver, e.g. 9.9.9.9, or remove forwarders to use the hub's own",
+        ),
+        ("hub.dns", {"servers": ["9.9.9.9"]}, f"{P}.hub.dns.servers: unknown key; use one of: forwarders"),
+        (
+            "peers.0.dns",
+            "hub",
+            f"{P}.peers[0].dns: 'hub' is not a list of DNS servers; write dns: [10.10.10.1], or dns: none for no DNS line",
+        ),
+    ],
+)
+def test_a_bad_name_setting_names_key_value_and_fix(path, value, message):
+    with pytest.raises(ConfigError) as caught:
+        parse_vpn(edit(BASE, path, value))
+    assert caught.value.messages == [message]
