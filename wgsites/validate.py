@@ -11,9 +11,9 @@ import ipaddress
 from .endpoints import split_endpoint
 from .keys import is_low_order
 from .model import Hub, Spoke, Vpn
-from .validate_names import check_names
 from .names import nft_table
 from .operator_files import file_target_problem
+from .validate_names import check_names
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 

@@ -33,7 +33,8 @@ CASES = [
         BASE,
         "colour",
         "blue",
-        f"{P}.colour: unknown key; use one of: domain, forwardRules, hosts, hub, listenPort, network, network6, peers, presharedKey, sites",
+        f"{P}.colour: unknown key; use one of: domain, forwardRules, hosts, hub, listenPort, network, network6, peers, "
+        "presharedKey, sites",
     ),
     (BASE, "presharedKey", "yes", f"{P}.presharedKey: 'yes' is not true or false; write true or false"),
     (BASE, "presharedKey", 1, f"{P}.presharedKey: 1 is not true or false; write true or false"),
