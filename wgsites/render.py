@@ -33,7 +33,7 @@ from .keys import is_valid_key, sign_text, verify_key_text
 from .model import Hub, Spoke, Vpn
 from .names import nft_table
 from .plaintext import unsafe_character
-from .resolver import peer_dns
+from .resolver import listen_addresses, peer_dns, records, reverse_zones
 
 TEMPLATES = Path(__file__).parent / "templates"
 # the aws hub's cloud-init files: the clone's cloud-init/, or where `pip install .` puts them (pyproject.toml)
@@ -245,6 +245,41 @@ def remembered_sysctls(vpn: Vpn, name: str) -> tuple[str, ...]:
         "net.ipv6.conf.all.forwarding",
     )
     return (*base, f"net.ipv6.conf.{uplink}.accept_ra") if uplink else base
+
+
+RESOLVER_PATHS = {  # the hub's resolver files: names and addresses only, readable by dnsmasq after it drops root
+    part: f"/etc/wgsites/dns-{{interface}}.{part}" for part in ("conf", "servers", "hosts")
+}
+
+
+@dataclass(frozen=True)
+class ResolverFiles:
+    """The hub's dnsmasq files: its config (a change restarts it), its servers and hosts (a change reloads it)."""
+
+    conf: str
+    servers: str
+    hosts: str
+
+
+def render_resolver(vpn: Vpn, name: str, stack: str) -> ResolverFiles | None:
+    """The VPN's resolver on the hub (wgsites/resolver.py), or None for any other node or a hub with `dns: false`."""
+    if name != vpn.hub.name or vpn.hub.dns is None:
+        return None
+    interface = vpn.hub.interface
+    paths = {part: path.format(interface=interface) for part, path in RESOLVER_PATHS.items()}
+    common = dict(name=name, stack=stack, interface=interface, mark=RENDERED_MARK, forwarders=vpn.hub.dns.forwarders)
+    return ResolverFiles(
+        conf=_render(
+            "dnsmasq.conf.j2",
+            **common,
+            listen=listen_addresses(vpn),
+            hosts_path=paths["hosts"],
+            servers_path=paths["servers"],
+            pid_path=f"/run/wgsites/dns-{interface}.pid",
+        ),
+        servers=_render("dnsmasq-servers.j2", **common, domain=vpn.domain, zones=reverse_zones(vpn)),
+        hosts=_render("dnsmasq-hosts.j2", **common, records=records(vpn)),
+    )
 
 
 def render_wg_quick(

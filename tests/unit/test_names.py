@@ -9,7 +9,7 @@ import pytest
 from tests.unit.bad_stacks import AWS, BASE, P, edit
 from tests.wgconf import parse
 from wgsites.config import ConfigError, parse_vpn
-from wgsites.render import KeyRing, render_wg_quick
+from wgsites.render import KeyRing, render_resolver, render_wg_quick
 from wgsites.resolver import peer_dns, records, reverse_zones
 
 KEY = "ccoBvlR+TqgVW9QgONvVmH5ErbYYrvDfk4OeTFdNgUU="
@@ -148,3 +148,27 @@ def test_a_bad_name_setting_names_key_value_and_fix(path, value, message):
     with pytest.raises(ConfigError) as caught:
         parse_vpn(edit(BASE, path, value))
     assert caught.value.messages == [message]
+
+
+def test_the_resolver_files_listen_on_the_vpn_addresses_only_and_name_everything():
+    raw = edit(edit(BASE, "hosts", {"nas": "10.10.10.20"}), "network6", "fd10:99::/64")
+    files = render_resolver(parse_vpn(raw), "router", "home")
+    assert files is not None
+    conf = files.conf.splitlines()
+    assert [line for line in conf if line.startswith("listen-address=")] == [
+        "listen-address=10.10.11.1",
+        "listen-address=fd10:99::1",
+    ]
+    assert "bind-dynamic" in conf and "no-hosts" in conf and not any(line.startswith("interface=") for line in conf)
+    assert "resolv-file=/etc/resolv.conf" in conf and "no-resolv" not in conf  # the hub's own resolvers
+    assert "10.10.10.20 nas.home.arpa" in files.hosts.splitlines()
+    assert files.servers.splitlines()[1:] == [
+        "server=/home.arpa/",
+        "server=/11.10.10.in-addr.arpa/",
+        "server=/0.0.0.0.0.0.0.0.9.9.0.0.0.1.d.f.ip6.arpa/",
+    ]
+    forwarded = render_resolver(parse_vpn(edit(BASE, "hub.dns", {"forwarders": ["9.9.9.9"]})), "router", "home")
+    assert forwarded is not None and "no-resolv" in forwarded.conf.splitlines()
+    assert forwarded.servers.splitlines()[-1] == "server=9.9.9.9"
+    assert render_resolver(parse_vpn(raw), "laptop", "home") is None
+    assert render_resolver(parse_vpn(edit(BASE, "hub.dns", False)), "router", "home") is None
