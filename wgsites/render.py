@@ -403,6 +403,8 @@ def render_install_script(vpn: Vpn, name: str, stack: str, systemctl_seconds: in
         sysctl=render_sysctl(vpn, name, stack) or "",
         remembered_sysctls=remembered_sysctls(vpn, name),
         systemctl_seconds=systemctl_seconds,
+        resolver=render_resolver(vpn, name, stack),
+        resolver_paths={part: path.format(interface=node.interface) for part, path in RESOLVER_PATHS.items()},
     )
 
 

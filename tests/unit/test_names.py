@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
+import json
 
 import pytest
 
+from tests.stacks import render_stack, stack_file
 from tests.unit.bad_stacks import AWS, BASE, P, edit
 from tests.wgconf import parse
 from wgsites.config import ConfigError, parse_vpn
 from wgsites.render import KeyRing, render_resolver, render_wg_quick
 from wgsites.resolver import peer_dns, records, reverse_zones
+from wgsites.stack import read_stack
 
 KEY = "ccoBvlR+TqgVW9QgONvVmH5ErbYYrvDfk4OeTFdNgUU="
 
@@ -172,3 +176,16 @@ def test_the_resolver_files_listen_on_the_vpn_addresses_only_and_name_everything
     assert forwarded.servers.splitlines()[-1] == "server=9.9.9.9"
     assert render_resolver(parse_vpn(raw), "laptop", "home") is None
     assert render_resolver(parse_vpn(edit(BASE, "hub.dns", False)), "router", "home") is None
+
+
+def test_the_aws_hub_gets_its_resolver_in_its_bundle_and_its_user_data_stays_byte_identical(tmp_path):
+    with_dns = render_stack("travel", tmp_path / "on")
+    off = read_stack(stack_file("travel")).vpn
+    without = render_stack("travel", tmp_path / "off", dataclasses.replace(off, hub=dataclasses.replace(off.hub, dns=None)))
+    hub = off.hub.name
+    assert with_dns.files[hub]["user-data.yaml"] == without.files[hub]["user-data.yaml"]  # no instance stopped for it
+    bundle = json.loads(with_dns.files[hub]["bundle.json"])
+    script = bundle["install"]
+    assert "listen-address=10.90.90.2\n" in script and "10.90.90.1 laptop.home.arpa\n" in script
+    assert "WGSITES_DNS_CONF" not in without.files[hub]["install.sh"]  # dns: false: the script removes the resolver
+    assert "remove_resolver\n" in without.files[hub]["install.sh"]
