@@ -153,7 +153,7 @@ def name_added_under_lookups(checker: Checker) -> None:
     grown = dataclasses.replace(vpn, hosts=(*vpn.hosts, ("added-host", address)))
     hub_node, node = checker.node(vpn.hub.name), checker.node(asker.name)
     log = world.lab.run_dir / "names-lookup-loop.log"
-    pid_before = hub_node.run("cat /run/wgsites/dns-*.pid").stdout.strip()
+    pid_before = hub_node.run("cat /run/wgsites-dns-*.pid").stdout.strip()
     ifindex = hub_node.read_file(f"/sys/class/net/{vpn.hub.interface}/ifindex")
     peers = hub_node.run(["wg", "show", vpn.hub.interface, "peers"]).stdout
     seconds = vpn.hub.aws.sync_seconds + 15 if vpn.hub.kind == "aws" else 8
@@ -176,7 +176,7 @@ def name_added_under_lookups(checker: Checker) -> None:
         time.sleep(0.5)
     answers = log.read_text().split()
     lost = sum(1 for a in answers if a != hub)
-    pid_after = hub_node.run("cat /run/wgsites/dns-*.pid").stdout.strip()
+    pid_after = hub_node.run("cat /run/wgsites-dns-*.pid").stdout.strip()
     ifindex_after = hub_node.read_file(f"/sys/class/net/{vpn.hub.interface}/ifindex")
     peers_after = hub_node.run(["wg", "show", vpn.hub.interface, "peers"]).stdout
     untouched = ifindex == ifindex_after and sorted(peers.split()) == sorted(peers_after.split())

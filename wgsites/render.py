@@ -275,7 +275,7 @@ def render_resolver(vpn: Vpn, name: str, stack: str) -> ResolverFiles | None:
             listen=listen_addresses(vpn),
             hosts_path=paths["hosts"],
             servers_path=paths["servers"],
-            pid_path=f"/run/wgsites/dns-{interface}.pid",
+            pid_path=f"/run/wgsites-dns-{interface}.pid",  # /run itself: there at boot, before any wgsites run
         ),
         servers=_render("dnsmasq-servers.j2", **common, domain=vpn.domain, zones=reverse_zones(vpn)),
         hosts=_render("dnsmasq-hosts.j2", **common, records=records(vpn)),
