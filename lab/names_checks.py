@@ -149,7 +149,9 @@ def name_added_under_lookups(checker: Checker) -> None:
     asker = vpn.spokes[0]
     hub, hub_name = str(vpn.hub.address), fqdn(vpn, vpn.hub.name)
     used = {n.address for n in vpn.nodes} | {a for _, a in vpn.hosts}
-    address = next(a for a in vpn.network.hosts() if a not in used)
+    # a free address of the VPN network, else of a LAN (a /31 has none to spare)
+    networks = (vpn.network, *(lan for node in vpn.nodes for lan in node.lans))
+    address = next(a for network in networks for a in network.hosts() if a not in used)
     grown = dataclasses.replace(vpn, hosts=(*vpn.hosts, ("added-host", address)))
     hub_node, node = checker.node(vpn.hub.name), checker.node(asker.name)
     log = world.lab.run_dir / "names-lookup-loop.log"
