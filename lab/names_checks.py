@@ -166,13 +166,13 @@ def name_added_under_lookups(checker: Checker) -> None:
     )
     pid = node.spawn(["bash", "-c", loop], log=log)
     time.sleep(1)
+    # the hub's config gains the name (its `# name` lines): its peers and its install script stay as they were
+    config = render_wg_quick(grown, vpn.hub.name, world.stack, checker.dep.keys, hub_endpoint=vpn.hub.endpoint)
     if vpn.hub.kind == "aws":
-        config = render_wg_quick(grown, vpn.hub.name, world.stack, checker.dep.keys, hub_endpoint=vpn.hub.endpoint)
         put_parameters(world, checker.dep.keys, config, vpn=grown)
     else:
         user = vpn.hub.ssh.user if vpn.hub.ssh else "root"
-        command = install_command(grown, vpn.hub.name, world.stack, "install", user)
-        run_over_ssh(world, vpn.hub.name, command, checker.dep.configs[vpn.hub.name])
+        run_over_ssh(world, vpn.hub.name, install_command(grown, vpn.hub.name, world.stack, "install", user), config)
     took = wait_for(lambda: dig(node, hub, fqdn(vpn, "added-host")) == [str(address)], seconds)
     while world.lab.is_running(pid):
         time.sleep(0.5)

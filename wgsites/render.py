@@ -254,11 +254,12 @@ RESOLVER_PATHS = {  # the hub's resolver files: names and addresses only, readab
 
 @dataclass(frozen=True)
 class ResolverFiles:
-    """The hub's dnsmasq files: its config (a change restarts it), its servers and hosts (a change reloads it)."""
+    """The hub's dnsmasq files in its install script: its config (a change restarts it) and its servers (a change
+    reloads it). Its hosts file is made on the hub from the `# name` lines of the hub's config (render_wg_quick):
+    the names change with every node, and the script must not, or the hub's key command would change with it."""
 
     conf: str
     servers: str
-    hosts: str
 
 
 def render_resolver(vpn: Vpn, name: str, stack: str) -> ResolverFiles | None:
@@ -278,7 +279,6 @@ def render_resolver(vpn: Vpn, name: str, stack: str) -> ResolverFiles | None:
             pid_path=f"/run/wgsites-dns-{interface}.pid",  # /run itself: there at boot, before any wgsites run
         ),
         servers=_render("dnsmasq-servers.j2", **common, domain=vpn.domain, zones=reverse_zones(vpn)),
-        hosts=_render("dnsmasq-hosts.j2", **common, records=records(vpn)),
     )
 
 
@@ -348,6 +348,7 @@ def render_wg_quick(
         mark=RENDERED_MARK,
         end=RENDERED_END,
         peers=peers,
+        names=records(vpn) if name == vpn.hub.name and vpn.hub.dns is not None else (),
     )
 
 

@@ -165,7 +165,10 @@ def test_the_resolver_files_listen_on_the_vpn_addresses_only_and_name_everything
     ]
     assert "bind-dynamic" in conf and "no-hosts" in conf and not any(line.startswith("interface=") for line in conf)
     assert "resolv-file=/etc/resolv.conf" in conf and "no-resolv" not in conf  # the hub's own resolvers
-    assert "10.10.10.20 nas.home.arpa" in files.hosts.splitlines()
+    keys = KeyRing(public={n.name: KEY for n in parse_vpn(raw).nodes})
+    hub_config = render_wg_quick(parse_vpn(raw), "router", "home", keys).splitlines()
+    assert "# name 10.10.10.20 nas.home.arpa" in hub_config and "# name fd10:99::2 laptop.home.arpa" in hub_config
+    assert not any(line.startswith("# name") for line in render_wg_quick(parse_vpn(raw), "laptop", "home", keys).splitlines())
     assert files.servers.splitlines()[1:] == [
         "server=/home.arpa/",
         "server=/11.10.10.in-addr.arpa/",
@@ -186,6 +189,6 @@ def test_the_aws_hub_gets_its_resolver_in_its_bundle_and_its_user_data_stays_byt
     assert with_dns.files[hub]["user-data.yaml"] == without.files[hub]["user-data.yaml"]  # no instance stopped for it
     bundle = json.loads(with_dns.files[hub]["bundle.json"])
     script = bundle["install"]
-    assert "listen-address=10.90.90.2\n" in script and "10.90.90.1 laptop.home.arpa\n" in script
+    assert "listen-address=10.90.90.2\n" in script and "# name 10.90.90.1 laptop.home.arpa\n" in bundle["config"]
     assert "WGSITES_DNS_CONF" not in without.files[hub]["install.sh"]  # dns: false: the script removes the resolver
     assert "remove_resolver\n" in without.files[hub]["install.sh"]
