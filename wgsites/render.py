@@ -33,7 +33,7 @@ from .keys import is_valid_key, sign_text, verify_key_text
 from .model import Hub, Spoke, Vpn
 from .names import nft_table
 from .plaintext import unsafe_character
-from .resolver import listen_addresses, peer_dns, records, reverse_zones
+from .resolver import config_names, listen_addresses, peer_dns, reverse_zones
 
 TEMPLATES = Path(__file__).parent / "templates"
 # the aws hub's cloud-init files: the clone's cloud-init/, or where `pip install .` puts them (pyproject.toml)
@@ -348,7 +348,7 @@ def render_wg_quick(
         mark=RENDERED_MARK,
         end=RENDERED_END,
         peers=peers,
-        names=records(vpn) if name == vpn.hub.name and vpn.hub.dns is not None else (),
+        names=config_names(vpn, {p.name: p.allowed_ips for p in plan.peers}) if name == vpn.hub.name and vpn.hub.dns else (),
     )
 
 
@@ -406,6 +406,7 @@ def render_install_script(vpn: Vpn, name: str, stack: str, systemctl_seconds: in
         systemctl_seconds=systemctl_seconds,
         resolver=render_resolver(vpn, name, stack),
         resolver_paths={part: path.format(interface=node.interface) for part, path in RESOLVER_PATHS.items()},
+        domain=vpn.domain,
     )
 
 

@@ -9,6 +9,7 @@ turn this into dnsmasq's files are dnsmasq.conf.j2 and dnsmasq-hosts.j2 (wgsites
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping, Sequence
 
 from .model import Spoke, Vpn
 
@@ -77,3 +78,21 @@ def _zones(network: IPNetwork) -> list[str]:
         kept = pointer[len(pointer) - 2 - labels :]  # the label per octet or nibble, then in-addr/ip6 and arpa
         zones.append(".".join(kept))
     return zones
+
+
+def config_names(vpn: Vpn, allowed_ips: Mapping[str, Sequence[IPNetwork]]) -> tuple[tuple[str, str], ...]:
+    """The records the hub's config must spell out as `# name` lines: the hub's own, the named hosts, and a spoke's
+    only where its [Peer] does not show its address (its AllowedIPs, ALLOWED_IPS here, start with its /32 and hold
+    its /128: the install script names it from there). Spelling out every peer would grow a 4500-peer bundle by a
+    third."""
+    shown = set()
+    for spoke in vpn.spokes:
+        entries = allowed_ips.get(spoke.name, ())
+        six = vpn.address6_of(spoke)
+        if (
+            entries
+            and entries[0] == ipaddress.ip_network(spoke.address)
+            and (six is None or ipaddress.ip_network(six) in entries)
+        ):
+            shown.add(fqdn(vpn, spoke.name))
+    return tuple(record for record in records(vpn) if record[1] not in shown)

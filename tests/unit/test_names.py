@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import json
+import re
+import subprocess
 
 import pytest
 
@@ -12,7 +14,7 @@ from tests.stacks import render_stack, stack_file
 from tests.unit.bad_stacks import AWS, BASE, P, edit
 from tests.wgconf import parse
 from wgsites.config import ConfigError, parse_vpn
-from wgsites.render import KeyRing, render_resolver, render_wg_quick
+from wgsites.render import KeyRing, render_install_script, render_resolver, render_wg_quick
 from wgsites.resolver import peer_dns, records, reverse_zones
 from wgsites.stack import read_stack
 
@@ -167,7 +169,7 @@ def test_the_resolver_files_listen_on_the_vpn_addresses_only_and_name_everything
     assert "resolv-file=/etc/resolv.conf" in conf and "no-resolv" not in conf  # the hub's own resolvers
     keys = KeyRing(public={n.name: KEY for n in parse_vpn(raw).nodes})
     hub_config = render_wg_quick(parse_vpn(raw), "router", "home", keys).splitlines()
-    assert "# name 10.10.10.20 nas.home.arpa" in hub_config and "# name fd10:99::2 laptop.home.arpa" in hub_config
+    assert "# name 10.10.10.20 nas.home.arpa" in hub_config and "# name fd10:99::1 router.home.arpa" in hub_config
     assert not any(line.startswith("# name") for line in render_wg_quick(parse_vpn(raw), "laptop", "home", keys).splitlines())
     assert files.servers.splitlines()[1:] == [
         "server=/home.arpa/",
@@ -189,6 +191,44 @@ def test_the_aws_hub_gets_its_resolver_in_its_bundle_and_its_user_data_stays_byt
     assert with_dns.files[hub]["user-data.yaml"] == without.files[hub]["user-data.yaml"]  # no instance stopped for it
     bundle = json.loads(with_dns.files[hub]["bundle.json"])
     script = bundle["install"]
-    assert "listen-address=10.90.90.2\n" in script and "# name 10.90.90.1 laptop.home.arpa\n" in bundle["config"]
+    assert "listen-address=10.90.90.2\n" in script and "# name 10.90.90.2 gateway.home.arpa\n" in bundle["config"]
     assert "WGSITES_DNS_CONF" not in without.files[hub]["install.sh"]  # dns: false: the script removes the resolver
     assert "remove_resolver\n" in without.files[hub]["install.sh"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        edit(edit(BASE, "hosts", {"nas": "10.10.10.20"}), "network6", "fd10:99::/64"),  # each peer named by its [Peer]
+        {  # a point-to-point /31: the site's AllowedIPs is the whole network, so its name is spelled out
+            "network": "10.10.9.0/31",
+            "network6": "fd10:9::/120",
+            "hub": {
+                "name": "alpha",
+                "kind": "ssh",
+                "address": "10.10.9.0",
+                "address6": "fd10:9::10",
+                "endpoint": "a.example.net",
+                "ssh": {"host": "a"},
+            },
+            "sites": [{"name": "beta", "address": "10.10.9.1", "lans": ["10.10.11.0/24"], "ssh": {"host": "b"}}],
+        },
+    ],
+    ids=["peers", "point-to-point"],
+)
+def test_the_install_script_names_exactly_the_records_from_the_hubs_config(raw, tmp_path):
+    """The hub's hosts file, as its install script makes it (dns_hosts, run here with bash and awk), holds exactly
+    every node's and host's records; a peer's name costs its config no line of its own."""
+    vpn = parse_vpn(raw)
+    keys = KeyRing(public={n.name: KEY for n in vpn.nodes})
+    config = tmp_path / "wg0.conf"
+    config.write_text(render_wg_quick(vpn, vpn.hub.name, "home", keys))
+    script = render_install_script(vpn, vpn.hub.name, "home")
+    function = re.search(r"^dns_hosts\(\) \{.*?^\}$", script, re.M | re.S)
+    assert function is not None
+    run = f"IFACE=wg0 CONF={config} DNS_DOMAIN={vpn.domain}\n{function.group(0)}\ndns_hosts"
+    done = subprocess.run(["bash", "-c", run], capture_output=True, text=True, check=True)
+    made = [tuple(line.split()) for line in done.stdout.splitlines() if not line.startswith("#")]
+    assert sorted(made) == sorted(records(vpn))
+    spelled = [line for line in config.read_text().splitlines() if line.startswith("# name ")]
+    assert len(spelled) == len(records(vpn)) - (4 if "peers" in str(raw) else 0)
