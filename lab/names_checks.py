@@ -52,7 +52,7 @@ def names_resolve(checker: Checker) -> None:
     hub = str(vpn.hub.address)
     want = expected(vpn)
 
-    def ask(node: Node, own_resolver: bool) -> tuple[bool, str]:
+    def ask(node: Node, own_resolver: bool, ipv6: bool = True) -> tuple[bool, str]:
         wrong = []
         for name, addresses in want.items():
             if own_resolver:  # the device's own lookup, as an app makes it: through the DNS = line applied
@@ -65,7 +65,13 @@ def names_resolve(checker: Checker) -> None:
         reverse = dig(node, hub, hub, "PTR")
         if reverse != [f"{fqdn(vpn, vpn.hub.name)}."]:
             wrong.append(f"{hub} (reverse) -> {reverse or 'nothing'}")
+        hub6 = vpn.address6_of(vpn.hub) if ipv6 else None
+        if hub6 is not None:  # dual stack: AAAA, and asked at the hub's IPv6 address (a LAN host has no IPv6 here)
+            name = fqdn(vpn, vpn.hub.name)
+            if dig(node, str(hub6), name, "AAAA") != [str(hub6)]:
+                wrong.append(f"{name} AAAA at {hub6} -> not {hub6}")
         how = "its own resolver (DNS = the hub)" if own_resolver else f"dig @{hub}"
+        how += ", and AAAA at its IPv6 address" if hub6 else ""
         return not wrong, f"{len(want) - len(wrong)}/{len(want)} names and the hub's reverse via {how}" + (
             f"; wrong: {', '.join(wrong)}" if wrong else ""
         )
@@ -80,7 +86,7 @@ def names_resolve(checker: Checker) -> None:
         checker.attempt(
             "names resolve from a LAN host through its gateway",
             f"{lan_host.owner}:{lan_host.address}",
-            lambda lan_host=lan_host: ask(lan_host.node, False),
+            lambda lan_host=lan_host: ask(lan_host.node, False, ipv6=False),
         )
 
 
