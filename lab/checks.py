@@ -22,6 +22,7 @@ from .addresses import WEB
 from .check_run import Check, CheckRun
 from .deploy import run_over_ssh, wait_for
 from .dual_stack import ipv6_between_nodes
+from .names_checks import lookups_stay_in_the_tunnel, names_resolve, resolver_not_public
 from .stand_ins import dns_through_the_tunnel, hub_over_ipv6, ipv6_endpoints, own_key_devices
 from .world import LanHost
 
@@ -323,6 +324,9 @@ class Checker(CheckRun):
             ("proxy ARP", self.proxy_arp),
             ("full tunnel egress", self.full_tunnel_egress),
             ("DNS", lambda: dns_through_the_tunnel(self)),
+            ("names", lambda: names_resolve(self)),
+            ("names in the tunnel", lambda: lookups_stay_in_the_tunnel(self)),
+            ("resolver not public", lambda: resolver_not_public(self)),
             ("endpoints", self.endpoints_learned),
             ("preshared keys", self.preshared_keys),
             ("IPv6 between nodes", lambda: ipv6_between_nodes(self)),

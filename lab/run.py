@@ -20,6 +20,7 @@ from .checks import Checker, table
 from .deploy import deploy
 from .faults import run_faults
 from .kept import wait_kept, write_kept_stack
+from .names_checks import name_added_under_lookups
 from .netns import Lab
 from .scenarios import add_peer_through_ssm, wan_address_change
 from .world import World, build_world
@@ -59,6 +60,7 @@ def run_stack(
     if changes:
         checker.guard("WAN address change", "-", lambda: wan_address_change(checker))
         checker.guard("peer added via SSM", vpn.hub.name, lambda: add_peer_through_ssm(checker))
+        checker.guard("name added under lookups", vpn.hub.name, lambda: name_added_under_lookups(checker))
     if faults:
         checker.guard("fault scenarios", "-", lambda: run_faults(checker))
     return checker.results

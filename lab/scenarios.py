@@ -68,6 +68,7 @@ def add_peer_through_ssm(checker: CheckRun) -> None:
         ["ping", "-n", "-i", "0.05", "-c", str(count), "-W", "1", target], log=world.lab.run_dir / "add-peer-ping.log"
     )
     put_parameters(world, keys, hub_config)
+    checker.dep.keys = keys  # what runs now: a later change (name_added_under_lookups) keeps the added peer
     took = wait_for(lambda: keys.public["added"] in hub_node.run(["wg", "show", vpn.hub.interface, "peers"]).stdout, period + 15)
     while world.lab.is_running(pid):
         time.sleep(0.5)

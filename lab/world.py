@@ -43,6 +43,7 @@ from nacl.signing import SigningKey
 from wgsites.stack.addressing import AddressPlan, dialled_over_ipv6
 from wgsites.stack.keys import generate_private_key, public_key_of
 from wgsites.stack.model import SshTarget, Vpn
+from wgsites.stack.resolver import serves_dns
 
 from .addresses import (
     CAFE6_INSIDE,
@@ -269,7 +270,7 @@ def build_world(lab: Lab, stack: str, vpn: Vpn, run_dir: Path) -> World:
     _attach_public(world, wiring, inet, world.web, "eth0", WEB)
     world.web_log = start_web_logger(world.web, WEB, 80)
 
-    if any(RESOLVER in s.dns for s in vpn.spokes):
+    if any(RESOLVER in s.dns for s in vpn.spokes) or serves_dns(vpn):  # the hub's resolver forwards to it too
         world.resolver = lab.node("resolver")
         _attach_public(world, wiring, inet, world.resolver, "eth0", RESOLVER)
         world.resolver_log = start_dns_responder(world.resolver, RESOLVER)
@@ -331,6 +332,9 @@ def build_world(lab: Lab, stack: str, vpn: Vpn, run_dir: Path) -> World:
         for i, lan in enumerate(hub.lans):
             _lan(world, wiring, hub_node, hub.name, lan, i)
     world.public[hub.name] = HUB_PUBLIC
+    if serves_dns(vpn):  # the resolvers the hub itself uses, which its resolver forwards other names to
+        # the node's /etc is an overlay of its own (lab/netns.py), as the lab's resolvconf writes it
+        hub_node.run(["sh", "-c", f"echo 'nameserver {RESOLVER}' >/etc/resolv.conf"])
     # a hub endpoint written as an IPv6 address is dialled over IPv6: the lab internet's 2001:db8::/64, the hub at
     # HUB6, each spoke on it or behind a café with IPv6 (a home router's outer packets go as the stack says)
     over6 = world.hub_over_ipv6 = dialled_over_ipv6(hub) and not hub.proxy_arp

@@ -8,6 +8,7 @@ the hub running the two-node config (hub + s1), and the last one removes it.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 import time
@@ -390,6 +391,28 @@ def test_the_firewall_comes_and_goes_in_place_without_a_restart(world: World) ->
     assert "tcp dport 22 reject" in hub.run(["nft", "list", "table", "inet", "wgsites_wg0"]).stdout
     assert hub.read_file("/sys/class/net/wg0/ifindex") == ifindex  # the same interface all along
     assert handshakes(hub)[world.public["s1"]] == shake and pings(s1, HUB_VPN)
+
+
+def test_the_resolver_answers_on_the_vpn_address_and_goes_with_hub_dns_false(world: World) -> None:
+    """The hub's resolver names every node for a site; `hub.dns: false` stops it and removes its files, the tunnel
+    staying up; turned on again, it is back."""
+    hub, s1 = world.nodes["hub"], world.nodes["s1"]
+    files = [f"/etc/wgsites/dns-{IFACE}.{part}" for part in ("conf", "servers", "hosts")]
+
+    def answer(name: str) -> str:
+        out = s1.run(["dig", "+short", "+time=1", "+tries=2", f"@{HUB_VPN}", name], check=False).stdout
+        return " ".join(line for line in out.splitlines() if not line.startswith(";;"))  # ;; dig's errors
+
+    assert answer("s1.home.arpa") == "10.50.0.2" and answer("hub.home.arpa") == HUB_VPN
+    ifindex = hub.read_file("/sys/class/net/wg0/ifindex")
+    off = dataclasses.replace(VPN1, hub=dataclasses.replace(VPN1.hub, dns=None))
+    done = script(hub, off, "install", world.conf(off, "hub"))
+    assert "the VPN's resolver removed" in done.stderr, done.stderr
+    assert all(hub.run(["test", "-e", path], check=False).returncode == 1 for path in files)
+    assert answer("s1.home.arpa") == "" and hub.run(["ss", "-Hlnu", "sport = :53"]).stdout == ""  # nothing on 53
+    assert hub.read_file("/sys/class/net/wg0/ifindex") == ifindex and pings(s1, HUB_VPN)
+    script(hub, VPN1, "install", world.conf(VPN1, "hub"))
+    assert answer("s1.home.arpa") == "10.50.0.2"
 
 
 def test_a_renamed_node_takes_its_interface_over_and_the_old_names_remove_leaves_it(world: World) -> None:

@@ -35,6 +35,12 @@ MUST_SHOW = {
         "the added peer's tunnel works",
     },
 }
+# Every example's hub serves the VPN's names (README, Names): asked from every spoke, silent outside, reloaded in place.
+NAMES = {
+    "names resolve from the spoke",
+    "the resolver is silent on the hub's public side",
+    "a name added under a lookup loop: reloaded in place, no query lost",
+}
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -44,6 +50,6 @@ def test_stack_in_the_lab(stack):
         results = run_stack(lab, stack_file(stack), faults=False)  # the fault scenarios: test_faults.py
     print(f"\n{stack} stack, lab took {time.monotonic() - start:.0f} s\n{table(results)}")
     names = {c.name for c in results}
-    assert MUST_SHOW[stack] <= names, f"checks missing: {MUST_SHOW[stack] - names}"
+    assert MUST_SHOW[stack] | NAMES <= names, f"checks missing: {(MUST_SHOW[stack] | NAMES) - names}"
     failed = [c for c in results if not c.passed]
     assert not failed, "\n" + table(failed)

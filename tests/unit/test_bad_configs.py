@@ -34,8 +34,8 @@ CASES = [
         BASE,
         "colour",
         "blue",
-        f"{P}.colour: unknown key; use one of: access, forwardRules, hub, listenPort, metricsDir, network, network6, peers, "
-        "presharedKey, sites",
+        f"{P}.colour: unknown key; use one of: access, domain, forwardRules, hosts, hub, listenPort, metricsDir, network, "
+        "network6, peers, presharedKey, sites",
     ),
     (BASE, "presharedKey", "yes", f"{P}.presharedKey: 'yes' is not true or false; write true or false"),
     (BASE, "presharedKey", 1, f"{P}.presharedKey: 1 is not true or false; write true or false"),
@@ -403,7 +403,7 @@ def test_an_aws_hub_whose_bundle_passes_what_its_gateway_reads_is_refused():
     from wgsites.rendering.delivery import DeliveryPlan
     from wgsites.rendering.ssm_format import MAX_BUNDLE_CHUNKS
 
-    large, fitting = parse_vpn(scale_vpn(5000)), parse_vpn(scale_vpn(4500))
+    large, fitting = parse_vpn(scale_vpn(5000)), parse_vpn(scale_vpn(4400))
     chunks = DeliveryPlan(large, "test").gateway.bundle_chunks
     assert DeliveryPlan(fitting, "test").gateway.bundle_chunks <= MAX_BUNDLE_CHUNKS < chunks
     assert rendered_size_errors(fitting, "test", "eu-central-1") == []

@@ -13,6 +13,7 @@ from wgsites.rendering.wg_quick_parser import parse_wg_config
 from wgsites.stack.errors import ConfigError
 from wgsites.stack.keys import generate_private_key, public_key_of
 from wgsites.stack.parse import parse_vpn
+from wgsites.stack.resolver import peer_dns
 
 KEYS = {name: generate_private_key() for name in ("router", "laptop", "alpha", "beta", "gateway", "client")}
 PUB = {name: public_key_of(key) for name, key in KEYS.items()}
@@ -128,13 +129,15 @@ def test_the_guides_site_to_site_setup():
     assert notes == []  # the key hook is wgsites' own
 
 
-def test_the_guides_default_gateway_needs_the_dns_the_check_asks_for():
+def test_the_guides_default_gateway_gets_the_hubs_resolver_or_needs_the_dns_the_check_asks_for():
     files = configs(("wg0.conf", GATEWAY), ("wg0.conf", CLIENT))
     raw, notes = import_vpn(files, ImportOptions(ssh_host="203.0.113.50", hub_name="gateway"))
     assert raw["peers"][0]["tunnel"] == "full" and raw["hub"]["masquerade"] is True
     assert notes == ["a peer sends everything through the tunnel: masquerade is on (out of anything but the tunnel)"]
+    vpn = parse_vpn(raw)  # the hub serves DNS: the peer's lookups go to it, through the tunnel
+    assert peer_dns(vpn, vpn.peers[0]) == (str(vpn.hub.address),)
     with pytest.raises(ConfigError) as caught:
-        parse_vpn(raw)
+        parse_vpn({**raw, "hub": {**raw["hub"], "dns": False}})
     assert caught.value.messages[0].startswith("wgsites:vpn.peers[0].dns: missing for a full-tunnel peer")
     with_dns = configs(("wg0.conf", GATEWAY), ("wg0.conf", CLIENT.replace("Address =", "DNS = 9.9.9.9\nAddress =")))
     assert parse_vpn(import_vpn(with_dns, ImportOptions(ssh_host="203.0.113.50"))[0]).peers[0].dns == ("9.9.9.9",)

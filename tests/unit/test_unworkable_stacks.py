@@ -366,13 +366,14 @@ CASES = [
         f"{P}.hub.forwarding: False but the hub must route for LANs (office); "
         "remove forwarding: false (it is only for a hub that isolates its spokes)",
     ),
-    # a full tunnel without a resolver of its own keeps the local network's, outside the tunnel
+    # a full tunnel without a resolver of its own, on a hub that serves none, keeps the local network's
     (
-        edit(AWS, "peers.0.dns", ...),
+        edit(edit(AWS, "peers.0.dns", ...), "hub.dns", False),
         "peers.0.tunnel",
         "full",
-        f"{P}.peers[0].dns: missing for a full-tunnel peer, which would keep the resolver of the network it is on "
-        "(a café's), reached outside the tunnel; set dns, e.g. dns: [9.9.9.9], or a resolver on a LAN of the VPN",
+        f"{P}.peers[0].dns: missing for a full-tunnel peer, and the hub serves no DNS (hub.dns: false), so it "
+        "would keep the resolver of the network it is on (a café's), reached outside the tunnel; set dns, e.g. "
+        "dns: [9.9.9.9], or a resolver on a LAN of the VPN, or let the hub serve DNS (remove hub.dns: false)",
     ),
     # a value that would add a line to a rendered file: refused before any other check, naming the key
     (BASE, "hub.name", "router\n", f"{P}.hub.name: 'router\\n' {one_line('000A')}"),

@@ -21,6 +21,7 @@ from wgsites.stack.keys import is_valid_key, sign_text
 from wgsites.stack.model import Hub, Spoke, Vpn
 from wgsites.stack.names import nft_table
 from wgsites.stack.plaintext import unsafe_character
+from wgsites.stack.resolver import config_names, listen_addresses, peer_dns, reverse_zones
 
 from . import metrics
 from .access_firewall import firewall_policy
@@ -247,6 +248,41 @@ def remembered_sysctls(vpn: Vpn, name: str) -> tuple[str, ...]:
     return (*base, f"net.ipv6.conf.{uplink}.accept_ra") if uplink else base
 
 
+RESOLVER_PATHS = {  # the hub's resolver files: names and addresses only, readable by dnsmasq after it drops root
+    part: f"/etc/wgsites/dns-{{interface}}.{part}" for part in ("conf", "servers", "hosts")
+}
+
+
+@dataclass(frozen=True)
+class ResolverFiles:
+    """The hub's dnsmasq files in its install script: its config (a change restarts it) and its servers (a change
+    reloads it). Its hosts file is made on the hub from the `# name` lines of the hub's config (render_wg_quick):
+    the names change with every node, and the script must not, or the hub's key command would change with it."""
+
+    conf: str
+    servers: str
+
+
+def render_resolver(vpn: Vpn, name: str, stack: str) -> ResolverFiles | None:
+    """The VPN's resolver on the hub (wgsites/resolver.py), or None for any other node or a hub with `dns: false`."""
+    if name != vpn.hub.name or vpn.hub.dns is None:
+        return None
+    interface = vpn.hub.interface
+    paths = {part: path.format(interface=interface) for part, path in RESOLVER_PATHS.items()}
+    common = dict(name=name, stack=stack, interface=interface, mark=RENDERED_MARK, forwarders=vpn.hub.dns.forwarders)
+    return ResolverFiles(
+        conf=_render(
+            "dnsmasq.conf.j2",
+            **common,
+            listen=listen_addresses(vpn),
+            hosts_path=paths["hosts"],
+            servers_path=paths["servers"],
+            pid_path=f"/run/wgsites-dns-{interface}.pid",  # /run itself: there at boot, before any wgsites run
+        ),
+        servers=_render("dnsmasq-servers.j2", **common, domain=vpn.domain, zones=reverse_zones(vpn)),
+    )
+
+
 def render_wg_quick(
     vpn: Vpn,
     name: str,
@@ -306,13 +342,14 @@ def render_wg_quick(
         plan=plan,
         stack=stack,
         private_key=private_key,
-        dns=node.dns if isinstance(node, Spoke) else (),
+        dns=peer_dns(vpn, node) if isinstance(node, Spoke) else (),
         hooks=hooks,
         device=device,
         routes=[str(lan) for lan in node.lans] if device else [],
         mark=RENDERED_MARK,
         end=RENDERED_END,
         peers=peers,
+        names=config_names(vpn, {p.name: p.allowed_ips for p in plan.peers}) if name == vpn.hub.name and vpn.hub.dns else (),
     )
 
 
@@ -369,6 +406,9 @@ def render_install_script(vpn: Vpn, name: str, stack: str, systemctl_seconds: in
         remembered_sysctls=remembered_sysctls(vpn, name),
         systemctl_seconds=systemctl_seconds,
         **metrics_settings(vpn, name),
+        resolver=render_resolver(vpn, name, stack),
+        resolver_paths={part: path.format(interface=node.interface) for part, path in RESOLVER_PATHS.items()},
+        domain=vpn.domain,
     )
 
 

@@ -34,6 +34,7 @@ Action = Literal["reject", "drop", "accept"]
 
 DEFAULT_LISTEN_PORT = 51820
 DEFAULT_KEEPALIVE = 25
+DEFAULT_DOMAIN = "home.arpa"  # RFC 8375: the special-use domain for home networks, never delegated on the internet
 
 
 def default(cls: type, name: str) -> Any:
@@ -145,6 +146,14 @@ class ForwardRule:
 
 
 @dataclass(frozen=True)
+class Resolver:
+    """The hub's DNS server for the VPN (wgsites/resolver.py): names for every node and LAN host, on its VPN
+    addresses only; other names go to FORWARDERS, or to the resolvers the hub itself uses when there are none."""
+
+    forwarders: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class AwsOptions:
     instance_type: str = "t4g.nano"
     admin_cidrs: tuple[str, ...] = ()
@@ -174,6 +183,7 @@ class Hub:
     aliases: tuple[str, ...] = ()  # the names it had before, oldest first (a rename keeps its resources)
     address6: IPv6Address | None = None  # its IPv6 VPN address when not the one derived from `address`
     ipv6_egress: bool = False  # the hub has IPv6 to the internet: full-tunnel peers' IPv6 leaves through it
+    dns: Resolver | None = Resolver()  # None: the hub serves no DNS (`dns: false`)
 
     @property
     def first_name(self) -> str:
@@ -206,7 +216,8 @@ class Spoke:
     listen_port: int | None = None
     keepalive: int = DEFAULT_KEEPALIVE
     tunnel: Tunnel = "split"
-    dns: tuple[str, ...] = ()
+    dns: tuple[str, ...] = ()  # its own DNS servers; none given: the hub's resolver, when it has one
+    no_dns: bool = False  # `dns: none`: no `DNS =` line at all, whatever the hub serves
     public_key: str | None = None  # bring your own key: no private key is generated
     ssh: SshTarget | None = None  # managed over SSH: the host makes its own key
     file: str | None = None  # local path the Pulumi layer writes the config to (0600)
@@ -249,6 +260,10 @@ class Vpn:
     network6: IPv6Network | None = None  # the optional IPv6 VPN network beside `network` (dual stack)
     metrics_dir: str | None = None  # node_exporter's textfile folder on every managed host; None: no metrics files
     access: AccessPolicy | None = None  # who may reach what (parsed and checked in access.py); None: everyone reaches everything
+    domain: str = DEFAULT_DOMAIN  # every node is <name>.<domain> on the hub's resolver
+    # named hosts on the VPN's LANs (a NAS, a printer): <name>.<domain> on the hub's resolver; the one place
+    # a host gets its name, for every part of the stack that names hosts
+    hosts: tuple[tuple[str, IPv4Address | IPv6Address], ...] = ()
 
     def has_preshared_key(self, spoke: Spoke) -> bool:
         """Whether the pair hub-SPOKE uses a preshared key: the spoke's own setting, else the stack's."""

@@ -26,6 +26,7 @@ from .model import (
     HubKind,
     Protocol,
     ProxyArp,
+    Resolver,
     Spoke,
     SshTarget,
     Tunnel,
@@ -35,7 +36,7 @@ from .model import (
     choices,
 )
 from .reader import Reader, unsafe_strings
-from .schema import AWS, FORWARD_RULE, HUB, PROXY_ARP, SPOKE, SSH, UPLINK, VPN, default_of, names
+from .schema import AWS, FORWARD_RULE, HUB, PROXY_ARP, RESOLVER, SPOKE, SSH, UPLINK, VPN, default_of, names
 from .validate import check_vpn
 
 CONFIG_KEY = "wgsites:vpn"
@@ -159,6 +160,73 @@ def _aws_id(r: Reader, prefix: str, what: str = "", where: str = "the VPC consol
     return convert
 
 
+def _resolver(r: Reader, path: str, value: Any) -> Resolver | bool | None:
+    """`dns: true` (the default resolver), `false` (none), or `{forwarders: [...]}`."""
+    if isinstance(value, bool):
+        return value
+    if not isinstance(value, dict):
+        r.fail(path, value, "is not true, false or {forwarders: [...]}; write dns: false for no resolver on the hub")
+        return None
+    obj = r.mapping(path, value)
+    if obj is None:
+        return None
+    r.unknown_keys(obj, path, names(RESOLVER))
+    forwarders = r.get(obj, path, "forwarders", r.strings, default_of(RESOLVER, "forwarders"))
+    if forwarders is None:
+        return None
+    parsed = [ip_text(server) for server in forwarders]
+    for i, server in enumerate(parsed):
+        if server is None:
+            r.fail(f"{path}.forwarders[{i}]", forwarders[i], "is not an IP address; name resolvers by address, e.g. 9.9.9.9")
+    return Resolver(forwarders=tuple(s for s in parsed if s is not None))
+
+
+def _spoke_dns(r: Reader, path: str, value: Any) -> tuple[str, ...] | str | None:
+    """A peer's `dns`: a list of server addresses, or the word none (no `DNS =` line)."""
+    if value == "none":
+        return "none"
+    servers = r.strings(path, value) if not isinstance(value, str) else None
+    if servers is None:
+        if isinstance(value, str):
+            r.fail(path, value, "is not a list of DNS servers; write dns: [10.10.10.1], or dns: none for no DNS line")
+        return None
+    parsed = [ip_text(server) for server in servers]
+    for i, server in enumerate(parsed):
+        if server is None:
+            r.fail(f"{path}[{i}]", servers[i], "is not an IP address; DNS servers are given by address, e.g. 10.10.10.1")
+    return tuple(s for s in parsed if s is not None)  # rebuilt from the parsed form
+
+
+def _domain(r: Reader, path: str, value: Any) -> str | None:
+    labels = value.lower().rstrip(".").split(".") if isinstance(value, str) else []
+    label = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+    if not labels or not all(label.fullmatch(x) for x in labels) or len(".".join(labels)) > 200:
+        r.fail(path, value, "is not a DNS domain; write it like home.arpa or vpn.example.com")
+        return None
+    domain = ".".join(labels)
+    if labels[-1] == "local":
+        r.fail(path, value, "is multicast DNS's (RFC 6762), which devices never ask a server; use home.arpa")
+        return None
+    return domain
+
+
+def _hosts(r: Reader, path: str, value: Any) -> tuple[tuple[str, Any], ...] | None:
+    obj = r.mapping(path, value)
+    if obj is None:
+        return None
+    hosts = []
+    for name, address in obj.items():
+        where = f"{path}.{name}"
+        if r.name(where, name) is None:
+            continue
+        text = ip_text(address.strip()) if isinstance(address, str) else None
+        if text is None:
+            r.fail(where, address, "is not an IP address; write the host's address on its LAN, e.g. 192.168.1.20")
+            continue
+        hosts.append((name, ipaddress.ip_address(text)))
+    return tuple(hosts)
+
+
 def _aliases(r: Reader, path: str, value: Any) -> tuple[str, ...] | None:
     names_given = r.strings(path, value)
     if names_given is None:
@@ -206,6 +274,7 @@ def _hub(r: Reader, path: str, value: Any, default_port: int) -> Hub | None:
         aliases=get("aliases", lambda p, v: _aliases(r, p, v)),
         address6=get("address6", lambda p, v: _address6(r, p, v)),
         ipv6_egress=get("ipv6Egress", r.boolean),
+        dns=get("dns", lambda p, v: _resolver(r, p, v)),
     )
     if fields["kind"] == "ssh" and "ssh" not in obj:
         r.errors.append(f"{path}.ssh: missing for kind: ssh; set ssh.host (and ssh.user, ssh.port if not root and 22)")
@@ -218,6 +287,8 @@ def _hub(r: Reader, path: str, value: Any, default_port: int) -> Hub | None:
     _ipv6_endpoint_on_ipv4_uplink(r, path, obj, fields["endpoint"])
     if any(v is None for k, v in fields.items() if k not in ("endpoint", "proxy_arp", "ssh", "address6")):
         return None
+    if isinstance(fields["dns"], bool):  # the default `true` is the resolver as it comes; `false` is none
+        fields["dns"] = Resolver() if fields["dns"] else None
     return Hub(**fields)
 
 
@@ -252,7 +323,7 @@ def _spoke(r: Reader, path: str, value: Any, kind: str) -> Spoke | None:
         listen_port=get("listenPort", r.integer(1, 65535)),
         keepalive=get("keepalive", r.integer(0, 65535)),
         tunnel=get("tunnel", r.choice(*choices(Tunnel))),
-        dns=get("dns", r.strings),
+        dns=get("dns", lambda p, v: _spoke_dns(r, p, v)),
         public_key=get("publicKey", r.public_key),
         ssh=get("ssh", lambda p, v: _ssh(r, p, v)),
         file=get("file", _file(r)),
@@ -266,13 +337,8 @@ def _spoke(r: Reader, path: str, value: Any, kind: str) -> Spoke | None:
         r.errors.append(
             f"{path}.publicKey: set together with ssh; a host managed over SSH makes its own key, so remove publicKey"
         )
-    servers = [ip_text(server) for server in fields["dns"] or ()]
-    for i, server in enumerate(servers):
-        if server is None:
-            fix = "is not an IP address; DNS servers are given by address, e.g. 10.10.10.1"
-            r.fail(f"{path}.dns[{i}]", fields["dns"][i], fix)
-    if fields["dns"] is not None:
-        fields["dns"] = tuple(s for s in servers if s is not None)  # rebuilt from the parsed form
+    if fields["dns"] == "none":
+        fields["dns"], fields["no_dns"] = (), True
     _ipv6_endpoint_on_ipv4_uplink(r, path, obj, fields["endpoint"])
     optional = ("endpoint", "listen_port", "public_key", "ssh", "file", "preshared_key", "address6", "expires")
     if any(v is None for k, v in fields.items() if k not in optional):
@@ -325,6 +391,8 @@ def parse_vpn(raw: Any, path: str = CONFIG_KEY) -> Vpn:
     preshared = r.get(obj, path, "presharedKey", r.boolean, default_of(VPN, "presharedKey"))
     network6 = r.get(obj, path, "network6", lambda p, v: _network6(r, p, v), default_of(VPN, "network6"))
     metrics_dir = r.get(obj, path, "metricsDir", r.folder, default_of(VPN, "metricsDir"))
+    domain = r.get(obj, path, "domain", lambda p, v: _domain(r, p, v), default_of(VPN, "domain"))
+    hosts = r.get(obj, path, "hosts", lambda p, v: _hosts(r, p, v), default_of(VPN, "hosts"))
     hub = r.get(obj, path, "hub", lambda p, v: _hub(r, p, v, port or DEFAULT_LISTEN_PORT))
     spokes = [
         _spoke(r, f"{path}.{key}[{i}]", item, kind)
@@ -336,7 +404,7 @@ def parse_vpn(raw: Any, path: str = CONFIG_KEY) -> Vpn:
         for i, item in enumerate(_list(r, f"{path}.forwardRules", obj.get("forwardRules") or []))
     ]
     access = r.get(obj, path, "access", lambda p, v: parse_access(r, f"{path}.access", v), default_of(VPN, "access"))
-    if r.errors or network is None or hub is None or None in spokes or None in rules or preshared is None:
+    if r.errors or network is None or hub is None or None in spokes or None in rules or preshared is None or not domain:
         raise ConfigError(r.errors)
     vpn = Vpn(
         network=network,
@@ -347,6 +415,8 @@ def parse_vpn(raw: Any, path: str = CONFIG_KEY) -> Vpn:
         network6=network6,
         metrics_dir=metrics_dir,
         access=access,
+        domain=domain,
+        hosts=hosts or (),
     )
     errors = [*check_vpn(vpn, path), *check_access(vpn, path)]
     if errors:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .model import (
+    DEFAULT_DOMAIN,
     DEFAULT_LISTEN_PORT,
     Action,
     AwsOptions,
@@ -19,6 +20,7 @@ from .model import (
     Hub,
     HubKind,
     Protocol,
+    Resolver,
     Spoke,
     SshTarget,
     Tunnel,
@@ -140,6 +142,15 @@ AWS = (
     ),
 )
 
+RESOLVER = (
+    Key(
+        "forwarders",
+        "list of IPs",
+        "where names outside the VPN's domain go; none: the resolvers the hub itself uses (its /etc/resolv.conf)",
+        default(Resolver, "forwarders"),
+    ),
+)
+
 FORWARD_RULE = (
     Key("protocol", one_of(Protocol), "the protocol matched"),
     Key("port", "1-65535", "the destination port matched"),
@@ -241,6 +252,21 @@ VPN = (
         "`wgsites-IFACE.prom` there (docs/monitoring.md)",
         default(Vpn, "metrics_dir"),
     ),
+    Key(
+        "domain",
+        "DNS name",
+        "the VPN's domain on the hub's resolver: every node is `<name>.<domain>`, every host `<host>.<domain>`; "
+        "`home.arpa` is reserved for home networks (RFC 8375), or use a domain you own (docs: README, Names)",
+        DEFAULT_DOMAIN,
+    ),
+    Key(
+        "hosts",
+        "object `name: IP`",
+        "hosts on the VPN's LANs by name (`nas: 192.168.1.20`): `<name>.<domain>` on the hub's resolver, "
+        "forward and reverse; each address on a LAN of the VPN",
+        (),
+        shown="`{}`",
+    ),
 )
 
 HUB = (
@@ -291,6 +317,14 @@ HUB = (
         default(Hub, "ipv6_egress"),
     ),
     Key("uplink", UPLINK_TYPE, "the hub's internet link; decides the tunnel MTU", Uplink(), shown=UPLINK_DEFAULT),
+    Key(
+        "dns",
+        f"bool or `{inline(RESOLVER)}`",
+        "the hub serves DNS for the VPN on its VPN addresses only (a dnsmasq of its own; docs: README, Names): "
+        "names for every node and host, reverse lookups, the rest forwarded; peers without `dns` use it; "
+        "`false`: no resolver, and full-tunnel peers need their own `dns`",
+        True,
+    ),
     Key(
         "ssh",
         f"`{inline(SSH)}`",
@@ -345,9 +379,12 @@ SPOKE = (
     ),
     Key(
         "dns",
-        "list of IPs",
-        "`DNS =` in the peer's config; required with `tunnel: full` (else lookups leave outside the tunnel)",
+        "list of IPs, or `none`",
+        "`DNS =` in the peer's config; none given: the hub's resolver (`full`: `DNS = <hub>`; `split`: "
+        "`DNS = <hub>, <domain>`), required with `tunnel: full` when the hub serves no DNS (else lookups leave "
+        "outside the tunnel); `none`: no `DNS =` line",
         (),
+        shown="the hub's resolver",
         only="peers",
     ),
     Key(

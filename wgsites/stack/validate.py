@@ -16,6 +16,7 @@ from .endpoints import split_endpoint
 from .key_paths import node_paths
 from .keys import is_low_order
 from .model import Spoke, Vpn
+from .validate_dns import check_names
 from .validate_names import check_interface_names, check_shared_hosts, check_unique_names
 from .validate_networks import (
     check_addresses,
@@ -128,7 +129,7 @@ def check_dial_addresses(vpn: Vpn, path: str) -> list[str]:
                 f"{node_path}.ssh.host: {node.ssh.host!r} is {_a(kind)} address, which no sshd listens on; "
                 "give the address or name Pulumi reaches this host at"
             )
-        for i, server in enumerate(getattr(node, "dns", ())):
+        for i, server in enumerate(node.dns if isinstance(node, Spoke) else ()):
             kind = address_kind(server)
             if kind in ("unspecified", "multicast", "broadcast", "reserved"):
                 errors.append(
@@ -172,6 +173,7 @@ def extra_checks(vpn: Vpn, path: str) -> list[str]:
         *check_site_keepalive(vpn, path),
         *check_endpoint_routes(vpn, path),
         *check_file_targets(vpn, path),
+        *check_names(vpn, path),
     ]
 
 
@@ -231,10 +233,11 @@ def check_spokes(vpn: Vpn, path: str) -> list[str]:
                 f"{spoke_path}.endpoint: '{spoke.endpoint}' has no port and listenPort is not set; "
                 "write host:port or set listenPort"
             )
-        if spoke.tunnel == "full" and not spoke.dns:
+        if spoke.tunnel == "full" and not spoke.dns and not spoke.no_dns and hub.dns is None:
             errors.append(
-                f"{spoke_path}.dns: missing for a full-tunnel peer, which would keep the resolver of the network it is on "
-                "(a café's), reached outside the tunnel; set dns, e.g. dns: [9.9.9.9], or a resolver on a LAN of the VPN"
+                f"{spoke_path}.dns: missing for a full-tunnel peer, and the hub serves no DNS (hub.dns: false), so it "
+                "would keep the resolver of the network it is on (a café's), reached outside the tunnel; set dns, e.g. "
+                "dns: [9.9.9.9], or a resolver on a LAN of the VPN, or let the hub serve DNS (remove hub.dns: false)"
             )
     if hub.proxy_arp and hub.masquerade:
         errors.append(f"{path}.hub.masquerade: set with proxyArp; proxy-ARP users are on the LAN itself, so remove it")

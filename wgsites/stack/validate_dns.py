@@ -1,0 +1,59 @@
+"""The rules for the VPN's DNS names (domain, named hosts, the hub's resolver): one message per problem, naming
+the key, the value and the fix."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from .model import Vpn
+from .resolver import listen_addresses
+
+
+def check_names(vpn: Vpn, path: str) -> list[str]:
+    return [*check_hosts(vpn, path), *check_forwarders(vpn, path)]
+
+
+def check_hosts(vpn: Vpn, path: str) -> list[str]:
+    """A named host is on a LAN of the VPN (a spoke reaches it through the tunnel) and names no node twice."""
+    errors = []
+    nodes = {node.name for node in vpn.nodes} | {alias for node in vpn.nodes for alias in node.aliases}
+    reachable = [vpn.network, *((vpn.network6,) if vpn.network6 else ()), *(lan for n in vpn.nodes for lan in n.lans)]
+    addresses = {node.address: node.name for node in vpn.nodes}
+    for name, address in vpn.hosts:
+        where = f"{path}.hosts.{name}"
+        if name in nodes:
+            errors.append(
+                f"{where}: {str(address)!r} gives a host the name of a node, which is {name}.{vpn.domain} already; "
+                "give the host another name"
+            )
+        if address in addresses:
+            errors.append(
+                f"{where}: {str(address)!r} is the VPN address of {addresses[address]}, named "
+                f"{addresses[address]}.{vpn.domain} already; name a host on a LAN, or remove this entry"
+            )
+        elif not any(address.version == net.version and address in net for net in reachable):
+            lans = ", ".join(str(net) for net in reachable)
+            errors.append(
+                f"{where}: {str(address)!r} is on no LAN of the VPN ({lans}), so no spoke reaches it through the tunnel; "
+                "fix the address, or add its LAN to the `lans` of the hub or site it is behind"
+            )
+    return errors
+
+
+def check_forwarders(vpn: Vpn, path: str) -> list[str]:
+    """The resolver forwards to other resolvers: never to itself (a loop), nor to an address no server answers on."""
+    if vpn.hub.dns is None:
+        return []
+    errors = []
+    own = set(listen_addresses(vpn))
+    for i, server in enumerate(vpn.hub.dns.forwarders):
+        where = f"{path}.hub.dns.forwarders[{i}]"
+        address = ipaddress.ip_address(server)
+        if server in own:
+            errors.append(
+                f"{where}: {server!r} is the hub's own VPN address, where this resolver listens: it would ask itself; "
+                "name an upstream resolver, e.g. 9.9.9.9, or remove forwarders to use the hub's own"
+            )
+        elif address.is_unspecified or address.is_multicast or str(address) == "255.255.255.255":
+            errors.append(f"{where}: {server!r} is an address no DNS server answers on; give a resolver's address")
+    return errors
