@@ -106,13 +106,18 @@ class Fresh:
         argv = ["nsenter", f"--target={init}", "--mount", "--pid", "--uts", "--ipc", "--net", "--root", "--wd"]
         argv += ["--", "bash", "-c", f"cd /root && {command}"]
         env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root", "LC_ALL": "C.UTF-8"}
-        try:
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
-        except subprocess.TimeoutExpired:
-            return 124, f"timed out after {timeout:.0f} s"
-        with open(self.log, "a") as out:
-            out.write(f"\n$ {command}\n{done.stdout}{done.stderr}")
-        return done.returncode, "\n".join((done.stdout + done.stderr).strip().splitlines()[-12:])
+        with open(self.log, "a") as out:  # streamed, so a long step's progress can be followed (tail -f)
+            out.write(f"\n$ {command}\n")
+            out.flush()
+            start = out.tell()
+            try:
+                code = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, timeout=timeout, env=env).returncode
+            except subprocess.TimeoutExpired:
+                code = 124
+                out.write(f"\ntimed out after {timeout:.0f} s\n")
+        with open(self.log, errors="replace") as written:
+            written.seek(start)
+            return code, "\n".join(written.read().strip().splitlines()[-12:])
 
     def stop(self) -> None:
         init = self.init_pid()
