@@ -335,8 +335,7 @@ STACK = (
     Key(
         "wgsites:autoDeploy",
         "bool",
-        '`true`: CI runs `pulumi up` for this stack on every push to main (docs/ci.md); '
-        "otherwise CI only previews it",
+        "`true`: CI runs `pulumi up` for this stack on every push to main (docs/ci.md); otherwise CI only previews it",
         False,
     ),
     Key(

@@ -88,7 +88,7 @@ DEFAULTS = [
 @pytest.mark.parametrize(("table", "key", "value"), DEFAULTS, ids=[f"{t}.{k}" for t, k, _ in DEFAULTS])
 def test_every_default_is_the_models(table, key, value):
     _, written = row(table, key)
-    assert re.search(rf"(^|[^\w.]){re.escape(shown(value))}($|[^\w.])", written), f"docs/reference.md: {key} defaults to {written!r}"
+    assert re.search(rf"(^|[^\w.]){re.escape(shown(value))}($|[^\w.])", written), f"reference: {key} defaults to {written!r}"
 
 
 def test_object_defaults_are_the_models():
@@ -105,7 +105,7 @@ def test_object_defaults_are_the_models():
 )
 def test_every_choice_is_listed(table, key, kind):
     written, _ = row(table, key)
-    assert [c for c in choices(kind) if f"`{c}`" not in written] == [], f"docs/reference.md: {key} lists {written!r}"
+    assert [c for c in choices(kind) if f"`{c}`" not in written] == [], f"reference: {key} lists {written!r}"
 
 
 def test_forward_rules_name_their_choices_and_default():
