@@ -182,6 +182,9 @@ def main() -> int:
     )
     if code != 0:
         return 1
+    hostname = (root / "etc/hostname").read_text().strip()  # as Debian's installer names it (else sudo warns)
+    with open(root / "etc/hosts", "a") as hosts:
+        hosts.write(f"127.0.1.1\t{hostname}\n")
     hold = root / "usr/local/sbin/hold-apt-lock"
     hold.write_text(HOLD_LOCK)
     unit = root / "etc/systemd/system/fake-first-boot-upgrade.service"
@@ -210,7 +213,7 @@ def main() -> int:
         results.append(code)
         for line in quick_start((root / "root/wgsites/README.md").read_text()):
             command = line.split("  #", 1)[0].strip()
-            code, _ = timed(f"quick start: {command}"[:58], lambda c=command: fresh.run(f"cd wgsites && {c}", 3600))
+            code, _ = timed(f"quick start: {command}", lambda c=command: fresh.run(f"cd wgsites && {c}", 3600))
             results.append(code)
         code, _ = timed("sudo scripts/lab (command one: the home example)", lambda: fresh.run("cd wgsites && scripts/lab", 3600))
         results.append(code)
