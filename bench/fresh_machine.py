@@ -168,13 +168,14 @@ def main() -> int:
     parser.add_argument("--lab-only", action="store_true", help="skip `scripts/test` (the whole suite, 30+ minutes)")
     parser.add_argument("--hold-lock", type=int, default=120, metavar="SECONDS", help="how long apt's lock is held at boot")
     parser.add_argument("--keep-root", action="store_true", help="leave the root file system (its path is printed)")
+    parser.add_argument("--test-args", default="", metavar="ARGS", help="pytest arguments for scripts/test (a part of the suite)")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, _stopped)  # the container and its folder go also when the run is stopped
     if os.geteuid() != 0 or shutil.which("debootstrap") is None or shutil.which("systemd-nspawn") is None:
         parser.error("run as root with debootstrap and systemd-nspawn installed (apt-get install debootstrap systemd-container)")
     mirror, suite = mirror_and_suite()
     work = Path(tempfile.mkdtemp(prefix="wgsites-fresh-", dir="/var/tmp"))
-    root, log = work / "root", work / "log"
+    root, log = work / "root", work.with_name(work.name + ".log")  # the log outlives the folder: a failure's detail
     print(f"fresh {suite} from {mirror} in {root}; whole output in {log}", flush=True)
     code, _ = timed(
         f"debootstrap {suite} (+{INCLUDE})",
@@ -224,7 +225,7 @@ def main() -> int:
         results.append(code)
         if not args.lab_only:
             test = "sudo scripts/test (command two; engine built on first use)"
-            code, _ = timed(test, lambda: fresh.run("cd wgsites && scripts/test", 4 * 3600))
+            code, _ = timed(test, lambda: fresh.run(f"cd wgsites && scripts/test {args.test_args}", 4 * 3600))
             results.append(code)
         _, disk = fresh.run("du -sh /root/wgsites/.venv /root/.cache/wgsites 2>/dev/null; df -h / | tail -1", 120)
         print("disk: " + disk.replace("\n", "; "), flush=True)
@@ -232,7 +233,7 @@ def main() -> int:
         fresh.stop()
         if not args.keep_root:
             shutil.rmtree(work, ignore_errors=True)
-            print(f"removed {work}")
+            print(f"removed {work}; the whole output stays in {log}")
     return 0 if results and all(code == 0 for code in results) else 1
 
 
