@@ -1,6 +1,6 @@
 """The README's quick start and two commands on a fresh Debian, timed step by step (not in the suite: it takes long).
 
-`sudo .venv/bin/python bench/fresh_machine.py [--lab-only] [--hold-lock SECONDS] [--keep-root]`
+`sudo .venv/bin/python bench/fresh_machine.py [--lab-only] [--test-args ARGS] [--hold-lock SECONDS] [--keep-root]`
 
 debootstrap makes a Debian root file system (this machine's release, from the mirror its apt uses) with
 what a newcomer's machine has (git, sudo, python3); systemd-nspawn boots it, on this machine's network
