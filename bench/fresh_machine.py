@@ -1,15 +1,19 @@
-"""The README's two commands on a fresh Debian, timed step by step (not in the suite: it takes long).
+"""The README's quick start and two commands on a fresh Debian, timed step by step (not in the suite: it takes long).
 
-`sudo .venv/bin/python bench/fresh_machine.py [--lab-only] [--hold-lock SECONDS] [--keep-root]`
+`sudo .venv/bin/python bench/fresh_machine.py [--lab-only] [--test-args ARGS] [--hold-lock SECONDS] [--keep-root]`
 
 debootstrap makes a Debian root file system (this machine's release, from the mirror its apt uses) with
 what a newcomer's machine has (git, sudo, python3); systemd-nspawn boots it, on this machine's network
 (apt, PyPI and the Go module proxy are reached as a real machine reaches them), with a unit that holds
-apt's lock from the start as unattended-upgrades does at a first boot. Then, as root inside: a clone of
-this repository's HEAD, `scripts/lab` (setup waits for the lock, installs, runs the home stack's lab),
-`pip install .` and `wgsites check` from another folder, and `scripts/test` unless --lab-only; each
-step's wall time, exit code and the disk it took. The container runs in a cgroup of its own, as the
-lab's systemd host does (lab/systemd_host.py), and everything goes with its folder at the end.
+apt's lock from the start as unattended-upgrades does at a first boot. Then, as root inside, a clone of
+this repository's HEAD and, in the order a newcomer meets them: the README's quick start, each of its
+lines up to the first that needs the Pulumi CLI and a real router or AWS account (`pulumi ...`; the
+`git clone` is the clone above, and python3-venv, which its first comment asks for, is installed
+first, waiting for apt's lock), then command one `scripts/lab` (the home stack), `wgsites check` from
+another folder, and command two `scripts/test` unless --lab-only; each step's wall time and exit code,
+and the disk it all took. Each step's whole output is streamed to the log (`tail -f` it). The container
+runs in a cgroup of its own, as the lab's systemd host does (lab/systemd_host.py), and everything goes
+with its folder at the end, also when the run is stopped (SIGTERM, Ctrl-C).
 """
 
 from __future__ import annotations
@@ -106,13 +110,18 @@ class Fresh:
         argv = ["nsenter", f"--target={init}", "--mount", "--pid", "--uts", "--ipc", "--net", "--root", "--wd"]
         argv += ["--", "bash", "-c", f"cd /root && {command}"]
         env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root", "LC_ALL": "C.UTF-8"}
-        try:
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
-        except subprocess.TimeoutExpired:
-            return 124, f"timed out after {timeout:.0f} s"
-        with open(self.log, "a") as out:
-            out.write(f"\n$ {command}\n{done.stdout}{done.stderr}")
-        return done.returncode, "\n".join((done.stdout + done.stderr).strip().splitlines()[-12:])
+        with open(self.log, "a") as out:  # streamed, so a long step's progress can be followed (tail -f)
+            out.write(f"\n$ {command}\n")
+            out.flush()
+            start = out.tell()
+            try:
+                code = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, timeout=timeout, env=env).returncode
+            except subprocess.TimeoutExpired:
+                code = 124
+                out.write(f"\ntimed out after {timeout:.0f} s\n")
+        with open(self.log, errors="replace") as written:
+            written.seek(start)
+            return code, "\n".join(written.read().strip().splitlines()[-12:])
 
     def stop(self) -> None:
         init = self.init_pid()
@@ -128,9 +137,26 @@ class Fresh:
             remove_cgroup(cgroup)
 
 
+def quick_start(readme: str) -> list[str]:
+    """The README's quick start lines a fresh machine can run: its first sh block, up to the first `pulumi` line."""
+    section = readme.split("\n## Quick start\n", 1)[1]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    lines = []
+    for line in block.splitlines():
+        if line.startswith("pulumi "):
+            break
+        if not line.startswith("git clone "):
+            lines.append(line)
+    return lines
+
+
 def timed(name: str, work) -> tuple[int, str]:
     start = time.monotonic()
-    code, tail = work()
+    try:
+        code, tail = work()
+    except BaseException:
+        print(f"{name:<58} {time.monotonic() - start:7.0f} s  stopped before it ended", flush=True)
+        raise
     print(f"{name:<58} {time.monotonic() - start:7.0f} s  exit {code}", flush=True)
     if code != 0:
         print("    " + tail.replace("\n", "\n    "), flush=True)
@@ -142,12 +168,14 @@ def main() -> int:
     parser.add_argument("--lab-only", action="store_true", help="skip `scripts/test` (the whole suite, 30+ minutes)")
     parser.add_argument("--hold-lock", type=int, default=120, metavar="SECONDS", help="how long apt's lock is held at boot")
     parser.add_argument("--keep-root", action="store_true", help="leave the root file system (its path is printed)")
+    parser.add_argument("--test-args", default="", metavar="ARGS", help="pytest arguments for scripts/test (a part of the suite)")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, _stopped)  # the container and its folder go also when the run is stopped
     if os.geteuid() != 0 or shutil.which("debootstrap") is None or shutil.which("systemd-nspawn") is None:
         parser.error("run as root with debootstrap and systemd-nspawn installed (apt-get install debootstrap systemd-container)")
     mirror, suite = mirror_and_suite()
     work = Path(tempfile.mkdtemp(prefix="wgsites-fresh-", dir="/var/tmp"))
-    root, log = work / "root", work / "log"
+    root, log = work / "root", work.with_name(work.name + ".log")  # the log outlives the folder: a failure's detail
     print(f"fresh {suite} from {mirror} in {root}; whole output in {log}", flush=True)
     code, _ = timed(
         f"debootstrap {suite} (+{INCLUDE})",
@@ -155,6 +183,9 @@ def main() -> int:
     )
     if code != 0:
         return 1
+    hostname = (root / "etc/hostname").read_text().strip()  # as Debian's installer names it (else sudo warns)
+    with open(root / "etc/hosts", "a") as hosts:
+        hosts.write(f"127.0.1.1\t{hostname}\n")
     hold = root / "usr/local/sbin/hold-apt-lock"
     hold.write_text(HOLD_LOCK)
     unit = root / "etc/systemd/system/fake-first-boot-upgrade.service"
@@ -177,26 +208,24 @@ def main() -> int:
         print(f"{booted:<58} {time.monotonic() - start:7.0f} s", flush=True)
         if extra_cas:
             timed(f"this machine's CA certificates ({len(extra_cas)})", lambda: fresh.run("update-ca-certificates", 120))
-        setup = "scripts/setup lab (what scripts/lab runs first; waits for apt)"
-        code, _ = timed(setup, lambda: fresh.run("cd wgsites && scripts/setup lab", 3600))
+        venv = "python3-venv (the quick start's first comment; apt's lock)"
+        apt = "export DEBIAN_FRONTEND=noninteractive; apt-get -o DPkg::Lock::Timeout=600 -qq"
+        code, _ = timed(venv, lambda: fresh.run(f"{apt} update && {apt} install -y python3-venv", 900))
         results.append(code)
-        said = [line for line in log.read_text(errors="replace").splitlines() if "setup: another apt holds" in line]
-        print(f"    setup said: {said[0] if said else 'nothing about apt lock (it was free?)'}", flush=True)
-        code, _ = timed("sudo scripts/lab (the home example in the lab)", lambda: fresh.run("cd wgsites && scripts/lab", 3600))
+        for line in quick_start((root / "root/wgsites/README.md").read_text()):
+            command = line.split("  #", 1)[0].strip()
+            code, _ = timed(f"quick start: {command}", lambda c=command: fresh.run(f"cd wgsites && {c}", 3600))
+            results.append(code)
+        code, _ = timed("sudo scripts/lab (command one: the home example)", lambda: fresh.run("cd wgsites && scripts/lab", 3600))
         results.append(code)
         code, _ = timed(
-            "pip install . and wgsites check from /tmp",
-            lambda: fresh.run(
-                "cd wgsites && .venv/bin/pip install -q --disable-pip-version-check . && cd /tmp && "
-                "/root/wgsites/.venv/bin/wgsites check /root/wgsites/examples/Pulumi.home.yaml",
-                900,
-            ),
+            "wgsites check from /tmp",
+            lambda: fresh.run("cd /tmp && /root/wgsites/.venv/bin/wgsites check /root/wgsites/examples/Pulumi.home.yaml", 300),
         )
         results.append(code)
         if not args.lab_only:
-            code, _ = timed(
-                "sudo scripts/test (engine built on first use)", lambda: fresh.run("cd wgsites && scripts/test", 4 * 3600)
-            )
+            test = "sudo scripts/test (command two; engine built on first use)"
+            code, _ = timed(test, lambda: fresh.run(f"cd wgsites && scripts/test {args.test_args}", 4 * 3600))
             results.append(code)
         _, disk = fresh.run("du -sh /root/wgsites/.venv /root/.cache/wgsites 2>/dev/null; df -h / | tail -1", 120)
         print("disk: " + disk.replace("\n", "; "), flush=True)
@@ -204,8 +233,12 @@ def main() -> int:
         fresh.stop()
         if not args.keep_root:
             shutil.rmtree(work, ignore_errors=True)
-            print(f"removed {work}")
+            print(f"removed {work}; the whole output stays in {log}")
     return 0 if results and all(code == 0 for code in results) else 1
+
+
+def _stopped(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _shell(argv: list[str], log: Path) -> tuple[int, str]:

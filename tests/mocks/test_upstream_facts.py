@@ -271,7 +271,7 @@ def test_eip_association_follows_a_new_instance():
 
 def test_an_address_added_after_boot_is_used_without_a_reboot():
     assert FACTS["an_address_added_after_boot_is_used_without_a_reboot"].source
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "README.md").read_text() + (ROOT / "docs" / "dual-stack.md").read_text()
     assert not re.search(r"reboot\s+the instance once", readme)  # no unproven advice left
     assert "tests/lab/test_gateway_ipv6_after_boot.py" in readme
     agent = agent_source()

@@ -5,6 +5,7 @@ The root path, apt's lock and a host's own resolver: tests/lab/test_setup.py."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -16,9 +17,20 @@ SETUP = ROOT / "scripts" / "setup"
 
 
 def as_a_user(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """ARGV as nobody when this runs as root, else as this user."""
-    prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
-    return subprocess.run([*prefix, *argv], env=env, capture_output=True, text=True, timeout=60)
+    """ARGV as nobody when this runs as root, else as this user. As nobody, scripts/setup runs from a copy in a
+    folder nobody can read: the clone may sit where nobody cannot (/root, or a 0700 home as Debian 12 makes them),
+    and `setup ... packages` reads nothing but itself."""
+    if os.geteuid() != 0:
+        return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    with tempfile.TemporaryDirectory(prefix="wgsites-setup-copy-") as folder:
+        Path(folder).chmod(0o755)
+        (Path(folder) / "scripts").mkdir(mode=0o755)
+        copy = Path(folder) / "scripts" / "setup"
+        shutil.copy2(SETUP, copy)
+        copy.chmod(0o755)
+        argv = [str(copy) if arg == str(SETUP) else arg for arg in argv]
+        prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        return subprocess.run([*prefix, *argv], env=env, capture_output=True, text=True, timeout=60)
 
 
 def test_nothing_missing_needs_no_root() -> None:

@@ -1,8 +1,8 @@
-"""The README's stack configuration reference is what the parser declares: its keys, defaults and choices.
+"""The stack configuration reference (docs/reference.md) is what the parser declares: its keys, defaults and choices.
 
 The reference is generated (scripts/readme-reference) from wgsites/stack/schema.py, the declarations the
 parser reads its keys and defaults from; the parser reads every default and choice from the model
-(wgsites/stack/model.py `default`, `choices`). These tests fail when the README's block is not what the
+(wgsites/stack/model.py `default`, `choices`). These tests fail when the page's block is not what the
 script writes, when the parser accepts another set of keys than the schema declares, or when a row
 names another default or misses a choice.
 """
@@ -44,10 +44,13 @@ def current_block(readme: str) -> str:
     return readme[readme.index(BEGIN) : readme.index(END) + len(END)] + "\n"
 
 
+PAGE = ROOT / "docs" / "reference.md"
+
+
 def reference() -> dict[str, list[tuple[str, str, str]]]:
-    """Per table of the "Stack configuration" section (top, hub, spokes, objects): (keys, type, default) of each row."""
-    text = (ROOT / "README.md").read_text()
-    section = text[text.index("## Stack configuration") : text.index("## Phones and laptops")]
+    """Per table of the stack file's reference (top, hub, spokes, objects): (keys, type, default) of each row."""
+    text = PAGE.read_text()
+    section = text[text.index("## The stack file") : text.index("## The wgsites command")]
     tables = {"top": [], "hub": [], "spokes": [], "objects": []}
     current = "top"
     for line in section.splitlines():
@@ -69,7 +72,7 @@ def row(table: str, key: str) -> tuple[str, str]:
     for keys, kind, value in reference()[table]:
         if f"`{key}`" in keys:
             return kind, value
-    raise AssertionError(f"no row for `{key}` in the README's {table} table")
+    raise AssertionError(f"no row for `{key}` in docs/reference.md's {table} table")
 
 
 def shown(value: object) -> str:
@@ -92,7 +95,7 @@ DEFAULTS = [
 @pytest.mark.parametrize(("table", "key", "value"), DEFAULTS, ids=[f"{t}.{k}" for t, k, _ in DEFAULTS])
 def test_every_default_is_the_models(table, key, value):
     _, written = row(table, key)
-    assert re.search(rf"(^|[^\w.]){re.escape(shown(value))}($|[^\w.])", written), f"README: {key} defaults to {written!r}"
+    assert re.search(rf"(^|[^\w.]){re.escape(shown(value))}($|[^\w.])", written), f"reference: {key} defaults to {written!r}"
 
 
 def test_object_defaults_are_the_models():
@@ -109,22 +112,23 @@ def test_object_defaults_are_the_models():
 )
 def test_every_choice_is_listed(table, key, kind):
     written, _ = row(table, key)
-    assert [c for c in choices(kind) if f"`{c}`" not in written] == [], f"README: {key} lists {written!r}"
+    assert [c for c in choices(kind) if f"`{c}`" not in written] == [], f"reference: {key} lists {written!r}"
 
 
 def test_forward_rules_name_their_choices_and_default():
-    line = next(line for line in (ROOT / "README.md").read_text().splitlines() if line.startswith("| `forwardRules`"))
+    line = next(line for line in PAGE.read_text().splitlines() if line.startswith("| `forwardRules`"))
     assert f"action: {default(ForwardRule, 'action')}" in line.replace("\\|", "|")
     for choice in (*choices(Protocol), *choices(Action)):
         assert choice in line, choice
 
 
-def test_the_readme_block_is_what_the_script_writes():
-    readme = (ROOT / "README.md").read_text()
-    assert readme.count(BEGIN) == 1 and readme.count(END) == 1
-    assert current_block(readme) == generated(), (
-        "README.md's stack configuration reference is stale: run scripts/readme-reference"
+def test_the_reference_block_is_what_the_script_writes():
+    page = PAGE.read_text()
+    assert page.count(BEGIN) == 1 and page.count(END) == 1
+    assert current_block(page) == generated(), (
+        "docs/reference.md's stack configuration reference is stale: run scripts/readme-reference"
     )
+    assert BEGIN not in (ROOT / "README.md").read_text()  # one copy, in docs/
 
 
 def test_the_script_rewrites_a_stale_block_and_refuses_missing_markers():

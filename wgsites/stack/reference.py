@@ -1,7 +1,7 @@
-"""The README's stack configuration reference, made from the declarations the parser uses (schema.py).
+"""The stack configuration reference (docs/reference.md), made from the declarations the parser uses (schema.py).
 
-`scripts/readme-reference` writes it between the marker comments in README.md; a unit test fails
-when the README holds anything else there.
+`scripts/readme-reference` writes it between the marker comments in docs/reference.md; a unit test
+fails when that page holds anything else there.
 """
 
 from __future__ import annotations
@@ -71,9 +71,9 @@ def reference() -> str:
 
 
 def replace_block(readme: str) -> str:
-    """README text with its generated block replaced; ValueError when the markers are not there once each."""
+    """The page's text with its generated block replaced; ValueError when the markers are not there once each."""
     if readme.count(BEGIN) != 1 or readme.count(END) != 1 or readme.index(BEGIN) > readme.index(END):
-        raise ValueError(f"README.md: the markers {BEGIN!r} and {END!r} must each stand once, in that order")
+        raise ValueError(f"docs/reference.md: the markers {BEGIN!r} and {END!r} must each stand once, in that order")
     head = readme[: readme.index(BEGIN)]
     tail = readme[readme.index(END) + len(END) :].removeprefix("\n")
     return head + reference() + tail

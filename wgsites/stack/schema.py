@@ -1,9 +1,9 @@
-"""The stack file's keys, declared once: the parser accepts exactly these, and the README's reference is made of them.
+"""The stack file's keys, declared once: the parser accepts exactly these, and docs/reference.md is made of them.
 
 Each object of `wgsites:vpn` (and the scalar keys beside it) is a table of Keys: the name the
 parser looks for, the default it applies (read from the model, wgsites/stack/model.py), and how the
-reference shows it. `scripts/readme-reference` writes the tables into README.md; a unit test
-fails when the README's block is not what this module makes.
+reference shows it. `scripts/readme-reference` writes the tables into docs/reference.md; a unit
+test fails when that block is not what this module makes.
 """
 
 from __future__ import annotations
@@ -241,7 +241,7 @@ VPN = (
         "presharedKey",
         "bool",
         "a preshared key (WireGuard's `PresharedKey`, post-quantum hardening) for every hub-spoke pair, derived "
-        "from `wgsites:keySeed`; a spoke's own `presharedKey` overrides it (docs: README, Preshared keys)",
+        "from `wgsites:keySeed`; a spoke's own `presharedKey` overrides it (docs/deploy.md, Preshared keys)",
         default(Vpn, "preshared_key"),
     ),
     Key(
@@ -432,8 +432,7 @@ STACK = (
     Key(
         "wgsites:autoDeploy",
         "bool",
-        '`true`: CI runs `pulumi up` for this stack on every push to main (see "Pull requests and CI"); '
-        "otherwise CI only previews it",
+        "`true`: CI runs `pulumi up` for this stack on every push to main (docs/ci.md); otherwise CI only previews it",
         False,
     ),
     Key(
