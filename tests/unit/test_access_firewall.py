@@ -33,6 +33,8 @@ def test_the_hub_refuses_what_no_rule_allows_and_lets_replies_pass():
         "ip saddr { 10.10.11.12 } ip daddr { 10.10.10.20 } meta l4proto icmp accept",
         "ip saddr { 10.10.11.12 } ip daddr { 10.10.10.20 } udp dport { 137-138 } accept",
         "ip saddr { 10.10.11.3, 10.20.0.0/24 } ip daddr { 10.10.10.20 } accept",
+        "ip saddr { 10.10.11.3, 10.10.11.10/31, 10.10.11.12, 10.20.0.0/24 } ip daddr { 10.10.11.1 } tcp dport { 53 } accept",
+        "ip saddr { 10.10.11.3, 10.10.11.10/31, 10.10.11.12, 10.20.0.0/24 } ip daddr { 10.10.11.1 } udp dport { 53 } accept",
         "reject with icmpx admin-prohibited",
     ]
     # the hub itself is a destination like any other: the same rows guard its input from the tunnel

@@ -50,11 +50,31 @@ def test_the_matrix_spells_out_groups_and_merges_ports():
     assert access.matrix(parse_vpn(copy.deepcopy(OFFICE))) == (
         "alice -> home-lan",
         "alice -> office",
+        "alice -> the hub's resolver tcp/53, udp/53",
         "bob -> home-lan",
         "bob -> office",
+        "bob -> the hub's resolver tcp/53, udp/53",
         "carol -> nas icmp, tcp/445, udp/137-138 until 2026-12-15 18:00 UTC",
+        "carol -> the hub's resolver tcp/53, udp/53 until 2026-12-15 18:00 UTC",
         "office -> nas",
+        "office -> the hub's resolver tcp/53, udp/53",
     )
+
+
+def test_the_hubs_resolver_answers_whoever_it_serves_names_to_and_no_one_without_it():
+    # wgsites writes DNS = <hub> into a device's config: a policy that forgot port 53 must not leave it nameless
+    vpn = parse_vpn(copy.deepcopy(OFFICE))
+    hub = str(vpn.hub.address)
+    for spoke in vpn.spokes:
+        address = str(spoke.address)
+        assert access.allows(vpn, address, hub, "udp", 53) and access.allows(vpn, address, hub, "tcp", 53)
+        assert not access.allows(vpn, address, hub, "tcp", 22)  # the resolver, not the hub
+    raw = copy.deepcopy(OFFICE)
+    raw["hub"]["dns"] = False
+    quiet = parse_vpn(raw)
+    assert access.resolver_rule(quiet) is None
+    assert not any("resolver" in line for line in access.matrix(quiet))
+    assert not access.allows(quiet, str(quiet.spokes[0].address), hub, "udp", 53)
 
 
 def test_a_rule_without_ports_wins_over_one_with_ports():
@@ -226,7 +246,7 @@ def test_the_cli_prints_the_matrix_and_checks_summary(capsys):
     from wgsites.operations.cli import main
 
     assert main(["access", str(stack_file("office"))]) == 0
-    assert capsys.readouterr().out.splitlines()[-1] == "carol -> nas tcp/445 until 2029-12-31 18:00 UTC"
+    assert "carol -> nas tcp/445 until 2029-12-31 18:00 UTC" in capsys.readouterr().out.splitlines()
     assert main(["check", str(stack_file("office"))]) == 0
     assert capsys.readouterr().out.splitlines()[1] == (
         "access: a policy of 3 rule(s) applies; everything else is refused (wgsites access STACK)"

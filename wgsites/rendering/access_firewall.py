@@ -12,7 +12,7 @@ import calendar
 import ipaddress
 from dataclasses import dataclass
 
-from wgsites.stack.access import INTERNET, PortSpec, networks_of
+from wgsites.stack.access import INTERNET, PortSpec, networks_of, rules_of
 from wgsites.stack.model import Vpn
 
 FAMILIES = (("ip", 4), ("ip6", 6))
@@ -79,7 +79,7 @@ def routed(vpn: Vpn, version: int) -> list:
 
 def accept_rows(vpn: Vpn) -> tuple[AcceptRow, ...]:
     rows: list[AcceptRow] = []
-    for rule in vpn.access.rules if vpn.access is not None else ():
+    for rule in rules_of(vpn):
         sources = [net for name in rule.sources for net in networks_of(vpn, name, as_source=True)]
         for family, version in FAMILIES:
             mine = [n for n in sources if n.version == version]

@@ -18,10 +18,13 @@ from typing import Any
 
 from .model import AccessPolicy, AccessRule, Hub, PortSpec, Spoke, Vpn
 from .reader import Reader
+from .resolver import peer_dns, serves_dns
 from .schema import ACCESS, ACCESS_RULE, names
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 INTERNET = "internet"  # the destination "anything outside the VPN's networks" (a full-tunnel peer's web)
+RESOLVER = "the hub's resolver"  # its VPN addresses, port 53: no name a user may give (names are [a-z0-9-])
+DNS_PORTS = (PortSpec("udp", 53, 53), PortSpec("tcp", 53, 53))
 GUEST_GROUP = "guests"  # the group the policy pack watches: its members must not reach a whole LAN
 EXPIRY_WARNING = dt.timedelta(days=14)  # `check` names the spokes whose access ends within this
 _PORT_RE = re.compile(r"(tcp|udp)/([0-9]{1,5})(?:-([0-9]{1,5}))?|icmp")
@@ -187,6 +190,24 @@ def check_access(vpn: Vpn, path: str) -> list[str]:
 # ---------------------------------------------------------------- what the names stand for
 
 
+def resolver_rule(vpn: Vpn) -> AccessRule | None:
+    """With a policy, the hub's resolver still answers whoever it serves names to: wgsites writes `DNS = <hub>` into
+    a device's config (and a site's LAN hosts may ask it through their gateway), so a policy that forgot port 53
+    would leave them without any name, the internet's included. Shown in the matrix like any rule."""
+    if vpn.access is None or not serves_dns(vpn):
+        return None
+    asking = tuple(s.name for s in vpn.spokes if s.kind == "site" or str(vpn.hub.address) in peer_dns(vpn, s))
+    return AccessRule(asking, (RESOLVER,), DNS_PORTS) if asking else None
+
+
+def rules_of(vpn: Vpn) -> tuple[AccessRule, ...]:
+    """The policy's rules as the hub enforces them: the stack's own, and the resolver's."""
+    if vpn.access is None:
+        return ()
+    extra = resolver_rule(vpn)
+    return (*vpn.access.rules, *((extra,) if extra else ()))
+
+
 def node_networks(vpn: Vpn, node: Hub | Spoke) -> list[Network]:
     """A node as a source or destination: its tunnel addresses and the LANs behind it (routed, never NATed)."""
     nets: list[Network] = [ipaddress.ip_network(node.address)]
@@ -211,6 +232,8 @@ def networks_of(vpn: Vpn, name: str, as_source: bool = False) -> list[Network]:
     host = policy.host(name) if policy is not None else None
     if host is not None:
         return [host]
+    if name == RESOLVER:
+        return node_networks(vpn, vpn.hub)[: 2 if vpn.address6_of(vpn.hub) is not None else 1]  # no LAN
     if name == vpn.hub.name:
         # the hub's own traffic is not filtered (output), so as a source it stands for its LANs
         return list(vpn.hub.lans) if as_source else node_networks(vpn, vpn.hub)
@@ -242,7 +265,7 @@ def matrix(vpn: Vpn) -> tuple[str, ...]:
         lines += [f"{name} -> everything{_until(expiries, name)}" for name in expiries]
         return tuple(lines)
     grants: dict[tuple[str, str], set[str] | None] = {}
-    for rule in vpn.access.rules:
+    for rule in rules_of(vpn):
         for source in rule.sources:
             for who in spokes_of(vpn, source) or (source,):
                 for destination in rule.destinations:
@@ -334,7 +357,7 @@ def allows(
     if not (_spoke_side(vpn, source) or _spoke_side(vpn, destination)):
         return True
     routed = [vpn.network, *(lan for n in vpn.nodes for lan in n.lans), *([vpn.network6] if vpn.network6 else [])]
-    for rule in vpn.access.rules:
+    for rule in rules_of(vpn):
         if not any(source in net for name in rule.sources for net in networks_of(vpn, name, as_source=True)):
             continue
         named = any(destination in net for name in rule.destinations for net in networks_of(vpn, name))
