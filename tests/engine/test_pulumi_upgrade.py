@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from lab.checks import table
+from lab.names_checks import NAME_CHECKS
 from lab.netns import Lab
 from lab.pulumi_lab import PROJECT_FILES, ROOT, PulumiLab
 from tests.stacks import stack_file
@@ -44,7 +45,7 @@ def test_an_upgrade_of_wgsites_replaces_nothing_and_drops_nothing(stack, tmp_pat
     with Lab() as lab:
         pl = PulumiLab(lab, stack_file(stack), source=previous_release(tmp_path))
         pl.up()
-        all_passed(pl.check())
+        all_passed([c for c in pl.check() if c.name not in NAME_CHECKS])  # the previous release serves no names
 
         pl.copy_program(ROOT)  # the user pulls the new wgsites
         preview = pl.pulumi("preview", "--stack", pl.stack)
