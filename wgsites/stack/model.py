@@ -80,7 +80,7 @@ class AccessRule:
 
 @dataclass(frozen=True)
 class AccessPolicy:
-    """Named groups of spokes and the rules between them, the spokes and the stack's named hosts (Vpn.hosts)."""
+    """Named groups of spokes, and the rules between spokes, groups, nodes and the stack's named hosts (Vpn.hosts)."""
 
     groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
     rules: tuple[AccessRule, ...] = ()
