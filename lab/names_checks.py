@@ -15,7 +15,7 @@ import time
 from wgsites.rendering.render import install_command, render_wg_quick
 from wgsites.stack.access import allows
 from wgsites.stack.model import Spoke, Vpn
-from wgsites.stack.resolver import fqdn, peer_dns, records, serves_dns
+from wgsites.stack.resolver import addressed_hosts, fqdn, peer_dns, records, serves_dns
 
 from .addresses import LAB_NAME, WEB
 from .check_run import CheckRun
@@ -165,11 +165,11 @@ def name_added_under_lookups(checker: CheckRun) -> None:
         return
     asker = vpn.spokes[0]
     hub, hub_name = str(vpn.hub.address), fqdn(vpn, vpn.hub.name)
-    used = {n.address for n in vpn.nodes} | {a for _, a in vpn.hosts}
+    used = {n.address for n in vpn.nodes} | {a for _, a in addressed_hosts(vpn)}
     # a free address of the VPN network, else of a LAN (a /31 has none to spare)
     networks = (vpn.network, *(lan for node in vpn.nodes for lan in node.lans))
     address = next(a for network in networks for a in network.hosts() if a not in used)
-    grown = dataclasses.replace(vpn, hosts=(*vpn.hosts, ("added-host", address)))
+    grown = dataclasses.replace(vpn, hosts=(*vpn.hosts, ("added-host", ipaddress.ip_network(address))))
     hub_node, node = checker.node(vpn.hub.name), checker.node(asker.name)
     log = world.lab.run_dir / "names-lookup-loop.log"
     pid_before = hub_node.run("cat /run/wgsites-dns-*.pid").stdout.strip()

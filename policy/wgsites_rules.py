@@ -259,7 +259,7 @@ def guest_reaches_whole_lan(vpn: Mapping[str, Any]) -> list[str]:
     nodes = [vpn.get("hub"), *_items(vpn.get("sites")), *_items(vpn.get("peers"))]
     lans = {str(n.get("name")): _networks(n.get("lans")) for n in nodes if isinstance(n, Mapping)}
     every_lan = [lan for nets in lans.values() for lan in nets]
-    hosts = access.get("hosts") if isinstance(access.get("hosts"), Mapping) else {}
+    hosts = vpn.get("hosts") if isinstance(vpn.get("hosts"), Mapping) else {}  # the stack's one place for names
     messages = []
     for index, rule in enumerate(_items(access.get("rules"))):
         if not isinstance(rule, Mapping):
@@ -277,7 +277,7 @@ def guest_reaches_whole_lan(vpn: Mapping[str, Any]) -> list[str]:
                 if whole:
                     messages.append(
                         f"access.rules[{index}] lets the guest group {group} reach {target}, which is the whole LAN "
-                        f"{', '.join(map(str, whole))}; name the hosts a guest needs (access.hosts) and their ports"
+                        f"{', '.join(map(str, whole))}; name the hosts a guest needs (hosts) and their ports"
                     )
     return messages
 

@@ -110,8 +110,8 @@ def test_the_aws_hub_enforces_a_policy_from_its_bundle(tmp_path):
     import yaml
 
     document = yaml.safe_load(stack_file("home").read_text())
+    document["config"]["wgsites:vpn"]["hosts"] = {"nas": "10.10.10.20"}
     document["config"]["wgsites:vpn"]["access"] = {
-        "hosts": {"nas": "10.10.10.20"},
         "rules": [
             {"from": "laptop", "to": "home"},
             {"from": "phone", "to": "internet"},

@@ -372,7 +372,7 @@ def test_a_guest_group_reaching_a_whole_lan_fires(target, lan):
     vpn["access"]["rules"].append({"from": ["guests"], "to": [target], "ports": ["tcp/80"]})
     assert rules.guest_reaches_whole_lan(vpn) == [
         f"access.rules[3] lets the guest group guests reach {target}, which is the whole LAN {lan}; "
-        "name the hosts a guest needs (access.hosts) and their ports"
+        "name the hosts a guest needs (hosts) and their ports"
     ]
 
 

@@ -22,9 +22,9 @@ def stack(rules: list[dict], expires: str | None) -> dict:
     raw = copy.deepcopy(BASE)
     raw["network6"] = "fd10:11::/64"
     raw["peers"].append({"name": "tablet", "address": "10.10.11.4", **({"expires": expires} if expires else {})})
+    raw["hosts"] = {"nas": "10.10.10.20", "home-lan": "10.10.10.0/24", "v6-host": "fd10:11::99"}
     raw["access"] = {
         "groups": {"staff": ["laptop", "tablet"]},
-        "hosts": {"nas": "10.10.10.20", "home-lan": "10.10.10.0/24", "v6-host": "fd10:11::99"},
         "rules": rules,
     }
     return raw

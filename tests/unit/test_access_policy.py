@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import ipaddress
 
 import pytest
 
@@ -11,6 +12,7 @@ from tests.unit.bad_stacks import BASE, P
 from wgsites.operations.status_row import mark_expired
 from wgsites.stack import access
 from wgsites.stack.parse import ConfigError, parse_vpn
+from wgsites.stack.resolver import records
 
 OFFICE = copy.deepcopy(BASE)
 OFFICE["peers"] = [
@@ -18,9 +20,9 @@ OFFICE["peers"] = [
     {"name": "bob", "address": "10.10.11.11"},
     {"name": "carol", "address": "10.10.11.12", "expires": "2026-12-15 18:00"},
 ]
+OFFICE["hosts"] = {"nas": "10.10.10.20", "home-lan": "10.10.10.0/24", "files": "10.20.0.10"}
 OFFICE["access"] = {
     "groups": {"staff": ["alice", "bob"], "guests": ["carol"]},
-    "hosts": {"nas": "10.10.10.20", "home-lan": "10.10.10.0/24", "files": "10.20.0.10"},
     "rules": [
         {"from": "staff", "to": ["home-lan", "office"]},
         {"from": "guests", "to": "nas", "ports": ["tcp/445", "icmp"]},
@@ -41,7 +43,7 @@ def broken(change) -> list[str]:
 def test_the_policy_is_parsed_into_the_model():
     vpn = parse_vpn(copy.deepcopy(OFFICE))
     assert vpn.access.group("staff") == ("alice", "bob")
-    assert str(vpn.access.host("nas")) == "10.10.10.20/32"
+    assert str(vpn.host("nas")) == "10.10.10.20/32"
     assert [str(p) for p in vpn.access.rules[1].ports] == ["tcp/445", "icmp"]
     assert vpn.node("carol").expires == dt.datetime(2026, 12, 15, 18, 0, tzinfo=dt.UTC)
 
@@ -133,7 +135,7 @@ CASES = [
     (
         lambda raw: raw["access"]["rules"].append({"from": "staf", "to": "nas"}),
         f"{P}.access.rules[4].from: 'staf' is no spoke, group, host or node (did you mean staff?); use one of alice, bob, "
-        "carol, files, guests, home-lan, nas, office, router, staff, or declare it under access.groups or access.hosts",
+        "carol, files, guests, home-lan, nas, office, router, staff, or declare it under access.groups or hosts (the stack's)",
     ),
     (
         lambda raw: raw["access"]["rules"].append({"from": "internet", "to": "nas"}),
@@ -161,25 +163,30 @@ CASES = [
         f"{P}.access.rules[4].port: unknown key; did you mean ports? use one of: from, ports, to",
     ),
     (
-        lambda raw: raw["access"]["hosts"].update(printer="192.0.2.9"),
-        f"{P}.access.hosts.printer: '192.0.2.9/32' lies on no network of the VPN (10.10.11.0/24, 10.10.10.0/24, "
-        "10.20.0.0/24); write a host or network inside a LAN, or add its LAN to the lans of the node it sits behind",
+        lambda raw: raw["hosts"].update(printer="192.0.2.9"),
+        f"{P}.hosts.printer: '192.0.2.9' is on no LAN of the VPN (10.10.11.0/24, 10.10.10.0/24, 10.20.0.0/24), so no "
+        "spoke reaches it through the tunnel; fix the address, or add its LAN to the `lans` of the hub or site it is behind",
     ),
     (
-        lambda raw: raw["access"]["hosts"].update(printer="10.10.10.300"),
-        f"{P}.access.hosts.printer: '10.10.10.300' is not an address or a network; write it like 192.168.1.20 or 192.168.1.0/24",
+        lambda raw: raw["hosts"].update(printer="192.0.2.0/24"),
+        f"{P}.hosts.printer: '192.0.2.0/24' is on no LAN of the VPN (10.10.11.0/24, 10.10.10.0/24, 10.20.0.0/24), so no "
+        "spoke reaches it through the tunnel; fix the address, or add its LAN to the `lans` of the hub or site it is behind",
+    ),
+    (
+        lambda raw: raw["hosts"].update(printer="10.10.10.300"),
+        f"{P}.hosts.printer: '10.10.10.300' is not an address or a network; write it like 192.168.1.20 or 192.168.1.0/24",
     ),
     (
         lambda raw: raw["access"]["groups"].update(bob=["alice"]),
         f"{P}.access.groups.bob: 'bob' is already a node; rule names must be unique, so rename it",
     ),
     (
-        lambda raw: raw["access"]["hosts"].update(staff="10.10.10.21"),
-        f"{P}.access.hosts.staff: 'staff' is already a group; rule names must be unique, so rename it",
+        lambda raw: raw["hosts"].update(staff="10.10.10.21"),
+        f"{P}.hosts.staff: 'staff' is already a group; rule names must be unique, so rename it",
     ),
     (
         lambda raw: raw["access"].update(users={}),
-        f"{P}.access.users: unknown key; use one of: groups, hosts, rules",
+        f"{P}.access.users: unknown key; use one of: groups, rules",
     ),
     (
         lambda raw: raw["peers"][0].update(expires="next friday"),
@@ -261,3 +268,31 @@ def test_the_diagram_says_a_policy_applies_and_until_when():
     dot = dot_source(load_stack_file(stack_file("office")), "office")
     assert "access policy: 3 rule(s), the rest refused by the hub (wgsites access)" in dot
     assert "access until 2029-12-31 18:00 UTC" in dot
+
+
+def test_a_host_named_once_is_a_dns_name_and_a_rule_destination_both():
+    """`hosts` is the one place a host gets its name: the resolver serves it and the rules reach it, from the same entry."""
+    vpn = parse_vpn(copy.deepcopy(OFFICE))
+    assert ("10.10.10.20", "nas.home.arpa") in records(vpn)
+    assert access.networks_of(vpn, "nas") == [ipaddress.ip_network("10.10.10.20/32")]
+    assert access.allows(vpn, "10.10.11.12", "10.10.10.20", "tcp", 445)  # carol (guests) -> nas
+    moved = copy.deepcopy(OFFICE)
+    moved["hosts"]["nas"] = "10.10.10.30"  # one edit moves both the name and what the rule reaches
+    vpn = parse_vpn(moved)
+    assert ("10.10.10.30", "nas.home.arpa") in records(vpn) and ("10.10.10.20", "nas.home.arpa") not in records(vpn)
+    assert access.allows(vpn, "10.10.11.12", "10.10.10.30", "tcp", 445)
+    assert not access.allows(vpn, "10.10.11.12", "10.10.10.20", "tcp", 445)
+    assert "home-lan.home.arpa" not in {name for _, name in records(vpn)}  # a named network: a rule's name, no DNS name
+
+
+def test_access_hosts_is_refused_with_where_they_go_now():
+    raw = copy.deepcopy(OFFICE)
+    raw["access"]["hosts"] = raw.pop("hosts")
+    with pytest.raises(ConfigError) as info:
+        parse_vpn(raw)
+    assert info.value.messages == [
+        f"{P}.access.hosts.{name}: {address!r} is a host named in the access policy, which names no hosts any more; "
+        "move it to wgsites:vpn.hosts (the same `name: address or network` lines, one level up), the one place a host "
+        "gets its name"
+        for name, address in OFFICE["hosts"].items()
+    ]

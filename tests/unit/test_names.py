@@ -57,7 +57,8 @@ def test_each_peer_gets_the_hub_unless_it_names_its_own_or_none():
 
 
 def test_records_name_every_node_and_host_forward_and_reverse():
-    raw = edit(edit(BASE, "hosts", {"nas": "10.10.10.20", "printer": "10.20.0.9"}), "network6", "fd10:99::/64")
+    named = {"nas": "10.10.10.20", "printer": "10.20.0.9/32", "home-lan": "10.10.10.0/24", "v6-host": "fd10:99::99/128"}
+    raw = edit(edit(BASE, "hosts", named), "network6", "fd10:99::/64")
     vpn = parse_vpn(raw)
     assert records(vpn) == (
         ("10.10.11.1", "router.home.arpa"),
@@ -68,8 +69,9 @@ def test_records_name_every_node_and_host_forward_and_reverse():
         ("fd10:99::2", "laptop.home.arpa"),
         ("10.10.10.20", "nas.home.arpa"),
         ("10.20.0.9", "printer.home.arpa"),
-    )
-    assert vpn.hosts[0] == ("nas", ipaddress.ip_address("10.10.10.20"))
+        ("fd10:99::99", "v6-host.home.arpa"),
+    )  # a named network (home-lan) is a name for the access rules alone: no address answers for a whole LAN
+    assert vpn.hosts[0] == ("nas", ipaddress.ip_network("10.10.10.20/32"))
     assert reverse_zones(vpn) == ("11.10.10.in-addr.arpa", "0.0.0.0.0.0.0.0.9.9.0.0.0.1.d.f.ip6.arpa")
 
 
@@ -118,7 +120,7 @@ def test_a_network_off_the_label_boundary_claims_no_address_outside_it():
         (
             "hosts",
             {"nas": "the nas"},
-            f"{P}.hosts.nas: 'the nas' is not an IP address; write the host's address on its LAN, e.g. 192.168.1.20",
+            f"{P}.hosts.nas: 'the nas' is not an address or a network; write it like 192.168.1.20 or 192.168.1.0/24",
         ),
         (
             "hosts",

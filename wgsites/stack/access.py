@@ -77,32 +77,27 @@ def _names(r: Reader, path: str, value: Any) -> tuple[str, ...] | None:
     return tuple(items)
 
 
-def _host(r: Reader, path: str, value: Any) -> Network | None:
-    try:
-        return ipaddress.ip_network(str(value).strip())
-    except ValueError:
-        r.fail(path, value, "is not an address or a network; write it like 192.168.1.20 or 192.168.1.0/24")
-        return None
-
-
 def parse_access(r: Reader, path: str, value: Any) -> AccessPolicy | None:
     """The `access` object (schema.ACCESS); each mistake is recorded on R with its key path."""
     obj = r.mapping(path, value)
     if obj is None:
         return None
-    r.unknown_keys(obj, path, names(ACCESS))
+    if "hosts" in obj:  # issue 30's place for them, before the stack had one place for every host's name
+        moved = obj["hosts"] if isinstance(obj["hosts"], dict) and obj["hosts"] else {None: obj["hosts"]}
+        for host, address in moved.items():
+            r.fail(
+                f"{path}.hosts" + (f".{host}" if host is not None else ""),
+                address,
+                "is a host named in the access policy, which names no hosts any more; move it to wgsites:vpn.hosts "
+                "(the same `name: address or network` lines, one level up), the one place a host gets its name",
+            )
+    r.unknown_keys({k: v for k, v in obj.items() if k != "hosts"}, path, names(ACCESS))
     groups = []
     raw_groups = r.mapping(f"{path}.groups", obj.get("groups") or {}) or {}
     for group, members in raw_groups.items():
         r.name(f"{path}.groups.{group}", group)
         listed = r.strings(f"{path}.groups.{group}", members if isinstance(members, list) else [members])
         groups.append((str(group), listed or ()))
-    hosts = []
-    for host, address in (r.mapping(f"{path}.hosts", obj.get("hosts") or {}) or {}).items():
-        r.name(f"{path}.hosts.{host}", host)
-        net = _host(r, f"{path}.hosts.{host}", address)
-        if net is not None:
-            hosts.append((str(host), net))
     rules = []
     raw_rules = obj.get("rules") or []
     if not isinstance(raw_rules, list):
@@ -122,7 +117,7 @@ def parse_access(r: Reader, path: str, value: Any) -> AccessPolicy | None:
         ports = [_port(r, f"{rule_path}.ports[{j}]", p) for j, p in enumerate(ports_raw)]
         if sources and destinations and None not in ports:
             rules.append(AccessRule(sources, destinations, tuple(p for p in ports if p is not None)))
-    return AccessPolicy(tuple(groups), tuple(hosts), tuple(rules))
+    return AccessPolicy(tuple(groups), tuple(rules))
 
 
 # ---------------------------------------------------------------- checks
@@ -134,7 +129,8 @@ def _did_you_mean(name: str, known: Iterable[str]) -> str:
 
 
 def check_access(vpn: Vpn, path: str) -> list[str]:
-    """The policy's names against the stack: every member a spoke, every name known once, every host on a LAN."""
+    """The policy's names against the stack: every member a spoke, every name known once (where a host lies is
+    validate_dns.check_hosts's, with or without a policy)."""
     policy = vpn.access
     if policy is None:
         return []
@@ -144,11 +140,14 @@ def check_access(vpn: Vpn, path: str) -> list[str]:
     where = f"{path}.access"
     seen: dict[str, str] = {INTERNET: "the internet"}
     seen.update({n.name: "a node" for n in vpn.nodes})
-    for kind, entries in (("groups", policy.groups), ("hosts", policy.hosts)):
-        for name, _ in entries:
-            if name in seen:
-                errors.append(f"{where}.{kind}.{name}: '{name}' is already {seen[name]}; rule names must be unique, so rename it")
-            seen.setdefault(name, f"a {kind[:-1]}")
+    for group, _ in policy.groups:
+        if group in seen:
+            errors.append(f"{where}.groups.{group}: '{group}' is already {seen[group]}; rule names must be unique, so rename it")
+        seen.setdefault(group, "a group")
+    for host, _ in vpn.hosts:  # a host named like a node is validate_dns.check_hosts's to report
+        if host in seen and seen[host] != "a node":
+            errors.append(f"{path}.hosts.{host}: '{host}' is already {seen[host]}; rule names must be unique, so rename it")
+        seen.setdefault(host, "a host")
     for group, members in policy.groups:
         for i, member in enumerate(members):
             if member not in spokes:
@@ -158,16 +157,7 @@ def check_access(vpn: Vpn, path: str) -> list[str]:
                     f"{where}.groups.{group}[{i}]: '{member}' is {what}{hint}; a group holds spokes: use one of "
                     f"{', '.join(spokes) or '(none)'}"
                 )
-    routed = [vpn.network, *(lan for n in vpn.nodes for lan in n.lans)]
-    if vpn.network6 is not None:
-        routed.append(vpn.network6)
-    for host, net in policy.hosts:
-        if not any(net.version == r.version and net.subnet_of(r) for r in routed):  # type: ignore[arg-type]
-            errors.append(
-                f"{where}.hosts.{host}: '{net}' lies on no network of the VPN ({', '.join(map(str, routed))}); "
-                "write a host or network inside a LAN, or add its LAN to the lans of the node it sits behind"
-            )
-    sources = set(spokes) | {g for g, _ in policy.groups} | {h for h, _ in policy.hosts} | {vpn.hub.name}
+    sources = set(spokes) | {g for g, _ in policy.groups} | {h for h, _ in vpn.hosts} | {vpn.hub.name}
     destinations = sources | nodes | {INTERNET}
     for i, rule in enumerate(policy.rules):
         for key, given, known in (("from", rule.sources, sources), ("to", rule.destinations, destinations)):
@@ -182,7 +172,7 @@ def check_access(vpn: Vpn, path: str) -> list[str]:
                     continue
                 errors.append(
                     f"{where}.rules[{i}].{key}: '{name}' is no spoke, group, host or node{_did_you_mean(name, known)}; "
-                    f"use one of {', '.join(sorted(known))}, or declare it under access.groups or access.hosts"
+                    f"use one of {', '.join(sorted(known))}, or declare it under access.groups or hosts (the stack's)"
                 )
     return errors
 
@@ -218,7 +208,7 @@ def node_networks(vpn: Vpn, node: Hub | Spoke) -> list[Network]:
 
 
 def spokes_of(vpn: Vpn, name: str) -> tuple[str, ...]:
-    """The spokes NAME stands for: a group's members, a spoke itself, none for a host or the hub."""
+    """The spokes NAME stands for: a group's members, a spoke itself, none for a host (Vpn.hosts) or the hub."""
     policy = vpn.access
     members = policy.group(name) if policy is not None else None
     if members is not None:
@@ -228,8 +218,7 @@ def spokes_of(vpn: Vpn, name: str) -> tuple[str, ...]:
 
 def networks_of(vpn: Vpn, name: str, as_source: bool = False) -> list[Network]:
     """The networks a rule's NAME covers (the internet is none: the template says "not the VPN")."""
-    policy = vpn.access
-    host = policy.host(name) if policy is not None else None
+    host = vpn.host(name)
     if host is not None:
         return [host]
     if name == RESOLVER:

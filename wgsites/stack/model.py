@@ -80,17 +80,13 @@ class AccessRule:
 
 @dataclass(frozen=True)
 class AccessPolicy:
-    """Named groups of spokes, named hosts and networks, and the rules between them."""
+    """Named groups of spokes, and the rules between spokes, groups, nodes and the stack's named hosts (Vpn.hosts)."""
 
     groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    hosts: tuple[tuple[str, IPv4Network | IPv6Network], ...] = ()
     rules: tuple[AccessRule, ...] = ()
 
     def group(self, name: str) -> tuple[str, ...] | None:
         return dict(self.groups).get(name)
-
-    def host(self, name: str) -> IPv4Network | IPv6Network | None:
-        return dict(self.hosts).get(name)
 
 
 @dataclass(frozen=True)
@@ -261,9 +257,13 @@ class Vpn:
     metrics_dir: str | None = None  # node_exporter's textfile folder on every managed host; None: no metrics files
     access: AccessPolicy | None = None  # who may reach what (parsed and checked in access.py); None: everyone reaches everything
     domain: str = DEFAULT_DOMAIN  # every node is <name>.<domain> on the hub's resolver
-    # named hosts on the VPN's LANs (a NAS, a printer): <name>.<domain> on the hub's resolver; the one place
-    # a host gets its name, for every part of the stack that names hosts
-    hosts: tuple[tuple[str, IPv4Address | IPv6Address], ...] = ()
+    # named hosts and networks on the VPN's LANs (a NAS: a /32 or /128; a whole LAN): the one place a host gets
+    # its name, read by the resolver (<name>.<domain> for each single address) and the access policy's rules
+    hosts: tuple[tuple[str, IPv4Network | IPv6Network], ...] = ()
+
+    def host(self, name: str) -> IPv4Network | IPv6Network | None:
+        """The address (a /32 or /128) or network named NAME under `hosts`; None for any other name."""
+        return dict(self.hosts).get(name)
 
     def has_preshared_key(self, spoke: Spoke) -> bool:
         """Whether the pair hub-SPOKE uses a preshared key: the spoke's own setting, else the stack's."""

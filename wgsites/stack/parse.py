@@ -211,6 +211,7 @@ def _domain(r: Reader, path: str, value: Any) -> str | None:
 
 
 def _hosts(r: Reader, path: str, value: Any) -> tuple[tuple[str, Any], ...] | None:
+    """`name: address or network`: a single address (a NAS) gets a DNS name; either one a name the access rules use."""
     obj = r.mapping(path, value)
     if obj is None:
         return None
@@ -219,12 +220,22 @@ def _hosts(r: Reader, path: str, value: Any) -> tuple[tuple[str, Any], ...] | No
         where = f"{path}.{name}"
         if r.name(where, name) is None:
             continue
-        text = ip_text(address.strip()) if isinstance(address, str) else None
-        if text is None:
-            r.fail(where, address, "is not an IP address; write the host's address on its LAN, e.g. 192.168.1.20")
+        network = _named_network(address)
+        if network is None:
+            r.fail(where, address, "is not an address or a network; write it like 192.168.1.20 or 192.168.1.0/24")
             continue
-        hosts.append((name, ipaddress.ip_address(text)))
+        hosts.append((name, network))
     return tuple(hosts)
+
+
+def _named_network(value: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    """VALUE as a network (a bare address is its /32 or /128), or None; zone ids refused as in ip_text."""
+    if not isinstance(value, str) or "%" in value:
+        return None
+    try:
+        return ipaddress.ip_network(value.strip())
+    except ValueError:
+        return None
 
 
 def _aliases(r: Reader, path: str, value: Any) -> tuple[str, ...] | None:

@@ -1,9 +1,10 @@
 """The hub's resolver for the VPN: what it answers and which devices point at it.
 
 The hub runs a dnsmasq of its own (not the host's resolver) bound to its VPN addresses only. It answers
-`<node>.<domain>` for every node (A and AAAA for its tunnel addresses), `<host>.<domain>` for the LAN hosts
-the stack names, reverse lookups for the VPN networks, and forwards every other name. The templates that
-turn this into dnsmasq's files are dnsmasq.conf.j2 and dnsmasq-hosts.j2 (wgsites/render.py).
+`<node>.<domain>` for every node (A and AAAA for its tunnel addresses), `<host>.<domain>` for each LAN host
+the stack names by a single address (`hosts`; a named network gets none), reverse lookups for the VPN
+networks, and forwards every other name. The templates that turn this into dnsmasq's files are
+dnsmasq.conf.j2 and dnsmasq-hosts.j2 (wgsites/render.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from .model import Spoke, Vpn
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 def serves_dns(vpn: Vpn) -> bool:
@@ -48,6 +50,17 @@ def fqdn(vpn: Vpn, name: str) -> str:
     return f"{name}.{vpn.domain}"
 
 
+def addressed_hosts(vpn: Vpn) -> tuple[tuple[str, IPAddress], ...]:
+    """The named hosts that are one address (a bare IP, a /32 or /128): each gets a DNS name, forward and reverse.
+    A named network (a whole LAN) is a name for the access rules only: no one address answers for it."""
+    return tuple((name, net.network_address) for name, net in vpn.hosts if net.prefixlen == net.max_prefixlen)
+
+
+def shown(network: IPNetwork) -> str:
+    """A named host's value as a user writes it: a single address bare (192.168.1.20), a network with its prefix."""
+    return str(network.network_address) if network.prefixlen == network.max_prefixlen else str(network)
+
+
 def records(vpn: Vpn) -> tuple[tuple[str, str], ...]:
     """(address, full name) for every node's tunnel addresses and every named LAN host: a hosts file's lines,
     from which dnsmasq answers forward and reverse lookups alike."""
@@ -56,7 +69,7 @@ def records(vpn: Vpn) -> tuple[tuple[str, str], ...]:
         lines.append((str(node.address), fqdn(vpn, node.name)))
         if (six := vpn.address6_of(node)) is not None:
             lines.append((str(six), fqdn(vpn, node.name)))
-    lines += [(str(address), fqdn(vpn, name)) for name, address in vpn.hosts]
+    lines += [(str(address), fqdn(vpn, name)) for name, address in addressed_hosts(vpn)]
     return tuple(lines)
 
 

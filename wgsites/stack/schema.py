@@ -185,12 +185,6 @@ ACCESS = (
         "named groups of spokes; a group named `guests` or `guests-*` may reach hosts, never a whole LAN (the policy pack)",
         (),
     ),
-    Key(
-        "hosts",
-        "object `host: address or network`",
-        "named hosts and networks on the VPN's LANs (a NAS, a whole LAN); names are shared with the rest of the policy",
-        (),
-    ),
     Key("rules", "list", "`{from, to, ports}`: what may start; replies pass statefully; everything else is refused", ()),
 )
 
@@ -231,7 +225,7 @@ VPN = (
     ),
     Key(
         "access",
-        "`{groups, hosts, rules}`",
+        "`{groups, rules}`",
         "who may reach what (README: Who may reach what): a stack that declares it is default-deny for traffic "
         "to, from and through the tunnel, enforced by the hub's nftables; without it every spoke reaches every "
         "node and LAN",
@@ -261,9 +255,11 @@ VPN = (
     ),
     Key(
         "hosts",
-        "object `name: IP`",
-        "hosts on the VPN's LANs by name (`nas: 192.168.1.20`): `<name>.<domain>` on the hub's resolver, "
-        "forward and reverse; each address on a LAN of the VPN",
+        "object `name: address or network`",
+        "hosts and networks on the VPN's LANs by name (`nas: 192.168.1.20`, `office-lan: 192.168.10.0/24`), the one "
+        "place a host gets its name: a single address (bare, `/32` or `/128`) is `<name>.<domain>` on the hub's "
+        "resolver, forward and reverse, a network gets no DNS name; the access policy's rules name both; each on "
+        "the VPN network or a LAN of the VPN",
         (),
         shown="`{}`",
     ),

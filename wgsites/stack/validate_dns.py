@@ -6,7 +6,7 @@ from __future__ import annotations
 import ipaddress
 
 from .model import Vpn
-from .resolver import listen_addresses
+from .resolver import listen_addresses, shown
 
 
 def check_names(vpn: Vpn, path: str) -> list[str]:
@@ -14,27 +14,34 @@ def check_names(vpn: Vpn, path: str) -> list[str]:
 
 
 def check_hosts(vpn: Vpn, path: str) -> list[str]:
-    """A named host is on a LAN of the VPN (a spoke reaches it through the tunnel) and names no node twice."""
+    """Where a named host lies, for the resolver and the access policy alike: on the VPN network or a LAN of the
+    VPN (a spoke reaches it through the tunnel), never a node's VPN address, never a node's name."""
     errors = []
     nodes = {node.name for node in vpn.nodes} | {alias for node in vpn.nodes for alias in node.aliases}
     reachable = [vpn.network, *((vpn.network6,) if vpn.network6 else ()), *(lan for n in vpn.nodes for lan in n.lans)]
-    addresses = {node.address: node.name for node in vpn.nodes}
-    for name, address in vpn.hosts:
+    addresses = {
+        ipaddress.ip_network(address): node.name
+        for node in vpn.nodes
+        for address in (node.address, vpn.address6_of(node))
+        if address is not None
+    }
+    for name, network in vpn.hosts:
         where = f"{path}.hosts.{name}"
+        value = shown(network)
         if name in nodes:
             errors.append(
-                f"{where}: {str(address)!r} gives a host the name of a node, which is {name}.{vpn.domain} already; "
+                f"{where}: {value!r} gives a host the name of a node, which is {name}.{vpn.domain} already; "
                 "give the host another name"
             )
-        if address in addresses:
+        if network in addresses:
             errors.append(
-                f"{where}: {str(address)!r} is the VPN address of {addresses[address]}, named "
-                f"{addresses[address]}.{vpn.domain} already; name a host on a LAN, or remove this entry"
+                f"{where}: {value!r} is the VPN address of {addresses[network]}, named "
+                f"{addresses[network]}.{vpn.domain} already; name a host on a LAN, or remove this entry"
             )
-        elif not any(address.version == net.version and address in net for net in reachable):
+        elif not any(network.version == net.version and network.subnet_of(net) for net in reachable):  # type: ignore[arg-type]
             lans = ", ".join(str(net) for net in reachable)
             errors.append(
-                f"{where}: {str(address)!r} is on no LAN of the VPN ({lans}), so no spoke reaches it through the tunnel; "
+                f"{where}: {value!r} is on no LAN of the VPN ({lans}), so no spoke reaches it through the tunnel; "
                 "fix the address, or add its LAN to the `lans` of the hub or site it is behind"
             )
     return errors
