@@ -68,7 +68,10 @@ def test_generated_policies_hold_pair_by_pair_on_real_tunnels():
         def holds(drawn):
             policy, hosts, expired = drawn
             spokes = tuple(dataclasses.replace(s, expires=PAST if s.name == expired else None) for s in world.vpn.spokes)
-            vpn = dataclasses.replace(world.vpn, access=policy, hosts=hosts, spokes=spokes)
+            # the compiler against the model alone: the hub's resolver off (its own rule and its port 53 are tried
+            # by the office example's pairs and the names checks), so every port here is the lab's echo's
+            hub = dataclasses.replace(world.vpn.hub, dns=None)
+            vpn = dataclasses.replace(world.vpn, access=policy, hosts=hosts, spokes=spokes, hub=hub)
             assert check_access(vpn, "wgsites:vpn") == []
             run_over_ssh(world, "office", install_command(vpn, "office", "office", "install"), dep.configs["office"])
             checker.vpn = vpn  # the pairs are judged by this policy's model
