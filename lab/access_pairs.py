@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from wgsites.stack.access import allows
+from wgsites.stack.access import allows, tunnel_networks
 from wgsites.stack.resolver import fqdn, serves_dns
 
 from .netns import Node
@@ -91,7 +91,7 @@ def try_pair(checker, listeners: Listeners, a: Endpoint, b: Endpoint, now: dt.da
     out = a.node.run(["ping", "-n", "-c", "2", "-i", "0.2", "-W", "1", b.address], check=False).stdout
     received = int(match.group(1)) if (match := re.search(r"(\d+) received", out)) else 0
     judge("ping", allows(vpn, a.address, b.address, "icmp", None, now), received > 0)
-    resolver = {str(a_) for a_ in (vpn.hub.address, vpn.address6_of(vpn.hub)) if a_ is not None} if serves_dns(vpn) else set()
+    resolver = {str(n.network_address) for n in tunnel_networks(vpn, vpn.hub)} if serves_dns(vpn) else set()
     for port in tcp:
         if port == 53 and b.address in resolver:  # the hub's resolver holds it: asked as DNS, over TCP
             judge("tcp/53", allows(vpn, a.address, b.address, "tcp", 53, now), dns_answers(a, b, vpn, tcp=True))

@@ -198,13 +198,15 @@ def rules_of(vpn: Vpn) -> tuple[AccessRule, ...]:
     return (*vpn.access.rules, *((extra,) if extra else ()))
 
 
+def tunnel_networks(vpn: Vpn, node: Hub | Spoke) -> list[Network]:
+    """A node's own tunnel addresses (IPv4, and IPv6 in a dual-stack VPN), without the LANs behind it."""
+    address6 = vpn.address6_of(node)
+    return [ipaddress.ip_network(node.address), *([ipaddress.ip_network(address6)] if address6 is not None else [])]
+
+
 def node_networks(vpn: Vpn, node: Hub | Spoke) -> list[Network]:
     """A node as a source or destination: its tunnel addresses and the LANs behind it (routed, never NATed)."""
-    nets: list[Network] = [ipaddress.ip_network(node.address)]
-    address6 = vpn.address6_of(node)
-    if address6 is not None:
-        nets.append(ipaddress.ip_network(address6))
-    return [*nets, *node.lans]
+    return [*tunnel_networks(vpn, node), *node.lans]
 
 
 def spokes_of(vpn: Vpn, name: str) -> tuple[str, ...]:
@@ -222,7 +224,7 @@ def networks_of(vpn: Vpn, name: str, as_source: bool = False) -> list[Network]:
     if host is not None:
         return [host]
     if name == RESOLVER:
-        return node_networks(vpn, vpn.hub)[: 2 if vpn.address6_of(vpn.hub) is not None else 1]  # no LAN
+        return tunnel_networks(vpn, vpn.hub)
     if name == vpn.hub.name:
         # the hub's own traffic is not filtered (output), so as a source it stands for its LANs
         return list(vpn.hub.lans) if as_source else node_networks(vpn, vpn.hub)
@@ -340,8 +342,7 @@ def allows(
     source, destination = ipaddress.ip_address(source), ipaddress.ip_address(destination)
     if _expired_at(vpn, source, now) or _expired_at(vpn, destination, now):
         return False
-    hub_own = [ipaddress.ip_network(vpn.hub.address)] + ([ipaddress.ip_network(vpn.address6_of(vpn.hub))] if vpn.network6 else [])
-    if vpn.access is None or any(source in net for net in hub_own):
+    if vpn.access is None or any(source in net for net in tunnel_networks(vpn, vpn.hub)):
         return True
     if not (_spoke_side(vpn, source) or _spoke_side(vpn, destination)):
         return True
