@@ -40,34 +40,41 @@ def remove_command(path: str) -> str:
     return f"if [ -f {target} ] && [ ! -L {target} ] && head -n 1 {target} | grep -qF {mark}; then rm -f {target}; fi"
 
 
+# The type a device's component had until devices stopped being resources: its `file:` command's old parent
+PEER_TYPE = "wgsites:roaming_peer:RoamingPeer"
+
+
 @dataclass(frozen=True)
-class RoamingPeerArgs:
-    """The config arrives secret (WireGuardVpn makes it so, once for all peers): a secret layer per peer
-    here cost a 1000-peer program six thousand tasks, a seventh of its time."""
+class RoamingPeer:
+    """A device, not a resource: what it receives is its config, a secret stack output (`<peer>_config`),
+    and with `file:` a local command that writes it. As a component of its own, each device cost the state
+    a URN, times and the SDK's stack trace (1.5 kB), and the file backend rewrites the whole state after
+    every step: at 1000 devices, 1000 steps more (bench/RESULTS.md)."""
 
     config: pulumi.Output[str]  # secret; the peer's wg-quick config, exactly as the core renders it
-    file: str | None = None  # the model's `file:`, e.g. ~/wireguard/home0.conf
+    file_command: local.Command | None  # `file:`: writes the config to that local path (0600)
 
 
-class RoamingPeer(pulumi.ComponentResource):
-    """Its attributes are annotated in __init__, not on the class: the SDK evaluates a resource class's
-    annotations each time one of its instances resolves, a thousand times for a thousand peers."""
-
-    def __init__(self, name: str, args: RoamingPeerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("wgsites:roaming_peer:RoamingPeer", name, None, opts)
-        self.config: pulumi.Output[str] = args.config
-        self.file_command: local.Command | None = None
-        if args.file:
-            # the path was checked with the stack (wgsites.stack.validate.check_file_targets, as `wgsites check` does)
-            self.file_command = local.Command(
-                f"{name}-file",
-                create=write_command(args.file),
-                delete=remove_command(args.file),
-                stdin=self.config,
-                logging="none",
-                add_previous_output_in_env=False,
-                opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["stdout", "stderr"]),
-            )
-        # nothing registered: the stack exports the config (`<peer>_config`); as this component's output too,
-        # the state held every config twice, and the file backend writes the whole state after each step
-        self.register_outputs({})
+def roaming_peer(
+    prefix: str, name: str, config: pulumi.Output[str], file: str | None, aliases: tuple[str, ...], parent: pulumi.Resource
+) -> RoamingPeer:
+    """Device NAME (its earlier names ALIASES) of the VPN component PARENT (named PREFIX), CONFIG arriving secret
+    (WireGuardVpn makes it so, once for all peers: a secret layer per peer cost a 1000-peer program six
+    thousand tasks). With FILE (the model's `file:`, checked with the stack by
+    wgsites.stack.validate.check_file_targets), the command that writes it keeps its URN's history: it was the
+    child of the device's component (before this release, and under each earlier name)."""
+    if not file:
+        return RoamingPeer(config, None)
+    old_parents = [(n, pulumi.create_urn(f"{prefix}-{n}", PEER_TYPE, parent=parent)) for n in (name, *aliases)]
+    history = [pulumi.Alias(name=f"{prefix}-{n}-file", parent=urn) for n, urn in old_parents]
+    history += [pulumi.Alias(name=f"{prefix}-{n}-file") for n in aliases]
+    command = local.Command(
+        f"{prefix}-{name}-file",
+        create=write_command(file),
+        delete=remove_command(file),
+        stdin=config,
+        logging="none",
+        add_previous_output_in_env=False,
+        opts=pulumi.ResourceOptions(parent=parent, aliases=history, additional_secret_outputs=["stdout", "stderr"]),
+    )
+    return RoamingPeer(config, command)

@@ -1,4 +1,4 @@
-"""The whole VPN of one stack: keys, the hub, and every spoke's delivery, one component per node.
+"""The whole VPN of one stack: keys, the hub, and every spoke's delivery, one component per host (a device: its export).
 
 What each node receives is the core's delivery plan (wgsites.rendering.delivery), the one `wgsites render`
 writes to disk; this module derives the keys, lifts the plan into Outputs (components.outputs says
@@ -25,7 +25,7 @@ from wgsites.stack.model import Hub, Spoke, Vpn
 from .aws_gateway import AwsGateway, AwsGatewayArgs, GatewaySubnet, check_gateway_image, gateway_subnet
 from .derived_keys import StackKeys, derived_keys, derived_preshared_keys
 from .outputs import picked, together
-from .roaming_peer import RoamingPeer, RoamingPeerArgs
+from .roaming_peer import RoamingPeer, roaming_peer
 from .ssh_host import HostKey, HostKeyArgs, SshHost, SshHostArgs, ssh_connection
 
 
@@ -51,7 +51,7 @@ class WireGuardVpn(pulumi.ComponentResource):
     host_keys: dict[str, HostKey]  # the key step of every node delivered over SSH
     hosts: dict[str, SshHost]  # their push step
     gateway: AwsGateway | None  # the hub of kind aws
-    peers: dict[str, RoamingPeer]  # spokes without ssh
+    peers: dict[str, RoamingPeer]  # spokes without ssh: devices (not resources; a `file:` one's command is)
     public_keys: Mapping[str, pulumi.Output[str]]
     public_key_map: pulumi.Output[dict[str, str]]  # the same keys as one Output: export this (a dict of a
     # thousand Outputs costs the SDK a thousand more to gather)
@@ -153,13 +153,14 @@ class WireGuardVpn(pulumi.ComponentResource):
             self.hosts[n.name] = SshHost(f"{name}-{n.name}", host_args, node_opts(n))
 
         # 5. every device: its config a secret output (one holding a key is secret from the seed already; a
-        # bring-your-own-key device's is marked so here). No QR code: `wgsites qr` makes one on demand
+        # bring-your-own-key device's is marked so here), and its `file:` command. No QR code: `wgsites qr`
+        # makes one on demand
         self.peers = {}
         for spoke in plan.devices:  # a loop, not a comprehension: one frame less for the SDK to walk per resource
             config = self.configs[spoke.name]
             if spoke.name not in plan.derived_key_nodes:
                 config = pulumi.Output.secret(config)
-            self.peers[spoke.name] = RoamingPeer(f"{name}-{spoke.name}", RoamingPeerArgs(config, spoke.file), node_opts(spoke))
+            self.peers[spoke.name] = roaming_peer(name, spoke.name, config, spoke.file, spoke.aliases, self)
         self.register_outputs({"hub_endpoint": self.hub_endpoint, "public_keys": self.public_key_map})
 
     def _distinct_host_keys(self, vpn: Vpn, derived: pulumi.Output[dict[str, str]]) -> dict[str, pulumi.Output[str]]:

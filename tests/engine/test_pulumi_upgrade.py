@@ -9,7 +9,9 @@ the up must keep every tunnel (no ping lost) and pass the stack's checks.
 
 from __future__ import annotations
 
+import copy
 import re
+import stat
 import subprocess
 import tarfile
 from pathlib import Path
@@ -23,6 +25,8 @@ from lab.pulumi_lab import PROJECT_FILES, ROOT, PulumiLab
 from tests.stacks import stack_file
 
 PREVIOUS = "cc0e331"  # the last commit of the previous landing (stop 12)
+# a step of `pulumi preview`: its sign, type, name and operation
+STEP = re.compile(r"^ (\S+)\s+(\S+) (\S+) (create|update|replace|delete|create-replacement|delete-replaced)", re.M)
 
 
 def previous_release(into: Path) -> Path:
@@ -33,6 +37,12 @@ def previous_release(into: Path) -> Path:
     with tarfile.open(archive) as tar:
         tar.extractall(tree, filter="data")
     return tree
+
+
+def device_component_gone(typ: str, op: str) -> bool:
+    """A device's own component, which devices no longer have (issue 32): its delete calls no provider and
+    touches no host (its `file:` command moves to the VPN component, by alias; see below)."""
+    return (typ, op) == ("wgsites:roaming_peer:RoamingPeer", "delete")
 
 
 def all_passed(results) -> None:
@@ -49,15 +59,13 @@ def test_an_upgrade_of_wgsites_replaces_nothing_and_drops_nothing(stack, tmp_pat
 
         pl.copy_program(ROOT)  # the user pulls the new wgsites
         preview = pl.pulumi("preview", "--stack", pl.stack)
-        steps = re.findall(
-            r"^ (\S+)\s+(\S+) (\S+) (create|update|replace|delete|create-replacement|delete-replaced)", preview.output, re.M
-        )
+        steps = STEP.findall(preview.output)
         assert steps, preview.output[-3000:]
         for _, typ, name, op in steps:
             # an update re-runs a command in place; only new components (no provider call) may appear, and
             # the repair command of the drift check (new in this release; it has no delete: it undoes nothing)
             new = op == "create" and (typ.startswith("wgsites:") or name.endswith("-repair"))
-            assert op == "update" or new, (typ, name, op)
+            assert op == "update" or new or device_component_gone(typ, op), (typ, name, op)
 
         vpn = pl.world.vpn
         pinger = vpn.spokes[0]
@@ -79,3 +87,32 @@ def test_an_upgrade_of_wgsites_replaces_nothing_and_drops_nothing(stack, tmp_pat
         all_passed(pl.check())
         assert "unchanged" in pl.up("--expect-no-changes").output
         pl.destroy()
+
+
+def test_an_upgrade_keeps_a_device_file_where_it_is(tmp_path):
+    """The router stack's laptop with `file:`, deployed by the previous release (where the file's command was
+    the child of the laptop's component), then this tree: the command moves under the VPN component by its
+    alias, so it is at most updated (a replace would write the file, then the old command's delete remove it),
+    the file is the laptop's config after the up, a further up changes nothing, and destroy removes it."""
+    with Lab() as lab:
+        pl = PulumiLab(lab, stack_file("router"), source=previous_release(tmp_path))
+        folder = lab.run_dir / "devices"
+        folder.mkdir(mode=0o700)
+        target = folder / "laptop.conf"
+        raw = copy.deepcopy(pl.raw)
+        raw["peers"][0]["file"] = str(target)
+        pl.set_vpn(raw)
+        pl.up()
+        assert target.read_text() == pl.outputs()["laptop_config"]
+
+        pl.copy_program(ROOT)
+        preview = pl.pulumi("preview", "--stack", pl.stack).output
+        steps = STEP.findall(preview)
+        assert ("wgsites:roaming_peer:RoamingPeer", "vpn-laptop", "delete") in [s[1:] for s in steps], preview[-3000:]
+        assert all(op == "update" for _, _, name, op in steps if name == "vpn-laptop-file"), preview[-3000:]
+        pl.up()
+        assert target.read_text() == pl.outputs()["laptop_config"]
+        assert stat.S_IMODE(target.stat().st_mode) == 0o600
+        assert "unchanged" in pl.up("--expect-no-changes").output
+        pl.destroy()
+        assert not target.exists()

@@ -85,7 +85,7 @@ def test_renamed_ssh_site_and_peer_carry_aliases_and_the_peer_its_key():
     renamed = m.run_stack("home", vpn=raw)
     assert aliases_sent(renamed, "vpn-house") == ["vpn-home"]  # the key step and the push: one component each
     assert len(renamed.mocks.requests["vpn-house"].aliases) == 1
-    assert aliases_sent(renamed, "vpn-mobile") == ["vpn-phone"]
+    assert "vpn-mobile" not in renamed.mocks.requests  # a device is no resource: its config, an export, is all it gets
     assert renamed.exports["public_keys"].value["mobile"] == base.exports["public_keys"].value["phone"]
     assert renamed.exports["mobile_config"].value.replace("mobile", "phone") == base.exports["phone_config"].value
 
@@ -96,7 +96,26 @@ def test_rename_without_aliases_is_a_new_node(home):
     raw["peers"][1]["name"] = "mobile"
     renamed = m.run_stack("home", vpn=raw)
     assert renamed.exports["public_keys"].value["mobile"] != home.exports["public_keys"].value["phone"]
-    assert renamed.mocks.requests["vpn-mobile"].aliases == []
+
+
+def test_a_device_file_command_keeps_its_history_through_renames_and_the_component_it_had(tmp_path, monkeypatch):
+    """A device's `file:` command was the child of the device's own component (before devices stopped being
+    resources): its aliases name that parent, under the device's name now and each earlier one, so neither an
+    upgrade nor a rename replaces it (a replace writes the file, then the old command's delete removes it)."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    raw = home_vpn()
+    raw["peers"][1].update(name="mobile", aliases=["phone"], file="~/mobile.conf")
+    run = m.run_stack("home", vpn=raw)
+    request = run.mocks.requests["vpn-mobile-file"]
+    parent_type, parent_name = request.parent.rsplit("::", 2)[-2:]
+    assert (parent_type.endswith("wgsites:vpn:WireGuardVpn"), parent_name) == (True, "vpn")
+    component = request.parent.replace(f"::{parent_type}::vpn", f"::{parent_type}$wgsites:roaming_peer:RoamingPeer::vpn-{{}}")
+    assert [(a.spec.name, a.spec.parentUrn) for a in request.aliases] == [
+        ("vpn-mobile-file", component.format("mobile")),  # an upgrade: its component's child until now
+        ("vpn-phone-file", component.format("phone")),  # a rename, from a release with the component
+        ("vpn-phone-file", ""),  # a rename, from this one (the same parent)
+    ]
+    assert not [r for r in run.mocks.resources if r.typ == "wgsites:roaming_peer:RoamingPeer"]
 
 
 def test_without_a_default_vpc_the_up_stops_before_anything_with_the_fix():
