@@ -124,7 +124,10 @@ class SshHost(pulumi.ComponentResource):
     `<name>-repair` puts the running interface back to it when the drift check found a difference.
 
     The install re-runs on any change of its config (an update, never a replace: a replacement
-    would run the old resource's `remove` after the new install).
+    would run the old resource's `remove` after the new install). No command sets `update`: on an
+    update pulumi-command runs `create` when `update` is unset (provider/pkg/provider/remote/
+    commandController.go lines 76-79), and each copy of the install script (60 kB in the state's JSON)
+    is held twice, in the inputs and in the outputs that echo them.
     """
 
     install_command: remote.Command
@@ -137,7 +140,6 @@ class SshHost(pulumi.ComponentResource):
             f"{name}-install",
             connection=args.connection,
             create=args.install,
-            update=args.install,
             delete=args.remove,
             stdin=args.config,
             logging="none",
@@ -150,7 +152,6 @@ class SshHost(pulumi.ComponentResource):
             f"{name}-repair",
             connection=args.connection,
             create=args.repair,
-            update=args.repair,
             logging="none",
             add_previous_output_in_env=False,
             opts=pulumi.ResourceOptions.merge(
@@ -172,7 +173,6 @@ class SshHost(pulumi.ComponentResource):
                 f"{name}-psk",
                 connection=args.connection,
                 create=args.preshared_keys_install,
-                update=args.preshared_keys_install,
                 delete=args.preshared_keys_forget,
                 stdin=pulumi.Output.secret(args.preshared_keys),
                 logging="none",

@@ -100,13 +100,12 @@ def test_ssh_hosts_run_exactly_the_core_command_with_the_core_config(run):
         assert set(key) == {"create", "connection", "logging", "addPreviousOutputInEnv"}
         install = run.mocks.named(f"vpn-{node.name}-install").inputs
         assert install["create"] == install_command(vpn, node.name, run.stack, "install", user)
-        assert install["update"] == install["create"]
         assert install["delete"] == install_command(vpn, node.name, run.stack, "remove", user)
         config = render_wg_quick(vpn, node.name, run.stack, keys, hub_endpoint=m.hub_endpoint(vpn))
         assert install["stdin"] == config
         assert "PrivateKey" not in config
         # no triggers (a replace would run the old `remove` after the new install), no environment (AcceptEnv)
-        assert set(install) == {"create", "update", "delete", "stdin", "connection", "logging", "addPreviousOutputInEnv"}
+        assert set(install) == {"create", "delete", "stdin", "connection", "logging", "addPreviousOutputInEnv"}
         for inputs in (key, install):
             assert inputs["logging"] == "none"
             assert inputs["addPreviousOutputInEnv"] is False
