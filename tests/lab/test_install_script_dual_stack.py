@@ -73,10 +73,14 @@ def test_an_ipv4_vpn_goes_dual_stack_then_grows_in_place_and_is_removed_cleanly(
         # an in-place change that fails after the IPv6 address went on (a route the host already has elsewhere
         # makes the new site's LAN route fail): the rollback takes the address off again
         hub.run(["ip", "route", "add", "10.60.0.0/24", "dev", "eth0"])
+        # an address the operator put on the interface by hand: the rollback takes only what the run added
+        hub.run(["ip", "-6", "address", "add", "fd99::7/128", "dev", IFACE, "nodad"])
         failed = script(hub, dual2, "install", conf(dual2, "hub"), check=False)
         assert failed.returncode != 0 and "[#] ip -6 address add fd10:50::1/64 dev wg0" in failed.stderr, failed.stderr
         assert "the previous one is back" in failed.stderr and "[#] ip -6 address del fd10:50::1/64 dev wg0" in failed.stderr
         assert "inet6 fd10:50" not in hub.run(["ip", "-6", "address", "show", "dev", IFACE]).stdout
+        assert "inet6 fd99::7/128" in hub.run(["ip", "-6", "address", "show", "dev", IFACE]).stdout, failed.stderr
+        hub.run(["ip", "-6", "address", "del", "fd99::7/128", "dev", IFACE])
         assert hub.read_file("/etc/wireguard/wg0.conf") == conf(v4, "hub")
         hub.run(["ip", "route", "del", "10.60.0.0/24", "dev", "eth0"])
 
