@@ -94,6 +94,9 @@ def run(
     os.environ["PULUMI_CONFIG"] = json.dumps({k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()})
     os.environ["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps(secret_keys)
     monitor = RecordingMonitor(mocks)
+    # a fresh root stack: set_mocks makes one only when there is none, and an earlier run's (in the same
+    # process: tests/unit/test_bench_program_eval.py) would hand its exports to this one
+    pulumi.runtime.settings.reset_options(project="wgsites", stack="bench", preview=False)
     pulumi.runtime.set_mocks(mocks, project="wgsites", stack="bench", preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(pulumi.runtime.get_config_env(), pulumi.runtime.get_config_secret_keys_env())
 
