@@ -52,10 +52,15 @@ class OnDemand(Mapping[str, pulumi.Output[str]]):
         return name in self._names
 
 
+def output_of(value: pulumi.Input[T]) -> pulumi.Output[T]:
+    """VALUE as an Output; one that is already one as it is (from_input would wrap it in one more apply)."""
+    return value if isinstance(value, pulumi.Output) else pulumi.Output.from_input(value)
+
+
 def together(make: Callable[..., T], *values: pulumi.Input[Any]) -> pulumi.Output[T]:
     """MAKE of VALUES' resolved values, each read whole in a nested apply: as Output.all, without lifting
     each entry of a map into an Output. Secret, and unknown in a preview, when any of them is."""
-    first, *rest = [v if isinstance(v, pulumi.Output) else pulumi.Output.from_input(v) for v in values]
+    first, *rest = [output_of(v) for v in values]
     if not rest:
         return first.apply(make)
     return first.apply(lambda value: together(lambda *others: make(value, *others), *rest))

@@ -24,7 +24,7 @@ from wgsites.stack.model import Hub, Spoke, Vpn
 
 from .aws_gateway import AwsGateway, AwsGatewayArgs, GatewaySubnet, check_gateway_image, gateway_subnet
 from .derived_keys import StackKeys, derived_keys, derived_preshared_keys
-from .outputs import picked, together
+from .outputs import output_of, picked, together
 from .roaming_peer import RoamingPeer, roaming_peer
 from .ssh_host import HostKey, HostKeyArgs, SshHost, SshHostArgs, ssh_connection
 
@@ -82,7 +82,7 @@ class WireGuardVpn(pulumi.ComponentResource):
             )
             for n in plan.ssh_nodes
         }
-        written = {s.name: _output(s.public_key) for s in vpn.spokes if s.key_source == "own"}
+        written = {s.name: output_of(s.public_key) for s in vpn.spokes if s.key_source == "own"}
         # preshared keys, derived like the keys from the spoke's first name (a rename keeps its pair's key)
         pairs = plan.preshared_spokes
         preshared = derived_preshared_keys(seed, pairs, args.preshared_key_rotations) if pairs else None
@@ -158,7 +158,7 @@ class WireGuardVpn(pulumi.ComponentResource):
         self.peers = {}
         for spoke in plan.devices:  # a loop, not a comprehension: one frame less for the SDK to walk per resource
             config = self.configs[spoke.name]
-            if spoke.name not in plan.derived_key_nodes:
+            if not plan.holds_a_secret(spoke.name):  # in the secret group already (a key in it): not wrapped twice
                 config = pulumi.Output.secret(config)
             self.peers[spoke.name] = roaming_peer(name, spoke.name, config, spoke.file, spoke.aliases, self)
         self.register_outputs({"hub_endpoint": self.hub_endpoint, "public_keys": self.public_key_map})
@@ -184,11 +184,6 @@ class WireGuardVpn(pulumi.ComponentResource):
             )
             checked[node] = key.distinct_from(node, vpn.node(node).interface, others)
         return checked
-
-
-def _output(value: pulumi.Input[str]) -> pulumi.Output[str]:
-    """VALUE as an Output; one that is already one as it is (from_input would wrap it in one more apply)."""
-    return value if isinstance(value, pulumi.Output) else pulumi.Output.from_input(value)
 
 
 @dataclass(frozen=True)

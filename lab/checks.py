@@ -30,11 +30,9 @@ CURL_EXIT = {"reject": 7, "drop": 28, "accept": 0}
 """What curl says across a forward rule: refused (7), timed out (28), answered (0)."""
 PAST = {"reject": "rejected", "drop": "dropped", "accept": "accepted"}
 REFUSED_AT_ONCE = 0.9
+"""Seconds within which a rejected connection is refused: before TCP sends its first SYN again (1 s)."""
 TRACEROUTE_PORT = 33434  # traceroute's first UDP probe port
 REACH = ("LAN hosts", "LAN to LAN")  # with an access policy, the access pairs (in place of "ping hub") check these
-TRACE_SPACING = 3.0
-"""Seconds between two traceroutes from one host: Linux's ICMP rate limit per host refills one token a second."""
-"""Seconds within which a rejected connection is refused: before TCP sends its first SYN again (1 s)."""
 
 
 class Checker(CheckRun):

@@ -235,7 +235,7 @@ def command_logging_none(resource_type: str, props: Mapping[str, Any]) -> list[s
     return []
 
 
-GUEST_GROUP = "guests"  # a group named so, or guests-SOMETHING, is a guest group (wgsites/stack/access.py guest_groups)
+GUEST_GROUP = "guests"  # a group named so, or guests-SOMETHING, is a guest group (docs/access.md)
 
 
 def _networks(value: Any) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:

@@ -25,7 +25,6 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 INTERNET = "internet"  # the destination "anything outside the VPN's networks" (a full-tunnel peer's web)
 RESOLVER = "the hub's resolver"  # its VPN addresses, port 53: no name a user may give (names are [a-z0-9-])
 DNS_PORTS = (PortSpec("udp", 53, 53), PortSpec("tcp", 53, 53))
-GUEST_GROUP = "guests"  # the group the policy pack watches: its members must not reach a whole LAN
 EXPIRY_WARNING = dt.timedelta(days=14)  # `check` names the spokes whose access ends within this
 _PORT_RE = re.compile(r"(tcp|udp)/([0-9]{1,5})(?:-([0-9]{1,5}))?|icmp")
 
@@ -301,11 +300,6 @@ def summary(vpn: Vpn, now: dt.datetime | None = None) -> list[str]:
 
 def is_expired(spoke: Spoke, now: dt.datetime | None = None) -> bool:
     return spoke.expires is not None and spoke.expires <= (now or dt.datetime.now(dt.UTC))
-
-
-def guest_groups(policy: AccessPolicy) -> tuple[str, ...]:
-    """The groups the policy pack treats as guests: `guests`, or any group named guests-SOMETHING."""
-    return tuple(g for g, _ in policy.groups if g == GUEST_GROUP or g.startswith(GUEST_GROUP + "-"))
 
 
 # ---------------------------------------------------------------- the model the lab checks the hub against
