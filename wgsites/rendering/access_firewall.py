@@ -12,7 +12,7 @@ import calendar
 import ipaddress
 from dataclasses import dataclass
 
-from wgsites.stack.access import INTERNET, PortSpec, networks_of, rules_of
+from wgsites.stack.access import INTERNET, PortSpec, declares_policy, networks_of, rules_of
 from wgsites.stack.model import Vpn
 
 FAMILIES = (("ip", 4), ("ip6", 6))
@@ -114,9 +114,6 @@ def expiry_rows(vpn: Vpn) -> tuple[ExpiryRow, ...]:
 
 def firewall_policy(vpn: Vpn, name: str) -> FirewallPolicy | None:
     """The hub's share (the only node every flow crosses); None elsewhere, and when nothing is declared."""
-    if name != vpn.hub.name:
+    if name != vpn.hub.name or not declares_policy(vpn):
         return None
-    expiries = expiry_rows(vpn)
-    if vpn.access is None and not expiries:
-        return None
-    return FirewallPolicy(expiries, accept_rows(vpn), vpn.access is not None)
+    return FirewallPolicy(expiry_rows(vpn), accept_rows(vpn), vpn.access is not None)

@@ -16,6 +16,7 @@ from pathlib import Path
 import jinja2
 from nacl.signing import SigningKey
 
+from wgsites.stack.access import declares_policy
 from wgsites.stack.addressing import AddressPlan
 from wgsites.stack.keys import is_valid_key, sign_text
 from wgsites.stack.model import Hub, Spoke, Vpn
@@ -166,7 +167,8 @@ def forward_rules_of(vpn: Vpn, name: str) -> tuple:
 def has_firewall(vpn: Vpn, name: str) -> bool:
     """Whether NAME gets an nftables file (render_nftables is not None), decided without rendering it."""
     masquerade = name == vpn.hub.name and bool(vpn.hub.masquerade)  # only the hub's plan masquerades
-    return masquerade or bool(forward_rules_of(vpn, name)) or _filters_ipv6(vpn, name) or bool(firewall_policy(vpn, name))
+    policy = name == vpn.hub.name and declares_policy(vpn)  # firewall_policy's test, without building its rows
+    return masquerade or bool(forward_rules_of(vpn, name)) or _filters_ipv6(vpn, name) or policy
 
 
 def _filters_ipv6(vpn: Vpn, name: str) -> bool:

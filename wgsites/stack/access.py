@@ -214,7 +214,7 @@ def spokes_of(vpn: Vpn, name: str) -> tuple[str, ...]:
     members = policy.group(name) if policy is not None else None
     if members is not None:
         return members
-    return (name,) if name in {s.name for s in vpn.spokes} else ()
+    return (name,) if name in vpn.spoke_names else ()
 
 
 def networks_of(vpn: Vpn, name: str, as_source: bool = False) -> list[Network]:
@@ -256,17 +256,19 @@ def matrix(vpn: Vpn) -> tuple[str, ...]:
         return tuple(lines)
     grants: dict[tuple[str, str], set[str] | None] = {}
     for rule in rules_of(vpn):
-        for source in rule.sources:
-            for who in spokes_of(vpn, source) or (source,):
-                for destination in rule.destinations:
-                    for what in spokes_of(vpn, destination) or (destination,):
-                        if who == what:
-                            continue
-                        key = (who, what)
-                        if not rule.ports or grants.get(key, set()) is None:
-                            grants[key] = None
-                        else:
-                            grants.setdefault(key, set()).update(str(p) for p in rule.ports)  # type: ignore[union-attr]
+        # spelt out once a rule, not once a pair: at 1000 spokes a group's pairs are a million
+        whos = [who for source in rule.sources for who in spokes_of(vpn, source) or (source,)]
+        whats = [what for destination in rule.destinations for what in spokes_of(vpn, destination) or (destination,)]
+        ports = {str(p) for p in rule.ports}
+        for who in whos:
+            for what in whats:
+                if who == what:
+                    continue
+                key = (who, what)
+                if not ports or grants.get(key, set()) is None:
+                    grants[key] = None
+                else:
+                    grants.setdefault(key, set()).update(ports)  # type: ignore[union-attr]
     lines = []
     for (who, what), ports in sorted(grants.items()):
         shown = "" if ports is None else " " + ", ".join(sorted(ports, key=_port_order))
@@ -290,7 +292,7 @@ def summary(vpn: Vpn, now: dt.datetime | None = None) -> list[str]:
     for spoke in vpn.spokes:
         if spoke.expires is None:
             continue
-        if spoke.expires <= now:
+        if is_expired(spoke, now):
             lines.append(f"expired: {spoke.name} since {spoke.expires:%Y-%m-%d %H:%M} UTC; the hub refuses its traffic")
         elif spoke.expires - now <= EXPIRY_WARNING:
             days = (spoke.expires - now).days
@@ -354,6 +356,11 @@ def allows(
 def shown_matrix(vpn: Vpn) -> str | None:
     """The matrix as the stack's `access` output (one line each, so a preview diffs it line by line); None for a
     stack that declares neither a policy nor an expiry (its outputs stay as they were)."""
-    if vpn.access is None and not any(s.expires for s in vpn.spokes):
+    if not declares_policy(vpn):
         return None
     return "\n".join(matrix(vpn)) + "\n"
+
+
+def declares_policy(vpn: Vpn) -> bool:
+    """Whether the stack restricts anyone: a policy, or a spoke whose access ends. Without either, nothing is filtered."""
+    return vpn.access is not None or any(s.expires is not None for s in vpn.spokes)

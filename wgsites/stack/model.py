@@ -291,6 +291,11 @@ class Vpn:
         return self._by_name[name]
 
     @functools.cached_property
+    def spoke_names(self) -> frozenset[str]:
+        """Every spoke's name, made once: a policy's names are looked up in it for each of a thousand spokes."""
+        return frozenset(s.name for s in self.spokes)
+
+    @functools.cached_property
     def _by_name(self) -> dict[str, Hub | Spoke]:
         """Every node by name, made once: rendering looks a node up for each of a thousand peers."""
         return {node.name: node for node in self.nodes}
