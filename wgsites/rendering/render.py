@@ -255,6 +255,11 @@ RESOLVER_PATHS = {  # the hub's resolver files: names and addresses only, readab
 }
 
 
+def resolver_paths(interface: str) -> dict[str, str]:
+    """The resolver's files of INTERFACE, by part (conf, servers, hosts)."""
+    return {part: path.format(interface=interface) for part, path in RESOLVER_PATHS.items()}
+
+
 @dataclass(frozen=True)
 class ResolverFiles:
     """The hub's dnsmasq files in its install script: its config (a change restarts it) and its servers (a change
@@ -270,7 +275,7 @@ def render_resolver(vpn: Vpn, name: str, stack: str) -> ResolverFiles | None:
     if name != vpn.hub.name or vpn.hub.dns is None:
         return None
     interface = vpn.hub.interface
-    paths = {part: path.format(interface=interface) for part, path in RESOLVER_PATHS.items()}
+    paths = resolver_paths(interface)
     common = dict(name=name, stack=stack, interface=interface, mark=RENDERED_MARK, forwarders=vpn.hub.dns.forwarders)
     return ResolverFiles(
         conf=_render(
@@ -409,7 +414,7 @@ def render_install_script(vpn: Vpn, name: str, stack: str, systemctl_seconds: in
         systemctl_seconds=systemctl_seconds,
         **metrics_settings(vpn, name),
         resolver=render_resolver(vpn, name, stack),
-        resolver_paths={part: path.format(interface=node.interface) for part, path in RESOLVER_PATHS.items()},
+        resolver_paths=resolver_paths(node.interface),
         domain=vpn.domain,
     )
 

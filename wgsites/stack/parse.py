@@ -174,11 +174,7 @@ def _resolver(r: Reader, path: str, value: Any) -> Resolver | bool | None:
     forwarders = r.get(obj, path, "forwarders", r.strings, default_of(RESOLVER, "forwarders"))
     if forwarders is None:
         return None
-    parsed = [ip_text(server) for server in forwarders]
-    for i, server in enumerate(parsed):
-        if server is None:
-            r.fail(f"{path}.forwarders[{i}]", forwarders[i], "is not an IP address; name resolvers by address, e.g. 9.9.9.9")
-    return Resolver(forwarders=tuple(s for s in parsed if s is not None))
+    return Resolver(forwarders=_addresses(r, f"{path}.forwarders", forwarders, "name resolvers by address, e.g. 9.9.9.9"))
 
 
 def _spoke_dns(r: Reader, path: str, value: Any) -> tuple[str, ...] | str | None:
@@ -190,11 +186,16 @@ def _spoke_dns(r: Reader, path: str, value: Any) -> tuple[str, ...] | str | None
         if isinstance(value, str):
             r.fail(path, value, "is not a list of DNS servers; write dns: [10.10.10.1], or dns: none for no DNS line")
         return None
-    parsed = [ip_text(server) for server in servers]
-    for i, server in enumerate(parsed):
-        if server is None:
-            r.fail(f"{path}[{i}]", servers[i], "is not an IP address; DNS servers are given by address, e.g. 10.10.10.1")
-    return tuple(s for s in parsed if s is not None)  # rebuilt from the parsed form
+    return _addresses(r, path, servers, "DNS servers are given by address, e.g. 10.10.10.1")
+
+
+def _addresses(r: Reader, path: str, values: list[str], fix: str) -> tuple[str, ...]:
+    """VALUES (at PATH) each parsed as an IP address, in its parsed form; one that is none fails, with FIX."""
+    parsed = [ip_text(value) for value in values]
+    for i, address in enumerate(parsed):
+        if address is None:
+            r.fail(f"{path}[{i}]", values[i], f"is not an IP address; {fix}")
+    return tuple(a for a in parsed if a is not None)
 
 
 def _domain(r: Reader, path: str, value: Any) -> str | None:
