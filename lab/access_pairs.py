@@ -18,7 +18,7 @@ from wgsites.stack.access import allows, tunnel_networks
 from wgsites.stack.resolver import fqdn, serves_dns
 
 from .netns import Node
-from .services import start_web_logger
+from .services import start_web_logger, web_log
 
 UDP_ECHO = Path(__file__).with_name("udp_echo.py")
 ALWAYS_TCP = 80  # every LAN host's web logger; a rule without ports allows it, one with ports refuses it
@@ -52,10 +52,13 @@ def probe_ports(vpn) -> tuple[list[int], list[int]]:
 
 
 class Listeners:
-    """A listener per endpoint and port, started once: the web logger for TCP, the UDP echo for UDP."""
+    """A listener per endpoint and port, started once: the web logger for TCP, the UDP echo for UDP. The
+    WORLD's own web loggers (a LAN host's port 80, its forward rules' TCP ports) are counted in: a second
+    logger on the same port could not bind, and would die (lab.world starts those)."""
 
-    def __init__(self) -> None:
-        self.logs: dict[tuple[str, int], Path] = {}
+    def __init__(self, world) -> None:
+        ports = (80, *(r.port for r in world.vpn.forward_rules if r.protocol == "tcp"))
+        self.logs: dict[tuple[str, int], Path] = {(h.address, p): web_log(h.node, p) for h in world.lan_hosts for p in ports}
         self.udp: set[tuple[str, int]] = set()
 
     def tcp(self, point: Endpoint, port: int) -> Path:
@@ -114,7 +117,7 @@ def try_pair(checker, listeners: Listeners, a: Endpoint, b: Endpoint, now: dt.da
 
 def access_pairs(checker) -> None:
     """A row per ordered pair of endpoints that crosses the tunnel (the lab's check step for a stack with a policy)."""
-    listeners = Listeners()
+    listeners = Listeners(checker.world)
     points = endpoints(checker)
     for a in points:
         for b in points:

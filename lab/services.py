@@ -73,13 +73,18 @@ def start_sshd(node: Node, authorized_public_key: str, listen: str, port: int = 
     return pid
 
 
+def web_log(node: Node, port: int) -> Path:
+    """The log of NODE's web logger on PORT: one client address per line."""
+    return node.dir / f"web-{port}.clients"
+
+
 def start_web_logger(node: Node, listen: str, port: int = 80) -> Path:
     """An HTTP server that answers 200 with, and logs, each client's source address.
 
     Why: tests need proof of which address a request arrived from (NAT, routing).
     Returns the log file (one address per line).
     """
-    log = node.dir / f"web-{port}.clients"
+    log = web_log(node, port)
     log.parent.mkdir(parents=True, exist_ok=True)
     log.touch()
     pid = node.spawn(

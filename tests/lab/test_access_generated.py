@@ -60,7 +60,7 @@ def test_generated_policies_hold_pair_by_pair_on_real_tunnels():
         checker = Checker(dep)
         checker.handshakes()
         assert all(c.passed for c in checker.results), table(checker.results)
-        listeners = Listeners()
+        listeners = Listeners(world)
         tried = []
 
         @settings(max_examples=4, deadline=None, database=None, suppress_health_check=list(HealthCheck))

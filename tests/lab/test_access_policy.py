@@ -54,7 +54,7 @@ def test_an_expired_spoke_is_refused_within_a_minute_with_no_up():
         world, dep, checker, nas = office_lab(lab, expires=expires)
         carol = Endpoint(world.nodes["carol"], "10.10.12.20", "carol")
         alice = Endpoint(world.nodes["alice"], "10.10.12.10", "alice")
-        listeners = Listeners()
+        listeners = Listeners(world)
         log = listeners.tcp(nas, 445)
         assert checker.http(carol.node, nas.address, 445) == 0, "carol reaches the NAS's SMB port before her expiry"
         assert dt.datetime.now(dt.UTC) < expires
