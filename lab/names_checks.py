@@ -12,7 +12,7 @@ import ipaddress
 import re
 import time
 
-from wgsites.rendering.render import install_command, render_wg_quick
+from wgsites.rendering.delivery import DeliveryPlan
 from wgsites.stack.access import allows
 from wgsites.stack.model import Spoke, Vpn
 from wgsites.stack.resolver import addressed_hosts, fqdn, peer_dns, records, serves_dns
@@ -184,12 +184,12 @@ def name_added_under_lookups(checker: CheckRun) -> None:
     pid = node.spawn(["bash", "-c", loop], log=log)
     time.sleep(1)
     # the hub's config gains the name (its `# name` lines): its peers and its install script stay as they were
-    config = render_wg_quick(grown, vpn.hub.name, world.stack, checker.dep.keys, hub_endpoint=vpn.hub.endpoint)
+    plan = DeliveryPlan(grown, world.stack)
+    config = plan.config(vpn.hub.name, checker.dep.keys, vpn.hub.endpoint)
     if vpn.hub.kind == "aws":
         put_parameters(world, checker.dep.keys, config, vpn=grown)
     else:
-        user = vpn.hub.ssh.user if vpn.hub.ssh else "root"
-        run_over_ssh(world, vpn.hub.name, install_command(grown, vpn.hub.name, world.stack, "install", user), config)
+        run_over_ssh(world, vpn.hub.name, plan.command(vpn.hub.name, "install"), config)
     took = wait_for(lambda: dig(node, hub, fqdn(vpn, "added-host")) == [str(address)], seconds)
     while world.lab.is_running(pid):
         time.sleep(0.5)

@@ -51,11 +51,9 @@ def stack_config() -> Mapping[str, str]:
 
 def listen_port_of(config: Mapping[str, Any]) -> int:
     """`wgsites:vpn.listenPort`, else wgsites' default; a malformed value falls back too (the program rejects it)."""
-    raw = config.get(VPN_KEY)
     try:
-        vpn = json.loads(raw) if isinstance(raw, str) else raw
-        port = int((vpn or {}).get("listenPort", DEFAULT_LISTEN_PORT))
-    except (TypeError, ValueError, AttributeError):
+        port = int(vpn_object(config).get("listenPort", DEFAULT_LISTEN_PORT))
+    except (TypeError, ValueError):
         return DEFAULT_LISTEN_PORT
     return port if 1 <= port <= 65535 else DEFAULT_LISTEN_PORT
 
