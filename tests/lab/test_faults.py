@@ -1,7 +1,7 @@
 """Faults in the lab: the hub's WireGuard killed and its boot path rerun, a laptop roaming, IPv6 at a café.
 
-One lab per stack for the whole module: the home stack (aws hub, full- and split-tunnel
-peers) and the router stack (ssh hub), each run once with its fault scenarios.
+The rows of the home stack (aws hub, full- and split-tunnel peers) and the router stack (ssh hub), from the
+one lab run of each that test_stacks.py also reads (stack_runs.py): every row of it passing is its test there.
 """
 
 from __future__ import annotations
@@ -10,41 +10,14 @@ import re
 
 import pytest
 
-from lab.checks import Check, table
 from lab.faults import RECOVERY_LIMIT
-from lab.netns import Lab
-from lab.run import run_stack
-from tests.stacks import stack_file
-
-_RUNS: dict[str, list[Check]] = {}
+from tests.lab.stack_runs import on_its_own_worker, passed, rows
 
 
-def results_of(stack: str) -> list[Check]:
-    """The stack's rows, from one lab run shared by every test of this module."""
-    if stack not in _RUNS:
-        with Lab() as lab:
-            _RUNS[stack] = run_stack(lab, stack_file(stack))
-        print(f"\n{stack}:\n{table(_RUNS[stack])}")
-    return _RUNS[stack]
-
-
-def rows(stack: str, name: str) -> list[Check]:
-    found = [c for c in results_of(stack) if c.name == name]
-    assert found, f"no {name!r} row in the {stack} lab:\n{table(results_of(stack))}"
-    return found
-
-
-def passed(found: list[Check]) -> None:
-    failed = [c for c in found if not c.passed]
-    assert not failed, "\n" + table(failed)
-
-
-@pytest.mark.parametrize("stack", ["home", "router"])
-def test_every_row_passes(stack):
-    passed(results_of(stack))
-
-
-@pytest.mark.parametrize("stack, spokes", [("home", {"home", "laptop", "phone", "added"}), ("router", {"laptop"})])
+@pytest.mark.parametrize(
+    ("stack", "spokes"),
+    [on_its_own_worker("home", {"home", "laptop", "phone", "added"}), on_its_own_worker("router", {"laptop"})],
+)
 def test_hub_killed_every_tunnel_back_by_the_boot_path_alone(stack, spokes):
     passed(rows(stack, "hub's WireGuard killed, boot path rerun"))
     back = rows(stack, "tunnel back after the hub's restart")
@@ -56,13 +29,14 @@ def test_hub_killed_every_tunnel_back_by_the_boot_path_alone(stack, spokes):
     passed(back)
 
 
-@pytest.mark.parametrize("stack", ["home", "router"])
+@pytest.mark.parametrize("stack", [on_its_own_worker("home"), on_its_own_worker("router")])
 def test_laptop_roams_within_one_keepalive(stack):
     (row,) = rows(stack, "laptop roams: traffic resumes within one keepalive")
     assert row.nodes == "laptop"
     passed([row])
 
 
+@pytest.mark.xdist_group("lab-run-home")
 def test_ipv6_never_leaves_beside_the_full_tunnel():
     (full,) = rows("home", "IPv6 at the café: full tunnel does not leak")
     assert full.nodes == "phone"
