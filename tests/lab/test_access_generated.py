@@ -15,8 +15,8 @@ import ipaddress
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lab.access_pairs import Listeners, endpoints, try_pair
-from lab.checks import Check, Checker, table
+from lab.access_pairs import Listeners, pair_checks
+from lab.checks import Checker, table
 from lab.deploy import deploy, run_over_ssh
 from lab.netns import Lab
 from lab.world import build_world
@@ -75,12 +75,7 @@ def test_generated_policies_hold_pair_by_pair_on_real_tunnels():
             assert check_access(vpn, "wgsites:vpn") == []
             run_over_ssh(world, "office", install_command(vpn, "office", "office", "install"), dep.configs["office"])
             checker.vpn = vpn  # the pairs are judged by this policy's model
-            results = []
-            for a in endpoints(checker):
-                for b in endpoints(checker):
-                    if a.owner != b.owner:
-                        passed, detail = try_pair(checker, listeners, a, b)
-                        results.append(Check(f"access {a.address} -> {b.address}", f"{a.label}->{b.label}", passed, detail))
+            results = pair_checks(checker, listeners)
             tried.append(len(results))
             failed = [c for c in results if not c.passed]
             assert not failed, f"{policy}, hosts {hosts}, expired {expired}\n" + table(failed)
