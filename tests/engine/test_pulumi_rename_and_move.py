@@ -33,7 +33,7 @@ def steps(preview: str) -> set[tuple[str, str, str]]:
 def pings_while(pl: PulumiLab, source: str, target: str, action) -> tuple[int, int, object]:
     """Pings at 50 ms from SOURCE to TARGET while ACTION runs: (sent, received, ACTION's result)."""
     log = pl.lab.run_dir / f"ping-{source}.log"
-    pid = pl.world.nodes[source].spawn(["ping", "-n", "-i", "0.05", "-c", "200", "-W", "1", target], log=log)
+    pid = pl.world.nodes[source].spawn(["ping", "-n", "-i", "0.05", "-c", "200", "-W", "1", "-w", "40", target], log=log)
     result = action()
     while pl.lab.is_running(pid):
         pass

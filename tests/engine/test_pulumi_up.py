@@ -98,7 +98,9 @@ def test_pulumi_up_for_real(stack, capsys):
             assert re.search(rf"^\s*[-+~]\s*AllowedIPs = .*{re.escape(change['lan'])}", preview.output, re.M)
         pinger = vpn.spokes[0]
         log = lab.run_dir / "change-ping.log"
-        pid = nodes[pinger.name].spawn(["ping", "-n", "-i", "0.05", "-c", "240", "-W", "1", str(hub.address)], log=log)
+        pid = nodes[pinger.name].spawn(
+            ["ping", "-n", "-i", "0.05", "-c", "240", "-W", "1", "-w", "40", str(hub.address)], log=log
+        )
         timings["change (up)"] = pl.up().seconds
         while lab.is_running(pid):
             pass

@@ -71,7 +71,7 @@ def test_an_upgrade_of_wgsites_replaces_nothing_and_drops_nothing(stack, tmp_pat
         pinger = vpn.spokes[0]
         log = lab.run_dir / "upgrade-ping.log"
         pid = pl.world.nodes[pinger.name].spawn(
-            ["ping", "-n", "-i", "0.05", "-c", "200", "-W", "1", str(vpn.hub.address)], log=log
+            ["ping", "-n", "-i", "0.05", "-c", "200", "-W", "1", "-w", "40", str(vpn.hub.address)], log=log
         )
         pl.up()
         while lab.is_running(pid):

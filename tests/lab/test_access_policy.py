@@ -87,7 +87,7 @@ def test_a_policy_change_under_ping_loses_no_allowed_packet():
         carol = Endpoint(world.nodes["carol"], "10.10.12.20", "carol")
         assert checker.ping(carol.node, nas.address, 1)[1] == 0, "carol may not ping the NAS yet"
         # alice pings the NAS 40 times a second through the change: a flow that stays allowed
-        pid = alice.spawn(["ping", "-n", "-i", "0.025", "-c", "240", nas.address], log=alice.dir / "ping-change.log")
+        pid = alice.spawn(["ping", "-n", "-i", "0.025", "-c", "240", "-w", "30", nas.address], log=alice.dir / "ping-change.log")
         time.sleep(2)
         policy = world.vpn.access
         widened = dataclasses.replace(policy, rules=(*policy.rules, AccessRule(("carol",), ("nas",), (PortSpec("icmp"),))))
@@ -152,7 +152,7 @@ def test_the_aws_hub_applies_a_policy_change_from_ssm_under_ping():
         nas = next(h for h in world.lan_hosts if h.owner == "home")
         gateway = world.nodes["gateway"]
         assert checker.ping(home, "10.99.0.10", 1)[1] == 0, "home may not ping the laptop yet"
-        pid = laptop.spawn(["ping", "-n", "-i", "0.05", "-c", "500", nas.address], log=laptop.dir / "ping-ssm.log")
+        pid = laptop.spawn(["ping", "-n", "-i", "0.05", "-c", "500", "-w", "60", nas.address], log=laptop.dir / "ping-ssm.log")
         time.sleep(2)
         changed = dataclasses.replace(
             world.vpn,

@@ -60,7 +60,8 @@ def test_every_change_reaches_the_running_gateway_in_place():
         logs = {s.name: lab.run_dir / f"day-two-{s.name}.ping" for s in pingers}
         pids = [
             world.nodes[s.name].spawn(
-                ["ping", "-n", "-i", "0.05", "-c", str((LAB_SYNC_SECONDS + 12) * 20), "-W", "1", hub_address], log=logs[s.name]
+                ["ping", "-n", "-i", "0.05", "-c", str((LAB_SYNC_SECONDS + 12) * 20), "-W", "1", "-w", "60", hub_address],
+                log=logs[s.name],
             )
             for s in pingers
         ]

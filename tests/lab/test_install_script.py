@@ -170,7 +170,7 @@ def test_adding_a_peer_reloads_in_place_without_dropping_the_running_tunnel(worl
     result: dict[str, str] = {}
     pinger = threading.Thread(
         target=lambda: result.update(
-            out=s1.run(["ping", "-n", "-i", "0.05", "-c", "100", "-W", "1", HUB_VPN], check=False, timeout=40).stdout
+            out=s1.run(["ping", "-n", "-i", "0.05", "-c", "100", "-W", "1", "-w", "30", HUB_VPN], check=False, timeout=40).stdout
         )
     )
     pinger.start()

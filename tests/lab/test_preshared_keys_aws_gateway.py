@@ -57,7 +57,7 @@ def test_the_gateway_runs_its_preshared_keys_and_a_rotation_through_ssm_drops_no
         assert config == dep.configs[vpn.hub.name]  # the config itself does not change
         log = lab.run_dir / "psk-rotation.ping"
         pid = world.nodes["home"].spawn(
-            ["ping", "-n", "-i", "0.05", "-c", str((LAB_SYNC_SECONDS + 12) * 20), "-W", "1", hub_address], log=log
+            ["ping", "-n", "-i", "0.05", "-c", str((LAB_SYNC_SECONDS + 12) * 20), "-W", "1", "-w", "60", hub_address], log=log
         )
         put_parameters(world, rotated, config)
         site = vpn.node("home")

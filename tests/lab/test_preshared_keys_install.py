@@ -155,7 +155,7 @@ def test_a_new_key_on_one_end_only_is_refused_at_the_next_handshake(world: World
     old, new = running(world, "hub")[0], generate_private_key()
     assert pings(s1, HUB_VPN)
     set_keys(world, "hub", new)
-    carried = s1.run(["ping", "-n", "-i", "0.05", "-c", "100", "-W", "1", HUB_VPN], check=False).stdout
+    carried = s1.run(["ping", "-n", "-i", "0.05", "-c", "100", "-W", "1", "-w", "30", HUB_VPN], check=False).stdout
     sent, got = map(int, re.search(r"(\d+) packets transmitted, (\d+) received", carried).groups())
     assert (sent, got) == (100, 100), carried  # the session's keys do not depend on the preshared key now
     # a fresh session (s1 restarted, its store still the old key) gets no handshake with the hub

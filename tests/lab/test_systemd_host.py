@@ -174,7 +174,9 @@ def test_install_brings_the_interface_up_through_wg_quick_and_reloads_it_in_plac
 
     result: dict[str, str] = {}
     pinger = threading.Thread(
-        target=lambda: result.update(out=s1.run(["ping", "-n", "-i", "0.05", "-c", "80", "-W", "1", HUB_VPN], timeout=40).stdout)
+        target=lambda: result.update(
+            out=s1.run(["ping", "-n", "-i", "0.05", "-c", "80", "-W", "1", "-w", "30", HUB_VPN], timeout=40).stdout
+        )
     )
     pinger.start()
     try:
