@@ -72,9 +72,7 @@ def _matches(family: str, ports: tuple[PortSpec, ...]) -> list[str]:
 
 def routed(vpn: Vpn, version: int) -> list:
     """The VPN's own networks of one IP version: what `internet` is not."""
-    if version == 6:
-        return [vpn.network6] if vpn.network6 is not None else []
-    return [vpn.network, *(lan for node in vpn.nodes for lan in node.lans)]
+    return [net for net in vpn.own_networks if net.version == version]
 
 
 def accept_rows(vpn: Vpn) -> tuple[AcceptRow, ...]:

@@ -25,7 +25,7 @@ from wgsites.stack.plaintext import unsafe_character
 from wgsites.stack.resolver import config_names, listen_addresses, peer_dns, reverse_zones
 
 from . import metrics
-from .access_firewall import firewall_policy
+from .access_firewall import firewall_policy, routed
 from .bundle import (
     GatewayParameters,
     bundle_text,
@@ -193,7 +193,7 @@ def render_nftables(vpn: Vpn, name: str, stack: str) -> str | None:
         interface=plan.interface,
         table=nft_table(plan.interface),
         network=vpn.network,
-        routed=[vpn.network, *(lan for node in vpn.nodes for lan in node.lans)],
+        routed=routed(vpn, 4),
         masquerade=plan.masquerade,
         forward_rules=rules,
         network6=vpn.network6,

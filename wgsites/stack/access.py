@@ -342,12 +342,11 @@ def allows(
         return True
     if not (_spoke_side(vpn, source) or _spoke_side(vpn, destination)):
         return True
-    routed = [vpn.network, *(lan for n in vpn.nodes for lan in n.lans), *([vpn.network6] if vpn.network6 else [])]
     for rule in rules_of(vpn):
         if not any(source in net for name in rule.sources for net in networks_of(vpn, name, as_source=True)):
             continue
         named = any(destination in net for name in rule.destinations for net in networks_of(vpn, name))
-        outside = INTERNET in rule.destinations and not any(destination in net for net in routed)
+        outside = INTERNET in rule.destinations and not any(destination in net for net in vpn.own_networks)
         if (named or outside) and _port_allows(rule.ports, protocol, port):
             return True
     return False

@@ -287,6 +287,12 @@ class Vpn:
     def nodes(self) -> tuple[Hub | Spoke, ...]:
         return (self.hub, *self.spokes)
 
+    @functools.cached_property
+    def own_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        """Every network the VPN carries: its tunnel networks and each node's LANs (what the policy's `internet` is
+        not, what masquerade leaves alone, where a named host may lie)."""
+        return (self.network, *((self.network6,) if self.network6 else ()), *(lan for n in self.nodes for lan in n.lans))
+
     def node(self, name: str) -> Hub | Spoke:
         return self._by_name[name]
 

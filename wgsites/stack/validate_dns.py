@@ -18,7 +18,6 @@ def check_hosts(vpn: Vpn, path: str) -> list[str]:
     VPN (a spoke reaches it through the tunnel), never a node's VPN address, never a node's name."""
     errors = []
     nodes = {node.name for node in vpn.nodes} | {alias for node in vpn.nodes for alias in node.aliases}
-    reachable = [vpn.network, *((vpn.network6,) if vpn.network6 else ()), *(lan for n in vpn.nodes for lan in n.lans)]
     addresses = {
         ipaddress.ip_network(address): node.name
         for node in vpn.nodes
@@ -38,8 +37,8 @@ def check_hosts(vpn: Vpn, path: str) -> list[str]:
                 f"{where}: {value!r} is the VPN address of {addresses[network]}, named "
                 f"{addresses[network]}.{vpn.domain} already; name a host on a LAN, or remove this entry"
             )
-        elif not any(network.version == net.version and network.subnet_of(net) for net in reachable):  # type: ignore[arg-type]
-            lans = ", ".join(str(net) for net in reachable)
+        elif not any(network.version == net.version and network.subnet_of(net) for net in vpn.own_networks):  # type: ignore[arg-type]
+            lans = ", ".join(str(net) for net in vpn.own_networks)
             errors.append(
                 f"{where}: {value!r} is on no LAN of the VPN ({lans}), so no spoke reaches it through the tunnel; "
                 "fix the address, or add its LAN to the `lans` of the hub or site it is behind"
