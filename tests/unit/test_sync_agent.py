@@ -113,11 +113,15 @@ def agent(tmp_path, monkeypatch):
     return module
 
 
-def sync(agent, ssm: Ssm, config: str, seconds: int = 30, slots: int = 2, public_key: str | None = None) -> int:
-    """One period: the bootstrap kept a bundle holding CONFIG (and the hub's PUBLIC_KEY), and runs the agent on it."""
+def sync(
+    agent, ssm: Ssm, config: str, seconds: int = 30, slots: int = 2, public_key: str | None = None, metrics: bool = False
+) -> int:
+    """One period: the bootstrap kept a bundle holding CONFIG (and the hub's PUBLIC_KEY; METRICS: the stack names a
+    textfile folder), and runs the agent on it."""
     bundle = agent.tmp / "bundle.json"
     fields = {"agent": "-", "config": config, "format": 1, "install": SCRIPT, "sync_seconds": seconds, "status_chunks": slots}
     fields.update({"public_key": public_key} if public_key else {})
+    fields.update({"metrics": True} if metrics else {})
     bundle.write_text(json.dumps(fields))
     sys.modules["boto3"] = types.SimpleNamespace(client=lambda *a, **k: ssm)
     try:

@@ -30,13 +30,13 @@ def test_each_sync_writes_the_metrics_with_its_last_good_sync_and_serial(agent, 
     (agent.tmp / "state" / "bundle-state.json").write_text(json.dumps({"serial": 42}))
     ssm = Ssm(generate_private_key())
     monkeypatch.setattr(agent.time, "time", lambda: 1_800_000_000)
-    assert sync(agent, ssm, "[Interface]\n# config 1\n") == 0
+    assert sync(agent, ssm, "[Interface]\n# config 1\n", metrics=True) == 0
     assert runs[-1]["WGSITES_GATEWAY_LAST_SYNC"] == "1800000000"
     assert runs[-1]["WGSITES_GATEWAY_BUNDLE_SERIAL"] == "42"
 
     ssm.put(KEY_NAME, "not a key")  # the next sync fails: the last good one stays
     monkeypatch.setattr(agent.time, "time", lambda: 1_800_000_060)
-    assert sync(agent, ssm, "[Interface]\n# config 1\n") == 1
+    assert sync(agent, ssm, "[Interface]\n# config 1\n", metrics=True) == 1
     assert len(runs) == 2 and runs[-1]["WGSITES_GATEWAY_LAST_SYNC"] == "1800000000"
 
 
@@ -49,5 +49,17 @@ def test_a_failing_metrics_write_never_fails_the_sync(agent, monkeypatch, capsys
         return run(argv, *args, **kwargs)
 
     monkeypatch.setattr(agent.subprocess, "run", failing)
-    assert sync(agent, Ssm(generate_private_key()), "[Interface]\n# config 1\n") == 0
+    assert sync(agent, Ssm(generate_private_key()), "[Interface]\n# config 1\n", metrics=True) == 0
     assert "wgsites-sync: metrics of wg0 not written (CalledProcessError)" in capsys.readouterr().err
+
+
+def test_a_stack_without_metrics_runs_no_metrics_action(agent, monkeypatch):  # noqa: F811
+    """No textfile folder in the stack: a sync, good or failing, starts no `install metrics` (a shell reading the whole
+    script, every period, to do nothing)."""
+    runs = metrics_runs(agent, monkeypatch)
+    ssm = Ssm(generate_private_key())
+    assert sync(agent, ssm, "[Interface]\n# config 1\n") == 0
+    ssm.put(KEY_NAME, "not a key")
+    assert sync(agent, ssm, "[Interface]\n# config 1\n") == 1
+    assert runs == []
+    assert not (agent.tmp / "state" / "wg0" / "last-sync").exists()

@@ -73,12 +73,14 @@ def bundle_text(
     status_chunks: int,
     preshared_keys: dict[str, object] | None = None,
     public_key: str | None = None,
+    metrics: bool = False,
 ) -> str:
     """The bundle as the VM reads it: one JSON object, keys sorted, so equal content is equal text.
 
     PRESHARED_KEYS: `{"chunks": N, "sha256": HEX}` of the hub's preshared keys, or None when it has none.
     PUBLIC_KEY: the hub's public key, so the agent takes from the key parameter only the private key the
-    signed bundle names (an older key put back is refused like an older bundle)."""
+    signed bundle names (an older key put back is refused like an older bundle).
+    METRICS: the stack names node_exporter's textfile folder, so the agent has the script write it each sync."""
     bundle = {
         "status_chunks": status_chunks,  # how many status chunk parameters Pulumi made (all the agent may write)
         "format": BUNDLE_FORMAT,
@@ -91,6 +93,8 @@ def bundle_text(
         bundle["preshared_keys"] = preshared_keys
     if public_key is not None:
         bundle["public_key"] = public_key
+    if metrics:  # absent without them: the agent then runs no metrics action (and a bundle is as before)
+        bundle["metrics"] = True
     return json.dumps(bundle, sort_keys=True, separators=(",", ":"))
 
 

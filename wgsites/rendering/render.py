@@ -515,7 +515,7 @@ def render_gateway_bundle(
         if preshared_keys is None:
             raise ValueError(f"the aws hub {hub.name} has preshared keys: pass their text (render_preshared_keys)")
         psk = {"chunks": chunk_count(preshared_keys), "sha256": digest(preshared_keys)}
-    return bundle_text(config, script, agent, hub.aws.sync_seconds, slots, psk, public_key)
+    return bundle_text(config, script, agent, hub.aws.sync_seconds, slots, psk, public_key, vpn.metrics_dir is not None)
 
 
 def signed_manifest(text: str, count: int, serial: int, stack: str, interface: str, key: SigningKey) -> str:
