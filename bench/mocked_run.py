@@ -1,7 +1,8 @@
 """Run one Pulumi program under Pulumi's mocks and print how long it took, as JSON on one line.
 
-`python bench/mocked_run.py wgsites PEERS SPEC` runs the real `__main__.py` on a scale_stack of
-PEERS peers and writes to SPEC what it registered: every resource's type, kind and input size,
+`python bench/mocked_run.py wgsites PEERS SPEC [HUB]` runs the real `__main__.py` on a scale_stack of
+PEERS peers (an aws hub, or with HUB `ssh` a hub managed over SSH) and writes to SPEC what it registered:
+every resource's type, kind and input size,
 every component's registered outputs, every export's size and secrecy.
 `python bench/mocked_run.py floor SPEC` runs floor_program.py, which registers exactly that and
 computes nothing. `--profile FILE` after either writes cProfile's statistics of the timed span
@@ -13,7 +14,9 @@ while the clock runs, so the harness costs both programs the same.
 
 from __future__ import annotations
 
+import base64
 import cProfile
+import hashlib
 import json
 import os
 import runpy
@@ -33,8 +36,13 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 from scale_stack import scale_vpn  # noqa: E402
 
 SEED = "c2VlZCBvZiB0aGUgd2dzaXRlcyBiZW5jaG1hcmtzLi4="  # 32 bytes, base64: a benchmark's own, no real stack's
-HOST_KEY = "ccoBvlR+TqgVW9QgONvVmH5ErbYYrvDfk4OeTFdNgUU="  # what the SSH site's key command prints
+SSH_HUB = "203.0.113.10"  # an SSH hub's endpoint and host (a documentation address: the mocks reach nothing)
 NAMED = ("aws:iam/role:Role", "aws:iam/instanceProfile:InstanceProfile", "aws:ssm/parameter:Parameter")
+
+
+def host_key(command: str) -> str:
+    """What an SSH host's key command prints: a public key of its own (the program refuses two hosts with one key)."""
+    return base64.b64encode(hashlib.sha256(command.encode()).digest()).decode()
 
 
 class ReplyingMocks(pulumi.runtime.Mocks):
@@ -45,7 +53,7 @@ class ReplyingMocks(pulumi.runtime.Mocks):
         self.registered.append(args)
         outs = dict(args.inputs)
         if args.typ == "command:remote:Command":
-            outs.update(stdout=HOST_KEY + "\n", stderr="")
+            outs.update(stdout=host_key(args.name) + "\n", stderr="")
         elif args.typ == "aws:ec2/eip:Eip":
             outs.update(public_ip="203.0.113.10", allocation_id="eipalloc-bench")
         elif args.typ in NAMED:
@@ -135,12 +143,12 @@ def main(argv: list[str]) -> int:
     profile = None
     if len(argv) >= 2 and argv[-2] == "--profile":
         profile, argv = Path(argv[-1]), argv[:-2]
-    if len(argv) == 3 and argv[0] == "wgsites":
-        peers, spec_path = int(argv[1]), Path(argv[2])
+    if len(argv) in (3, 4) and argv[0] == "wgsites" and argv[3:] in ([], ["aws"], ["ssh"]):
+        peers, spec_path, hub = int(argv[1]), Path(argv[2]), (argv[3:] or ["aws"])[0]
         # no drift check: the mocks' SSH site does not exist, and a read would send SSH packets to its address
         config = {
             "aws:region": "eu-central-1",
-            "wgsites:vpn": scale_vpn(peers),
+            "wgsites:vpn": scale_vpn(peers, hub, SSH_HUB if hub == "ssh" else None),
             "wgsites:keySeed": SEED,
             "wgsites:driftCheck": "false",
         }
@@ -149,7 +157,7 @@ def main(argv: list[str]) -> int:
     elif len(argv) == 2 and argv[0] == "floor":
         seconds, spec = run(ROOT / "bench" / "floor_program.py", {"bench:spec": argv[1]}, [], profile)
     else:
-        print("usage: mocked_run.py wgsites PEERS SPEC | mocked_run.py floor SPEC [--profile FILE]", file=sys.stderr)
+        print("usage: mocked_run.py wgsites PEERS SPEC [aws|ssh] | mocked_run.py floor SPEC [--profile FILE]", file=sys.stderr)
         return 2
     resources = spec["resources"]
     custom = sum(1 for r in resources if r[1])

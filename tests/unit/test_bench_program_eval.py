@@ -23,7 +23,17 @@ def test_program_eval_measures_wgsites_and_a_floor_of_as_many_resources(tmp_path
     assert row["peers"] == 2 and row["exports"] == 3 + 2  # hub key, endpoint, public keys; a config per peer
     assert row["resources"] > 2 and min(row["floor"], row["cold"], row["warm"]) > 0
     lines = program_eval.report([row, {**row, "peers": 20}])
-    assert lines[2].startswith("| 2 | ") and lines[3].startswith("| 20 | ")
+    assert lines[2].startswith("| 2 | ") and lines[3].startswith("| 20 | ") and lines[4].startswith("growth 20/2 peers (x10)")
+
+
+def test_program_eval_measures_a_stack_whose_hub_is_managed_over_ssh(tmp_path):
+    """The 5000-peer row: an aws hub's bundle takes at most 4400 peers, one managed over SSH any number."""
+    import json
+
+    row = load("program_eval").measure(peers=2, repeats=1, workdir=tmp_path, hub="ssh")
+    types = {typ for typ, *_ in json.loads((tmp_path / "spec-ssh-2.json").read_text())["resources"]}
+    assert row["hub"] == "ssh" and row["exports"] == 3 + 2
+    assert "command:remote:Command" in types and not any(t.startswith("aws:") for t in types), types
 
 
 def test_the_lab_benches_stacks_pass_check_and_paper_peers_render(tmp_path):
