@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pulumi
 
@@ -22,11 +23,13 @@ from wgsites.stack.config_keys import check_key_seed
 from wgsites.stack.keys import bundle_signing_key, verify_key_text
 from wgsites.stack.model import Hub, Spoke, Vpn
 
-from .aws_gateway import AwsGateway, AwsGatewayArgs, GatewaySubnet, check_gateway_image, gateway_subnet
 from .derived_keys import StackKeys, derived_keys, derived_preshared_keys
 from .outputs import output_of, picked, together
 from .roaming_peer import RoamingPeer, roaming_peer
 from .ssh_host import HostKey, HostKeyArgs, SshHost, SshHostArgs, ssh_connection
+
+if TYPE_CHECKING:  # imported where an aws hub needs it: a stack without one never loads the AWS SDK (60 ms)
+    from .aws_gateway import GatewaySubnet
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,7 @@ class WireGuardVpn(pulumi.ComponentResource):
     private_keys: Mapping[str, pulumi.Output[str]]  # secret; derived keys: aws hub, roaming peers without publicKey
     host_keys: dict[str, HostKey]  # the key step of every node delivered over SSH
     hosts: dict[str, SshHost]  # their push step
-    gateway: AwsGateway | None  # the hub of kind aws
+    gateway: pulumi.ComponentResource | None  # the hub of kind aws: its AwsGateway (Pulumi reads these hints at run time)
     peers: dict[str, RoamingPeer]  # spokes without ssh: devices (not resources; a `file:` one's command is)
     public_keys: Mapping[str, pulumi.Output[str]]
     public_key_map: pulumi.Output[dict[str, str]]  # the same keys as one Output: export this (a dict of a
@@ -104,6 +107,8 @@ class WireGuardVpn(pulumi.ComponentResource):
         self.gateway = None
         endpoint: pulumi.Input[str] | None = None  # None: the model's hub.endpoint
         if plan.gateway is not None:
+            from .aws_gateway import AwsGateway, AwsGatewayArgs
+
             delivery = _gateway_delivery(plan, self.configs[hub.name], preshared_keys(hub.name), keys, seed)
             gateway_args = AwsGatewayArgs(
                 hub,
@@ -234,6 +239,8 @@ def _checked_before_any_resource(args: WireGuardVpnArgs) -> GatewaySubnet | None
         return None
     if not args.region:  # its SSM parameters and its bootstrap name the region
         raise pulumi.RunError("aws:region: missing for an aws hub; set it: pulumi config set aws:region eu-central-1")
+    from .aws_gateway import check_gateway_image, gateway_subnet
+
     subnet = gateway_subnet(hub.aws, args.region, ipv6=hub.ipv6_egress)
     check_gateway_image(hub.aws, args.region)
     return subnet
