@@ -8,7 +8,7 @@ directory, `/etc` and `/run` per-node overlays of this machine's.
 
 Nothing here knows WireGuard stacks (`world` maps them onto nodes). Processes and
 signals at teardown: `processes`; sshd, the SSH client, the web logger: `services`.
-Standard library only; needs root, `ip`, `nsenter`, `unshare`, `mount`.
+Standard library only; needs root, `ip`, `nsenter`, `unshare`, `taskset`, `mount`.
 """
 
 from __future__ import annotations
@@ -156,6 +156,11 @@ def running_node(name: str) -> tuple[Path, Path]:
         which = "more than one lab has it: give its full name" if matches else "no such lab node"
         raise LabError(f"{name}: {which}; running lab nodes: {running}")
     return nodes[matches[0]], Path("/run/netns") / matches[0]
+
+
+def _refused_namespace_bind(stderr: str) -> bool:
+    """unshare's words when the kernel refused to bind the new mount namespace on its file (before any command ran)."""
+    return re.search(r"^unshare: mount /proc/\d+/ns/mnt on .* failed: Invalid argument$", stderr, re.M) is not None
 
 
 def _check_name(kind: str, name: str, max_len: int | None = None) -> None:
@@ -396,24 +401,31 @@ class Lab:
             self.nodes[name] = node
             node.dir.mkdir(parents=True, exist_ok=True)
             node.mount_ns_file.touch()
-            run_on_host(
-                [
-                    "nsenter",
-                    f"--net={node.netns_file}",
-                    "--",
-                    "unshare",
-                    f"--mount={node.mount_ns_file}",
-                    "--propagation",
-                    "private",
-                    "sh",
-                    "-ec",
-                    self._mount_script(node),
-                ]
-            )
+            self._make_mount_namespace(node)
             node.set_up("lo")
             if node.is_private(NODE_RESOLVCONF):
                 node.write_file(NODE_RESOLVCONF, RESOLVCONF.read_text(), 0o755)
             return node
+
+    def _make_mount_namespace(self, node: Node) -> None:
+        """The node's private mount namespace, kept by a bind mount of it on its file. The kernel refuses that bind
+        (EINVAL) when the new namespace's ID is not above the ID of ours, and it hands IDs out in batches per CPU:
+        inside a container (our namespace's ID high), a namespace made on another CPU can get a lower one
+        (docs/lab-notes.md 20). Then the bind is tried again on each CPU in turn: the one whose batch gave ours
+        gives higher IDs."""
+        argv = ["nsenter", f"--net={node.netns_file}", "--", "unshare", f"--mount={node.mount_ns_file}"]
+        argv += ["--propagation", "private", "sh", "-ec", self._mount_script(node)]
+        done = run_on_host(argv, check=False)
+        if done.returncode != 0 and _refused_namespace_bind(done.stderr):
+            for cpu in range(os.cpu_count() or 1):  # every CPU of the machine, not only those we were pinned to
+                again = run_on_host(["taskset", "--cpu-list", str(cpu), *argv], check=False)
+                if again.returncode == 0:
+                    return
+                if not _refused_namespace_bind(again.stderr):  # bound, then its mounts failed: that is the error
+                    done = again
+                    break
+        if done.returncode != 0:
+            raise LabCommandError("host", argv, done.returncode, done.stdout, done.stderr)
 
     def _mount_script(self, node: Node) -> str:
         """Shell run once inside the node's new mount namespace to make it private.
