@@ -110,8 +110,13 @@ def expiry_rows(vpn: Vpn) -> tuple[ExpiryRow, ...]:
     return tuple(rows)
 
 
+def enforces_policy(vpn: Vpn, name: str) -> bool:
+    """Whether NAME's firewall holds the policy: the hub (the only node every flow crosses), when one is declared."""
+    return name == vpn.hub.name and declares_policy(vpn)
+
+
 def firewall_policy(vpn: Vpn, name: str) -> FirewallPolicy | None:
-    """The hub's share (the only node every flow crosses); None elsewhere, and when nothing is declared."""
-    if name != vpn.hub.name or not declares_policy(vpn):
+    """NAME's share of the policy; None where it enforces none (enforces_policy)."""
+    if not enforces_policy(vpn, name):
         return None
     return FirewallPolicy(expiry_rows(vpn), accept_rows(vpn), vpn.access is not None)

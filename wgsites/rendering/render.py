@@ -16,7 +16,6 @@ from pathlib import Path
 import jinja2
 from nacl.signing import SigningKey
 
-from wgsites.stack.access import declares_policy
 from wgsites.stack.addressing import AddressPlan
 from wgsites.stack.keys import is_valid_key, sign_text
 from wgsites.stack.model import Hub, Spoke, Vpn
@@ -25,7 +24,7 @@ from wgsites.stack.plaintext import unsafe_character
 from wgsites.stack.resolver import config_names, listen_addresses, peer_dns, reverse_zones
 
 from . import metrics
-from .access_firewall import firewall_policy, routed
+from .access_firewall import enforces_policy, firewall_policy, routed
 from .bundle import (
     GatewayParameters,
     bundle_text,
@@ -167,8 +166,7 @@ def forward_rules_of(vpn: Vpn, name: str) -> tuple:
 def has_firewall(vpn: Vpn, name: str) -> bool:
     """Whether NAME gets an nftables file (render_nftables is not None), decided without rendering it."""
     masquerade = name == vpn.hub.name and bool(vpn.hub.masquerade)  # only the hub's plan masquerades
-    policy = name == vpn.hub.name and declares_policy(vpn)  # firewall_policy's test, without building its rows
-    return masquerade or bool(forward_rules_of(vpn, name)) or _filters_ipv6(vpn, name) or policy
+    return masquerade or bool(forward_rules_of(vpn, name)) or _filters_ipv6(vpn, name) or enforces_policy(vpn, name)
 
 
 def _filters_ipv6(vpn: Vpn, name: str) -> bool:
